@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Each installs what it needs into this
+# checkout (.stack/ for NATS and ClickHouse, target/ for the build) and is idempotent.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help run test stack stack-down build check-tools fmt lint unit
+
+help:
+	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
+	@echo "make test        start the stack if needed, then fmt check, clippy and every test"
+	@echo "make stack       start NATS (127.0.0.1:4222) and ClickHouse (127.0.0.1:8123) in the background"
+	@echo "make stack-down  stop them"
+
+check-tools:
+	@command -v $(CARGO) >/dev/null || { \
+	  echo "Rust is needed: install it with  curl https://sh.rustup.rs -sSf | sh  (then open a new shell)"; exit 1; }
+	@command -v cc >/dev/null || { \
+	  echo "A C compiler is needed for some crates: sudo apt-get install -y build-essential"; exit 1; }
+
+stack:
+	@stack/stack.sh up
+
+stack-down:
+	@stack/stack.sh down
+
+build: check-tools
+	$(CARGO) build --workspace --bins
+
+run: build
+	@stack/run.sh
+
+fmt: check-tools
+	$(CARGO) fmt --all --check
+
+lint: check-tools
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: check-tools stack fmt lint
+	$(CARGO) test --workspace

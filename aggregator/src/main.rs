@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Telemetry aggregator: anonymous statistics for the public dashboard.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Configuration file (TOML); `TELEMETRY_CONFIG` names one too.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the statistics API (the default).
+    Serve,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings: aggregator::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
+    runtime::logging::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(&settings.aggregator.listen)
+                .await
+                .with_context(|| format!("binding {}", settings.aggregator.listen))?;
+            aggregator::serve(settings, listener, runtime::shutdown::signal()).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The consumer: from the JetStream queue to the ClickHouse table, each acknowledged
+//! event stored once.
+
+pub mod settings;
+pub mod sink;
+pub mod writer;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("NATS: {0}")]
+    Nats(#[from] async_nats::Error),
+    #[error(transparent)]
+    Migration(#[from] schemas::migrations::MigrationError),
+    #[error("serving metrics: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Apply the schema migrations and the configured retention, once.
+pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerError> {
+    let ch = &settings.clickhouse;
+    let applied = schemas::migrations::apply(&ch.server_client(), &ch.database).await?;
+    if schemas::migrations::apply_retention(
+        &ch.client(),
+        &ch.database,
+        settings.consumer.retention_days,
+    )
+    .await?
+    {
+        tracing::info!(
+            days = settings.consumer.retention_days,
+            "raw events TTL updated"
+        );
+    }
+    Ok(applied)
+}
+
+/// Run the consumer until `shutdown` resolves, serving `/metrics` and `/healthz` on
+/// `listener`. Dependencies that are down at start are waited for, not fatal.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ConsumerError> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let ops = runtime::ops::router::<()>();
+    let mut ops_stop = stop.clone();
+    let ops_server = tokio::spawn(async move {
+        axum::serve(listener, ops)
+            .with_graceful_shutdown(async move {
+                let _ = ops_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    match retry_until_stopped("migrations", &stop, || migrate(&settings)).await {
+        Some(applied) if !applied.is_empty() => tracing::info!(?applied, "migrations applied"),
+        Some(_) => {}
+        None => return Ok(()),
+    }
+
+    let client = async_nats::ConnectOptions::new()
+        .name("telemetry-consumer")
+        .retry_on_initial_connect()
+        .connect(settings.nats.url.as_str())
+        .await
+        .map_err(|e| ConsumerError::Nats(e.into()))?;
+    let js = async_nats::jetstream::new(client.clone());
+    let clickhouse = settings.clickhouse.client();
+    let Some(writer) = retry_until_stopped("durable consumer", &stop, || {
+        writer::Writer::new(js.clone(), clickhouse.clone(), settings.clone())
+    })
+    .await
+    else {
+        return Ok(());
+    };
+    let lag = tokio::spawn(report_lag(writer.consumer()));
+    tracing::info!(durable = %settings.consumer.durable, "consumer running");
+    while !*stop.borrow() {
+        if let Err(e) = writer.run(stop.clone()).await {
+            tracing::warn!(error = %e, "pull subscription lost; resubscribing");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    lag.abort();
+    let _ = client.flush().await;
+    let _ = ops_server.await;
+    tracing::info!("consumer stopped");
+    Ok(())
+}
+
+/// Retry `attempt` with a capped backoff until it succeeds, or `None` once asked to stop.
+async fn retry_until_stopped<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    stop: &watch::Receiver<bool>,
+    mut attempt: impl FnMut() -> F,
+) -> Option<T> {
+    let mut delay = Duration::from_millis(200);
+    let mut stop = stop.clone();
+    loop {
+        match attempt().await {
+            Ok(v) => return Some(v),
+            Err(e) => tracing::warn!(error = %e, what, "not ready; retrying"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Publish the consumer's backlog as a gauge: messages not yet delivered plus delivered
+/// but not yet acknowledged.
+async fn report_lag(mut consumer: async_nats::jetstream::consumer::PullConsumer) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Ok(info) = consumer.info().await {
+            metrics::gauge!("consumer_pending_messages")
+                .set((info.num_pending + info.num_ack_pending as u64) as f64);
+        }
+    }
+}

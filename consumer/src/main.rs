@@ -1,0 +1,43 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Telemetry consumer: writes queued events to ClickHouse in batches.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Configuration file (TOML); `TELEMETRY_CONFIG` names one too.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consume (the default).
+    Run,
+    /// Apply the ClickHouse migrations and retention, then exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings: consumer::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
+    runtime::logging::init(&settings.log);
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Migrate => {
+            let applied = consumer::migrate(&settings).await?;
+            tracing::info!(?applied, "migrations done");
+        }
+        Command::Run => {
+            let listener = tokio::net::TcpListener::bind(&settings.consumer.listen)
+                .await
+                .with_context(|| format!("binding {}", settings.consumer.listen))?;
+            consumer::run(settings, listener, runtime::shutdown::signal()).await?;
+        }
+    }
+    Ok(())
+}

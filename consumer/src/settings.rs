@@ -1,0 +1,55 @@
+//! The consumer's configuration. README.md ("Configuration") lists every key.
+
+use std::time::Duration;
+
+use runtime::logging::LogSettings;
+use schemas::store::ClickHouseSettings;
+use schemas::stream::NatsSettings;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub consumer: ConsumerSettings,
+    pub nats: NatsSettings,
+    pub clickhouse: ClickHouseSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConsumerSettings {
+    /// Address of `/metrics` and `/healthz`.
+    pub listen: String,
+    /// Name of the durable pull consumer that every consumer process shares.
+    pub durable: String,
+    /// A batch is written when it holds this many rows...
+    pub batch_rows: usize,
+    /// ...or this long after its first message arrived, whichever comes first.
+    #[serde(with = "humantime_serde")]
+    pub batch_max_wait: Duration,
+    /// How long JetStream waits for an ack before redelivering. Held messages are kept
+    /// alive with progress acks while an insert is retried, so this only bounds how soon a
+    /// crashed consumer's messages go to another one.
+    #[serde(with = "humantime_serde")]
+    pub ack_wait: Duration,
+    /// Unacknowledged messages across all consumer processes. Must exceed `batch_rows`
+    /// (times the number of processes) so that full batches can form.
+    pub max_ack_pending: i64,
+    /// Raw rows are deleted this many days after `received_at`; applied on every start.
+    pub retention_days: u32,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9101".into(),
+            durable: schemas::names::DURABLE.into(),
+            batch_rows: 10_000,
+            batch_max_wait: Duration::from_secs(1),
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 50_000,
+            retention_days: 365,
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The batch loop: pull from the durable consumer, write to ClickHouse, then ack.
+//!
+//! The order is the whole guarantee. A message is acked only after the INSERT holding
+//! its row has succeeded, so a crash at any point leaves it unacked and JetStream
+//! redelivers it; the redelivered row has the same `event_id`, and the table's
+//! ReplacingMergeTree collapses the copy (ARCHITECTURE.md, "Exactly once").
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, AckKind, Message};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use schemas::Event;
+use schemas::names::DLQ_REASON_HEADER;
+use tokio::sync::watch;
+
+use crate::settings::Settings;
+use crate::sink::{self, InsertError};
+
+/// How long a shutdown may spend finishing the batch in hand before giving it back.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// Concurrent acks in flight; each is a request/reply round trip.
+const ACK_CONCURRENCY: usize = 512;
+
+pub struct Writer {
+    js: jetstream::Context,
+    consumer: PullConsumer,
+    clickhouse: clickhouse::Client,
+    settings: Settings,
+}
+
+impl Writer {
+    /// Bind to the durable consumer, creating the streams and the consumer if needed.
+    pub async fn new(
+        js: jetstream::Context,
+        clickhouse: clickhouse::Client,
+        settings: Settings,
+    ) -> Result<Self, async_nats::Error> {
+        let stream = js
+            .create_or_update_stream(settings.nats.events_stream())
+            .await?;
+        js.create_or_update_stream(settings.nats.dlq_stream())
+            .await?;
+        let c = &settings.consumer;
+        let stream = js.get_stream(&stream.config.name).await?;
+        let consumer: PullConsumer = stream
+            .get_or_create_consumer(
+                &c.durable,
+                pull::Config {
+                    durable_name: Some(c.durable.clone()),
+                    description: Some("Writes telemetry events to ClickHouse".into()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: c.ack_wait,
+                    max_ack_pending: c.max_ack_pending,
+                    // Never give up on a message: events wait for ClickHouse, however long.
+                    max_deliver: -1,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(Self {
+            js,
+            consumer,
+            clickhouse,
+            settings,
+        })
+    }
+
+    pub fn consumer(&self) -> PullConsumer {
+        self.consumer.clone()
+    }
+
+    /// Run until `stop` turns true, then finish the batch in hand and return.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), async_nats::Error> {
+        let c = &self.settings.consumer;
+        let mut messages = self
+            .consumer
+            .stream()
+            .max_messages_per_batch(c.batch_rows)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await?;
+        'batches: loop {
+            let mut batch: Vec<Message> = Vec::with_capacity(c.batch_rows.min(16_384));
+            // Wait as long as it takes for the first message...
+            while batch.is_empty() {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => break 'batches,
+                    next = messages.next() => match next {
+                        Some(Ok(m)) => batch.push(m),
+                        Some(Err(e)) => tracing::warn!(error = %e, "pulling messages"),
+                        None => return Err("the pull subscription ended".into()),
+                    },
+                }
+            }
+            // ...then at most `batch_max_wait` for the rest of the batch.
+            let deadline = tokio::time::Instant::now() + c.batch_max_wait;
+            while batch.len() < c.batch_rows {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = stop.wait_for(|s| *s) => break,
+                    next = messages.next() => match next {
+                        Some(Ok(m)) => batch.push(m),
+                        Some(Err(e)) => tracing::warn!(error = %e, "pulling messages"),
+                        None => break,
+                    },
+                }
+            }
+            self.flush(batch, &stop).await;
+            if *stop.borrow() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&self, batch: Vec<Message>, stop: &watch::Receiver<bool>) {
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut carriers = Vec::with_capacity(batch.len());
+        let mut copies = Vec::new();
+        let mut seen = HashSet::with_capacity(batch.len());
+        for message in batch {
+            if message.info().is_ok_and(|i| i.delivered > 1) {
+                metrics::counter!("consumer_redeliveries_total").increment(1);
+            }
+            match serde_json::from_slice::<Event>(&message.payload) {
+                // A copy of a row already in this batch needs an ack, not a second row.
+                Ok(event) if !seen.insert(event.event_id) => copies.push(message),
+                Ok(event) => {
+                    rows.push(event);
+                    carriers.push(message);
+                }
+                Err(e) => {
+                    self.dead_letter(&message, &format!("undecodable: {e}"))
+                        .await
+                }
+            }
+        }
+        if rows.is_empty() {
+            ack_all(copies.iter()).await;
+            return;
+        }
+        let Some(rejected) = self.store(&rows, &carriers, stop).await else {
+            // Shutting down while ClickHouse is away: give the batch back at once.
+            for m in carriers.iter().chain(&copies) {
+                let _ = m.ack_with(AckKind::Nak(None)).await;
+            }
+            return;
+        };
+        let mut stored = Vec::with_capacity(carriers.len());
+        for (i, message) in carriers.iter().enumerate() {
+            match rejected.iter().find(|(idx, _)| *idx == i) {
+                Some((_, reason)) => self.dead_letter(message, reason).await,
+                None => stored.push(message),
+            }
+        }
+        ack_all(stored.into_iter().chain(&copies)).await;
+    }
+
+    /// Insert `rows`, retrying outages forever. Rows that ClickHouse rejects are found by
+    /// splitting the batch, so the good rows still land; their indices are returned.
+    /// `None` means the shutdown grace ran out before ClickHouse came back.
+    async fn store(
+        &self,
+        rows: &[Event],
+        carriers: &[Message],
+        stop: &watch::Receiver<bool>,
+    ) -> Option<Vec<(usize, String)>> {
+        let mut rejected = Vec::new();
+        // Ranges of `rows` still to insert: the whole batch, split on rejection.
+        let mut pending = Vec::with_capacity(8);
+        pending.push(0..rows.len());
+        let mut backoff = Backoff::new();
+        let mut last_progress = Instant::now();
+        let mut stop_seen: Option<Instant> = None;
+        while let Some(range) = pending.pop() {
+            let started = Instant::now();
+            match sink::insert(&self.clickhouse, &rows[range.clone()]).await {
+                Ok(()) => {
+                    metrics::histogram!("consumer_insert_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("consumer_batch_size_rows").record(range.len() as f64);
+                    metrics::counter!("consumer_rows_inserted_total").increment(range.len() as u64);
+                    backoff = Backoff::new();
+                }
+                Err(e @ InsertError::Rejected(_)) if range.len() == 1 => {
+                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
+                        .increment(1);
+                    rejected.push((range.start, e.to_string()));
+                }
+                Err(e @ InsertError::Rejected(_)) => {
+                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
+                        .increment(1);
+                    let mid = range.start + range.len() / 2;
+                    pending.push(mid..range.end);
+                    pending.push(range.start..mid);
+                }
+                Err(e) => {
+                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
+                        .increment(1);
+                    tracing::warn!(error = %e, rows = range.len(), "insert failed; retrying");
+                    pending.push(range);
+                    if *stop.borrow() {
+                        let since = *stop_seen.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= SHUTDOWN_GRACE {
+                            return None;
+                        }
+                    }
+                    // Keep the held messages ours while we wait, so that JetStream does not
+                    // hand them to another consumer and start a redelivery storm.
+                    if last_progress.elapsed() >= self.settings.consumer.ack_wait / 3 {
+                        for m in carriers {
+                            let _ = m.ack_with(AckKind::Progress).await;
+                        }
+                        last_progress = Instant::now();
+                    }
+                    tokio::time::sleep(backoff.next()).await;
+                }
+            }
+        }
+        Some(rejected)
+    }
+
+    /// Park a message that can never be stored in the dead-letter stream, then ack it.
+    /// If the DLQ itself is unreachable the message stays unacked and comes back later.
+    async fn dead_letter(&self, message: &Message, reason: &str) {
+        let mut headers = HeaderMap::new();
+        headers.insert(DLQ_REASON_HEADER, truncate(reason, 512));
+        if let Ok(info) = message.info() {
+            headers.insert(
+                "Telemetry-Dlq-Stream-Sequence",
+                info.stream_sequence.to_string().as_str(),
+            );
+        }
+        let publish = PublishMessage::build()
+            .payload(message.payload.clone())
+            .headers(headers);
+        let sent = async {
+            self.js
+                .send_publish(self.settings.nats.dlq_subject.clone(), publish)
+                .await?
+                .await
+        }
+        .await;
+        match sent {
+            Ok(_) => {
+                metrics::counter!("consumer_dead_lettered_total").increment(1);
+                tracing::warn!(reason, "message dead-lettered");
+                if let Err(e) = message.double_ack().await {
+                    tracing::warn!(error = %e, "ack after dead-lettering failed");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not dead-letter a message; it will be redelivered")
+            }
+        }
+    }
+}
+
+/// Ack and wait for JetStream to confirm each ack, many at a time. A failed ack means a
+/// redelivery later, which the table's deduplication absorbs.
+async fn ack_all<'a>(messages: impl Iterator<Item = &'a Message>) {
+    let mut in_flight = FuturesUnordered::new();
+    for message in messages {
+        if in_flight.len() >= ACK_CONCURRENCY {
+            if let Some(Err(e)) = in_flight.next().await {
+                ack_failed(&e);
+            }
+        }
+        in_flight.push(message.double_ack());
+    }
+    while let Some(result) = in_flight.next().await {
+        if let Err(e) = result {
+            ack_failed(&e);
+        }
+    }
+}
+
+fn ack_failed(e: &async_nats::Error) {
+    metrics::counter!("consumer_ack_failures_total").increment(1);
+    tracing::warn!(error = %e, "ack failed; the message will be redelivered and deduplicated");
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    schemas::parse::truncate_chars(&s.replace(['\r', '\n'], " "), max)
+}
+
+/// Exponential backoff from 100 ms to 10 s, each wait jittered between half and all of
+/// its step, so that many consumers
+/// coming back together do not hit ClickHouse in lockstep.
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self { attempt: 0 }
+    }
+
+    fn next(&mut self) -> Duration {
+        let cap = Duration::from_millis(100)
+            .saturating_mul(1 << self.attempt.min(7))
+            .min(Duration::from_secs(10));
+        self.attempt += 1;
+        // Jitter from the clock's low bits: no RNG dependency for a value this unimportant.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let fraction = f64::from(nanos % 1000) / 1000.0;
+        cap.mul_f64(0.5 + fraction / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut b = Backoff::new();
+        let first = b.next();
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        for _ in 0..20 {
+            assert!(b.next() <= Duration::from_secs(10));
+        }
+        assert!(b.next() >= Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,146 @@
+//! Publishing accepted events to JetStream, and knowing whether we can.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::{self, message::PublishMessage};
+use schemas::Event;
+use schemas::stream::NatsSettings;
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+
+/// What JetStream said about an accepted event.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    /// JetStream had already stored an identical event within its duplicate window: the
+    /// client retried after a lost answer. It is still a success for the client.
+    pub duplicate: bool,
+}
+
+pub struct Publisher {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    nats: NatsSettings,
+    timeout: Duration,
+}
+
+impl Publisher {
+    /// Connect without waiting for NATS: ingest must start, answer 503 and report
+    /// not-ready while NATS is down, and recover by itself when it comes back.
+    pub async fn connect(settings: &Settings) -> std::io::Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .name("telemetry-ingest")
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(2))
+            .connect(settings.nats.url.as_str())
+            .await
+            .map_err(std::io::Error::other)?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(settings.ingest.publish_timeout);
+        Ok(Self {
+            client,
+            js,
+            nats: settings.nats.clone(),
+            timeout: settings.ingest.publish_timeout,
+        })
+    }
+
+    /// Create or update the events stream in the background until it succeeds once.
+    pub fn keep_stream_ensured(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            while let Err(e) = self.ensure_stream().await {
+                tracing::warn!(error = %e, stream = %self.nats.stream, "events stream not ready; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+    }
+
+    async fn ensure_stream(&self) -> Result<(), async_nats::Error> {
+        self.js
+            .create_or_update_stream(self.nats.events_stream())
+            .await?;
+        tracing::info!(stream = %self.nats.stream, "events stream ready");
+        Ok(())
+    }
+
+    /// Publish one event and wait for JetStream's acknowledgement.
+    ///
+    /// The `Nats-Msg-Id` is the event's content id, so an identical client retry inside
+    /// the duplicate window is stored once. A timeout is reported as unavailable: the
+    /// message may still be stored, and the client's retry is then dropped as a duplicate.
+    pub async fn publish(&self, event: &Event) -> Result<Accepted, ApiError> {
+        let payload = serde_json::to_vec(event)
+            .map_err(|_| ApiError::Unavailable("event could not be encoded"))?;
+        let message = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(event.content_id());
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, async {
+            self.js
+                .send_publish(self.nats.subject.clone(), message)
+                .await?
+                .await
+        })
+        .await;
+        metrics::histogram!("ingest_publish_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(Ok(ack)) => Ok(Accepted {
+                duplicate: ack.duplicate,
+            }),
+            Ok(Err(e)) => {
+                metrics::counter!("ingest_publish_failures_total", "kind" => publish_failure_kind(&e)).increment(1);
+                tracing::warn!(error = %e, "publish failed");
+                Err(ApiError::Unavailable("JetStream did not accept the event"))
+            }
+            Err(_) => {
+                metrics::counter!("ingest_publish_failures_total", "kind" => "timeout")
+                    .increment(1);
+                Err(ApiError::Unavailable(
+                    "JetStream did not acknowledge in time",
+                ))
+            }
+        }
+    }
+
+    /// Ready when connected and the events stream answers.
+    pub async fn ready(&self) -> bool {
+        if self.client.connection_state() != State::Connected {
+            return false;
+        }
+        let probe = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.js.get_stream(&self.nats.stream),
+        );
+        match probe.await {
+            Ok(Ok(_)) => true,
+            Ok(Err(_)) => {
+                // Deleted under us (or never created): recreate it rather than wait.
+                self.ensure_stream().await.is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub async fn flush(&self) {
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!(error = %e, "flushing the NATS connection failed");
+        }
+    }
+}
+
+fn publish_failure_kind(e: &jetstream::context::PublishError) -> &'static str {
+    use jetstream::context::PublishErrorKind as K;
+    match e.kind() {
+        K::StreamNotFound => "stream_not_found",
+        K::TimedOut => "timeout",
+        K::BrokenPipe => "broken_pipe",
+        K::MaxAckPending => "max_ack_pending",
+        K::MaxPayloadExceeded => "max_payload",
+        _ => "other",
+    }
+}

@@ -1,0 +1,8 @@
+//! Service plumbing shared by the three binaries, so each of them is only its own logic:
+//! layered configuration ([`settings`]), logs ([`logging`]), Prometheus exposition and
+//! the operational routes ([`ops`]), and the shutdown signal ([`shutdown`]).
+
+pub mod logging;
+pub mod ops;
+pub mod settings;
+pub mod shutdown;

@@ -1,0 +1,86 @@
+//! Layered configuration: built-in defaults, then an optional file, then environment
+//! variables `TELEMETRY__SECTION__KEY` (for example `TELEMETRY__NATS__URL`).
+//!
+//! Defaults live in the `Default` impls of each service's settings structs (with
+//! `#[serde(default)]`), next to their doc comments; README.md lists every key.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+/// The environment variable that names a configuration file, when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "TELEMETRY_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(#[from] config::ConfigError);
+
+/// Load `T` from the layers. `list_keys` are keys whose environment value is a
+/// comma-separated list (for example `ingest.trusted_proxies`).
+pub fn load<T: DeserializeOwned>(
+    file: Option<&Path>,
+    list_keys: &[&str],
+) -> Result<T, SettingsError> {
+    let env_file = std::env::var_os(CONFIG_FILE_ENV);
+    let file = file.or(env_file.as_deref().map(Path::new));
+    let mut env = config::Environment::with_prefix("TELEMETRY")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true);
+    if !list_keys.is_empty() {
+        env = env.list_separator(",");
+        for key in list_keys {
+            env = env.with_list_parse_key(key);
+        }
+    }
+    let mut builder = config::Config::builder();
+    if let Some(path) = file {
+        builder = builder.add_source(config::File::from(path).required(true));
+    }
+    Ok(builder.add_source(env).build()?.try_deserialize()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(default)]
+    struct Section {
+        database: String,
+        url: String,
+    }
+
+    impl Default for Section {
+        fn default() -> Self {
+            Self {
+                database: "telemetry".into(),
+                url: "http://127.0.0.1:8123".into(),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(default)]
+    struct Probe {
+        clickhouse: Section,
+    }
+
+    #[test]
+    fn defaults_hold_without_file_or_environment() {
+        let p: Probe = load(None, &[]).expect("defaults load");
+        assert_eq!(p.clickhouse.database, "telemetry");
+    }
+
+    #[test]
+    fn a_file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.toml");
+        std::fs::write(&path, "[clickhouse]\ndatabase = \"other\"\n").expect("write");
+        let p: Probe = load(Some(&path), &[]).expect("file loads");
+        assert_eq!(p.clickhouse.database, "other");
+        assert_eq!(p.clickhouse.url, "http://127.0.0.1:8123");
+    }
+}

@@ -1,0 +1,229 @@
+//! The ClickHouse schema, as versioned SQL files applied in order and recorded.
+//!
+//! Every statement is idempotent on its own (`IF NOT EXISTS`), so a crash between a
+//! statement and its record, or two consumers starting at once, only repeats harmless
+//! work. An applied migration must never be edited: its checksum is compared, and a
+//! mismatch stops the start rather than leaving the schema in an unknown state.
+//!
+//! Statements in a file are separated by a `;` at the end of a line.
+
+use clickhouse::Client;
+use sha2::{Digest, Sha256};
+
+use crate::names::EVENTS_TABLE;
+
+/// One versioned SQL file, embedded in the binary so that deployment is one artefact.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in the order it must run.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_events",
+    sql: include_str!("../sql/0001_events.sql"),
+}];
+
+const MIGRATIONS_TABLE: &str = "schema_migrations";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("ClickHouse refused migration {name}: {source}")]
+    Statement {
+        name: &'static str,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    #[error("migration {name} was changed after it was applied (checksum {applied} != {embedded})")]
+    Edited {
+        name: &'static str,
+        applied: String,
+        embedded: String,
+    },
+    #[error("ClickHouse: {0}")]
+    Client(#[from] clickhouse::error::Error),
+    #[error("database name {0:?} is not a plain identifier")]
+    BadDatabase(String),
+}
+
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Applied {
+    version: u32,
+    checksum: String,
+}
+
+#[derive(Debug, clickhouse::Row, serde::Serialize)]
+struct Record<'a> {
+    version: u32,
+    name: &'a str,
+    checksum: &'a str,
+}
+
+impl Migration {
+    pub fn checksum(&self) -> String {
+        let digest = Sha256::digest(self.sql.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The statements of the file, without comments and blank lines.
+    pub fn statements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = String::new();
+        for line in self.sql.lines() {
+            let code = line.trim_end();
+            if code.trim_start().starts_with("--") || code.trim().is_empty() {
+                continue;
+            }
+            if let Some(stmt) = code.strip_suffix(';') {
+                current.push_str(stmt);
+                out.push(std::mem::take(&mut current));
+            } else {
+                current.push_str(code);
+                current.push('\n');
+            }
+        }
+        if !current.trim().is_empty() {
+            out.push(current);
+        }
+        out
+    }
+}
+
+/// Create the database if needed and apply every migration that is not yet recorded.
+/// Returns the names of the migrations applied by this call.
+///
+/// `client` must not have a database set; the one named here is created and used.
+pub async fn apply(client: &Client, database: &str) -> Result<Vec<&'static str>, MigrationError> {
+    if database.is_empty()
+        || !database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(MigrationError::BadDatabase(database.to_owned()));
+    }
+    client
+        .query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"))
+        .execute()
+        .await?;
+    let db = client.clone().with_database(database);
+    db.query(&format!(
+        "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+            version UInt32, name String, checksum String,
+            applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        ) ENGINE = ReplacingMergeTree ORDER BY version"
+    ))
+    .execute()
+    .await?;
+
+    let applied: Vec<Applied> = db
+        .query(&format!(
+            "SELECT version, checksum FROM {MIGRATIONS_TABLE} FINAL ORDER BY version"
+        ))
+        .fetch_all()
+        .await?;
+
+    let mut newly = Vec::new();
+    for m in MIGRATIONS {
+        let checksum = m.checksum();
+        if let Some(a) = applied.iter().find(|a| a.version == m.version) {
+            if a.checksum != checksum {
+                return Err(MigrationError::Edited {
+                    name: m.name,
+                    applied: a.checksum.clone(),
+                    embedded: checksum,
+                });
+            }
+            continue;
+        }
+        for stmt in m.statements() {
+            db.query(&stmt)
+                .execute()
+                .await
+                .map_err(|source| MigrationError::Statement {
+                    name: m.name,
+                    source,
+                })?;
+        }
+        let mut insert = db.insert::<Record<'_>>(MIGRATIONS_TABLE).await?;
+        insert
+            .write(&Record {
+                version: m.version,
+                name: m.name,
+                checksum: &checksum,
+            })
+            .await?;
+        insert.end().await?;
+        newly.push(m.name);
+    }
+    Ok(newly)
+}
+
+/// Make the raw table's TTL say `days`, so that a change of `retention_days` takes effect
+/// on the next start. Returns whether the TTL had to change.
+pub async fn apply_retention(
+    client: &Client,
+    database: &str,
+    days: u32,
+) -> Result<bool, MigrationError> {
+    let engine: String = client
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+        .bind(database)
+        .bind(EVENTS_TABLE)
+        .fetch_one()
+        .await?;
+    if ttl_days(&engine) == Some(days) {
+        return Ok(false);
+    }
+    client
+        .query(&format!(
+            "ALTER TABLE `{database}`.{EVENTS_TABLE} \
+             MODIFY TTL received_at + INTERVAL {days} DAY DELETE"
+        ))
+        .execute()
+        .await?;
+    Ok(true)
+}
+
+/// The day count of the raw table's TTL, as ClickHouse prints it in `engine_full`.
+fn ttl_days(engine_full: &str) -> Option<u32> {
+    let rest = engine_full.split("TTL ").nth(1)?;
+    let start = rest.find("toIntervalDay(")? + "toIntervalDay(".len();
+    let digits: String = rest[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_line_final_semicolons_and_skip_comments() {
+        let m = Migration {
+            version: 9,
+            name: "t",
+            sql: "-- c\nCREATE TABLE a\n(x UInt8);\n\n-- d\nSELECT ';';\n",
+        };
+        assert_eq!(
+            m.statements(),
+            vec!["CREATE TABLE a\n(x UInt8)", "SELECT ';'"]
+        );
+    }
+
+    #[test]
+    fn versions_are_strictly_increasing() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+
+    #[test]
+    fn ttl_days_reads_engine_full() {
+        let e = "ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY (nsapp, received_at, event_id) TTL received_at + toIntervalDay(365) SETTINGS index_granularity = 8192";
+        assert_eq!(ttl_days(e), Some(365));
+        assert_eq!(ttl_days("MergeTree ORDER BY x"), None);
+    }
+}

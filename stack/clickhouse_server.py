@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Serve the real ClickHouse HTTP interface from the chdb-core wheel.
+
+chdb's public API never opens listeners, but its low-level binding runs the whole
+clickhouse-local, which honours `SYSTEM START LISTEN HTTP`. The listener lives only as
+long as the query that started it, so one query is kept running in a thread until the
+process is told to stop. Production uses the official clickhouse-server image; nothing in
+the Rust code knows about this launcher.
+
+Usage: clickhouse_server.py --dir DATA_ROOT --port 8123
+"""
+import argparse
+import os
+import signal
+import sys
+import threading
+import urllib.request
+
+HOLD_QUERY_ID_MARK = "telemetry-stack-listener"
+
+CONFIG_XML = """<clickhouse>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>{port}</http_port>
+    <users_config>{users}</users_config>
+    <logger><level>warning</level><console>1</console></logger>
+    <max_concurrent_queries>200</max_concurrent_queries>
+</clickhouse>
+"""
+
+USERS_XML = """<clickhouse>
+    <profiles>
+        <default>
+            <!-- chdb defaults to ZSTD; the clickhouse crate's compressed path speaks LZ4 -->
+            <network_compression_method>LZ4</network_compression_method>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+            <access_management>1</access_management>
+        </default>
+    </users>
+    <quotas><default></default></quotas>
+</clickhouse>
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--port", type=int, default=8123)
+    args = ap.parse_args()
+
+    root = os.path.abspath(args.dir)
+    data = os.path.join(root, "data")
+    os.makedirs(data, exist_ok=True)
+    users = os.path.join(root, "users.xml")
+    with open(users, "w") as f:
+        f.write(USERS_XML)
+    with open(os.path.join(root, "config.xml"), "w") as f:
+        f.write(CONFIG_XML.format(port=args.port, users=users))
+    # clickhouse-local reads config.xml from the current working directory.
+    os.chdir(root)
+
+    import chdb._chdb as engine  # heavy import: only after the config is in place
+
+    done = threading.Event()
+    stopping = threading.Event()
+    failure = []
+
+    def hold():
+        try:
+            engine.query(
+                "SYSTEM START LISTEN HTTP; "
+                f"SELECT '{HOLD_QUERY_ID_MARK}', sleepEachRow(1) FROM numbers(1000000000) "
+                "SETTINGS max_block_size = 1 FORMAT Null",
+                "CSV",
+                path=data,
+            )
+        except Exception as e:  # noqa: BLE001 - reported to the operator, then exit
+            failure.append(e)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+
+    def stop(*_):
+        stopping.set()
+        sql = (
+            "KILL QUERY WHERE query LIKE '%" + HOLD_QUERY_ID_MARK + "%' "
+            "AND query NOT LIKE '%KILL QUERY%' SYNC"
+        )
+        try:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{args.port}/", data=sql.encode(), method="POST"
+            )
+            urllib.request.urlopen(req, timeout=5).read()
+        except Exception:  # noqa: BLE001 - we exit either way
+            pass
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    done.wait()
+    if failure and not stopping.is_set():
+        print(f"clickhouse listener ended: {failure[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
