@@ -1,0 +1,250 @@
+//! The foundation slice, end to end: HTTP into ingest, through JetStream and the consumer,
+//! into ClickHouse, and out of the aggregator. Everything here crosses the real servers.
+
+use std::time::Duration;
+
+use async_nats::jetstream::message::PublishMessage;
+use serde_json::Value;
+use tests::{Pipeline, poll};
+
+const INSTALLING: &str = include_str!("../fixtures/lxc_installing.json");
+const FAILED_V2: &str = include_str!("../fixtures/lxc_failed_v2.json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posted_event_reads_back_from_clickhouse_field_for_field() {
+    let p = Pipeline::start().await;
+
+    for body in [INSTALLING, FAILED_V2] {
+        let r = p.post(body).await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["status"], "accepted");
+        assert!(answer["event_id"].as_str().is_some_and(|id| id.len() == 36));
+    }
+    p.wait_stored(2).await;
+
+    let rows = p
+        .rows("SELECT * FROM events FINAL ORDER BY received_at")
+        .await;
+    assert_eq!(rows.len(), 2);
+    for (row, body) in rows.iter().zip([INSTALLING, FAILED_V2]) {
+        let sent: serde_json::Map<String, Value> = serde_json::from_str(body).unwrap();
+        for (key, value) in &sent {
+            assert_eq!(&row[key], value, "column {key} differs from what was sent");
+        }
+        // Fields the client did not send are empty, not invented.
+        if !sent.contains_key("exit_code") {
+            assert_eq!(row["exit_code"], Value::Null);
+            assert_eq!(row["error"], "");
+        }
+        assert!(
+            row["event_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with('0'))
+        );
+    }
+
+    // One run (same execution_id): installing, then failed.
+    let summary: Value = p
+        .http
+        .get(format!("{}/v1/stats/summary", p.aggregator_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["runs"], 1);
+    assert_eq!(summary["failed"], 1);
+    assert_eq!(summary["success"], 0);
+    assert_eq!(summary["in_progress"], 0);
+    assert_eq!(summary["window"]["days"], 30);
+    assert!(summary["generated_at"].is_string());
+
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_json_reason_and_store_nothing() {
+    let p = Pipeline::start().await;
+
+    let missing_nsapp = INSTALLING.replace("    \"nsapp\": \"jellyfin\",\n", "");
+    let r = p.post(&missing_nsapp).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "missing_field");
+    assert_eq!(body["field"], "nsapp");
+
+    let r = p
+        .post(&INSTALLING.replace("\"core_count\": 2", "\"core_count\": 4096"))
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["error"].as_str(), body["field"].as_str()),
+        (Some("out_of_range"), Some("core_count"))
+    );
+
+    let r = p
+        .http
+        .post(format!("{}/telemetry", p.ingest_url))
+        .header("Content-Type", "text/plain")
+        .body(INSTALLING)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unsupported_media_type"
+    );
+
+    let r = p.post("[1, 2, 3]").await;
+    assert_eq!(r.status(), 400);
+
+    // A valid event after the bad ones is the only thing stored.
+    assert_eq!(p.post(INSTALLING).await.status(), 202);
+    p.wait_stored(1).await;
+    assert_eq!(p.count("SELECT count() FROM events").await, Some(1));
+
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_client_retry_is_queued_once() {
+    let p = Pipeline::start().await;
+
+    let first: Value = p.post(INSTALLING).await.json().await.unwrap();
+    let retry = p.post(INSTALLING).await;
+    assert_eq!(retry.status(), 202);
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["duplicate"], true);
+    assert!(first["event_id"].is_string());
+
+    p.wait_stored(1).await;
+    // Deduplicated in JetStream already: even the raw count, without FINAL, is one.
+    assert_eq!(p.count("SELECT count() FROM events").await, Some(1));
+
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_message_never_shows_twice() {
+    let p = Pipeline::start().await;
+
+    // The same stored event, queued twice: what a redelivery after a lost ack looks like.
+    let event = schemas::parse_event(
+        INSTALLING.as_bytes(),
+        &Default::default(),
+        uuid::Uuid::now_v7(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let payload = serde_json::to_vec(&event).unwrap();
+    for attempt in ["a", "b"] {
+        p.js.send_publish(
+            p.consumer.nats.subject.clone(),
+            PublishMessage::build()
+                .payload(payload.clone().into())
+                .message_id(attempt),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    p.wait_stored(1).await;
+    assert_eq!(p.count("SELECT count() FROM events FINAL").await, Some(1));
+    assert_eq!(
+        p.count("SELECT uniqExact(event_id) FROM events").await,
+        Some(1)
+    );
+
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_and_the_rest_flows() {
+    let p = Pipeline::start().await;
+
+    p.js.publish(p.consumer.nats.subject.clone(), "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(p.post(INSTALLING).await.status(), 202);
+    p.wait_stored(1).await;
+
+    let dlq = p.js.get_stream(&p.consumer.nats.dlq_stream).await.unwrap();
+    let message = poll(
+        Duration::from_secs(10),
+        "the dead-lettered message",
+        || async { dlq.get_raw_message(1).await.ok() },
+    )
+    .await;
+    assert_eq!(&message.payload[..], b"not an event");
+    let reason = message
+        .headers
+        .get(schemas::names::DLQ_REASON_HEADER)
+        .expect("reason header");
+    assert!(reason.as_str().starts_with("undecodable"), "{reason:?}");
+
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_recorded_and_idempotent_and_retention_is_applied() {
+    let p = Pipeline::start().await;
+    let mut settings = p.consumer.clone();
+
+    // Already applied by the consumer's start: nothing left to do.
+    assert!(consumer::migrate(&settings).await.unwrap().is_empty());
+    assert_eq!(
+        p.count("SELECT count() FROM schema_migrations FINAL").await,
+        Some(1)
+    );
+
+    settings.consumer.retention_days = 30;
+    consumer::migrate(&settings).await.unwrap();
+    let ttl = p.rows("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'").await;
+    assert!(
+        ttl[0]["engine_full"]
+            .as_str()
+            .unwrap()
+            .contains("toIntervalDay(30)")
+    );
+    settings.consumer.retention_days = 365;
+    consumer::migrate(&settings).await.unwrap();
+
+    // Rows 366 days old go when TTL runs; rows 364 days old stay.
+    let mut old = schemas::parse_event(
+        INSTALLING.as_bytes(),
+        &Default::default(),
+        uuid::Uuid::now_v7(),
+        time::OffsetDateTime::now_utc() - time::Duration::days(366),
+    )
+    .unwrap();
+    let mut insert = p
+        .clickhouse
+        .insert::<schemas::Event>("events")
+        .await
+        .unwrap();
+    insert.write(&old).await.unwrap();
+    old.event_id = uuid::Uuid::now_v7();
+    old.received_at = time::OffsetDateTime::now_utc() - time::Duration::days(364);
+    insert.write(&old).await.unwrap();
+    insert.end().await.unwrap();
+    p.clickhouse
+        .query("ALTER TABLE events MATERIALIZE TTL SETTINGS mutations_sync = 2")
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(p.count("SELECT count() FROM events").await, Some(1));
+    assert_eq!(
+        p.count("SELECT count() FROM events WHERE received_at < now() - INTERVAL 365 DAY")
+            .await,
+        Some(0)
+    );
+
+    p.stop().await;
+}
