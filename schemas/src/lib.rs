@@ -5,10 +5,13 @@
 //! the names of the NATS stream and subjects ([`names`]) and the ClickHouse DDL
 //! ([`migrations`]).
 
+pub mod category;
 pub mod event;
 pub mod migrations;
 pub mod names;
 pub mod parse;
+pub mod repair;
+pub mod scrub;
 pub mod store;
 #[cfg(feature = "jetstream")]
 pub mod stream;

@@ -71,27 +71,51 @@ impl Rejection {
 }
 
 /// Parse, normalise and validate one client body, stamping it with the server's fields.
+///
+/// A body that is not valid JSON is repaired ([`crate::repair`]) and parsed again; only
+/// if that fails too is it rejected.
 pub fn parse_event(
     body: &[u8],
     opts: &ParseOptions,
     event_id: Uuid,
     received_at: OffsetDateTime,
 ) -> Result<Event, Rejection> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Rejection::new(
-            RejectionCode::InvalidJson,
-            None,
-            format!("body is not valid JSON: {e}"),
-        )
-    })?;
+    from_value(&parse_json(body)?, opts, event_id, received_at)
+}
+
+/// Decode a body as JSON, repairing what bash interpolation breaks.
+pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(strict) => {
+            let invalid = |detail: String| {
+                Rejection::new(
+                    RejectionCode::InvalidJson,
+                    None,
+                    format!("body is not valid JSON and cannot be repaired: {detail}"),
+                )
+            };
+            let repaired = crate::repair::repair(body).map_err(|e| invalid(e.to_string()))?;
+            serde_json::from_str(&repaired).map_err(|_| invalid(strict.to_string()))
+        }
+    }
+}
+
+/// Build an event from a decoded JSON value, which must be an object.
+pub fn from_value(
+    value: &Value,
+    opts: &ParseOptions,
+    event_id: Uuid,
+    received_at: OffsetDateTime,
+) -> Result<Event, Rejection> {
     let Value::Object(map) = value else {
         return Err(Rejection::new(
             RejectionCode::NotAnObject,
             None,
-            "body must be one JSON object",
+            "an event must be a JSON object",
         ));
     };
-    from_object(&map, opts, event_id, received_at)
+    from_object(map, opts, event_id, received_at)
 }
 
 /// Build an event from an already decoded JSON object.
@@ -111,10 +135,10 @@ pub fn from_object(
         .and_then(|s| {
             Kind::parse(&s).ok_or_else(|| invalid("type", format!("unknown type {s:?}")))
         })?;
-    let nsapp = f
-        .text("nsapp", SHORT)?
-        .map(|s| s.to_ascii_lowercase())
-        .ok_or_else(|| missing("nsapp"))?;
+    let nsapp = f.token("nsapp")?;
+    if nsapp.is_empty() {
+        return Err(missing("nsapp"));
+    }
     if !nsapp
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -124,21 +148,25 @@ pub fn from_object(
             "nsapp may hold only letters, digits, '-', '_' and '.'",
         ));
     }
-    let mut status = f
+    let status = f
         .text("status", SHORT)?
         .ok_or_else(|| missing("status"))
         .and_then(|s| {
             Status::parse(&s).ok_or_else(|| invalid("status", format!("unknown status {s:?}")))
         })?;
 
-    let exit_code = f.uint("exit_code", 255)?.map(|n| n as u8);
-    let error = f.text("error", LONG)?.unwrap_or_default();
-    status = corrected_outcome(status, exit_code, &error);
+    let exit_code = f.uint("exit_code", 255, Unit::None)?.map(|n| n as u8);
+    // Scrubbed while whole, so that an address is removed before truncation could cut it
+    // in half and leave a recognisable piece.
+    let error = f.free_text("error", LONG)?;
+    let status = corrected_outcome(status, exit_code, &error);
+    let error_category = category(status, exit_code, &error, f.token("error_category")?);
 
-    let repo_slug = f.text("repo_slug", MEDIUM)?.unwrap_or_default();
-    let repo_source = f
-        .text("repo_source", SHORT)?
-        .unwrap_or_else(|| repo_source_from_slug(&repo_slug).to_owned());
+    let repo_slug = f.slug("repo_slug")?;
+    let repo_source = match f.text("repo_source", SHORT)? {
+        Some(s) => pattern_checked("repo_source", s)?,
+        None => repo_source_from_slug(&repo_slug).to_owned(),
+    };
 
     Ok(Event {
         event_id,
@@ -148,44 +176,53 @@ pub fn from_object(
         kind: kind.as_str().to_owned(),
         nsapp,
         status: status.as_str().to_owned(),
-        ct_type: f.uint("ct_type", 2)?.map(|n| n as u8),
-        disk_size: f.uint("disk_size", 100_000)?.map(|n| n as u32),
-        core_count: f.uint("core_count", 256)?.map(|n| n as u16),
-        ram_size: f.uint("ram_size", 1_048_576)?.map(|n| n as u32),
-        os_type: f.lower("os_type", SHORT)?,
-        os_version: f.lower("os_version", SHORT)?,
-        pve_version: f.lower("pve_version", SHORT)?,
-        method: f.lower("method", SHORT)?,
+        ct_type: f.uint("ct_type", 2, Unit::None)?.map(|n| n as u8),
+        disk_size: f
+            .uint("disk_size", 100_000, Unit::Gigabytes)?
+            .map(|n| n as u32),
+        core_count: f.uint("core_count", 256, Unit::Cores)?.map(|n| n as u16),
+        ram_size: f
+            .uint("ram_size", 1_048_576, Unit::Mebibytes)?
+            .map(|n| n as u32),
+        os_type: f.token("os_type")?,
+        os_version: f.token("os_version")?,
+        pve_version: f.token("pve_version")?,
+        method: f.token("method")?,
         exit_code,
         error: truncate_chars(&error, opts.error_max_chars),
-        error_category: f.lower("error_category", SHORT)?,
-        install_duration: f.uint("install_duration", 86_400)?.map(|n| n as u32),
-        cpu_vendor: f.lower("cpu_vendor", SHORT)?,
-        cpu_model: f.text("cpu_model", MEDIUM)?.unwrap_or_default(),
-        gpu_vendor: f.lower("gpu_vendor", SHORT)?,
-        gpu_model: f.text("gpu_model", MEDIUM)?.unwrap_or_default(),
-        gpu_passthrough: f.lower("gpu_passthrough", SHORT)?,
-        ram_speed: f.lower("ram_speed", SHORT)?,
-        arch: f.lower("arch", SHORT)?,
-        platform: f.lower("platform", SHORT)?,
+        error_category,
+        install_duration: f
+            .uint("install_duration", 86_400, Unit::None)?
+            .map(|n| n as u32),
+        cpu_vendor: f.token("cpu_vendor")?,
+        cpu_model: truncate_chars(&f.free_text("cpu_model", MEDIUM)?, MODEL_MAX),
+        gpu_vendor: f.token("gpu_vendor")?,
+        gpu_model: truncate_chars(&f.free_text("gpu_model", MEDIUM)?, MODEL_MAX),
+        gpu_passthrough: f.token("gpu_passthrough")?,
+        ram_speed: f.token("ram_speed")?,
+        arch: f.token("arch")?,
+        platform: f.token("platform")?,
         has_arm: f.boolean("has_arm")?,
         repo_source,
         repo_slug,
-        payload_version: f.uint("payload_version", 255)?.map(|n| n as u8),
-        kernel_version: f.lower("kernel_version", SHORT)?,
-        app_version: f.text("app_version", SHORT)?.unwrap_or_default(),
-        failed_command: f.text("failed_command", MEDIUM)?.unwrap_or_default(),
+        payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
+        kernel_version: f.token("kernel_version")?,
+        app_version: f.token("app_version")?,
+        failed_command: truncate_chars(&f.free_text("failed_command", MEDIUM)?, COMMAND_MAX),
         failed_line: f
-            .uint("failed_line", u64::from(u32::MAX))?
+            .uint("failed_line", u64::from(u32::MAX), Unit::None)?
             .map(|n| n as u32),
     })
 }
 
-/// Length caps, in characters, for the three sizes of string field.
+/// Length caps, in characters, of what is read from a field before it is normalised.
 const SHORT: usize = 64;
-const MEDIUM: usize = 256;
+const MEDIUM: usize = 1024;
 /// The `error` field carries a log tail of up to ~10 KB before it is cut to 120 characters.
 const LONG: usize = 16 * 1024;
+/// Stored length of the model names and of the failed command.
+const MODEL_MAX: usize = 128;
+const COMMAND_MAX: usize = 256;
 
 fn missing(field: &'static str) -> Rejection {
     Rejection::new(
@@ -208,8 +245,30 @@ fn corrected_outcome(status: Status, exit_code: Option<u8>, error: &str) -> Stat
     match exit_code {
         Some(0) => Status::Success,
         Some(129 | 130 | 143) => Status::Aborted,
-        _ if error.to_ascii_lowercase().contains("aborted by user") => Status::Aborted,
+        _ if crate::category::says_user_aborted(error) => Status::Aborted,
         _ => status,
+    }
+}
+
+/// The category of a failure: the server's reading wins unless it is `unknown`. Events
+/// that are not failures carry none.
+fn category(status: Status, exit_code: Option<u8>, error: &str, client: String) -> String {
+    match status {
+        Status::Success => String::new(),
+        Status::Failed | Status::Aborted => {
+            let server = crate::category::derive(exit_code, error);
+            if server == "unknown" && !client.is_empty() {
+                client
+            } else {
+                server.to_owned()
+            }
+        }
+        // The client does not know how the run ended; keep any reading there is.
+        Status::Unknown => match crate::category::derive(exit_code, error) {
+            "unknown" => client,
+            server => server.to_owned(),
+        },
+        Status::Installing | Status::Validation | Status::Configuring => client,
     }
 }
 
@@ -227,6 +286,53 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((byte, _)) => s[..byte].to_owned(),
         None => s.to_owned(),
+    }
+}
+
+/// Characters allowed in the open-ended short fields (os_type, os_version, method, ...):
+/// enough for every value seen and for ones not yet seen (`incus-6.0.4`, `24.04 lts`,
+/// `umbrel-os`), but no quotes, shell metacharacters, control characters or markup.
+fn token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | ' ' | '(' | ')' | '/' | ':')
+}
+
+fn pattern_checked(key: &'static str, value: String) -> Result<String, Rejection> {
+    if value.chars().all(token_char) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            key,
+            format!("{key} may hold only letters, digits, spaces and . - _ + / : ( )"),
+        ))
+    }
+}
+
+/// The unit a numeric field is counted in, and so which suffixes it may carry.
+#[derive(Clone, Copy)]
+enum Unit {
+    None,
+    /// `disk_size`: `32G` is 32; `1T` is 1024.
+    Gigabytes,
+    /// `ram_size`: `2048M` is 2048; `2G` is 2048.
+    Mebibytes,
+    /// `core_count`: `4c` or `4 cores` is 4.
+    Cores,
+}
+
+impl Unit {
+    /// The multiplier of a suffix (lower-cased), or `None` if the suffix does not fit.
+    fn factor(self, suffix: &str) -> Option<u64> {
+        if suffix.is_empty() {
+            return Some(1);
+        }
+        match (self, suffix) {
+            (Unit::Gigabytes, "g" | "gb" | "gib") => Some(1),
+            (Unit::Gigabytes, "t" | "tb" | "tib") => Some(1024),
+            (Unit::Mebibytes, "m" | "mb" | "mib") => Some(1),
+            (Unit::Mebibytes, "g" | "gb" | "gib") => Some(1024),
+            (Unit::Cores, "c" | "core" | "cores" | "cpu" | "cpus" | "vcpu" | "vcpus") => Some(1),
+            _ => None,
+        }
     }
 }
 
@@ -250,17 +356,42 @@ impl Fields<'_> {
                 ));
             }
         };
-        if raw.is_empty() || raw == "-" || raw.eq_ignore_ascii_case("none") {
+        // `none` is a real answer for gpu_passthrough (no passthrough), not "not given".
+        let means_empty =
+            raw == "-" || (key != "gpu_passthrough" && raw.eq_ignore_ascii_case("none"));
+        if raw.is_empty() || means_empty {
             return Ok(None);
         }
         Ok(Some(truncate_chars(&raw, cap)))
     }
 
-    /// A string field the contract defines in lower case.
-    fn lower(&self, key: &'static str, cap: usize) -> Result<String, Rejection> {
+    /// An open-ended short field: lower-cased and pattern-checked; empty when absent.
+    fn token(&self, key: &'static str) -> Result<String, Rejection> {
+        match self.text(key, SHORT)? {
+            Some(s) => pattern_checked(key, s.to_lowercase()),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// `owner/repo`, case kept.
+    fn slug(&self, key: &'static str) -> Result<String, Rejection> {
+        match self.text(key, SHORT * 2)? {
+            Some(s)
+                if s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')) =>
+            {
+                Ok(s)
+            }
+            Some(_) => Err(invalid(key, format!("{key} must look like owner/repo"))),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// Free text, scrubbed of personal data; empty when absent.
+    fn free_text(&self, key: &'static str, cap: usize) -> Result<String, Rejection> {
         Ok(self
             .text(key, cap)?
-            .map(|s| s.to_lowercase())
+            .map(|s| crate::scrub::scrub(&s).trim().to_owned())
             .unwrap_or_default())
     }
 
@@ -270,8 +401,9 @@ impl Fields<'_> {
             .transpose()
     }
 
-    /// A non-negative integer no larger than `max`; numbers sent as strings are accepted.
-    fn uint(&self, key: &'static str, max: u64) -> Result<Option<u64>, Rejection> {
+    /// A non-negative integer no larger than `max`. Numbers sent as strings, and with a
+    /// suffix that fits the field's unit, are accepted.
+    fn uint(&self, key: &'static str, max: u64, unit: Unit) -> Result<Option<u64>, Rejection> {
         let wrong_type = || {
             Rejection::new(
                 RejectionCode::InvalidType,
@@ -283,8 +415,8 @@ impl Fields<'_> {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
                 (Some(u), _) => u,
-                (None, Some(f)) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 => f as u64,
                 (None, Some(f)) if f < 0.0 => return Err(out_of_range(key, max)),
+                (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as u64,
                 _ => return Err(wrong_type()),
             },
             Some(Value::String(s)) => {
@@ -292,10 +424,21 @@ impl Fields<'_> {
                 if s.is_empty() || s == "-" {
                     return Ok(None);
                 }
-                if s.starts_with('-') && s[1..].chars().all(|c| c.is_ascii_digit()) {
-                    return Err(out_of_range(key, max));
+                let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+                if digits_end == 0 {
+                    return Err(if s.starts_with('-') {
+                        out_of_range(key, max)
+                    } else {
+                        wrong_type()
+                    });
                 }
-                s.parse::<u64>().map_err(|_| wrong_type())?
+                let suffix = s[digits_end..].trim().to_ascii_lowercase();
+                let factor = unit.factor(&suffix).ok_or_else(wrong_type)?;
+                let n: u64 = s[..digits_end]
+                    .parse()
+                    .map_err(|_| out_of_range(key, max))?;
+                n.checked_mul(factor)
+                    .ok_or_else(|| out_of_range(key, max))?
             }
             Some(_) => return Err(wrong_type()),
         };
@@ -444,6 +587,81 @@ mod tests {
         );
         assert_eq!(repo_source_from_slug("someone/fork"), "external");
         assert_eq!(repo_source_from_slug(""), "");
+    }
+
+    fn with(extra: &str) -> String {
+        INSTALLING.replace(
+            "    \"method\": \"default\",\n",
+            &format!("    \"method\": \"default\",\n{extra}\n"),
+        )
+    }
+
+    #[test]
+    fn units_are_read_in_the_field_s_own_unit() {
+        let e = parse(
+            &INSTALLING
+                .replace("\"disk_size\": 8", "\"disk_size\": 32G")
+                .replace("\"ram_size\": 2048", "\"ram_size\": \"4G\"")
+                .replace("\"core_count\": 2", "\"core_count\": \"2 cores\""),
+        )
+        .expect("repaired");
+        assert_eq!(
+            (e.disk_size, e.ram_size, e.core_count),
+            (Some(32), Some(4096), Some(2))
+        );
+        let r =
+            parse(&INSTALLING.replace("\"core_count\": 2", "\"core_count\": \"2G\"")).unwrap_err();
+        assert_eq!(
+            (r.code, r.field),
+            (RejectionCode::InvalidType, Some("core_count"))
+        );
+    }
+
+    #[test]
+    fn free_text_is_scrubbed_before_it_is_cut() {
+        let body = with(&format!(
+            "    \"exit_code\": 1,\n    \"error\": \"{}ping 192.168.100.200 from bob@example.com\",",
+            "x".repeat(100)
+        ))
+        .replace("\"installing\"", "\"failed\"");
+        let e = parse(&body).expect("valid");
+        assert_eq!(e.error.chars().count(), 120);
+        assert!(e.error.ends_with("ping <ip> from <emai"), "{}", e.error);
+        assert!(!e.error.contains("192.168"));
+    }
+
+    #[test]
+    fn the_server_category_wins_unless_unknown() {
+        let failed = |exit: u8, error: &str, client: &str| {
+            let body = with(&format!(
+                "    \"exit_code\": {exit},\n    \"error\": \"{error}\",\n    \"error_category\": \"{client}\","
+            ))
+            .replace("\"installing\"", "\"failed\"");
+            parse(&body).expect("valid").error_category
+        };
+        assert_eq!(failed(127, "x", "network"), "command_not_found");
+        assert_eq!(failed(1, "odd", "database"), "database");
+        assert_eq!(failed(1, "odd", ""), "unknown");
+    }
+
+    #[test]
+    fn open_ended_fields_take_new_values_but_not_junk() {
+        let e = parse(&INSTALLING.replace("\"Debian\"", "\"NewOS\"")).expect("valid");
+        assert_eq!(e.os_type, "newos");
+        let r = parse(&INSTALLING.replace("\"Debian\"", "\"deb$(rm -rf)\"")).unwrap_err();
+        assert_eq!(
+            (r.code, r.field),
+            (RejectionCode::InvalidValue, Some("os_type"))
+        );
+    }
+
+    #[test]
+    fn broken_json_is_repaired_and_unrepairable_json_rejected() {
+        let e = parse("{\n    \"random_id\": \"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f\",\n    \"type\": \"vm\",\n    \"nsapp\": \"haos-vm\",\n    \"status\": \"failed\",\n    \"exit_code\": 1,\n    \"error\": \"bad \\x1b[31mthing\tto \"do\"\",\n}")
+            .expect("repaired");
+        assert_eq!(e.error, "bad thing\tto \"do\"");
+        let r = parse("{\"random_id\": ").unwrap_err();
+        assert_eq!(r.code, RejectionCode::InvalidJson);
     }
 
     #[test]
