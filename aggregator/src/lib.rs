@@ -22,7 +22,5 @@ pub async fn serve(
         settings: Arc::new(settings),
     };
     tracing::info!(listen = %listener.local_addr()?, "aggregator listening");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    runtime::http::serve(listener, api::router(state), shutdown).await
 }

@@ -57,11 +57,10 @@ pub async fn run(
     let ops = runtime::ops::router::<()>();
     let mut ops_stop = stop.clone();
     let ops_server = tokio::spawn(async move {
-        axum::serve(listener, ops)
-            .with_graceful_shutdown(async move {
-                let _ = ops_stop.wait_for(|s| *s).await;
-            })
-            .await
+        runtime::http::serve(listener, ops, async move {
+            let _ = ops_stop.wait_for(|s| *s).await;
+        })
+        .await
     });
 
     match retry_until_stopped("migrations", &stop, || migrate(&settings)).await {

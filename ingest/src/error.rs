@@ -26,21 +26,29 @@ pub enum ApiError {
     Overloaded,
     #[error("the request took too long")]
     Timeout,
+    #[error("too many requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("a batch may hold at most {max} events")]
+    BatchTooLarge { max: usize },
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
+/// The JSON body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: &'static str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    field: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) | ApiError::BodyUnreadable => StatusCode::BAD_REQUEST,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge { .. } | ApiError::BatchTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -57,6 +65,8 @@ impl ApiError {
             ApiError::Unavailable(_) => "queue_unavailable",
             ApiError::Overloaded => "overloaded",
             ApiError::Timeout => "timeout",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::BatchTooLarge { .. } => "batch_too_large",
         }
     }
 }
@@ -69,17 +79,68 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(r) => r.field,
             _ => None,
         };
-        let body = Body {
+        let body = ErrorBody {
             error: self.code(),
             message: self.to_string(),
             field,
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after } => Some(HeaderValue::from(retry_after)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(HeaderValue::from_static("1")),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
+}
+
+/// Give a JSON body to the error answers that axum and tower-http produce themselves
+/// (404, 405 with its `Allow`, 415 for an unknown `Content-Encoding`), keeping their
+/// headers, so that every 4xx and 5xx a client sees is `{"error", "message"}`.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    };
+    metrics::counter!("ingest_rejections_total", "reason" => code).increment(1);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = ErrorBody {
+        error: code,
+        message: status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+        field: None,
+    };
+    let json = Json(body).into_response();
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        json_parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    Response::from_parts(parts, json_body)
 }

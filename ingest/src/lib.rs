@@ -5,12 +5,13 @@
 //! the client can act on (see [`error`]), so nothing that was answered 202 can be lost.
 
 pub mod error;
+pub mod limit;
+pub mod openapi;
 pub mod publish;
 pub mod routes;
 pub mod settings;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -26,21 +27,22 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let publisher = Arc::new(publish::Publisher::connect(&settings).await?);
     publisher.clone().keep_stream_ensured();
+    let rate_limit = Arc::new(limit::RateLimit::new(
+        settings.ingest.rate_limit_per_minute,
+        settings.ingest.rate_limit_burst,
+        settings.ingest.trusted_proxies.clone(),
+    ));
+    rate_limit.clone().keep_small();
     let state = routes::AppState {
         publisher: publisher.clone(),
         parse: Arc::new(schemas::parse::ParseOptions {
             error_max_chars: settings.ingest.error_max_chars,
         }),
-        body_limit: settings.ingest.body_limit_bytes,
+        settings: Arc::new(settings.ingest.clone()),
     };
-    let app = routes::router(state, &settings.ingest);
+    let app = routes::router(state, rate_limit);
     tracing::info!(listen = %listener.local_addr()?, "ingest listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    runtime::http::serve(listener, app, shutdown).await?;
     publisher.flush().await;
     tracing::info!("ingest stopped");
     Ok(())

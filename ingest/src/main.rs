@@ -15,7 +15,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings: ingest::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
+    let settings: ingest::Settings =
+        runtime::settings::load(cli.config.as_deref(), ingest::settings::LIST_KEYS)?;
     runtime::logging::init(&settings.log);
     let listener = tokio::net::TcpListener::bind(&settings.ingest.listen)
         .await

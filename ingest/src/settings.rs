@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
 use runtime::logging::LogSettings;
 use schemas::stream::NatsSettings;
 use serde::Deserialize;
+
+/// Keys whose environment value is a comma-separated list.
+pub const LIST_KEYS: &[&str] = &["ingest.trusted_proxies"];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -24,13 +28,23 @@ pub struct IngestSettings {
     pub publish_timeout: Duration,
     /// The `error` field is cut to this many characters (the ROPA promises 120).
     pub error_max_chars: usize,
-    /// Largest accepted request body, in bytes; larger bodies get 413.
+    /// Largest `POST /telemetry` body, in bytes (after gzip decompression); larger get 413.
     pub body_limit_bytes: usize,
     /// Requests handled at once; beyond this, load is shed with 503.
     pub max_concurrency: usize,
     /// A request (including reading its body) that takes longer is cut off with 408.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Requests per minute per client; 0 switches rate limiting off.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may send at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Most events in one `POST /v1/events`.
+    pub max_batch: usize,
+    /// Largest `POST /v1/events` body, in bytes (after gzip decompression).
+    pub batch_body_limit_bytes: usize,
 }
 
 impl Default for IngestSettings {
@@ -42,6 +56,11 @@ impl Default for IngestSettings {
             body_limit_bytes: 64 * 1024,
             max_concurrency: 1024,
             request_timeout: Duration::from_secs(10),
+            rate_limit_per_minute: 60,
+            rate_limit_burst: 30,
+            trusted_proxies: Vec::new(),
+            max_batch: 500,
+            batch_body_limit_bytes: 8 * 1024 * 1024,
         }
     }
 }
