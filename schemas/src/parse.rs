@@ -156,8 +156,8 @@ pub fn from_object(
         })?;
 
     let exit_code = f.uint("exit_code", 255, Unit::None)?.map(|n| n as u8);
-    // Scrubbed while whole, so that an address is removed before truncation could cut it
-    // in half and leave a recognisable piece.
+    // Read whole: scrubbing happens before truncation (`scrub_to`), so that an address
+    // is removed before a cut could leave a recognisable piece of it.
     let error = f.free_text("error", LONG)?;
     let status = corrected_outcome(status, exit_code, &error);
     let error_category = category(status, exit_code, &error, f.token("error_category")?);
@@ -189,15 +189,15 @@ pub fn from_object(
         pve_version: f.token("pve_version")?,
         method: f.token("method")?,
         exit_code,
-        error: truncate_chars(&error, opts.error_max_chars),
+        error: crate::scrub::scrub_to(&error, opts.error_max_chars),
         error_category,
         install_duration: f
             .uint("install_duration", 86_400, Unit::None)?
             .map(|n| n as u32),
         cpu_vendor: f.token("cpu_vendor")?,
-        cpu_model: truncate_chars(&f.free_text("cpu_model", MEDIUM)?, MODEL_MAX),
+        cpu_model: crate::scrub::scrub_to(&f.free_text("cpu_model", MEDIUM)?, MODEL_MAX),
         gpu_vendor: f.token("gpu_vendor")?,
-        gpu_model: truncate_chars(&f.free_text("gpu_model", MEDIUM)?, MODEL_MAX),
+        gpu_model: crate::scrub::scrub_to(&f.free_text("gpu_model", MEDIUM)?, MODEL_MAX),
         gpu_passthrough: f.token("gpu_passthrough")?,
         ram_speed: f.token("ram_speed")?,
         arch: f.token("arch")?,
@@ -208,7 +208,10 @@ pub fn from_object(
         payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
         kernel_version: f.token("kernel_version")?,
         app_version: f.token("app_version")?,
-        failed_command: truncate_chars(&f.free_text("failed_command", MEDIUM)?, COMMAND_MAX),
+        failed_command: crate::scrub::scrub_to(
+            &f.free_text("failed_command", MEDIUM)?,
+            COMMAND_MAX,
+        ),
         failed_line: f
             .uint("failed_line", u64::from(u32::MAX), Unit::None)?
             .map(|n| n as u32),
@@ -387,12 +390,9 @@ impl Fields<'_> {
         }
     }
 
-    /// Free text, scrubbed of personal data; empty when absent.
+    /// Free text, still raw: every caller stores it only through `scrub_to`.
     fn free_text(&self, key: &'static str, cap: usize) -> Result<String, Rejection> {
-        Ok(self
-            .text(key, cap)?
-            .map(|s| crate::scrub::scrub(&s).trim().to_owned())
-            .unwrap_or_default())
+        Ok(self.text(key, cap)?.unwrap_or_default())
     }
 
     fn uuid(&self, key: &'static str) -> Result<Option<Uuid>, Rejection> {

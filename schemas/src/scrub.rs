@@ -17,8 +17,25 @@ pub fn scrub(text: &str) -> String {
     let text = strip_controls(text);
     let text = url_credentials(&text);
     let text = emails(&text);
-    let text = addresses(&text);
-    home_paths(&text)
+    // Before addresses: replacing a user name can only separate an address from the
+    // word it was glued to, and so must come first for a second scrub to find nothing.
+    let text = home_paths(&text);
+    addresses(&text)
+}
+
+/// Scrub, then cut to `max` characters, until nothing changes: cutting can leave a tail
+/// that reads as an address (the front of a longer hex run), and that must not survive
+/// either. Each round is over at most `max` characters, and it settles in one or two.
+pub fn scrub_to(text: &str, max: usize) -> String {
+    let mut current = crate::parse::truncate_chars(&scrub(text), max);
+    for _ in 0..8 {
+        let next = crate::parse::truncate_chars(&scrub(&current), max);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
 }
 
 /// Drop ANSI escape sequences and control characters other than `\n` and `\t`.
@@ -199,7 +216,7 @@ fn is_mac(run: &str) -> bool {
     false
 }
 
-/// `/home/alice/...` → `/home/<user>/...`, and the same for `/Users/` and `/var/home/`.
+/// `/home/alice/...` → `/home/<user>/...`, and the same for `/Users/` (and so `/var/home/`).
 fn home_paths(text: &str) -> String {
     let mut out = text.to_owned();
     for prefix in ["/home/", "/Users/"] {
@@ -208,10 +225,9 @@ fn home_paths(text: &str) -> String {
         while let Some(pos) = rest.find(prefix) {
             let after = pos + prefix.len();
             result.push_str(&rest[..after]);
+            // A user name is letters, digits, `.`, `_` and `-`; whatever follows is not.
             let name_len = rest[after..]
-                .find(|c: char| {
-                    c == '/' || c.is_whitespace() || matches!(c, '"' | '\'' | ':' | ')' | ',')
-                })
+                .find(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-')))
                 .unwrap_or(rest.len() - after);
             if name_len > 0 {
                 result.push_str("<user>");
@@ -294,6 +310,15 @@ mod tests {
             scrub("\u{1b}[31merror\u{1b}[0m:\tfailed\u{7}\n"),
             "error:\tfailed\n"
         );
+    }
+
+    #[test]
+    fn cutting_does_not_leave_an_address_behind() {
+        // Ten groups are no address; cut after eight, they would be one.
+        let text = "x aa:bb:cc:dd:ee:ff:aa:bb:cc:dd";
+        let cut = scrub_to(text, 25);
+        assert_eq!(scrub(&cut), cut);
+        assert!(cut.chars().count() <= 25);
     }
 
     #[test]

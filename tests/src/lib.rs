@@ -79,12 +79,6 @@ impl Pipeline {
     pub async fn start_with(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
-        let nats = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
-            panic!(
-                "NATS is not reachable at {} ({e}): run `make stack`",
-                nats_url()
-            )
-        });
         let ns = uuid::Uuid::now_v7().simple().to_string();
         let ns = &ns[ns.len() - 12..];
 
@@ -116,6 +110,14 @@ impl Pipeline {
         // Small waits keep the tests quick; batching itself is the same code.
         consumer.consumer.batch_max_wait = Duration::from_millis(100);
         tune(&mut ingest, &mut consumer);
+        let nats = async_nats::connect(&consumer.nats.url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "NATS is not reachable at {} ({e}): run `make stack`",
+                    consumer.nats.url
+                )
+            });
         let aggregator = aggregator::Settings {
             clickhouse: clickhouse_settings.clone(),
             ..Default::default()
@@ -283,5 +285,90 @@ mod futures_stop {
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
             Pin::new(&mut self.0).poll(cx).map(|_| ())
         }
+    }
+}
+
+/// A NATS server of a test's own, for tests that stop and start it. It uses the
+/// `nats-server` that `make stack` installed (or `NATS_SERVER_BIN`).
+pub struct NatsServer {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl NatsServer {
+    pub fn binary() -> std::path::PathBuf {
+        if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
+            return bin.into();
+        }
+        let stack = std::env::var_os("STACK_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.stack"),
+            std::path::PathBuf::from,
+        );
+        stack.join("venv/bin/nats-server")
+    }
+
+    /// Start on a free port with JetStream storage in a fresh directory.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("nats-test-{}", uuid::Uuid::now_v7().simple()));
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
+        server.resume().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Start (again) on the same port and storage, and wait until it accepts clients.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new(Self::binary())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {:?} ({e}): run `make stack` first",
+                    Self::binary()
+                )
+            });
+        self.child = Some(child);
+        let url = self.url();
+        poll(Duration::from_secs(20), "the test NATS server", || async {
+            async_nats::connect(&url).await.ok().map(|_| ())
+        })
+        .await;
+    }
+
+    /// Kill the server (SIGKILL: the harshest way it can go).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,258 @@
+//! Properties of parse, repair and validate over generated input: nothing panics, and
+//! every event that is accepted satisfies the promises the table relies on.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use proptest::prelude::*;
+use schemas::parse::ParseOptions;
+use schemas::{Event, Kind, Status, parse_event, repair::repair, scrub::scrub};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const SEEDS: &[&str] = &[
+    include_str!("../../tests/fixtures/contract/lxc_installing.json"),
+    include_str!("../../tests/fixtures/contract/lxc_failed_long_error.json"),
+    include_str!("../../tests/fixtures/contract/v2_failed.json"),
+    include_str!("../../tests/fixtures/contract/broken_units_and_strings.json"),
+    include_str!("../../tests/fixtures/contract/broken_escapes.json"),
+    include_str!("../../tests/fixtures/contract/broken_controls_quotes_empty.json"),
+    include_str!("../../tests/fixtures/contract/ping_configuring.json"),
+];
+
+fn parse(body: &[u8]) -> Result<Event, schemas::Rejection> {
+    parse_event(
+        body,
+        &ParseOptions::default(),
+        Uuid::nil(),
+        OffsetDateTime::UNIX_EPOCH,
+    )
+}
+
+/// What every accepted event must satisfy.
+fn check_invariants(e: &Event) -> Result<(), TestCaseError> {
+    prop_assert!(e.error.chars().count() <= 120);
+    prop_assert!(!e.nsapp.is_empty());
+    prop_assert!(
+        e.nsapp
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    );
+    prop_assert!(Kind::ALL.iter().any(|k| k.as_str() == e.kind));
+    prop_assert!(Status::ALL.iter().any(|s| s.as_str() == e.status));
+    prop_assert!(e.ct_type.is_none_or(|v| v <= 2));
+    prop_assert!(e.disk_size.is_none_or(|v| v <= 100_000));
+    prop_assert!(e.core_count.is_none_or(|v| v <= 256));
+    prop_assert!(e.ram_size.is_none_or(|v| v <= 1_048_576));
+    prop_assert!(e.install_duration.is_none_or(|v| v <= 86_400));
+    for text in [&e.error, &e.cpu_model, &e.gpu_model, &e.failed_command] {
+        // Scrubbed already: scrubbing again finds nothing left to remove.
+        prop_assert_eq!(&scrub(text), text);
+        prop_assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        );
+    }
+    for token in [
+        &e.os_type,
+        &e.os_version,
+        &e.pve_version,
+        &e.method,
+        &e.arch,
+        &e.platform,
+    ] {
+        prop_assert!(
+            token
+                .chars()
+                .all(|c| !c.is_control() && !"\"'`$;&|<>".contains(c))
+        );
+        prop_assert_eq!(token.to_lowercase(), token.as_str());
+    }
+    Ok(())
+}
+
+/// A seed body with a few bytes changed, inserted or removed.
+fn mutated() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::sample::select(SEEDS),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..8),
+    )
+        .prop_map(|(seed, edits)| {
+            let mut body = seed.as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                if body.is_empty() {
+                    break;
+                }
+                let i = at.index(body.len());
+                match op {
+                    0 => body[i] = byte,
+                    1 => body.insert(i, byte),
+                    _ => {
+                        body.remove(i);
+                    }
+                }
+            }
+            body
+        })
+}
+
+/// Text with the kinds of things scrubbing and repair must cope with.
+fn nasty_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("192.168.0.1".to_owned()),
+            Just("fe80::1".to_owned()),
+            Just("aa:bb:cc:dd:ee:ff".to_owned()),
+            Just("x@example.com".to_owned()),
+            Just("https://u:p@h/".to_owned()),
+            Just("/home/bob".to_owned()),
+            Just("\u{1b}[31m".to_owned()),
+            Just("\"".to_owned()),
+            Just("\\".to_owned()),
+            "[a-z0-9 .:@/-]{0,12}",
+            any::<String>(),
+        ],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn any_scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (0u64..2_000_000).prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        nasty_text().prop_map(Value::String),
+    ]
+}
+
+/// A value for one key: mostly plausible for that key, sometimes anything at all.
+fn value_for(key: &'static str) -> BoxedStrategy<Value> {
+    let plausible: BoxedStrategy<Value> = match key {
+        "ct_type" | "disk_size" | "core_count" | "ram_size" | "exit_code" | "install_duration"
+        | "payload_version" | "failed_line" => prop_oneof![
+            6 => (0u64..3).prop_map(Value::from),
+            2 => (0u64..3).prop_map(|n| Value::String(n.to_string())),
+            1 => (0u64..300).prop_map(Value::from),
+            1 => (0u64..300, prop::sample::select(&["G", " MiB", "c"][..]))
+                .prop_map(|(n, unit)| Value::String(format!("{n}{unit}"))),
+        ]
+        .boxed(),
+        "error" | "cpu_model" | "gpu_model" | "failed_command" => {
+            nasty_text().prop_map(Value::String).boxed()
+        }
+        "has_arm" => any::<bool>().prop_map(Value::Bool).boxed(),
+        "execution_id" => Just(Value::from("0c8e3f4a-1b2c-4d5e-8f90-a1b2c3d4e5f6")).boxed(),
+        "repo_slug" => "[A-Za-z0-9_-]{1,10}/[A-Za-z0-9_.-]{1,10}"
+            .prop_map(Value::String)
+            .boxed(),
+        _ => "[A-Za-z0-9 ._-]{0,20}".prop_map(Value::String).boxed(),
+    };
+    prop_oneof![40 => plausible, 1 => any_scalar()].boxed()
+}
+
+const KEYS: &[&str] = &[
+    "execution_id",
+    "ct_type",
+    "disk_size",
+    "core_count",
+    "ram_size",
+    "os_type",
+    "os_version",
+    "pve_version",
+    "method",
+    "exit_code",
+    "error",
+    "error_category",
+    "install_duration",
+    "cpu_vendor",
+    "cpu_model",
+    "gpu_vendor",
+    "gpu_model",
+    "gpu_passthrough",
+    "ram_speed",
+    "arch",
+    "platform",
+    "has_arm",
+    "repo_source",
+    "repo_slug",
+    "payload_version",
+    "kernel_version",
+    "app_version",
+    "failed_command",
+    "failed_line",
+    "extra",
+];
+
+/// An object with the contract's keys (and an unknown one), each present or not.
+fn event_like_object() -> impl Strategy<Value = Map<String, Value>> {
+    let values: Vec<_> = KEYS
+        .iter()
+        .map(|k| prop::option::weighted(0.6, value_for(k)))
+        .collect();
+    let required = (
+        prop_oneof![9 => Just(Value::from("5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f")), 1 => any_scalar()],
+        prop_oneof![9 => prop::sample::select(&["lxc", "VM", "tool", "Addon", "pve", "turnkey"][..]).prop_map(Value::from), 1 => any_scalar()],
+        prop_oneof![9 => "[a-z0-9-]{1,20}".prop_map(Value::String), 1 => any_scalar()],
+        prop_oneof![9 => prop::sample::select(&["installing", "failed", "Done", "sucess", "aborted", "unknown"][..]).prop_map(Value::from), 1 => any_scalar()],
+    );
+    (values, required).prop_map(|(values, (random_id, kind, nsapp, status))| {
+        let mut map: Map<String, Value> = KEYS
+            .iter()
+            .zip(values)
+            .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
+            .collect();
+        map.insert("random_id".into(), random_id);
+        map.insert("type".into(), kind);
+        map.insert("nsapp".into(), nsapp);
+        map.insert("status".into(), status);
+        map
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..2048)) {
+        if let Ok(e) = parse(&body) {
+            check_invariants(&e)?;
+        }
+    }
+
+    #[test]
+    fn mutated_client_bodies_never_panic_and_accepted_ones_hold(body in mutated()) {
+        if let Ok(e) = parse(&body) {
+            check_invariants(&e)?;
+        }
+    }
+
+    #[test]
+    fn arbitrary_field_values_are_accepted_only_within_the_rules(map in event_like_object()) {
+        let body = serde_json::to_vec_pretty(&Value::Object(map)).unwrap();
+        if let Ok(e) = parse(&body) {
+            check_invariants(&e)?;
+        }
+    }
+
+    #[test]
+    fn repair_leaves_valid_objects_of_scalars_as_they_are(map in event_like_object()) {
+        let text = serde_json::to_string_pretty(&Value::Object(map)).unwrap();
+        let repaired = repair(text.as_bytes()).unwrap();
+        prop_assert_eq!(
+            serde_json::from_str::<Value>(&repaired).unwrap(),
+            serde_json::from_str::<Value>(&text).unwrap()
+        );
+    }
+}
+
+#[test]
+fn every_seed_is_accepted() {
+    for seed in SEEDS {
+        let e = parse(seed.as_bytes()).expect("the seed corpus is valid client output");
+        check_invariants(&e).unwrap();
+    }
+}

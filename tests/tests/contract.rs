@@ -1,0 +1,275 @@
+//! The client contract, table-driven: bodies byte for byte as the bash heredocs produce
+//! them (tests/fixtures/contract/), through ingest and the consumer into ClickHouse.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use tests::Pipeline;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../fixtures/contract/", $name, ".json")),
+        )
+    };
+}
+
+const ACCEPTED: &[(&str, &str)] = &[
+    fixture!("lxc_installing"),
+    fixture!("lxc_validation"),
+    fixture!("ping_configuring"),
+    fixture!("lxc_success"),
+    fixture!("lxc_failed_long_error"),
+    fixture!("lxc_aborted"),
+    fixture!("vm_success"),
+    fixture!("pve_tool"),
+    fixture!("addon"),
+    fixture!("turnkey"),
+    fixture!("v2_failed"),
+    fixture!("broken_units_and_strings"),
+    fixture!("broken_escapes"),
+    fixture!("broken_controls_quotes_empty"),
+];
+
+/// What each fixture must look like once stored.
+fn expected(name: &str) -> Value {
+    match name {
+        "lxc_installing" => {
+            json!({"type": "lxc", "status": "installing", "os_type": "debian", "disk_size": 8, "gpu_passthrough": "igpu"})
+        }
+        "lxc_validation" => json!({"status": "validation"}),
+        "ping_configuring" => {
+            json!({"status": "configuring", "disk_size": null, "os_type": "", "platform": "pve"})
+        }
+        "lxc_success" => {
+            json!({"status": "success", "error_category": "", "gpu_passthrough": "none", "install_duration": 187, "method": "advanced"})
+        }
+        // exit 100 is apt's: the server's reading wins over the client's "dependency".
+        "lxc_failed_long_error" => {
+            json!({"status": "failed", "exit_code": 100, "error_category": "apt",
+            "error": "exit_code=100 | Unable to locate package | at line 212: $STD apt-get install -y jellyfin-ffmpeg7\n---\nSetting up nginx (1",
+            "cpu_model": "Intel(R) Core(TM) i5-8500T CPU @ 2.10GHz"})
+        }
+        "lxc_aborted" => {
+            json!({"status": "aborted", "exit_code": 130, "error_category": "user_aborted"})
+        }
+        "vm_success" => {
+            json!({"type": "vm", "ct_type": 2, "nsapp": "haos-vm", "os_type": "homeassistant"})
+        }
+        "pve_tool" => {
+            json!({"type": "pve", "nsapp": "post-pve-install", "disk_size": null, "status": "success"})
+        }
+        "addon" => json!({"type": "addon", "nsapp": "netdata"}),
+        "turnkey" => json!({"type": "turnkey", "nsapp": "turnkey-nextcloud", "os_type": "turnkey"}),
+        "v2_failed" => {
+            json!({"payload_version": 2, "failed_line": 42, "kernel_version": "6.8.12-4-pve", "app_version": "10.10.3", "error_category": "apt"})
+        }
+        "broken_units_and_strings" => {
+            json!({"type": "lxc", "nsapp": "paperless-ngx", "status": "success", "ct_type": 0,
+            "disk_size": 32, "core_count": 4, "ram_size": 4096, "os_type": "debian", "method": "", "exit_code": 0,
+            "install_duration": 300, "has_arm": false, "repo_source": "ProxmoxVED"})
+        }
+        "broken_escapes" => {
+            json!({"error": "exit_code=1 | npm ERR! can't build \\d\\q | at line 7: npm ci", "error_category": "build"})
+        }
+        "broken_controls_quotes_empty" => {
+            json!({"error": "exit_code=1 | build failed\tcolumn bold\nsecond line \"quoted\" and \"unescaped\" words",
+            "core_count": null, "repo_source": "external"})
+        }
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_body_the_clients_send_is_accepted_and_stored_normalised() {
+    let p = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
+
+    let mut ids = HashMap::new();
+    for (name, body) in ACCEPTED {
+        let r = p.post(body).await;
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(status, 202, "{name}: {answer}");
+        ids.insert(answer["event_id"].as_str().unwrap().to_owned(), *name);
+    }
+    p.wait_stored(ACCEPTED.len() as u64).await;
+
+    for row in p.rows("SELECT * FROM events FINAL").await {
+        let name = ids[row["event_id"].as_str().unwrap()];
+        for (column, value) in expected(name).as_object().unwrap() {
+            assert_eq!(&row[column], value, "{name}: column {column}");
+        }
+        let error = row["error"].as_str().unwrap();
+        assert!(
+            error.chars().count() <= 120,
+            "{name}: error of {} chars",
+            error.chars().count()
+        );
+    }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_cannot_be_accepted_is_refused_naming_the_field() {
+    let p = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
+    let base = ACCEPTED[0].1;
+    let cases: &[(&str, String, &str, Option<&str>)] = &[
+        (
+            "no random_id",
+            base.replace(
+                "    \"random_id\": \"7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d\",\n",
+                "",
+            ),
+            "missing_field",
+            Some("random_id"),
+        ),
+        (
+            "random_id not a UUID",
+            base.replace("7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d", "abc"),
+            "invalid_value",
+            Some("random_id"),
+        ),
+        (
+            "unknown type",
+            base.replace("\"type\": \"lxc\"", "\"type\": \"container\""),
+            "invalid_value",
+            Some("type"),
+        ),
+        (
+            "unknown status",
+            base.replace("\"installing\"", "\"finished\""),
+            "invalid_value",
+            Some("status"),
+        ),
+        (
+            "no status",
+            base.replace("    \"status\": \"installing\",\n", ""),
+            "missing_field",
+            Some("status"),
+        ),
+        (
+            "cores out of range",
+            base.replace("\"core_count\": 2", "\"core_count\": 999"),
+            "out_of_range",
+            Some("core_count"),
+        ),
+        (
+            "negative disk",
+            base.replace("\"disk_size\": 8", "\"disk_size\": -8"),
+            "out_of_range",
+            Some("disk_size"),
+        ),
+        (
+            "disk in MB is ambiguous",
+            base.replace("\"disk_size\": 8", "\"disk_size\": 32M"),
+            "invalid_type",
+            Some("disk_size"),
+        ),
+        (
+            "nsapp with a space",
+            base.replace("\"jellyfin\"", "\"jelly fin\""),
+            "invalid_value",
+            Some("nsapp"),
+        ),
+        (
+            "shell in os_type",
+            base.replace("\"debian\"", "\"$(reboot)\""),
+            "invalid_value",
+            Some("os_type"),
+        ),
+        (
+            "has_arm not a boolean",
+            base.replace("\"has_arm\": false", "\"has_arm\": \"maybe\""),
+            "invalid_value",
+            Some("has_arm"),
+        ),
+        (
+            "cut off",
+            base[..base.len() / 2].to_owned(),
+            "invalid_json",
+            None,
+        ),
+        (
+            "missing comma",
+            base.replace("\"nsapp\": \"jellyfin\",", "\"nsapp\": \"jellyfin\""),
+            "invalid_json",
+            None,
+        ),
+        (
+            "not an object",
+            "[\"lxc\"]".to_owned(),
+            "not_an_object",
+            None,
+        ),
+    ];
+    for (what, body, code, field) in cases {
+        let r = p.post(body).await;
+        assert_eq!(r.status(), 400, "{what}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["error"], *code, "{what}: {answer}");
+        assert_eq!(answer["field"].as_str(), *field, "{what}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(p.count("SELECT count() FROM events").await, Some(0));
+    assert_eq!(p.queued().await, 0);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_takes_arrays_and_ndjson_and_names_each_rejection() {
+    let p = Pipeline::start().await;
+    let good: Vec<Value> = ACCEPTED[..4]
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let mut items = good.clone();
+    items.insert(1, json!({"type": "lxc"}));
+
+    let r = p
+        .http
+        .post(format!("{}/v1/events", p.ingest_url))
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["accepted"], 4);
+    assert_eq!(answer["rejected"][0]["index"], 1);
+    assert_eq!(answer["rejected"][0]["field"], "random_id");
+
+    // The same four again as NDJSON, with a broken line: identical events are recognised.
+    let mut ndjson: String = good.iter().map(|v| format!("{v}\n")).collect();
+    ndjson.push_str("{\"random_id\": oops\n\n");
+    let r = p
+        .http
+        .post(format!("{}/v1/events", p.ingest_url))
+        .header("Content-Type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(4), Some(4)),
+        "{answer}"
+    );
+    assert_eq!(answer["rejected"][0]["index"], 4);
+    assert_eq!(answer["rejected"][0]["error"], "invalid_json");
+
+    p.wait_stored(4).await;
+
+    let too_many = vec![good[0].clone(); p.ingest.ingest.max_batch + 1];
+    let r = p
+        .http
+        .post(format!("{}/v1/events", p.ingest_url))
+        .json(&too_many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "batch_too_large");
+    p.stop().await;
+}

@@ -1,0 +1,110 @@
+//! NATS going away and coming back: no false 202, no lost 202, no restart of ingest.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tests::{NatsServer, Pipeline, poll};
+
+const BODY: &str = include_str!("../fixtures/lxc_installing.json");
+
+/// A distinct event per call, so each answer can be traced to its row.
+fn event(n: usize) -> String {
+    BODY.replace(
+        "7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d",
+        &format!("7b1f5c2e-3d4a-4e8b-9c0d-{n:012}"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
+    let mut nats = NatsServer::start().await;
+    let p = Pipeline::start_with(|ingest, consumer| {
+        ingest.nats.url = nats.url();
+        consumer.nats.url = nats.url();
+        ingest.ingest.rate_limit_per_minute = 0;
+    })
+    .await;
+    let publish_timeout = p.ingest.ingest.publish_timeout;
+    let mut accepted = HashSet::new();
+    let mut n = 0;
+    let mut post = async |p: &Pipeline| {
+        n += 1;
+        let r = p.post(&event(n)).await;
+        let status = r.status().as_u16();
+        let retry_after = r.headers().get("retry-after").is_some();
+        let body: Value = r.json().await.unwrap();
+        (status, retry_after, body)
+    };
+
+    let (status, _, body) = post(&p).await;
+    assert_eq!(status, 202);
+    accepted.insert(body["event_id"].as_str().unwrap().to_owned());
+
+    nats.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, retry_after, body) = post(&p).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(retry_after);
+        assert_eq!(body["error"], "queue_unavailable");
+        assert!(
+            started.elapsed() < publish_timeout + Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    let ready = p
+        .http
+        .get(format!("{}/readyz", p.ingest_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    nats.resume().await;
+    // Ingest reconnects by itself; the first 202 after the outage may take a moment.
+    poll(
+        Duration::from_secs(30),
+        "ingest accepting again",
+        || async {
+            let r = p.post(&event(10_000)).await;
+            (r.status() == 202).then_some(())
+        },
+    )
+    .await;
+    for _ in 0..5 {
+        let (status, _, body) = post(&p).await;
+        assert_eq!(status, 202, "{body}");
+        accepted.insert(body["event_id"].as_str().unwrap().to_owned());
+    }
+    let ready = p
+        .http
+        .get(format!("{}/readyz", p.ingest_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Every event answered 202 is stored, once, after the consumer also reconnected.
+    poll(
+        Duration::from_secs(30),
+        "every accepted event stored",
+        || async {
+            let rows = p
+                .rows("SELECT toString(event_id) AS id FROM events FINAL")
+                .await;
+            let stored: HashSet<String> = rows
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect();
+            accepted.is_subset(&stored).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        p.count("SELECT count() FROM events FINAL").await,
+        p.count("SELECT uniqExact(event_id) FROM events").await
+    );
+    p.stop().await;
+}

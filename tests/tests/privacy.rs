@@ -1,0 +1,182 @@
+//! The ROPA's privacy promises, shown on the real pipeline: no client address and no
+//! personal data from free text is stored, published or logged, and `error` is at most
+//! 120 characters.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tests::{Pipeline, poll};
+
+/// Every log line of this test process, at every level.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const CLIENT: &str = "203.0.113.7";
+const PROXY: &str = "127.0.0.2";
+
+/// Personal data planted in the free-text fields, none of which may come out again.
+const PLANTED: &[&str] = &[
+    "192.168.1.50",
+    "10.20.30.40",
+    "fe80::1c2:3ff:fe4d:5e6f",
+    "2001:db8::7",
+    "bc:24:11:12:34:56",
+    "BC-24-11-AB-CD-EF",
+    "alice@example.org",
+    "bob.smith+pve@mail.example.com",
+    "s3cret",
+    "/home/alice",
+];
+
+fn body(n: usize) -> String {
+    let error = format!(
+        "ssh {} failed: {} / {} mac {} {} mail {} or {} via https://bob:s3cret@git.example.com in /home/alice/x",
+        PLANTED[0], PLANTED[1], PLANTED[2], PLANTED[4], PLANTED[5], PLANTED[6], PLANTED[7]
+    );
+    format!(
+        r#"{{
+    "random_id": "5f0c7d3e-2a47-4b8e-9d6f-{n:012}",
+    "type": "lxc",
+    "nsapp": "nextcloud",
+    "status": "failed",
+    "exit_code": 1,
+    "error": "{error} {pad}",
+    "cpu_model": "Xeon at {v6}",
+    "gpu_model": "GPU of alice@example.org",
+    "failed_command": "curl http://10.20.30.40:8080 -o /home/alice/f",
+    "platform": "pve"
+}}"#,
+        pad = "and more log text ".repeat(40),
+        v6 = PLANTED[3],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_address_or_personal_data_is_stored_published_or_logged() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .json()
+        .init();
+
+    let p = Pipeline::start_with(|ingest, _| {
+        ingest.ingest.trusted_proxies = vec![format!("{PROXY}/32").parse().unwrap()];
+    })
+    .await;
+
+    // Everything ingest publishes, as any NATS subscriber would see it.
+    let nats = async_nats::connect(&p.consumer.nats.url).await.unwrap();
+    let mut published = nats
+        .subscribe(p.consumer.nats.subject.clone())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+
+    let via_proxy = reqwest::Client::builder()
+        .local_address(PROXY.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    for n in 0..3 {
+        let r = via_proxy
+            .post(format!("{}/telemetry", p.ingest_url))
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", format!("{CLIENT}, 10.0.0.1"))
+            .body(body(n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    }
+    p.wait_stored(3).await;
+
+    let mut needles: Vec<&str> = PLANTED.to_vec();
+    needles.extend([CLIENT, PROXY]);
+
+    // Every String column of every table in the pipeline's database.
+    let columns = p
+        .rows("SELECT table, name FROM system.columns WHERE database = currentDatabase() AND type LIKE '%String%'")
+        .await;
+    assert!(
+        columns.len() > 20,
+        "the raw table's text columns are searched"
+    );
+    for column in &columns {
+        let (table, name) = (
+            column["table"].as_str().unwrap(),
+            column["name"].as_str().unwrap(),
+        );
+        for needle in &needles {
+            let hits = p
+                .count(&format!(
+                    "SELECT count() FROM `{table}` WHERE positionCaseInsensitive(toString(`{name}`), '{needle}') > 0"
+                ))
+                .await
+                .unwrap();
+            assert_eq!(hits, 0, "{needle} found in {table}.{name}");
+        }
+    }
+    assert_eq!(
+        p.count("SELECT max(char_length(error)) FROM events").await,
+        Some(120),
+        "errors are cut to the promised 120 characters"
+    );
+    let scrubbed = p.rows("SELECT error FROM events LIMIT 1").await;
+    assert!(
+        scrubbed[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh <ip> failed: <ip> / <ip> mac <mac> <mac> mail <email>"),
+        "{scrubbed:?}"
+    );
+
+    // Every message published to the stream, headers included.
+    let mut messages = Vec::new();
+    for _ in 0..3 {
+        let m = tokio::time::timeout(Duration::from_secs(5), published.next())
+            .await
+            .unwrap()
+            .unwrap();
+        messages.push(format!(
+            "{:?} {}",
+            m.headers,
+            String::from_utf8_lossy(&m.payload)
+        ));
+    }
+    for (m, needle) in messages
+        .iter()
+        .flat_map(|m| needles.iter().map(move |n| (m, n)))
+    {
+        assert!(
+            !m.to_lowercase().contains(&needle.to_lowercase()),
+            "{needle} published: {m}"
+        );
+    }
+
+    // Every log line, at every level, of all three services.
+    p.stop().await;
+    let logs = poll(Duration::from_secs(5), "logs", || async {
+        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(logs.lines().count() > 10, "trace logging was on");
+    for needle in [CLIENT, PROXY] {
+        assert!(!logs.contains(needle), "{needle} was logged");
+    }
+}

@@ -1,0 +1,161 @@
+//! Ingest's protections, against the real server: body limits, gzip, methods, media
+//! types and the per-client rate limit.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use tests::Pipeline;
+
+const BODY: &str = include_str!("../fixtures/lxc_installing.json");
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_compressed_and_misdirected_requests_get_clear_answers() {
+    let p = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
+    let url = format!("{}/telemetry", p.ingest_url);
+
+    // 1 MiB of otherwise valid JSON.
+    let big = BODY.replace(
+        "\"jellyfin\"",
+        &format!("\"jellyfin\", \"pad\": \"{}\"", "x".repeat(1 << 20)),
+    );
+    let r = p.post(&big).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "payload_too_large"
+    );
+
+    // A gzip bomb: 16 KiB on the wire, 64 MiB inflated. It stops at the limit.
+    let bomb = gzip(&vec![b' '; 64 << 20]);
+    assert!(bomb.len() < 128 * 1024);
+    let r = p
+        .http
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "payload_too_large"
+    );
+
+    // An honest gzip body is welcome.
+    let r = p
+        .http
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(gzip(BODY.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+
+    let r = p
+        .http
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "br")
+        .body(BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unsupported_media_type"
+    );
+
+    let r = p.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let allow = r
+        .headers()
+        .get("allow")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allow.contains("POST"), "{allow}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
+
+    let r = p
+        .http
+        .get(format!("{}/nope", p.ingest_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
+
+    // The OpenAPI document describes both endpoints.
+    let doc: Value = p
+        .http
+        .get(format!("{}/openapi.json", p.ingest_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"]["/telemetry"]["post"].is_object());
+    assert!(doc["paths"]["/v1/events"]["post"].is_object());
+
+    p.wait_stored(1).await;
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_61st_request_in_a_minute_from_one_client_is_refused() {
+    // The defaults: 60 per minute, bursts of 30.
+    let p = Pipeline::start().await;
+    assert_eq!(p.ingest.ingest.rate_limit_per_minute, 60);
+
+    let mut statuses = Vec::new();
+    for _ in 0..61 {
+        let r = p.post(BODY).await;
+        statuses.push((r.status().as_u16(), r.headers().get("retry-after").cloned()));
+    }
+    assert!(
+        statuses[..30].iter().all(|(s, _)| *s == 202),
+        "the burst passes"
+    );
+    let (last, retry_after) = &statuses[60];
+    assert_eq!(*last, 429);
+    let retry_after: u64 = retry_after
+        .as_ref()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+
+    let metrics = p
+        .http
+        .get(format!("{}/metrics", p.ingest_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("ingest_rate_limited_total"));
+    p.stop().await;
+}
