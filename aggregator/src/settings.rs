@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use runtime::logging::LogSettings;
 use schemas::store::ClickHouseSettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     pub aggregator: AggregatorSettings,
@@ -14,7 +14,7 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AggregatorSettings {
     /// Address of the statistics API, `/metrics` and `/healthz`.

@@ -93,7 +93,8 @@ pub async fn run(
         }
     }
     lag.abort();
-    let _ = client.flush().await;
+    // Acks are confirmed one by one already; this only must not hang with NATS gone.
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     let _ = ops_server.await;
     tracing::info!("consumer stopped");
     Ok(())

@@ -5,9 +5,9 @@ use std::time::Duration;
 use runtime::logging::LogSettings;
 use schemas::store::ClickHouseSettings;
 use schemas::stream::NatsSettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     pub consumer: ConsumerSettings,
@@ -16,7 +16,7 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ConsumerSettings {
     /// Address of `/metrics` and `/healthz`.

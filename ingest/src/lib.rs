@@ -40,9 +40,10 @@ pub async fn run(
         }),
         settings: Arc::new(settings.ingest.clone()),
     };
+    let header_read_timeout = settings.ingest.header_read_timeout;
     let app = routes::router(state, rate_limit);
     tracing::info!(listen = %listener.local_addr()?, "ingest listening");
-    runtime::http::serve(listener, app, shutdown).await?;
+    runtime::http::serve_with(listener, app, shutdown, header_read_timeout).await?;
     publisher.flush().await;
     tracing::info!("ingest stopped");
     Ok(())

@@ -126,9 +126,13 @@ impl Publisher {
         }
     }
 
+    /// Flush what is buffered for NATS, but never hold up a shutdown for long: with NATS
+    /// down there is nothing to flush to, and every such request was answered 503.
     pub async fn flush(&self) {
-        if let Err(e) = self.client.flush().await {
-            tracing::warn!(error = %e, "flushing the NATS connection failed");
+        match tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "flushing the NATS connection failed"),
+            Err(_) => tracing::warn!("NATS did not take the flush in time"),
         }
     }
 }

@@ -5,12 +5,12 @@ use std::time::Duration;
 use ipnet::IpNet;
 use runtime::logging::LogSettings;
 use schemas::stream::NatsSettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Keys whose environment value is a comma-separated list.
 pub const LIST_KEYS: &[&str] = &["ingest.trusted_proxies"];
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     pub ingest: IngestSettings,
@@ -18,7 +18,7 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IngestSettings {
     /// Address the HTTP server binds to.
@@ -35,6 +35,9 @@ pub struct IngestSettings {
     /// A request (including reading its body) that takes longer is cut off with 408.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// A client that has not sent its request headers after this long is disconnected.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
     /// Requests per minute per client; 0 switches rate limiting off.
     pub rate_limit_per_minute: u32,
     /// Requests a client may send at once before the per-minute rate applies.
@@ -56,6 +59,7 @@ impl Default for IngestSettings {
             body_limit_bytes: 64 * 1024,
             max_concurrency: 1024,
             request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             rate_limit_per_minute: 60,
             rate_limit_burst: 30,
             trusted_proxies: Vec::new(),

@@ -2,11 +2,11 @@
 //! consumer and the aggregator.
 
 use clickhouse::{Client, Compression};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::names;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ClickHouseSettings {
     /// HTTP interface URL.

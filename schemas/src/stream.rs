@@ -9,7 +9,7 @@ use crate::names;
 
 /// The `[nats]` settings section, shared by ingest and the consumer so that both define
 /// the streams identically.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct NatsSettings {
     /// Server URL(s), comma-separated for a cluster.

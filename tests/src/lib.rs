@@ -247,8 +247,16 @@ impl Pipeline {
             let _ = s.stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(15), s.task).await;
         }
-        let _ = self.js.delete_stream(&self.consumer.nats.stream).await;
-        let _ = self.js.delete_stream(&self.consumer.nats.dlq_stream).await;
+        // Bounded: a test may leave its own NATS stopped, and then there is nothing to
+        // clean up there.
+        let cleanup = Duration::from_secs(1);
+        let _ =
+            tokio::time::timeout(cleanup, self.js.delete_stream(&self.consumer.nats.stream)).await;
+        let _ = tokio::time::timeout(
+            cleanup,
+            self.js.delete_stream(&self.consumer.nats.dlq_stream),
+        )
+        .await;
         let _ = self
             .clickhouse
             .query(&format!(

@@ -108,3 +108,33 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
     );
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_concurrency_load_is_shed_with_503() {
+    let mut nats = NatsServer::start().await;
+    let p = Pipeline::start_with(|ingest, consumer| {
+        ingest.nats.url = nats.url();
+        consumer.nats.url = nats.url();
+        ingest.ingest.max_concurrency = 1;
+    })
+    .await;
+    // With NATS gone, whichever request gets the one slot holds it for publish_timeout;
+    // the other must not queue behind it.
+    nats.stop();
+    let (one, two) = (event(1), event(2));
+    let (a, b) = tokio::join!(p.post(&one), p.post(&two));
+    let mut codes = Vec::new();
+    for r in [a, b] {
+        assert_eq!(r.status(), 503);
+        assert!(r.headers().get("retry-after").is_some());
+        codes.push(
+            r.json::<Value>().await.unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    codes.sort();
+    assert_eq!(codes, ["overloaded", "queue_unavailable"]);
+    p.stop().await;
+}

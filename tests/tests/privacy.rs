@@ -2,8 +2,6 @@
 //! personal data from free text is stored, published or logged, and `error` is at most
 //! 120 characters.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

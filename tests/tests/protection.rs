@@ -1,8 +1,6 @@
 //! Ingest's protections, against the real server: body limits, gzip, methods, media
 //! types and the per-client rate limit.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
-
 use std::io::Write;
 
 use flate2::Compression;
@@ -157,5 +155,33 @@ async fn the_61st_request_in_a_minute_from_one_client_is_refused() {
         .await
         .unwrap();
     assert!(metrics.contains("ingest_rate_limited_total"));
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let p = Pipeline::start_with(|ingest, _| {
+        ingest.ingest.header_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let address = p.ingest_url.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"POST /telemetry HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The server must end the connection by itself, long before this deadline.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection was left open");
+    let answer = String::from_utf8_lossy(&rest);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
     p.stop().await;
 }
