@@ -3,6 +3,7 @@
 
 pub mod settings;
 pub mod sink;
+pub mod store;
 pub mod writer;
 
 use std::future::Future;

@@ -19,7 +19,8 @@ use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
 
 use crate::settings::Settings;
-use crate::sink::{self, InsertError};
+use crate::sink::ClickHouseSink;
+use crate::store;
 
 /// How long a shutdown may spend finishing the batch in hand before giving it back.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -29,7 +30,7 @@ const ACK_CONCURRENCY: usize = 512;
 pub struct Writer {
     js: jetstream::Context,
     consumer: PullConsumer,
-    clickhouse: clickhouse::Client,
+    sink: ClickHouseSink,
     settings: Settings,
 }
 
@@ -65,7 +66,7 @@ impl Writer {
         Ok(Self {
             js,
             consumer,
-            clickhouse,
+            sink: ClickHouseSink(clickhouse),
             settings,
         })
     }
@@ -75,45 +76,33 @@ impl Writer {
     }
 
     /// Run until `stop` turns true, then finish the batch in hand and return.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), async_nats::Error> {
+    ///
+    /// Each batch is one pull request for up to `batch_rows` messages that expires after
+    /// `batch_max_wait`, so a batch is written when it is full or when its time is up.
+    /// Nothing is pulled ahead of the batch being written: messages that sat in a client
+    /// buffer during a long insert would see their ack wait run out and be redelivered.
+    pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), async_nats::Error> {
         let c = &self.settings.consumer;
-        let mut messages = self
-            .consumer
-            .stream()
-            .max_messages_per_batch(c.batch_rows)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await?;
-        'batches: loop {
-            let mut batch: Vec<Message> = Vec::with_capacity(c.batch_rows.min(16_384));
-            // Wait as long as it takes for the first message...
-            while batch.is_empty() {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break 'batches,
-                    next = messages.next() => match next {
-                        Some(Ok(m)) => batch.push(m),
-                        Some(Err(e)) => tracing::warn!(error = %e, "pulling messages"),
-                        None => return Err("the pull subscription ended".into()),
-                    },
+        while !*stop.borrow() {
+            let mut pulled = self
+                .consumer
+                .batch()
+                .max_messages(c.batch_rows)
+                .expires(c.batch_max_wait)
+                .messages()
+                .await?;
+            let mut batch: Vec<Message> = Vec::new();
+            while let Some(next) = pulled.next().await {
+                match next {
+                    Ok(m) => batch.push(m),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pulling messages");
+                        break;
+                    }
                 }
             }
-            // ...then at most `batch_max_wait` for the rest of the batch.
-            let deadline = tokio::time::Instant::now() + c.batch_max_wait;
-            while batch.len() < c.batch_rows {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    _ = stop.wait_for(|s| *s) => break,
-                    next = messages.next() => match next {
-                        Some(Ok(m)) => batch.push(m),
-                        Some(Err(e)) => tracing::warn!(error = %e, "pulling messages"),
-                        None => break,
-                    },
-                }
-            }
-            self.flush(batch, &stop).await;
-            if *stop.borrow() {
-                break;
+            if !batch.is_empty() {
+                self.flush(batch, &stop).await;
             }
         }
         Ok(())
@@ -162,68 +151,39 @@ impl Writer {
         ack_all(stored.into_iter().chain(&copies)).await;
     }
 
-    /// Insert `rows`, retrying outages forever. Rows that ClickHouse rejects are found by
-    /// splitting the batch, so the good rows still land; their indices are returned.
-    /// `None` means the shutdown grace ran out before ClickHouse came back.
+    /// Store the rows, waiting out ClickHouse outages with backoff for as long as it takes,
+    /// or `None` once a shutdown has waited [`SHUTDOWN_GRACE`] for ClickHouse.
     async fn store(
         &self,
         rows: &[Event],
         carriers: &[Message],
         stop: &watch::Receiver<bool>,
-    ) -> Option<Vec<(usize, String)>> {
-        let mut rejected = Vec::new();
-        // Ranges of `rows` still to insert: the whole batch, split on rejection.
-        let mut pending = Vec::with_capacity(8);
-        pending.push(0..rows.len());
+    ) -> Option<store::Rejected> {
+        let mut storing = store::Storing::new(rows.len());
         let mut backoff = Backoff::new();
         let mut last_progress = Instant::now();
         let mut stop_seen: Option<Instant> = None;
-        while let Some(range) = pending.pop() {
-            let started = Instant::now();
-            match sink::insert(&self.clickhouse, &rows[range.clone()]).await {
-                Ok(()) => {
-                    metrics::histogram!("consumer_insert_duration_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    metrics::histogram!("consumer_batch_size_rows").record(range.len() as f64);
-                    metrics::counter!("consumer_rows_inserted_total").increment(range.len() as u64);
-                    backoff = Backoff::new();
-                }
-                Err(e @ InsertError::Rejected(_)) if range.len() == 1 => {
-                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
-                        .increment(1);
-                    rejected.push((range.start, e.to_string()));
-                }
-                Err(e @ InsertError::Rejected(_)) => {
-                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
-                        .increment(1);
-                    let mid = range.start + range.len() / 2;
-                    pending.push(mid..range.end);
-                    pending.push(range.start..mid);
-                }
-                Err(e) => {
-                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
-                        .increment(1);
-                    tracing::warn!(error = %e, rows = range.len(), "insert failed; retrying");
-                    pending.push(range);
-                    if *stop.borrow() {
-                        let since = *stop_seen.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= SHUTDOWN_GRACE {
-                            return None;
-                        }
-                    }
-                    // Keep the held messages ours while we wait, so that JetStream does not
-                    // hand them to another consumer and start a redelivery storm.
-                    if last_progress.elapsed() >= self.settings.consumer.ack_wait / 3 {
-                        for m in carriers {
-                            let _ = m.ack_with(AckKind::Progress).await;
-                        }
-                        last_progress = Instant::now();
-                    }
-                    tokio::time::sleep(backoff.next()).await;
-                }
+        loop {
+            let e = match storing.resume(&self.sink, rows).await {
+                Ok(rejected) => return Some(rejected),
+                Err(e) => e,
+            };
+            tracing::warn!(error = %e, rows = rows.len(), "insert failed; retrying");
+            if *stop.borrow()
+                && stop_seen.get_or_insert_with(Instant::now).elapsed() >= SHUTDOWN_GRACE
+            {
+                return None;
             }
+            // Keep the held messages ours while we wait, so that JetStream does not hand
+            // them to another consumer and start a redelivery storm.
+            if last_progress.elapsed() >= self.settings.consumer.ack_wait / 3 {
+                for m in carriers {
+                    let _ = m.ack_with(AckKind::Progress).await;
+                }
+                last_progress = Instant::now();
+            }
+            tokio::time::sleep(backoff.next()).await;
         }
-        Some(rejected)
     }
 
     /// Park a message that can never be stored in the dead-letter stream, then ack it.

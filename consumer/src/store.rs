@@ -1,0 +1,197 @@
+//! Storing a batch: retry outages, and find the rows that can never be stored.
+//!
+//! Kept apart from the NATS side so that its decisions can be tested with a fake sink.
+
+use std::ops::Range;
+
+use schemas::Event;
+
+use crate::sink::InsertError;
+
+/// Where rows go: ClickHouse in production ([`crate::sink::ClickHouseSink`]), a fake in
+/// the unit tests.
+pub trait Sink {
+    fn insert(&self, rows: &[Event]) -> impl Future<Output = Result<(), InsertError>> + Send;
+}
+
+/// The rows ClickHouse refused as data: index in the batch, and why.
+pub type Rejected = Vec<(usize, String)>;
+
+/// Storing one batch, resumable across outages.
+///
+/// A batch that ClickHouse rejects as data is split in halves until the bad rows are
+/// alone, so the good rows still land. An outage stops the work where it is; the caller
+/// decides how long to wait, then resumes.
+pub struct Storing {
+    /// Ranges of the batch still to insert: the whole batch, split on rejection.
+    pending: Vec<Range<usize>>,
+    rejected: Rejected,
+}
+
+impl Storing {
+    pub fn new(rows: usize) -> Self {
+        Self {
+            pending: vec![0..rows],
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Insert what is left of `rows`. `Ok` holds the rejected rows once everything else is
+    /// stored; `Err` is an outage, after which `resume` may be called again.
+    pub async fn resume<S: Sink>(
+        &mut self,
+        sink: &S,
+        rows: &[Event],
+    ) -> Result<Rejected, InsertError> {
+        while let Some(range) = self.pending.pop() {
+            if range.is_empty() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            match sink.insert(&rows[range.clone()]).await {
+                Ok(()) => {
+                    metrics::histogram!("consumer_insert_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("consumer_batch_size_rows").record(range.len() as f64);
+                    metrics::counter!("consumer_rows_inserted_total").increment(range.len() as u64);
+                }
+                Err(e) => {
+                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
+                        .increment(1);
+                    match e {
+                        InsertError::Rejected(_) if range.len() == 1 => {
+                            self.rejected.push((range.start, e.to_string()));
+                        }
+                        InsertError::Rejected(_) => {
+                            let mid = range.start + range.len() / 2;
+                            self.pending.push(mid..range.end);
+                            self.pending.push(range.start..mid);
+                        }
+                        InsertError::Unavailable(_) => {
+                            self.pending.push(range);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(std::mem::take(&mut self.rejected))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A sink that refuses rows whose app is "bad", and is down on the given calls (1-based).
+    struct Fake {
+        down_on: Vec<usize>,
+        stored: Mutex<Vec<String>>,
+        calls: Mutex<usize>,
+    }
+
+    impl Fake {
+        fn new(down_on: &[usize]) -> Self {
+            Self {
+                down_on: down_on.to_vec(),
+                stored: Mutex::new(Vec::new()),
+                calls: Mutex::new(0),
+            }
+        }
+    }
+
+    impl Sink for Fake {
+        async fn insert(&self, rows: &[Event]) -> Result<(), InsertError> {
+            let call = {
+                let mut calls = self.calls.lock().unwrap();
+                *calls += 1;
+                *calls
+            };
+            if self.down_on.contains(&call) {
+                return Err(InsertError::Unavailable(clickhouse::error::Error::TimedOut));
+            }
+            if rows.iter().any(|r| r.nsapp == "bad") {
+                return Err(InsertError::Rejected(
+                    clickhouse::error::Error::BadResponse(
+                        "Code: 53. DB::Exception: Type mismatch".into(),
+                    ),
+                ));
+            }
+            self.stored
+                .lock()
+                .unwrap()
+                .extend(rows.iter().map(|r| r.nsapp.clone()));
+            Ok(())
+        }
+    }
+
+    fn rows(apps: &[&str]) -> Vec<Event> {
+        apps.iter()
+            .map(|app| {
+                schemas::parse_event(
+                    format!(r#"{{"random_id":"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f","type":"lxc","nsapp":"{app}","status":"installing"}}"#).as_bytes(),
+                    &Default::default(),
+                    uuid::Uuid::now_v7(),
+                    time::OffsetDateTime::now_utc(),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn bad_rows_are_found_by_splitting_and_the_good_ones_land() {
+        let sink = Fake::new(&[]);
+        let batch = rows(&["a", "b", "bad", "c", "d", "e", "bad", "f"]);
+        let rejected = Storing::new(batch.len())
+            .resume(&sink, &batch)
+            .await
+            .unwrap();
+        let indices: Vec<usize> = rejected.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indices, [2, 6]);
+        assert!(rejected[0].1.contains("Type mismatch"));
+        let mut stored = sink.stored.lock().unwrap().clone();
+        stored.sort();
+        assert_eq!(stored, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[tokio::test]
+    async fn outages_are_waited_out_and_nothing_is_rejected_for_them() {
+        let sink = Fake::new(&[1, 2, 3]);
+        let batch = rows(&["a", "b"]);
+        let mut storing = Storing::new(batch.len());
+        let mut outages = 0;
+        let rejected = loop {
+            match storing.resume(&sink, &batch).await {
+                Ok(rejected) => break rejected,
+                Err(InsertError::Unavailable(_)) => outages += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(rejected.is_empty());
+        assert_eq!(outages, 3);
+        assert_eq!(sink.stored.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_outage_mid_split_resumes_where_it_stopped() {
+        // Call 1 rejects the whole batch and splits it; call 2 (the first half) meets an
+        // outage; resuming carries on with that half, not with the whole batch again.
+        let sink = Fake::new(&[2]);
+        let batch = rows(&["a", "bad", "c", "d"]);
+        let mut storing = Storing::new(batch.len());
+        assert!(matches!(
+            storing.resume(&sink, &batch).await,
+            Err(InsertError::Unavailable(_))
+        ));
+        assert!(sink.stored.lock().unwrap().is_empty());
+        let rejected = storing.resume(&sink, &batch).await.unwrap();
+        assert_eq!(rejected.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        let mut stored = sink.stored.lock().unwrap().clone();
+        stored.sort();
+        assert_eq!(stored, ["a", "c", "d"]);
+        assert_eq!(*sink.calls.lock().unwrap(), 6);
+    }
+}
