@@ -36,5 +36,8 @@ fmt: check-tools
 lint: check-tools
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The fault tests run the consumer as a process of its own (to SIGKILL it), so the
+# binaries are built before the tests run.
 test: check-tools stack fmt lint
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace

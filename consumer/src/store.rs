@@ -30,8 +30,10 @@ pub struct Storing {
 
 impl Storing {
     pub fn new(rows: usize) -> Self {
+        let mut pending = Vec::with_capacity(8);
+        pending.push(0..rows);
         Self {
-            pending: vec![0..rows],
+            pending,
             rejected: Vec::new(),
         }
     }

@@ -79,6 +79,21 @@ impl Pipeline {
     pub async fn start_with(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
+        Self::start_opts(tune, true).await
+    }
+
+    /// Start ingest and the aggregator only; the test runs consumers itself (as
+    /// processes it can kill, or later). The schema is migrated here instead.
+    pub async fn start_without_consumer(
+        tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
+    ) -> Self {
+        Self::start_opts(tune, false).await
+    }
+
+    async fn start_opts(
+        tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
+        with_consumer: bool,
+    ) -> Self {
         let ns = uuid::Uuid::now_v7().simple().to_string();
         let ns = &ns[ns.len() - 12..];
 
@@ -118,6 +133,8 @@ impl Pipeline {
                     consumer.nats.url
                 )
             });
+        // Whatever the test pointed the consumer at is the ClickHouse of this pipeline.
+        let clickhouse_settings = consumer.clickhouse.clone();
         let aggregator = aggregator::Settings {
             clickhouse: clickhouse_settings.clone(),
             ..Default::default()
@@ -132,16 +149,24 @@ impl Pipeline {
         })
         .await;
         services.push(s);
-        let (consumer_url, s) = spawn({
-            let settings = consumer.clone();
-            move |l, stop| async move {
-                consumer::run(settings, l, stop)
-                    .await
-                    .expect("consumer runs");
-            }
-        })
-        .await;
-        services.push(s);
+        let consumer_url = if with_consumer {
+            let (url, s) = spawn({
+                let settings = consumer.clone();
+                move |l, stop| async move {
+                    consumer::run(settings, l, stop)
+                        .await
+                        .expect("consumer runs");
+                }
+            })
+            .await;
+            services.push(s);
+            url
+        } else {
+            consumer::migrate(&consumer)
+                .await
+                .expect("migrations apply");
+            String::new()
+        };
         let (aggregator_url, s) = spawn(move |l, stop| async move {
             aggregator::serve(aggregator, l, stop)
                 .await
@@ -201,8 +226,7 @@ impl Pipeline {
             .http
             .post(format!(
                 "{}/?database={}",
-                clickhouse_url(),
-                self.consumer.clickhouse.database
+                self.consumer.clickhouse.url, self.consumer.clickhouse.database
             ))
             .body(format!("{sql} FORMAT JSONEachRow"))
             .send()
@@ -239,6 +263,41 @@ impl Pipeline {
             },
         )
         .await;
+    }
+
+    /// Start one more consumer in this process (it shares the durable consumer).
+    pub async fn add_consumer(&mut self) -> String {
+        let settings = self.consumer.clone();
+        let (url, s) = spawn(move |l, stop| async move {
+            consumer::run(settings, l, stop)
+                .await
+                .expect("consumer runs");
+        })
+        .await;
+        self.services.push(s);
+        url
+    }
+
+    /// Wait until the table holds exactly `n` events, read the way ARCHITECTURE.md tells
+    /// analysts to (FINAL, or distinct event ids), and the queue is empty.
+    pub async fn assert_stored_exactly(&self, n: u64, deadline: Duration) {
+        poll(deadline, &format!("{n} events stored"), || async {
+            let distinct = self.count("SELECT uniqExact(event_id) FROM events").await?;
+            assert!(
+                distinct <= n,
+                "{distinct} distinct events stored, only {n} accepted"
+            );
+            (distinct == n && self.queued().await == 0).then_some(())
+        })
+        .await;
+        assert_eq!(
+            self.count("SELECT count() FROM events FINAL").await,
+            Some(n)
+        );
+        assert_eq!(
+            self.count("SELECT uniqExact(event_id) FROM events").await,
+            Some(n)
+        );
     }
 
     /// Stop the services and remove the test's stream, consumer and database.
@@ -379,4 +438,229 @@ impl Drop for NatsServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A binary of this workspace, built by `cargo build --bins` (which `make test` runs).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        std::path::PathBuf::from,
+    );
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{path:?} is missing: build it with `cargo build --workspace --bins` (make test does)"
+    );
+    path
+}
+
+/// Settings as the `TELEMETRY__SECTION__KEY` variables a process reads.
+pub fn env_vars(settings: &impl serde::Serialize) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    let value = serde_json::to_value(settings).expect("settings serialise");
+    for (section, fields) in value.as_object().into_iter().flatten() {
+        for (key, v) in fields.as_object().into_iter().flatten() {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            vars.push((
+                format!(
+                    "TELEMETRY__{}__{}",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                ),
+                text,
+            ));
+        }
+    }
+    vars
+}
+
+/// A consumer running as a process of its own, so that a test can SIGKILL it.
+pub struct ConsumerProcess {
+    child: std::process::Child,
+    pub metrics_url: String,
+}
+
+impl ConsumerProcess {
+    pub fn spawn(settings: &consumer::Settings) -> Self {
+        let port = free_port();
+        let mut settings = settings.clone();
+        settings.consumer.listen = format!("127.0.0.1:{port}");
+        settings.log.level = "warn".into();
+        let child = std::process::Command::new(binary("consumer"))
+            .envs(env_vars(&settings))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the consumer starts");
+        Self {
+            child,
+            metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+        }
+    }
+
+    /// SIGKILL: no flush, no ack, no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ConsumerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A ClickHouse of a test's own (the local stack's chdb launcher on another port and
+/// data directory), for tests that stop and start it.
+pub struct ClickHouseServer {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl ClickHouseServer {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("ch-test-{}", uuid::Uuid::now_v7().simple()));
+        let mut server = Self {
+            port: free_port(),
+            dir,
+            child: None,
+        };
+        server.resume().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Start (again) on the same port and data, and wait until it answers.
+    pub async fn resume(&mut self) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let stack = std::env::var_os("STACK_DIR")
+            .map_or_else(|| root.join(".stack"), std::path::PathBuf::from);
+        let child = std::process::Command::new(stack.join("venv/bin/python"))
+            .arg(root.join("stack/clickhouse_server.py"))
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--port", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the ClickHouse launcher starts (run `make stack` once to install it)");
+        self.child = Some(child);
+        let ping = format!("{}/ping", self.url());
+        poll(Duration::from_secs(60), "the test ClickHouse", || async {
+            reqwest::get(&ping)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        })
+        .await;
+    }
+
+    /// Stop the server as an operator would (SIGTERM), and wait until it has gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ClickHouseServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Post `n` distinct events through `POST /v1/events`, 500 at a time, a few requests in
+/// flight, and return how many were accepted (durably queued). Events `offset..offset+n` are distinct
+/// runs with an installing and a terminal event each.
+pub async fn load(p: &Pipeline, offset: usize, n: usize) -> u64 {
+    use futures::StreamExt;
+    let url = format!("{}/v1/events", p.ingest_url);
+    let chunks: Vec<Vec<serde_json::Value>> = (offset..offset + n)
+        .map(synthetic_event)
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .map(<[serde_json::Value]>::to_vec)
+        .collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| {
+            let (http, url) = (p.http.clone(), url.clone());
+            async move {
+                // A 503 (the queue briefly unavailable) is retried, as a client would.
+                for _ in 0..100 {
+                    let r = http
+                        .post(&url)
+                        .json(&chunk)
+                        .send()
+                        .await
+                        .expect("ingest answers");
+                    if r.status() == 200 {
+                        let body: serde_json::Value = r.json().await.expect("JSON");
+                        assert!(
+                            body["rejected"].as_array().is_some_and(Vec::is_empty),
+                            "{body}"
+                        );
+                        // After a 503 some items may already have been queued; the retry
+                        // reports them as duplicates, and they count as accepted once.
+                        return body["accepted"].as_u64().expect("count");
+                    }
+                    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap_or_default());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                panic!("ingest kept answering 503");
+            }
+        })
+        .buffer_unordered(4)
+        .fold(0, |sum, n| async move { sum + n })
+        .await
+}
+
+/// Event `i` of a synthetic load: run `i / 2`, installing when even, success when odd.
+pub fn synthetic_event(i: usize) -> serde_json::Value {
+    let run = i / 2;
+    let app = ["jellyfin", "nextcloud", "homeassistant", "pihole"][run % 4];
+    serde_json::json!({
+        "random_id": format!("00000000-0000-4000-8000-{run:012}"),
+        "execution_id": format!("00000000-0000-4000-9000-{run:012}"),
+        "type": "lxc",
+        "nsapp": app,
+        "status": if i % 2 == 0 { "installing" } else { "success" },
+        "ct_type": 1,
+        "disk_size": 8,
+        "core_count": 2,
+        "ram_size": 2048,
+        "os_type": "debian",
+        "os_version": "12",
+        "pve_version": "8.4.14",
+        "method": "default",
+        "exit_code": if i % 2 == 0 { serde_json::Value::Null } else { 0.into() },
+        "platform": "pve",
+        "repo_source": "ProxmoxVE",
+    })
 }
