@@ -4,11 +4,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test stack stack-down build check-tools fmt lint unit
+.PHONY: help run test bench stack stack-down build check-tools fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
 	@echo "make test        start the stack if needed, then fmt check, clippy and every test"
+	@echo "make bench       measure throughput and cost against this machine's limits (target/bench/report.md)"
 	@echo "make stack       start NATS (127.0.0.1:4222) and ClickHouse (127.0.0.1:8123) in the background"
 	@echo "make stack-down  stop them"
 
@@ -41,3 +42,8 @@ lint: check-tools
 test: check-tools stack fmt lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
+
+# Release builds: the numbers are about the code as it runs in production.
+bench: check-tools stack
+	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
+	target/release/bench drain

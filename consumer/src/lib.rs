@@ -22,6 +22,8 @@ pub enum ConsumerError {
     Migration(#[from] schemas::migrations::MigrationError),
     #[error("serving metrics: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Apply the schema migrations and the configured retention, once.
@@ -50,6 +52,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ConsumerError> {
+    let c = &settings.consumer;
+    if c.max_ack_pending < (c.batch_rows * c.workers.max(1)) as i64 {
+        return Err(ConsumerError::Config(format!(
+            "consumer.max_ack_pending ({}) must be at least consumer.batch_rows × consumer.workers ({} × {}), or full batches can never form",
+            c.max_ack_pending, c.batch_rows, c.workers
+        )));
+    }
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -87,14 +96,27 @@ pub async fn run(
     };
     let lag = tokio::spawn(report_lag(writer.consumer()));
     tracing::info!(durable = %settings.consumer.durable, "consumer running");
-    while !*stop.borrow() {
-        if let Err(e) = writer.run(stop.clone()).await {
-            tracing::warn!(error = %e, "pull subscription lost; resubscribing");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+    // Several batches in progress at once: while one is being inserted, another is pulled
+    // or acked, so neither NATS nor ClickHouse waits for the other.
+    let writer = std::sync::Arc::new(writer);
+    let workers: Vec<_> = (0..settings.consumer.workers.max(1))
+        .map(|_| {
+            let (writer, stop) = (writer.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !*stop.borrow() {
+                    if let Err(e) = writer.run(stop.clone()).await {
+                        tracing::warn!(error = %e, "pulling failed; pulling again");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.await;
     }
     lag.abort();
-    // Acks are confirmed one by one already; this only must not hang with NATS gone.
+    // Acks are confirmed per batch already; this only must not hang with NATS gone.
     let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     let _ = ops_server.await;
     tracing::info!("consumer stopped");

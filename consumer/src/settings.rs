@@ -28,13 +28,15 @@ pub struct ConsumerSettings {
     /// ...or this long after its first message arrived, whichever comes first.
     #[serde(with = "humantime_serde")]
     pub batch_max_wait: Duration,
+    /// Batches in progress at once in this process (pulling, inserting, acking overlap).
+    pub workers: usize,
     /// How long JetStream waits for an ack before redelivering. Held messages are kept
     /// alive with progress acks while an insert is retried, so this only bounds how soon a
     /// crashed consumer's messages go to another one.
     #[serde(with = "humantime_serde")]
     pub ack_wait: Duration,
     /// Unacknowledged messages across all consumer processes. Must exceed `batch_rows`
-    /// (times the number of processes) so that full batches can form.
+    /// times `workers` (times the number of processes) so that full batches can form.
     pub max_ack_pending: i64,
     /// Raw rows are deleted this many days after `received_at`; applied on every start.
     pub retention_days: u32,
@@ -47,6 +49,7 @@ impl Default for ConsumerSettings {
             durable: schemas::names::DURABLE.into(),
             batch_rows: 10_000,
             batch_max_wait: Duration::from_secs(1),
+            workers: 2,
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 50_000,
             retention_days: 365,

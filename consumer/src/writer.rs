@@ -13,7 +13,6 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind, Message};
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use schemas::Event;
 use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
@@ -24,8 +23,6 @@ use crate::store;
 
 /// How long a shutdown may spend finishing the batch in hand before giving it back.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
-/// Concurrent acks in flight; each is a request/reply round trip.
-const ACK_CONCURRENCY: usize = 512;
 
 pub struct Writer {
     js: jetstream::Context,
@@ -48,20 +45,18 @@ impl Writer {
             .await?;
         let c = &settings.consumer;
         let stream = js.get_stream(&stream.config.name).await?;
+        // Create or update: a changed ack wait or limit takes effect on the next start.
         let consumer: PullConsumer = stream
-            .get_or_create_consumer(
-                &c.durable,
-                pull::Config {
-                    durable_name: Some(c.durable.clone()),
-                    description: Some("Writes telemetry events to ClickHouse".into()),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: c.ack_wait,
-                    max_ack_pending: c.max_ack_pending,
-                    // Never give up on a message: events wait for ClickHouse, however long.
-                    max_deliver: -1,
-                    ..Default::default()
-                },
-            )
+            .create_consumer(pull::Config {
+                durable_name: Some(c.durable.clone()),
+                description: Some("Writes telemetry events to ClickHouse".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: c.ack_wait,
+                max_ack_pending: c.max_ack_pending,
+                // Never give up on a message: events wait for ClickHouse, however long.
+                max_deliver: -1,
+                ..Default::default()
+            })
             .await?;
         Ok(Self {
             js,
@@ -222,22 +217,23 @@ impl Writer {
     }
 }
 
-/// Ack and wait for JetStream to confirm each ack, many at a time. A failed ack means a
-/// redelivery later, which the table's deduplication absorbs.
+/// Ack a stored batch and have the acks confirmed. Each message is acked with a plain
+/// publish and the last one with a double ack: one connection's messages reach the server
+/// in order and its consumer handles them in order, so the confirmation of the last ack
+/// vouches for all before it. One round trip per batch instead of one per message. A lost
+/// ack only means a redelivery, which the table's deduplication absorbs.
 async fn ack_all<'a>(messages: impl Iterator<Item = &'a Message>) {
-    let mut in_flight = FuturesUnordered::new();
-    for message in messages {
-        if in_flight.len() >= ACK_CONCURRENCY {
-            if let Some(Err(e)) = in_flight.next().await {
-                ack_failed(&e);
-            }
-        }
-        in_flight.push(message.double_ack());
-    }
-    while let Some(result) = in_flight.next().await {
-        if let Err(e) = result {
+    let messages: Vec<&Message> = messages.collect();
+    let Some((last, rest)) = messages.split_last() else {
+        return;
+    };
+    for message in rest {
+        if let Err(e) = message.ack().await {
             ack_failed(&e);
         }
+    }
+    if let Err(e) = last.double_ack().await {
+        ack_failed(&e);
     }
 }
 

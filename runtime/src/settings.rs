@@ -40,6 +40,37 @@ pub fn load<T: DeserializeOwned>(
     Ok(builder.add_source(env).build()?.try_deserialize()?)
 }
 
+/// Settings as the `TELEMETRY__SECTION__KEY` environment variables that [`load`] reads
+/// back: how a test or a benchmark configures a service it runs as a process.
+pub fn to_env(settings: &impl serde::Serialize) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    let Ok(value) = serde_json::to_value(settings) else {
+        return vars;
+    };
+    for (section, fields) in value.as_object().into_iter().flatten() {
+        for (key, v) in fields.as_object().into_iter().flatten() {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            vars.push((
+                format!(
+                    "TELEMETRY__{}__{}",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                ),
+                text,
+            ));
+        }
+    }
+    vars
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -454,34 +454,6 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     path
 }
 
-/// Settings as the `TELEMETRY__SECTION__KEY` variables a process reads.
-pub fn env_vars(settings: &impl serde::Serialize) -> Vec<(String, String)> {
-    let mut vars = Vec::new();
-    let value = serde_json::to_value(settings).expect("settings serialise");
-    for (section, fields) in value.as_object().into_iter().flatten() {
-        for (key, v) in fields.as_object().into_iter().flatten() {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => other.to_string(),
-            };
-            vars.push((
-                format!(
-                    "TELEMETRY__{}__{}",
-                    section.to_uppercase(),
-                    key.to_uppercase()
-                ),
-                text,
-            ));
-        }
-    }
-    vars
-}
-
 /// A consumer running as a process of its own, so that a test can SIGKILL it.
 pub struct ConsumerProcess {
     child: std::process::Child,
@@ -495,7 +467,7 @@ impl ConsumerProcess {
         settings.consumer.listen = format!("127.0.0.1:{port}");
         settings.log.level = "warn".into();
         let child = std::process::Command::new(binary("consumer"))
-            .envs(env_vars(&settings))
+            .envs(runtime::settings::to_env(&settings))
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("the consumer starts");
@@ -503,6 +475,17 @@ impl ConsumerProcess {
             child,
             metrics_url: format!("http://127.0.0.1:{port}/metrics"),
         }
+    }
+
+    /// SIGTERM, as an orchestrator stops it; returns how long it took to exit, and
+    /// whether it exited cleanly.
+    pub fn terminate(&mut self) -> (Duration, bool) {
+        let started = Instant::now();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let clean = self.child.wait().is_ok_and(|s| s.success());
+        (started.elapsed(), clean)
     }
 
     /// SIGKILL: no flush, no ack, no goodbye.

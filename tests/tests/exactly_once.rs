@@ -69,14 +69,21 @@ async fn sigkilling_the_consumer_three_times_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_share_the_work_and_store_each_event_once() {
     let p = Pipeline::start_without_consumer(unlimited).await;
-    let first = ConsumerProcess::spawn(&p.consumer);
-    let second = ConsumerProcess::spawn(&p.consumer);
+    let mut first = ConsumerProcess::spawn(&p.consumer);
+    let mut second = ConsumerProcess::spawn(&p.consumer);
     let accepted = load(&p, 0, EVENTS).await;
     p.assert_stored_exactly(accepted, DRAIN).await;
     let a = metric(&first.metrics_url, "consumer_rows_inserted_total").await;
     let b = metric(&second.metrics_url, "consumer_rows_inserted_total").await;
     assert!(a > 0.0 && b > 0.0, "both consumers wrote rows: {a} and {b}");
-    drop((first, second));
+    assert_eq!(a + b, accepted as f64, "together they wrote each row once");
+
+    // SIGTERM: stop fetching, flush, ack, and exit cleanly within 10 s.
+    for consumer in [&mut first, &mut second] {
+        let (took, clean) = consumer.terminate();
+        assert!(clean, "the consumer exited with an error");
+        assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+    }
     p.stop().await;
 }
 

@@ -1,0 +1,222 @@
+//! The consumer's drain rate, next to a bare RowBinary insert into the same ClickHouse and
+//! to the peer's one-INSERT-per-event design.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, message::PublishMessage};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use schemas::store::ClickHouseSettings;
+use schemas::stream::NatsSettings;
+
+use crate::report::Drain;
+use crate::workload;
+
+/// Publishes in flight at once while filling the backlog: below async-nats's own limit
+/// of 5 000 unacknowledged publishes, past which `send_publish` waits for a permit that
+/// only the acks we are not yet polling would free.
+const IN_FLIGHT: usize = 4_096;
+const CHUNK: u64 = 10_000;
+
+pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
+    let ns = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let nats = NatsSettings {
+        url: std::env::var("TELEMETRY_TEST_NATS_URL")
+            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        stream: format!("BENCH_{ns}"),
+        subject: format!("bench_{ns}.events"),
+        dlq_stream: format!("BENCH_{ns}_DLQ"),
+        dlq_subject: format!("bench_{ns}.dlq"),
+        // Room for the backlog (about 1 KB an event) without reserving the whole disk.
+        max_bytes: (events as i64 * 2048).max(64 << 20),
+        ..Default::default()
+    };
+    let clickhouse = ClickHouseSettings {
+        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        database: format!("bench_{ns}"),
+        ..Default::default()
+    };
+    let mut settings = consumer::Settings {
+        nats: nats.clone(),
+        clickhouse: clickhouse.clone(),
+        ..Default::default()
+    };
+    settings.consumer.durable = format!("bench_{ns}");
+    settings.consumer.listen = "127.0.0.1:0".into();
+    settings.log.level = "warn".into();
+    consumer::migrate(&settings)
+        .await
+        .context("migrating the bench database")?;
+
+    let client = async_nats::connect(&nats.url)
+        .await
+        .context("NATS (run `make stack`)")?;
+    let js = jetstream::new(client);
+    let result = measure(&js, &nats, &clickhouse, &settings, events, single_inserts).await;
+    // Whatever happened, leave no stream (and its storage reservation) or database behind.
+    let _ = js.delete_stream(&nats.stream).await;
+    let _ = js.delete_stream(&nats.dlq_stream).await;
+    let _ = clickhouse
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
+        .execute()
+        .await;
+    result
+}
+
+async fn measure(
+    js: &jetstream::Context,
+    nats: &NatsSettings,
+    clickhouse: &ClickHouseSettings,
+    settings: &consumer::Settings,
+    events: u64,
+    single_inserts: u64,
+) -> anyhow::Result<Drain> {
+    js.create_or_update_stream(nats.events_stream()).await?;
+
+    eprintln!("[bench] filling a backlog of {events} events");
+    let (publish_rate, payload_bytes) = fill(js, &nats.subject, events).await?;
+
+    eprintln!("[bench] draining it with the consumer");
+    let binary = std::env::current_exe()?.with_file_name("consumer");
+    let mut child = std::process::Command::new(&binary)
+        .envs(runtime::settings::to_env(settings))
+        .spawn()
+        .with_context(|| format!("starting {binary:?}"))?;
+    let started = Instant::now();
+    let ch = clickhouse.client();
+    loop {
+        let stored: u64 = ch
+            .query("SELECT count() FROM events")
+            .fetch_one()
+            .await
+            .unwrap_or(0);
+        if stored >= events {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "drain stalled at {stored}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drain_secs = started.elapsed().as_secs_f64();
+    let (rss_mb, cpu_s) = process_stats(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    eprintln!("[bench] bare RowBinary insert of the same rows");
+    ch.query("CREATE TABLE bare AS events").execute().await?;
+    let mut insert_secs = 0.0;
+    for start in (0..events).step_by(CHUNK as usize) {
+        let rows: Vec<_> = (start..(start + CHUNK).min(events))
+            .map(workload::event)
+            .collect();
+        let t = Instant::now();
+        let mut insert = ch.insert::<schemas::Event>("bare").await?;
+        for row in &rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        insert_secs += t.elapsed().as_secs_f64();
+    }
+
+    eprintln!("[bench] the peer's design: {single_inserts} single-row INSERTs");
+    ch.query("CREATE TABLE single AS events").execute().await?;
+    let rows: Vec<_> = (0..single_inserts).map(workload::event).collect();
+    let t = Instant::now();
+    for row in &rows {
+        let mut insert = ch.insert::<schemas::Event>("single").await?;
+        insert.write(row).await?;
+        insert.end().await?;
+    }
+    let single_secs = t.elapsed().as_secs_f64();
+
+    Ok(Drain {
+        events,
+        payload_bytes_mean: payload_bytes,
+        jetstream_publish_per_s: publish_rate,
+        consumer_drain_rows_per_s: events as f64 / drain_secs,
+        bare_rowbinary_rows_per_s: events as f64 / insert_secs,
+        single_insert_events_per_s: single_inserts as f64 / single_secs,
+        consumer_peak_rss_mb: rss_mb,
+        consumer_cpu_s_per_100k: cpu_s * 100_000.0 / events as f64,
+    })
+}
+
+/// Publish `events` workload events as ingest does (JSON, with the content id as
+/// `Nats-Msg-Id`), many acks outstanding. Returns messages/s and the mean payload size.
+async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Result<(f64, u64)> {
+    let mut bytes = 0u64;
+    let mut publish_secs = 0.0;
+    for start in (0..events).step_by(CHUNK as usize) {
+        // Building the payloads is the workload's cost, not the queue's: not timed.
+        let payloads: Vec<(Vec<u8>, String)> = (start..(start + CHUNK).min(events))
+            .map(|i| {
+                let e = workload::event(i);
+                (serde_json::to_vec(&e).unwrap_or_default(), e.content_id())
+            })
+            .collect();
+        let t = Instant::now();
+        let mut acks: FuturesUnordered<_> = FuturesUnordered::new();
+        for (payload, id) in payloads {
+            bytes += payload.len() as u64;
+            if acks.len() >= IN_FLIGHT
+                && let Some(ack) = acks.next().await
+            {
+                let ack: async_nats::jetstream::publish::PublishAck = ack?;
+                anyhow::ensure!(!ack.duplicate, "the workload repeats an event");
+            }
+            let ack = js
+                .send_publish(
+                    subject.to_owned(),
+                    PublishMessage::build()
+                        .payload(payload.into())
+                        .message_id(id),
+                )
+                .await?;
+            acks.push(ack.into_future());
+        }
+        while let Some(ack) = acks.next().await {
+            let ack: async_nats::jetstream::publish::PublishAck = ack?;
+            anyhow::ensure!(!ack.duplicate, "the workload repeats an event");
+        }
+        publish_secs += t.elapsed().as_secs_f64();
+    }
+    Ok((events as f64 / publish_secs, bytes / events.max(1)))
+}
+
+/// Peak resident memory (MB) and CPU seconds used so far, from /proc.
+fn process_stats(pid: u32) -> (f64, f64) {
+    let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .unwrap_or(0.0);
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            // After the command: state is field 3, utime 14 and stime 15 (1-based).
+            Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+        })
+        .unwrap_or(0.0);
+    (rss_kb / 1024.0, ticks / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}

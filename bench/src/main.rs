@@ -1,0 +1,50 @@
+//! `make bench`: how fast the pipeline goes on this machine, next to what the same
+//! machine can do at all, with the same servers, configuration and messages.
+//!
+//! Every figure is printed with its limit and the ratio between them, into
+//! `target/bench/report.md` and `report.json`.
+
+mod drain;
+mod report;
+mod workload;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Where report.md and report.json go.
+    #[arg(long, global = true, default_value = "target/bench")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consumer: drain a backlog, next to a bare RowBinary insert and the peer's
+    /// one-INSERT-per-event design.
+    Drain {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Events inserted one at a time for the peer-design comparison.
+        #[arg(long, default_value_t = 2_000)]
+        single_inserts: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut report = report::Report::load(&cli.out);
+    match cli.command {
+        Command::Drain {
+            events,
+            single_inserts,
+        } => report.drain = Some(drain::run(events, single_inserts).await?),
+    }
+    report.save(&cli.out)?;
+    println!("{}", report.markdown());
+    Ok(())
+}
