@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
         /// Events inserted one at a time for the peer-design comparison.
-        #[arg(long, default_value_t = 2_000)]
+        #[arg(long, default_value_t = 500)]
         single_inserts: u64,
     },
 }
