@@ -133,6 +133,7 @@ impl Pipeline {
                     consumer.nats.url
                 )
             });
+        sweep_stale_streams(&jetstream::new(nats.clone())).await;
         // Whatever the test pointed the consumer at is the ClickHouse of this pipeline.
         let clickhouse_settings = consumer.clickhouse.clone();
         let aggregator = aggregator::Settings {
@@ -368,22 +369,14 @@ impl NatsServer {
         if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
             return bin.into();
         }
-        let stack = std::env::var_os("STACK_DIR").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.stack"),
-            std::path::PathBuf::from,
-        );
-        stack.join("venv/bin/nats-server")
+        stack_dir().join("venv/bin/nats-server")
     }
 
     /// Start on a free port with JetStream storage in a fresh directory.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let dir = std::env::temp_dir().join(format!("nats-test-{}", uuid::Uuid::now_v7().simple()));
         let mut server = Self {
-            port,
+            port: free_port(),
             dir,
             child: None,
         };
@@ -442,10 +435,8 @@ impl Drop for NatsServer {
 
 /// A binary of this workspace, built by `cargo build --bins` (which `make test` runs).
 pub fn binary(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        std::path::PathBuf::from,
-    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), std::path::PathBuf::from);
     let path = target.join("debug").join(name);
     assert!(
         path.exists(),
@@ -501,6 +492,37 @@ impl Drop for ConsumerProcess {
     }
 }
 
+/// Delete the streams of test runs that ended long ago without cleaning up (a failed
+/// assertion skips `stop`). Each keeps a storage reservation in JetStream, and enough of
+/// them would refuse new streams on a developer's machine. Once per test process.
+async fn sweep_stale_streams(js: &jetstream::Context) {
+    use futures::TryStreamExt;
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let cutoff = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+            let Ok(infos) = js.streams().try_collect::<Vec<_>>().await else {
+                return;
+            };
+            for info in infos {
+                if info.config.name.starts_with("T_") && info.created < cutoff {
+                    let _ = js.delete_stream(&info.config.name).await;
+                }
+            }
+        })
+        .await;
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `make stack` installed NATS and ClickHouse (`STACK_DIR`, or `.stack/`).
+fn stack_dir() -> std::path::PathBuf {
+    std::env::var_os("STACK_DIR")
+        .map_or_else(|| workspace_root().join(".stack"), std::path::PathBuf::from)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -534,11 +556,8 @@ impl ClickHouseServer {
 
     /// Start (again) on the same port and data, and wait until it answers.
     pub async fn resume(&mut self) {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let stack = std::env::var_os("STACK_DIR")
-            .map_or_else(|| root.join(".stack"), std::path::PathBuf::from);
-        let child = std::process::Command::new(stack.join("venv/bin/python"))
-            .arg(root.join("stack/clickhouse_server.py"))
+        let child = std::process::Command::new(stack_dir().join("venv/bin/python"))
+            .arg(workspace_root().join("stack/clickhouse_server.py"))
             .arg("--dir")
             .arg(&self.dir)
             .args(["--port", &self.port.to_string()])
