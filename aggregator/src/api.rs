@@ -88,12 +88,7 @@ async fn summary(
     Query(query): Query<WindowQuery>,
 ) -> Result<Json<SummaryDocument>, ApiError> {
     let window = query.window()?;
-    let counts = stats::summary(
-        &state.clickhouse,
-        window.days,
-        state.settings.aggregator.stuck_after.as_secs(),
-    )
-    .await?;
+    let counts = stats::summary(&state.clickhouse, window.days).await?;
     Ok(Json(SummaryDocument {
         generated_at: OffsetDateTime::now_utc(),
         window,

@@ -16,8 +16,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the statistics API (the default).
+    /// Serve the statistics API (the default), refreshing the statistics periodically.
     Serve,
+    /// Recompute the statistics of every day that is not frozen, once, and exit.
+    Refresh,
 }
 
 #[tokio::main]
@@ -26,6 +28,17 @@ async fn main() -> anyhow::Result<()> {
     let settings: aggregator::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
     runtime::logging::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Refresh => {
+            let report = settings
+                .aggregator
+                .refresh()
+                .run(
+                    &settings.clickhouse.client(),
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await?;
+            tracing::info!(?report, "statistics refreshed");
+        }
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(&settings.aggregator.listen)
                 .await

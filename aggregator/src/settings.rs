@@ -23,6 +23,13 @@ pub struct AggregatorSettings {
     /// before that it is `in_progress`.
     #[serde(with = "humantime_serde")]
     pub stuck_after: Duration,
+    /// A day's statistics are frozen this long after the day ended: no event can change
+    /// them any more (a queue backlog is at most `nats.max_age`, and a run a day long).
+    #[serde(with = "humantime_serde")]
+    pub freeze_after: Duration,
+    /// How often `aggregator serve` recomputes the days that are not frozen.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
 }
 
 impl Default for AggregatorSettings {
@@ -30,6 +37,17 @@ impl Default for AggregatorSettings {
         Self {
             listen: "127.0.0.1:8081".into(),
             stuck_after: Duration::from_secs(2 * 3600),
+            freeze_after: Duration::from_secs(8 * 24 * 3600),
+            refresh_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl AggregatorSettings {
+    pub fn refresh(&self) -> crate::materialize::Refresh {
+        crate::materialize::Refresh {
+            stuck_after: self.stuck_after,
+            freeze_after: self.freeze_after,
         }
     }
 }

@@ -26,36 +26,43 @@ impl RunCounts {
     }
 }
 
-/// Count runs whose first event falls in the last `days` days (all runs when `None`).
-pub async fn summary(
-    client: &Client,
-    days: Option<u32>,
-    stuck_after_secs: u64,
-) -> clickhouse::error::Result<RunCounts> {
-    // FINAL: a redelivered event must not count twice (ARCHITECTURE.md, "Exactly once").
-    client
-        .query(
-            "SELECT
-                count() AS runs,
-                countIf(outcome = 'success') AS success,
-                countIf(outcome = 'failed') AS failed,
-                countIf(outcome = 'aborted') AS aborted,
-                countIf(outcome = '' AND started < now64(3) - toIntervalSecond(?)) AS unfinished,
-                countIf(outcome = '' AND started >= now64(3) - toIntervalSecond(?)) AS in_progress
-            FROM (
-                SELECT
-                    coalesce(execution_id, random_id) AS run,
-                    argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome,
-                    min(received_at) AS started
-                FROM events FINAL
-                GROUP BY run
-                HAVING ? = 0 OR started >= now64(3) - toIntervalDay(?)
-            )",
-        )
-        .bind(stuck_after_secs)
-        .bind(stuck_after_secs)
+/// Run counts over the days of the window (the last `days` days, today included; every
+/// day when `None`), from the materialised statistics.
+pub async fn summary(client: &Client, days: Option<u32>) -> clickhouse::error::Result<RunCounts> {
+    #[derive(Row, Deserialize)]
+    struct ByOutcome {
+        outcome: String,
+        runs: u64,
+    }
+    let rows: Vec<ByOutcome> = client
+        .query(&format!(
+            "SELECT outcome, sum(runs) AS runs FROM stats_daily
+             WHERE {current} AND dimension = 'all' AND nsapp = ''
+               AND (? = 0 OR day > today() - ?)
+             GROUP BY outcome",
+            current = crate::materialize::CURRENT
+        ))
         .bind(days.unwrap_or(0))
         .bind(days.unwrap_or(0))
-        .fetch_one()
-        .await
+        .fetch_all()
+        .await?;
+    let mut counts = RunCounts {
+        runs: 0,
+        success: 0,
+        failed: 0,
+        aborted: 0,
+        unfinished: 0,
+        in_progress: 0,
+    };
+    for row in rows {
+        counts.runs += row.runs;
+        match row.outcome.as_str() {
+            "success" => counts.success += row.runs,
+            "failed" => counts.failed += row.runs,
+            "aborted" => counts.aborted += row.runs,
+            "unfinished" => counts.unfinished += row.runs,
+            _ => counts.in_progress += row.runs,
+        }
+    }
+    Ok(counts)
 }

@@ -21,11 +21,18 @@ pub struct Migration {
 }
 
 /// Every migration, in the order it must run.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_events",
-    sql: include_str!("../sql/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_events",
+        sql: include_str!("../sql/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_stats",
+        sql: include_str!("../sql/0002_stats.sql"),
+    },
+];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
 

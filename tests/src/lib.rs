@@ -198,8 +198,13 @@ impl Pipeline {
             r.status().is_success().then_some(())
         })
         .await;
-        poll(Duration::from_secs(30), "the events table", || async {
-            pipeline.count("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events'").await.filter(|n| *n == 1)
+        // Ready means every migration is applied (by the consumer's start, or above).
+        let migrations = schemas::migrations::MIGRATIONS.len() as u64;
+        poll(Duration::from_secs(30), "the migrations", || async {
+            pipeline
+                .count("SELECT count() FROM schema_migrations FINAL")
+                .await
+                .filter(|n| *n == migrations)
         })
         .await;
         pipeline
@@ -264,6 +269,16 @@ impl Pipeline {
             },
         )
         .await;
+    }
+
+    /// Recompute the statistics now, as the aggregator's periodic refresh does.
+    pub async fn refresh(&self) -> aggregator::materialize::RefreshReport {
+        aggregator::Settings::default()
+            .aggregator
+            .refresh()
+            .run(&self.clickhouse, time::OffsetDateTime::now_utc())
+            .await
+            .expect("the statistics refresh")
     }
 
     /// Start one more consumer in this process (it shares the durable consumer).

@@ -1,0 +1,232 @@
+//! Materialising the run statistics: each day's numbers, computed from the raw events
+//! of the runs that started that day, as one generation, switched in at once.
+//!
+//! A run is one `execution_id`, or the `random_id` when there is none. Its outcome is its
+//! first terminal status among success, failed and aborted (repeats are ignored); without
+//! one it is `in_progress` until `stuck_after` has passed since its first event, then
+//! `unfinished`. Its environment and hardware come from its installing event (or, when it
+//! sent none, from the first event that carries the field); exit code, error category and
+//! install duration from its terminal event.
+//!
+//! A day is recomputed on every refresh until it is frozen: `freeze_after` past its end,
+//! when no late event can arrive any more (a queue backlog is at most `nats.max_age`, 7
+//! days, and a run at most a day long). A frozen day is never recomputed, so its numbers
+//! stay as they are after its raw rows expire.
+
+use std::time::Duration;
+
+use clickhouse::Client;
+use time::{Date, OffsetDateTime};
+
+/// The dimensions of the rollup over all apps: (name, SQL expression over a run).
+const DIMENSIONS: &[(&str, &str)] = &[
+    ("app", "nsapp"),
+    ("type", "type"),
+    ("os", "os"),
+    ("os_type", "os_type"),
+    ("pve", "pve_version"),
+    ("platform", "platform"),
+    ("method", "method"),
+    ("ct_type", "ct_type"),
+    ("cpu_vendor", "cpu_vendor"),
+    ("gpu_vendor", "gpu_vendor"),
+    ("gpu_passthrough", "gpu_passthrough"),
+    ("arch", "arch"),
+    ("repo_source", "repo_source"),
+    ("cores", "cores"),
+    ("ram", "ram"),
+    ("disk", "disk"),
+    ("error_category", "error_category"),
+    ("exit_code", "exit_code"),
+];
+
+/// The dimensions broken down per app as well.
+const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "exit_code"];
+
+/// One row per run that started on `{day}`, with its outcome and dimensions.
+fn runs_sql() -> String {
+    // From the installing event when there is one, else the first event that has it.
+    let field = |name: &str, present: &str| {
+        format!(
+            "if(countIf(status = 'installing') > 0, argMinIf({name}, received_at, status = 'installing'), argMinIf({name}, received_at, {present})) AS {name}"
+        )
+    };
+    let strings = [
+        "os_type",
+        "os_version",
+        "pve_version",
+        "platform",
+        "method",
+        "cpu_vendor",
+        "gpu_vendor",
+        "gpu_passthrough",
+        "arch",
+        "repo_source",
+    ]
+    .map(|f| field(f, &format!("{f} != ''")))
+    .join(",\n            ");
+    let numbers = ["ct_type", "core_count", "ram_size", "disk_size"]
+        .map(|f| field(f, &format!("isNotNull({f})")))
+        .join(",\n            ");
+    format!(
+        "SELECT
+            nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
+            gpu_passthrough, arch, repo_source,
+            if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
+            ifNull(toString(ct_type), '') AS ct_type,
+            multiIf(core_count IS NULL, '', core_count <= 1, '1', core_count <= 2, '2',
+                    core_count <= 4, '3-4', core_count <= 8, '5-8', core_count <= 16, '9-16', '17+') AS cores,
+            multiIf(ram_size IS NULL, '', ram_size <= 512, '<=512MiB', ram_size <= 1024, '<=1GiB',
+                    ram_size <= 2048, '<=2GiB', ram_size <= 4096, '<=4GiB', ram_size <= 8192, '<=8GiB',
+                    ram_size <= 16384, '<=16GiB', '>16GiB') AS ram,
+            multiIf(disk_size IS NULL, '', disk_size <= 4, '<=4GB', disk_size <= 8, '<=8GB',
+                    disk_size <= 16, '<=16GB', disk_size <= 32, '<=32GB', disk_size <= 64, '<=64GB',
+                    disk_size <= 128, '<=128GB', '>128GB') AS disk,
+            multiIf(terminal.1 != '', terminal.1,
+                    started < parseDateTime64BestEffort({{now:String}}, 3) - toIntervalSecond({{stuck:UInt32}}), 'unfinished',
+                    'in_progress') AS outcome,
+            if(terminal.1 IN ('failed', 'aborted'), terminal.3, '') AS error_category,
+            if(terminal.1 != '', ifNull(toString(terminal.2), ''), '') AS exit_code,
+            terminal.4 AS duration
+        FROM (
+            SELECT
+                coalesce(execution_id, random_id) AS run,
+                min(received_at) AS started,
+                argMin(nsapp, received_at) AS nsapp,
+                argMin(type, received_at) AS type,
+                {strings},
+                {numbers},
+                argMinIf((status, exit_code, error_category, install_duration), received_at,
+                         status IN ('success', 'failed', 'aborted')) AS terminal
+            FROM events FINAL
+            WHERE received_at >= toDate({{day:String}}) AND received_at < toDate({{day:String}}) + 2
+            GROUP BY run
+            HAVING toDate(started) = toDate({{day:String}})
+        )"
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct Refresh {
+    pub stuck_after: Duration,
+    pub freeze_after: Duration,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshReport {
+    pub days_computed: usize,
+    pub days_frozen: usize,
+}
+
+impl Refresh {
+    /// Recompute every day that has raw events and is not frozen yet.
+    pub async fn run(
+        &self,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> clickhouse::error::Result<RefreshReport> {
+        let days: Vec<Date> = client
+            .query(
+                "SELECT DISTINCT toDate(received_at) AS day FROM events
+                 WHERE day NOT IN (SELECT day FROM stats_days FINAL WHERE frozen)
+                 ORDER BY day",
+            )
+            .fetch_all::<u16>()
+            .await?
+            .into_iter()
+            .filter_map(|d| Date::from_julian_day(UNIX_EPOCH_JULIAN + i32::from(d)).ok())
+            .collect();
+        let mut report = RefreshReport::default();
+        for day in days {
+            let frozen = self.compute_day(client, day, now).await?;
+            report.days_computed += 1;
+            report.days_frozen += usize::from(frozen);
+        }
+        Ok(report)
+    }
+
+    /// Compute one day as a new generation and switch it in. Returns whether it is now frozen.
+    pub async fn compute_day(
+        &self,
+        client: &Client,
+        day: Date,
+        now: OffsetDateTime,
+    ) -> clickhouse::error::Result<bool> {
+        let generation = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(u64::MAX);
+        let day_end = day.next_day().unwrap_or(day).midnight().assume_utc();
+        let frozen = now - day_end >= self.freeze_after;
+        let runs = runs_sql();
+        let day_s = day.to_string();
+        let now_s = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let stuck = u32::try_from(self.stuck_after.as_secs()).unwrap_or(u32::MAX);
+
+        let mut dims: Vec<String> = vec!["('all', '', false)".into()];
+        dims.extend(
+            DIMENSIONS
+                .iter()
+                .map(|(name, expr)| format!("('{name}', {expr}, false)")),
+        );
+        dims.push("('all', '', true)".into());
+        dims.extend(
+            PER_APP
+                .iter()
+                .filter_map(|n| DIMENSIONS.iter().find(|(name, _)| name == n))
+                .map(|(name, expr)| format!("('{name}', {expr}, true)")),
+        );
+        client
+            .query(&format!(
+                "INSERT INTO stats_daily (day, generation, dimension, value, nsapp, outcome, runs)
+                 SELECT toDate({{day:String}}), {generation}, d.1, d.2, if(d.3, nsapp, ''), outcome, count()
+                 FROM ({runs}) ARRAY JOIN [{}] AS d
+                 GROUP BY d.1, d.2, if(d.3, nsapp, ''), outcome",
+                dims.join(", ")
+            ))
+            .param("day", &day_s)
+            .param("now", &now_s)
+            .param("stuck", stuck)
+            .execute()
+            .await?;
+        client
+            .query(&format!(
+                "INSERT INTO stats_durations (day, generation, nsapp, runs, durations)
+                 SELECT toDate({{day:String}}), {generation}, nsapp, count(), quantilesTDigestState(0.5, 0.9)(toUInt32(assumeNotNull(duration)))
+                 FROM ({runs}) WHERE outcome = 'success' AND duration IS NOT NULL
+                 GROUP BY nsapp"
+            ))
+            .param("day", &day_s)
+            .param("now", &now_s)
+            .param("stuck", stuck)
+            .execute()
+            .await?;
+        // The switch: from here on readers see this generation of the day.
+        client
+            .query(&format!(
+                "INSERT INTO stats_days (day, generation, frozen, runs, computed_at)
+                 SELECT toDate({{day:String}}), {generation}, {frozen}, sum(runs), now64(3)
+                 FROM stats_daily WHERE day = toDate({{day:String}}) AND generation = {generation}
+                   AND dimension = 'all' AND nsapp = ''"
+            ))
+            .param("day", &day_s)
+            .execute()
+            .await?;
+        // Earlier generations are no longer read; remove them.
+        for table in ["stats_daily", "stats_durations"] {
+            client
+                .query(&format!(
+                    "DELETE FROM {table} WHERE day = toDate({{day:String}}) AND generation < {generation}"
+                ))
+                .param("day", &day_s)
+                .execute()
+                .await?;
+        }
+        Ok(frozen)
+    }
+}
+
+/// `Date` counts Julian days; ClickHouse's `Date` counts days since 1970-01-01.
+const UNIX_EPOCH_JULIAN: i32 = 2_440_588;
+
+/// The filter that selects the current generation of each day in a window.
+pub const CURRENT: &str = "(day, generation) IN (SELECT day, generation FROM stats_days FINAL)";

@@ -1,0 +1,202 @@
+//! The materialised statistics: known answers from a seeded set of runs, and frozen days
+//! that keep their numbers after their raw rows are gone.
+
+use serde_json::Value;
+use tests::Pipeline;
+use time::{Duration, OffsetDateTime};
+
+/// An event of run `run` with `status`, received `ago` before now.
+fn event(run: u32, app: &str, status: &str, exit: Option<u8>, ago: Duration) -> schemas::Event {
+    let body = serde_json::json!({
+        "random_id": format!("00000000-0000-4000-8000-{run:012}"),
+        "execution_id": format!("00000000-0000-4000-9000-{run:012}"),
+        "type": "lxc",
+        "nsapp": app,
+        "status": status,
+        "exit_code": exit,
+        "core_count": 2,
+        "os_type": "debian",
+        "os_version": "12",
+    });
+    schemas::parse_event(
+        body.to_string().as_bytes(),
+        &Default::default(),
+        uuid::Uuid::now_v7(),
+        OffsetDateTime::now_utc() - ago,
+    )
+    .unwrap()
+}
+
+/// Ten days ago, ten jellyfin runs: six successes (one reported twice), two failures,
+/// one abort, one that never finished. Ten minutes ago, three nextcloud runs: one
+/// success, two still going.
+fn seed() -> Vec<schemas::Event> {
+    let old = Duration::days(10);
+    let mut events = Vec::new();
+    for run in 0..10u32 {
+        events.push(event(
+            run,
+            "jellyfin",
+            "installing",
+            None,
+            old + Duration::minutes(5),
+        ));
+        let terminal = match run {
+            0..=5 => Some(("success", 0)),
+            6 | 7 => Some(("failed", 100)),
+            8 => Some(("failed", 130)),
+            _ => None,
+        };
+        if let Some((status, exit)) = terminal {
+            events.push(event(run, "jellyfin", status, Some(exit), old));
+        }
+    }
+    // A repeated success, later, must not count twice.
+    events.push(event(
+        0,
+        "jellyfin",
+        "success",
+        Some(0),
+        old - Duration::minutes(1),
+    ));
+    for run in 100..103u32 {
+        events.push(event(
+            run,
+            "nextcloud",
+            "installing",
+            None,
+            Duration::minutes(10),
+        ));
+    }
+    events.push(event(
+        100,
+        "nextcloud",
+        "success",
+        Some(0),
+        Duration::minutes(2),
+    ));
+    events
+}
+
+async fn insert(p: &Pipeline, events: &[schemas::Event]) {
+    let mut insert = p
+        .clickhouse
+        .insert::<schemas::Event>("events")
+        .await
+        .unwrap();
+    for e in events {
+        insert.write(e).await.unwrap();
+    }
+    insert.end().await.unwrap();
+}
+
+async fn summary(p: &Pipeline, days: &str) -> Value {
+    p.http
+        .get(format!("{}/v1/stats/summary?days={days}", p.aggregator_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_set_of_runs_gives_the_known_answers() {
+    let p = Pipeline::start().await;
+    insert(&p, &seed()).await;
+    let report = p.refresh().await;
+    assert_eq!(report.days_frozen, 1, "the day ten days ago is frozen");
+
+    let s = summary(&p, "30").await;
+    let counts: Vec<u64> = [
+        "runs",
+        "success",
+        "failed",
+        "aborted",
+        "unfinished",
+        "in_progress",
+    ]
+    .iter()
+    .map(|k| s[k].as_u64().unwrap())
+    .collect();
+    assert_eq!(counts, [13, 7, 2, 1, 1, 2], "{s}");
+    assert!((s["success_rate"].as_f64().unwrap() - 0.7).abs() < 1e-9);
+
+    let today = summary(&p, "1").await;
+    assert_eq!(
+        (today["runs"].as_u64(), today["in_progress"].as_u64()),
+        (Some(3), Some(2))
+    );
+
+    // The per-dimension rollups agree with the seed.
+    let by_app = p
+        .rows(&format!(
+            "SELECT value, sum(runs) AS runs FROM stats_daily WHERE {} AND dimension = 'app' AND nsapp = '' GROUP BY value ORDER BY value",
+            aggregator::materialize::CURRENT
+        ))
+        .await;
+    assert_eq!(
+        by_app,
+        [
+            serde_json::json!({"value": "jellyfin", "runs": 10}),
+            serde_json::json!({"value": "nextcloud", "runs": 3})
+        ]
+    );
+    let categories = p
+        .rows(&format!(
+            "SELECT value, sum(runs) AS runs FROM stats_daily WHERE {} AND dimension = 'error_category' AND nsapp = '' AND value != '' GROUP BY value ORDER BY value",
+            aggregator::materialize::CURRENT
+        ))
+        .await;
+    assert_eq!(
+        categories,
+        [
+            serde_json::json!({"value": "apt", "runs": 2}),
+            serde_json::json!({"value": "user_aborted", "runs": 1})
+        ]
+    );
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_day_keeps_its_numbers_after_its_raw_rows_are_gone() {
+    let p = Pipeline::start().await;
+    insert(&p, &seed()).await;
+    p.refresh().await;
+    let snapshot = format!(
+        "SELECT day, dimension, value, nsapp, outcome, runs FROM stats_daily
+         WHERE {} AND day < today() - 5 ORDER BY ALL",
+        aggregator::materialize::CURRENT
+    );
+    let before = p.rows(&snapshot).await;
+    assert!(before.len() > 20);
+    let summary_before = summary(&p, "all").await;
+
+    p.clickhouse
+        .query("DELETE FROM events WHERE received_at < now() - INTERVAL 5 DAY")
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.count("SELECT count() FROM events WHERE received_at < now() - INTERVAL 5 DAY")
+            .await,
+        Some(0)
+    );
+    let report = p.refresh().await;
+    assert_eq!(report.days_computed, 1, "only today is recomputed");
+
+    assert_eq!(p.rows(&snapshot).await, before);
+    let summary_after = summary(&p, "all").await;
+    for key in [
+        "runs",
+        "success",
+        "failed",
+        "aborted",
+        "unfinished",
+        "in_progress",
+    ] {
+        assert_eq!(summary_after[key], summary_before[key], "{key}");
+    }
+    p.stop().await;
+}
