@@ -13,6 +13,8 @@ if ! stack/stack.sh status 2>/dev/null; then
 fi
 
 export TELEMETRY__LOG__FORMAT=${TELEMETRY__LOG__FORMAT:-pretty}
+# Locally, see a posted event in the statistics within seconds, not a minute.
+export TELEMETRY__AGGREGATOR__REFRESH_INTERVAL=${TELEMETRY__AGGREGATOR__REFRESH_INTERVAL:-5s}
 pids=()
 cleanup() {
   trap - INT TERM EXIT
