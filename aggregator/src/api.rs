@@ -23,6 +23,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/stats/summary", get(summary))
+        .route("/v1/stats/os", get(os))
+        .route("/v1/stats/pve", get(pve))
         .with_state(state)
         .merge(runtime::ops::router())
 }
@@ -95,4 +97,50 @@ async fn summary(
         success_rate: counts.success_rate(),
         counts,
     }))
+}
+
+/// A breakdown of runs by the values of one dimension, k-anonymised.
+#[derive(Debug, Serialize)]
+pub struct BreakdownDocument {
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    pub window: Window,
+    /// The smallest group any published number comes from.
+    pub k: u64,
+    pub dimension: &'static str,
+    #[serde(flatten)]
+    pub published: crate::anonymity::Published,
+}
+
+async fn breakdown(
+    state: &AppState,
+    query: &WindowQuery,
+    dimension: &'static str,
+) -> Result<Json<BreakdownDocument>, ApiError> {
+    let window = query.window()?;
+    let groups = stats::breakdown(&state.clickhouse, dimension, window.days).await?;
+    let k = state.settings.aggregator.k_min;
+    Ok(Json(BreakdownDocument {
+        generated_at: OffsetDateTime::now_utc(),
+        window,
+        k,
+        dimension,
+        published: crate::anonymity::publish(groups, k),
+    }))
+}
+
+/// Runs by operating system and version (`debian 12`).
+async fn os(
+    State(state): State<AppState>,
+    Query(query): Query<WindowQuery>,
+) -> Result<Json<BreakdownDocument>, ApiError> {
+    breakdown(&state, &query, "os").await
+}
+
+/// Runs by Proxmox VE version.
+async fn pve(
+    State(state): State<AppState>,
+    Query(query): Query<WindowQuery>,
+) -> Result<Json<BreakdownDocument>, ApiError> {
+    breakdown(&state, &query, "pve").await
 }

@@ -1,5 +1,6 @@
 //! The aggregator: anonymous run statistics over the raw events, served as JSON.
 
+pub mod anonymity;
 pub mod api;
 pub mod materialize;
 pub mod settings;

@@ -27,6 +27,8 @@ pub struct AggregatorSettings {
     /// them any more (a queue backlog is at most `nats.max_age`, and a run a day long).
     #[serde(with = "humantime_serde")]
     pub freeze_after: Duration,
+    /// No published number comes from fewer runs than this (k-anonymity).
+    pub k_min: u64,
     /// How often `aggregator serve` recomputes the days that are not frozen.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
@@ -38,6 +40,7 @@ impl Default for AggregatorSettings {
             listen: "127.0.0.1:8081".into(),
             stuck_after: Duration::from_secs(2 * 3600),
             freeze_after: Duration::from_secs(8 * 24 * 3600),
+            k_min: 5,
             refresh_interval: Duration::from_secs(60),
         }
     }

@@ -7,6 +7,17 @@ use time::{Duration, OffsetDateTime};
 
 /// An event of run `run` with `status`, received `ago` before now.
 fn event(run: u32, app: &str, status: &str, exit: Option<u8>, ago: Duration) -> schemas::Event {
+    event_on(run, app, status, exit, ago, "12")
+}
+
+fn event_on(
+    run: u32,
+    app: &str,
+    status: &str,
+    exit: Option<u8>,
+    ago: Duration,
+    debian: &str,
+) -> schemas::Event {
     let body = serde_json::json!({
         "random_id": format!("00000000-0000-4000-8000-{run:012}"),
         "execution_id": format!("00000000-0000-4000-9000-{run:012}"),
@@ -16,7 +27,7 @@ fn event(run: u32, app: &str, status: &str, exit: Option<u8>, ago: Duration) -> 
         "exit_code": exit,
         "core_count": 2,
         "os_type": "debian",
-        "os_version": "12",
+        "os_version": debian,
     });
     schemas::parse_event(
         body.to_string().as_bytes(),
@@ -198,5 +209,57 @@ async fn a_frozen_day_keeps_its_numbers_after_its_raw_rows_are_gone() {
     ] {
         assert_eq!(summary_after[key], summary_before[key], "{key}");
     }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_fewer_than_k_runs_is_never_published() {
+    let p = Pipeline::start().await;
+    let mut events = seed();
+    // Five runs on Debian 13 (k = 5: published), four on Debian 11 (k - 1: never).
+    for run in 200..205u32 {
+        events.push(event_on(
+            run,
+            "gitea",
+            "success",
+            Some(0),
+            Duration::days(2),
+            "13",
+        ));
+    }
+    for run in 300..304u32 {
+        events.push(event_on(
+            run,
+            "gitea",
+            "success",
+            Some(0),
+            Duration::days(2),
+            "11",
+        ));
+    }
+    insert(&p, &events).await;
+    p.refresh().await;
+
+    let doc: Value = p
+        .http
+        .get(format!("{}/v1/stats/os?days=30", p.aggregator_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["k"], 5);
+    let groups: Vec<(&str, u64)> = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["value"].as_str().unwrap(), g["runs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(groups, [("debian 12", 13), ("debian 13", 5)]);
+    // Four runs alone stay below k: left out, and the omission is marked.
+    assert_eq!(doc["other"], Value::Null);
+    assert_eq!(doc["suppressed_groups"], 1);
+    assert!(!doc.to_string().contains("debian 11"));
     p.stop().await;
 }
