@@ -667,7 +667,7 @@ pub fn synthetic_event(i: usize) -> serde_json::Value {
         "execution_id": format!("00000000-0000-4000-9000-{run:012}"),
         "type": "lxc",
         "nsapp": app,
-        "status": if i % 2 == 0 { "installing" } else { "success" },
+        "status": if i.is_multiple_of(2) { "installing" } else { "success" },
         "ct_type": 1,
         "disk_size": 8,
         "core_count": 2,
@@ -676,7 +676,7 @@ pub fn synthetic_event(i: usize) -> serde_json::Value {
         "os_version": "12",
         "pve_version": "8.4.14",
         "method": "default",
-        "exit_code": if i % 2 == 0 { serde_json::Value::Null } else { 0.into() },
+        "exit_code": if i.is_multiple_of(2) { serde_json::Value::Null } else { 0.into() },
         "platform": "pve",
         "repo_source": "ProxmoxVE",
     })
