@@ -161,6 +161,12 @@ impl Refresh {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let stuck = u32::try_from(self.stuck_after.as_secs()).unwrap_or(u32::MAX);
+        // The day's query parameters, for every statement below (unused ones are ignored).
+        let client = client
+            .clone()
+            .with_setting("param_day", &day_s)
+            .with_setting("param_now", &now_s)
+            .with_setting("param_stuck", stuck.to_string());
 
         let mut dims: Vec<String> = vec!["('all', '', false)".into()];
         dims.extend(
@@ -183,9 +189,6 @@ impl Refresh {
                  GROUP BY d.1, d.2, if(d.3, nsapp, ''), outcome",
                 dims.join(", ")
             ))
-            .param("day", &day_s)
-            .param("now", &now_s)
-            .param("stuck", stuck)
             .execute()
             .await?;
         client
@@ -195,9 +198,6 @@ impl Refresh {
                  FROM ({runs}) WHERE outcome = 'success' AND duration IS NOT NULL
                  GROUP BY nsapp"
             ))
-            .param("day", &day_s)
-            .param("now", &now_s)
-            .param("stuck", stuck)
             .execute()
             .await?;
         // The switch: from here on readers see this generation of the day.
@@ -208,7 +208,6 @@ impl Refresh {
                  FROM stats_daily WHERE day = toDate({{day:String}}) AND generation = {generation}
                    AND dimension = 'all' AND nsapp = ''"
             ))
-            .param("day", &day_s)
             .execute()
             .await?;
         // Earlier generations are no longer read; remove them.
@@ -217,7 +216,6 @@ impl Refresh {
                 .query(&format!(
                     "DELETE FROM {table} WHERE day = toDate({{day:String}}) AND generation < {generation}"
                 ))
-                .param("day", &day_s)
                 .execute()
                 .await?;
         }

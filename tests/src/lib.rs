@@ -221,6 +221,18 @@ impl Pipeline {
             .expect("ingest answers")
     }
 
+    /// GET a JSON document.
+    pub async fn get_json(&self, url: &str) -> serde_json::Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("the service answers")
+            .json()
+            .await
+            .expect("a JSON document")
+    }
+
     /// Run a query that returns one unsigned number; `None` if ClickHouse fails.
     pub async fn count(&self, sql: &str) -> Option<u64> {
         self.clickhouse.query(sql).fetch_one::<u64>().await.ok()

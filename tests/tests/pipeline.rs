@@ -47,14 +47,8 @@ async fn a_posted_event_reads_back_from_clickhouse_field_for_field() {
     // One run (same execution_id): installing, then failed.
     p.refresh().await;
     let summary: Value = p
-        .http
-        .get(format!("{}/v1/stats/summary", p.aggregator_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/v1/stats/summary", p.aggregator_url))
+        .await;
     assert_eq!(summary["runs"], 1);
     assert_eq!(summary["failed"], 1);
     assert_eq!(summary["success"], 0);

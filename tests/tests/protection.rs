@@ -103,15 +103,7 @@ async fn oversized_compressed_and_misdirected_requests_get_clear_answers() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
 
     // The OpenAPI document describes both endpoints.
-    let doc: Value = p
-        .http
-        .get(format!("{}/openapi.json", p.ingest_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = p.get_json(&format!("{}/openapi.json", p.ingest_url)).await;
     assert!(doc["paths"]["/telemetry"]["post"].is_object());
     assert!(doc["paths"]["/v1/events"]["post"].is_object());
 

@@ -102,14 +102,11 @@ async fn insert(p: &Pipeline, events: &[schemas::Event]) {
 }
 
 async fn summary(p: &Pipeline, days: &str) -> Value {
-    p.http
-        .get(format!("{}/v1/stats/summary?days={days}", p.aggregator_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    p.get_json(&format!(
+        "{}/v1/stats/summary?days={days}",
+        p.aggregator_url
+    ))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,14 +238,8 @@ async fn a_group_of_fewer_than_k_runs_is_never_published() {
     p.refresh().await;
 
     let doc: Value = p
-        .http
-        .get(format!("{}/v1/stats/os?days=30", p.aggregator_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/v1/stats/os?days=30", p.aggregator_url))
+        .await;
     assert_eq!(doc["k"], 5);
     let groups: Vec<(&str, u64)> = doc["groups"]
         .as_array()
