@@ -1,14 +1,22 @@
-//! The aggregator: anonymous run statistics over the raw events, served as JSON.
+//! The aggregator: anonymous run statistics over the raw events, materialised in
+//! ClickHouse, served as JSON and as a static dashboard.
 
 pub mod anonymity;
 pub mod api;
+pub mod dashboard;
+pub mod documents;
+pub mod export;
 pub mod materialize;
 pub mod settings;
 pub mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
+use clickhouse::Row;
+use serde::Deserialize;
 use tokio::net::TcpListener;
 
 pub use settings::Settings;
@@ -19,22 +27,36 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let clickhouse = settings.clickhouse.client();
     let state = api::AppState {
-        clickhouse: settings.clickhouse.client(),
+        documents: Arc::new(documents::Documents::new(
+            clickhouse.clone(),
+            &settings.aggregator,
+        )),
         settings: Arc::new(settings),
     };
+    // Unix seconds of the last successful refresh; 0 before the first.
+    let last_success = Arc::new(AtomicI64::new(0));
     let refresher = tokio::spawn(refresh_forever(
-        state.clickhouse.clone(),
+        clickhouse,
         state.settings.clone(),
+        last_success.clone(),
     ));
+    let freshness = tokio::spawn(report_freshness(last_success));
     tracing::info!(listen = %listener.local_addr()?, "aggregator listening");
     let served = runtime::http::serve(listener, api::router(state), shutdown).await;
     refresher.abort();
+    freshness.abort();
     served
 }
 
-/// Recompute the statistics of the days that are not frozen, every `refresh_interval`.
-async fn refresh_forever(clickhouse: clickhouse::Client, settings: Arc<Settings>) {
+/// Recompute the statistics of the days that are not frozen, every `refresh_interval`,
+/// and keep the business gauges current.
+async fn refresh_forever(
+    clickhouse: clickhouse::Client,
+    settings: Arc<Settings>,
+    last_success: Arc<AtomicI64>,
+) {
     let refresh = settings.aggregator.refresh();
     let mut tick = tokio::time::interval(settings.aggregator.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -46,10 +68,11 @@ async fn refresh_forever(clickhouse: clickhouse::Client, settings: Arc<Settings>
             .await
         {
             Ok(report) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                last_success.store(now, Ordering::Relaxed);
                 metrics::gauge!("aggregator_last_refresh_duration_seconds")
                     .set(started.elapsed().as_secs_f64());
-                metrics::gauge!("aggregator_last_refresh_timestamp_seconds")
-                    .set(time::OffsetDateTime::now_utc().unix_timestamp() as f64);
+                metrics::gauge!("aggregator_last_refresh_timestamp_seconds").set(now as f64);
                 tracing::debug!(?report, "statistics refreshed");
             }
             Err(e) => {
@@ -57,5 +80,46 @@ async fn refresh_forever(clickhouse: clickhouse::Client, settings: Arc<Settings>
                 tracing::warn!(error = %e, "refreshing the statistics failed");
             }
         }
+        match last_24_hours(&clickhouse).await {
+            Ok(day) => {
+                metrics::gauge!("aggregator_runs_24h").set(day.runs as f64);
+                metrics::gauge!("aggregator_failed_runs_24h").set(day.failed as f64);
+            }
+            Err(e) => tracing::warn!(error = %e, "counting the last 24 hours' runs failed"),
+        }
     }
+}
+
+/// Seconds since the last successful refresh, as a gauge that Prometheus can alert on
+/// without knowing the refresh interval.
+async fn report_freshness(last_success: Arc<AtomicI64>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let last = last_success.load(Ordering::Relaxed);
+        if last > 0 {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            metrics::gauge!("aggregator_statistics_age_seconds").set((now - last) as f64);
+        }
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct LastDay {
+    runs: u64,
+    failed: u64,
+}
+
+/// Runs seen in the last 24 hours, and those of them whose outcome is `failed`. From
+/// the raw events, because the materialised days are calendar days.
+async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result<LastDay> {
+    client
+        .query(
+            "SELECT count() AS runs, countIf(outcome = 'failed') AS failed FROM (
+                 SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome
+                 FROM events WHERE received_at >= now64(3) - INTERVAL 24 HOUR
+                 GROUP BY coalesce(execution_id, random_id))",
+        )
+        .fetch_one()
+        .await
 }

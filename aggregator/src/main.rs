@@ -20,6 +20,12 @@ enum Command {
     Serve,
     /// Recompute the statistics of every day that is not frozen, once, and exit.
     Refresh,
+    /// Write the public statistics and the static dashboard to a folder (GitHub Pages).
+    Export {
+        /// The folder to write; created if missing, files in it overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -38,6 +44,14 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await?;
             tracing::info!(?report, "statistics refreshed");
+        }
+        Command::Export { out } => {
+            let documents = aggregator::documents::Documents::new(
+                settings.clickhouse.client(),
+                &settings.aggregator,
+            );
+            let report = aggregator::export::export(&documents, &out).await?;
+            tracing::info!(files = report.files, out = %out.display(), "statistics exported");
         }
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(&settings.aggregator.listen)

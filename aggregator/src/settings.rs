@@ -32,6 +32,10 @@ pub struct AggregatorSettings {
     /// How often `aggregator serve` recomputes the days that are not frozen.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
+    /// The fewest finished runs an app needs to be ranked by failure rate, in any window.
+    pub rate_min_runs: u64,
+    /// ... and per day of the window, so that the bar rises with the window.
+    pub rate_min_runs_per_day: f64,
 }
 
 impl Default for AggregatorSettings {
@@ -42,6 +46,8 @@ impl Default for AggregatorSettings {
             freeze_after: Duration::from_secs(8 * 24 * 3600),
             k_min: 5,
             refresh_interval: Duration::from_secs(60),
+            rate_min_runs: 10,
+            rate_min_runs_per_day: 1.0,
         }
     }
 }

@@ -42,6 +42,39 @@ fn from_exit_code(code: u8) -> Option<&'static str> {
     })
 }
 
+/// What an exit code usually means, for the public error statistics. Only the codes
+/// whose meaning is conventional (POSIX shells, signals, curl, apt, timeout(1)) are
+/// described; a script's own codes are published without a description.
+pub fn describe_exit_code(code: u8) -> Option<&'static str> {
+    Some(match code {
+        0 => "success",
+        1 => "general error",
+        2 => "misuse of a shell builtin",
+        6 => "curl: could not resolve host",
+        7 => "curl: could not connect",
+        22 => "curl: HTTP error status",
+        28 => "curl: operation timed out",
+        35 => "curl: TLS handshake failed",
+        56 => "curl: failure receiving data",
+        100 => "apt/dpkg: package operation failed",
+        101 => "apt: configuration error",
+        124 => "timed out (timeout)",
+        125 => "timeout itself failed",
+        126 => "command found but not executable",
+        127 => "command not found",
+        128 => "invalid exit argument",
+        129 => "hangup (SIGHUP)",
+        130 => "interrupted by the user (SIGINT)",
+        134 => "aborted (SIGABRT)",
+        137 => "killed (SIGKILL), usually out of memory",
+        139 => "segmentation fault (SIGSEGV)",
+        141 => "broken pipe (SIGPIPE)",
+        143 => "terminated (SIGTERM)",
+        255 => "exit status out of range, or a fatal error",
+        _ => return None,
+    })
+}
+
 /// Phrases in an error text, most specific first. Matched lower-cased.
 const PHRASES: &[(&str, &str)] = &[
     ("aborted by user", "user_aborted"),

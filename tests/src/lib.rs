@@ -136,10 +136,13 @@ impl Pipeline {
         sweep_stale_streams(&jetstream::new(nats.clone())).await;
         // Whatever the test pointed the consumer at is the ClickHouse of this pipeline.
         let clickhouse_settings = consumer.clickhouse.clone();
-        let aggregator = aggregator::Settings {
+        let mut aggregator = aggregator::Settings {
             clickhouse: clickhouse_settings.clone(),
             ..Default::default()
         };
+        // The tests refresh when they choose to (`refresh`, `refresh_at`); the periodic
+        // refresh then runs once, at start, and never races them.
+        aggregator.aggregator.refresh_interval = Duration::from_secs(3600);
 
         let mut services = Vec::new();
         let (ingest_url, s) = spawn({
@@ -285,10 +288,18 @@ impl Pipeline {
 
     /// Recompute the statistics now, as the aggregator's periodic refresh does.
     pub async fn refresh(&self) -> aggregator::materialize::RefreshReport {
+        self.refresh_at(time::OffsetDateTime::now_utc()).await
+    }
+
+    /// Recompute the statistics as a refresh at `now` would.
+    pub async fn refresh_at(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> aggregator::materialize::RefreshReport {
         aggregator::Settings::default()
             .aggregator
             .refresh()
-            .run(&self.clickhouse, time::OffsetDateTime::now_utc())
+            .run(&self.clickhouse, now)
             .await
             .expect("the statistics refresh")
     }
@@ -366,6 +377,8 @@ where
     let task = tokio::spawn(start(listener, futures_stop::Stop(rx)));
     (url, Service { stop: tx, task })
 }
+
+pub mod seeded;
 
 mod futures_stop {
     use std::future::Future;
@@ -540,7 +553,7 @@ async fn sweep_stale_streams(js: &jetstream::Context) {
         .await;
 }
 
-fn workspace_root() -> std::path::PathBuf {
+pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
