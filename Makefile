@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench stack stack-down build check-tools fmt lint
+.PHONY: help run test bench stack stack-down build check-tools browser fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
@@ -21,6 +21,13 @@ check-tools:
 
 stack:
 	@stack/stack.sh up
+
+# The dashboard's browser test needs Debian's Chromium; installed once, when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "[make] installing Debian's chromium for the dashboard's browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	  else sudo apt-get install -y chromium || { sudo apt-get update && sudo apt-get install -y chromium; }; fi; }
 
 stack-down:
 	@stack/stack.sh down
@@ -39,7 +46,7 @@ lint: check-tools
 
 # The fault tests run the consumer as a process of its own (to SIGKILL it), so the
 # binaries are built before the tests run.
-test: check-tools stack fmt lint
+test: check-tools stack browser fmt lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 

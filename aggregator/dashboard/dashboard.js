@@ -75,6 +75,27 @@
     });
   }
 
+  function isoDay(t) { return new Date(t).toISOString().slice(0, 10); }
+
+  // Every day of the window, oldest first, with zero counts where the document has none
+  // (no runs, or fewer than k), so that the time axis is true.
+  function calendar(doc) {
+    var byDay = {};
+    doc.days.forEach(function (d) { byDay[d.day] = d; });
+    var end = Date.parse((doc.generated_at || doc.days[doc.days.length - 1].day).slice(0, 10) + "T00:00:00Z");
+    var lastDay = Date.parse(doc.days[doc.days.length - 1].day + "T00:00:00Z");
+    if (lastDay > end) end = lastDay;
+    var start = doc.window.days
+      ? end - (doc.window.days - 1) * 86400000
+      : Date.parse(doc.days[0].day + "T00:00:00Z");
+    var out = [];
+    for (var t = start; t <= end; t += 86400000) {
+      var day = isoDay(t);
+      out.push(byDay[day] || { day: day, runs: 0, success: 0, failed: 0, aborted: 0, unfinished: 0, in_progress: 0 });
+    }
+    return out;
+  }
+
   // Runs per day as stacked columns, one colour per outcome.
   function daily(doc) {
     var root = clear("daily");
@@ -85,12 +106,13 @@
       s.appendChild(i); s.appendChild(document.createTextNode(NAMES[o]));
       legend.appendChild(s);
     });
-    var days = doc.days;
-    if (!days.length) { root.appendChild(el("p", { class: "empty" }, "No day reaches k runs yet.")); return; }
-    var W = 720, H = 220, top = 10, bottom = 22, left = 40;
+    if (!doc.days.length) { root.appendChild(el("p", { class: "empty" }, "No day reaches k runs yet.")); return; }
+    var days = calendar(doc);
+    // Drawn at the container's own width, so that labels stay legible on a phone.
+    var W = Math.max(300, root.clientWidth || 720), H = 220, top = 10, bottom = 22, left = 40;
     var max = Math.max.apply(null, days.map(function (d) { return d.runs; })) || 1;
     var step = (W - left) / days.length, bw = Math.max(1, step * 0.8);
-    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Runs per day by outcome" });
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "Runs per day by outcome" });
     [0, 0.5, 1].forEach(function (f) {
       var y = H - bottom - f * (H - top - bottom);
       chart.appendChild(svg("line", { x1: left, x2: W, y1: y, y2: y, stroke: "currentColor", "stroke-opacity": 0.1 }));
@@ -98,6 +120,7 @@
       chart.appendChild(t);
     });
     days.forEach(function (d, i) {
+      if (!d.runs) return;
       var x = left + i * step + (step - bw) / 2, y = H - bottom;
       var g = svg("g", { "data-label": d.day, "data-value": String(d.runs) });
       OUTCOMES.forEach(function (o) {
