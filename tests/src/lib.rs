@@ -563,7 +563,7 @@ fn stack_dir() -> std::path::PathBuf {
         .map_or_else(|| workspace_root().join(".stack"), std::path::PathBuf::from)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

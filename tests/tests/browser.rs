@@ -12,7 +12,8 @@ use tests::Pipeline;
 use tests::seeded;
 
 fn chromium() -> PathBuf {
-    let path = std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from);
+    let path =
+        std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from);
     assert!(
         path.exists(),
         "{} is missing: `make test` installs Debian's chromium (apt-get install chromium)",
@@ -64,7 +65,11 @@ fn screenshot(url: &str, file: &Path, width: u32, height: u32) {
         ],
     );
     let png = std::fs::read(file).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{}", file.display());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{}",
+        file.display()
+    );
 }
 
 /// (label, value) of every element matching `selector` that carries both.
@@ -73,7 +78,10 @@ fn drawn(html: &Html, selector: &str) -> Vec<(String, String)> {
     html.select(&sel)
         .filter_map(|e| {
             let v = e.value();
-            Some((v.attr("data-label")?.to_owned(), v.attr("data-value")?.to_owned()))
+            Some((
+                v.attr("data-label")?.to_owned(),
+                v.attr("data-value")?.to_owned(),
+            ))
         })
         .collect()
 }
@@ -106,7 +114,13 @@ fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
     let sel = Selector::parse("#daily rect[data-outcome=failed]").unwrap();
     let failed: u64 = html
         .select(&sel)
-        .map(|e| e.value().attr("data-value").unwrap().parse::<u64>().unwrap())
+        .map(|e| {
+            e.value()
+                .attr("data-value")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
         .sum();
     assert_eq!(failed, 136);
 
@@ -139,7 +153,10 @@ fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
             ("debian 12".to_owned(), count(&|r| r.os == "debian 12")),
             ("debian 13".to_owned(), count(&|r| r.os == "debian 13")),
             ("alpine 3.22".to_owned(), count(&|r| r.os == "alpine 3.22")),
-            ("ubuntu 24.04".to_owned(), count(&|r| r.os == "ubuntu 24.04")),
+            (
+                "ubuntu 24.04".to_owned(),
+                count(&|r| r.os == "ubuntu 24.04")
+            ),
         ]
     );
     assert_eq!(labels(&drawn(html, "#pve .fill")), ["8.4", "9.0", "9.1"]);
@@ -155,7 +172,11 @@ fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
     }
     assert_eq!(categories.len(), 5);
     let codes = drawn(html, "#exit-codes tr[data-label]");
-    assert!(codes.iter().any(|(l, v)| l == "100" && *v == count(&|r| r.exit_code == Some(100))));
+    assert!(
+        codes
+            .iter()
+            .any(|(l, v)| l == "100" && *v == count(&|r| r.exit_code == Some(100)))
+    );
 
     let text = html.root_element().html();
     for never in ["wireguard", "fedora", "alice", "192.168"] {
@@ -171,7 +192,9 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
 
     let served = format!("{}/", p.aggregator_url);
     let url = served.clone();
-    let html = tokio::task::spawn_blocking(move || dom(&url)).await.unwrap();
+    let html = tokio::task::spawn_blocking(move || dom(&url))
+        .await
+        .unwrap();
     assert_seeded_charts(&Html::parse_document(&html), &runs);
 
     let shots = tests::workspace_root().join("target/dashboard");
@@ -199,7 +222,9 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
         .unwrap();
     assert!(status.success());
     let file = format!("file://{}", out.join("index.html").display());
-    let html = tokio::task::spawn_blocking(move || dom(&file)).await.unwrap();
+    let html = tokio::task::spawn_blocking(move || dom(&file))
+        .await
+        .unwrap();
     assert_seeded_charts(&Html::parse_document(&html), &runs);
     p.stop().await;
 }

@@ -452,3 +452,65 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
     assert!(seen > 30, "{seen} files");
     p.stop().await;
 }
+
+/// Kills the child process when the test ends, passed or failed.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aggregator_exports_business_gauges() {
+    let p = Pipeline::start().await;
+    seeded::post(&p).await;
+    // `aggregator serve` as its own process, so that its gauges are its own.
+    let port = tests::free_port();
+    let mut settings = aggregator::Settings {
+        clickhouse: p.consumer.clickhouse.clone(),
+        ..Default::default()
+    };
+    settings.aggregator.listen = format!("127.0.0.1:{port}");
+    settings.aggregator.refresh_interval = std::time::Duration::from_secs(1);
+    settings.log.level = "warn".into();
+    let _child = Child(
+        std::process::Command::new(tests::binary("aggregator"))
+            .arg("serve")
+            .envs(runtime::settings::to_env(&settings))
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let gauge = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    let text = tests::poll(
+        std::time::Duration::from_secs(30),
+        "the business gauges",
+        || async {
+            let text = p.http.get(&url).send().await.ok()?.text().await.ok()?;
+            (gauge(&text, "aggregator_runs_24h") == Some(1000.0)).then_some(text)
+        },
+    )
+    .await;
+    assert_eq!(gauge(&text, "aggregator_failed_runs_24h"), Some(136.0));
+    let duration = gauge(&text, "aggregator_last_refresh_duration_seconds").unwrap();
+    assert!(duration > 0.0 && duration < 60.0, "{duration}");
+    // The freshness gauge ticks every second: it exists, and is small.
+    let text = tests::poll(
+        std::time::Duration::from_secs(10),
+        "the freshness gauge",
+        || async {
+            let text = p.http.get(&url).send().await.ok()?.text().await.ok()?;
+            gauge(&text, "aggregator_statistics_age_seconds").map(|_| text)
+        },
+    )
+    .await;
+    let age = gauge(&text, "aggregator_statistics_age_seconds").unwrap();
+    assert!((0.0..30.0).contains(&age), "{age}");
+    p.stop().await;
+}
