@@ -54,3 +54,4 @@ test: check-tools stack browser fmt lint
 bench: check-tools stack
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
 	target/release/bench drain
+	target/release/bench stats

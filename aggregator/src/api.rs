@@ -4,7 +4,9 @@
 //! that lets browsers and CDNs keep it until the next refresh can have changed it; a
 //! matching `If-None-Match` gets `304 Not Modified`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,6 +16,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use crate::dashboard;
 use crate::documents::{Documents, Meta};
@@ -24,6 +27,7 @@ use crate::stats::Window;
 pub struct AppState {
     pub documents: Arc<Documents>,
     pub settings: Arc<Settings>,
+    pub cache: Arc<DocumentCache>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -57,6 +61,8 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("the statistics store is unavailable")]
     Unavailable(#[from] clickhouse::error::Error),
+    #[error("a document could not be serialised")]
+    Serialise(#[source] serde_json::Error),
 }
 
 impl IntoResponse for ApiError {
@@ -68,6 +74,11 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(e) => {
                 tracing::warn!(error = %e, "statistics query failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None)
+            }
+            // Plain structs of numbers and strings: cannot happen, but is not a panic.
+            ApiError::Serialise(e) => {
+                tracing::error!(error = %e, "serialising a statistics document");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
         };
         let body = json!({ "error": code, "message": self.to_string(), "field": field });
@@ -83,10 +94,10 @@ pub struct WindowQuery {
 impl WindowQuery {
     fn window(&self) -> Result<Window, ApiError> {
         match self.days.as_deref() {
-            None => Ok(Window::days(30)),
-            Some("all") => Ok(Window::ALL),
+            None => Ok(Window::today(Some(30))),
+            Some("all") => Ok(Window::today(None)),
             Some(d) => match d.parse::<u32>() {
-                Ok(n @ 1..=365) => Ok(Window::days(n)),
+                Ok(n @ 1..=365) => Ok(Window::today(Some(n))),
                 _ => Err(ApiError::BadWindow),
             },
         }
@@ -132,15 +143,79 @@ fn max_age(state: &AppState) -> u64 {
     state.settings.aggregator.refresh_interval.as_secs().max(1)
 }
 
-fn json_document(state: &AppState, request: &HeaderMap, doc: &impl Serialize) -> Response {
-    match serde_json::to_vec(doc) {
-        Ok(body) => cacheable(request, "application/json", max_age(state), body),
-        // Plain structs of numbers and strings always serialise.
-        Err(e) => {
-            tracing::error!(error = %e, "serialising a statistics document");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+/// Serialised documents of the current materialisation. A document depends only on the
+/// materialised tables, its window and its app, so it is built once per refresh and then
+/// served from memory: the statistics store is asked only when the statistics were last
+/// materialised (one small query), which keeps the answers exact right after a refresh
+/// by any process. Bounded: cleared on every new materialisation, and when full.
+#[derive(Default)]
+pub struct DocumentCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    as_of: Option<OffsetDateTime>,
+    documents: HashMap<String, Arc<Vec<u8>>>,
+}
+
+/// Distinct documents kept between refreshes (7 documents × a few windows × the apps
+/// people look at); past this the cache starts over rather than grow.
+const CACHE_ENTRIES: usize = 4096;
+
+impl DocumentCache {
+    fn get(&self, key: &str, as_of: Option<OffsetDateTime>) -> Option<Arc<Vec<u8>>> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        (inner.as_of == as_of)
+            .then(|| inner.documents.get(key).cloned())
+            .flatten()
     }
+
+    fn put(&self, key: String, as_of: Option<OffsetDateTime>, body: Arc<Vec<u8>>) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.as_of != as_of || inner.documents.len() >= CACHE_ENTRIES {
+            inner.documents.clear();
+            inner.as_of = as_of;
+        }
+        inner.documents.insert(key, body);
+    }
+}
+
+/// Serve the document `key` of the current materialisation, from the cache or built by
+/// `build` (`None` from `build` is a 404).
+async fn document<T, F, Fut>(
+    state: &AppState,
+    request: &HeaderMap,
+    key: String,
+    meta: Meta,
+    build: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(Meta) -> Fut,
+    Fut: Future<Output = clickhouse::error::Result<Option<T>>>,
+{
+    let key = format!("{key}@{}", meta.window.until);
+    let as_of = meta.generated_at;
+    let body = match state.cache.get(&key, as_of) {
+        Some(body) => body,
+        None => {
+            let Some(doc) = build(meta).await? else {
+                return Err(ApiError::NotFound(
+                    "no app of this name has at least k runs in this window",
+                ));
+            };
+            let body = Arc::new(serde_json::to_vec(&doc).map_err(ApiError::Serialise)?);
+            state.cache.put(key, as_of, body.clone());
+            body
+        }
+    };
+    Ok(cacheable(
+        request,
+        "application/json",
+        max_age(state),
+        body.as_ref().clone(),
+    ))
 }
 
 async fn meta(state: &AppState, query: &WindowQuery) -> Result<Meta, ApiError> {
@@ -153,8 +228,13 @@ async fn summary(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state.documents.summary(meta(&state, &query).await?).await?;
-    Ok(json_document(&state, &headers, &doc))
+    let meta = meta(&state, &query).await?;
+    let key = format!("summary/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.summary(m).await.map(Some)
+    })
+    .await
 }
 
 async fn apps(
@@ -162,8 +242,13 @@ async fn apps(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state.documents.apps(meta(&state, &query).await?).await?;
-    Ok(json_document(&state, &headers, &doc))
+    let meta = meta(&state, &query).await?;
+    let key = format!("apps/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.apps(m).await.map(Some)
+    })
+    .await
 }
 
 /// Whether `nsapp` could be an app name at all (schemas::parse accepts no other).
@@ -185,12 +270,12 @@ async fn app(
         return Err(ApiError::BadApp);
     }
     let meta = meta(&state, &query).await?;
-    match state.documents.app(meta, &nsapp).await? {
-        Some(doc) => Ok(json_document(&state, &headers, &doc)),
-        None => Err(ApiError::NotFound(
-            "no app of this name has at least k runs in this window",
-        )),
-    }
+    let key = format!("apps/{nsapp}/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.app(m, &nsapp).await
+    })
+    .await
 }
 
 async fn daily(
@@ -198,8 +283,28 @@ async fn daily(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state.documents.daily(meta(&state, &query).await?).await?;
-    Ok(json_document(&state, &headers, &doc))
+    let meta = meta(&state, &query).await?;
+    let key = format!("daily/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.daily(m).await.map(Some)
+    })
+    .await
+}
+
+async fn breakdown(
+    state: &AppState,
+    query: &WindowQuery,
+    headers: &HeaderMap,
+    dimension: &'static str,
+) -> Result<Response, ApiError> {
+    let meta = meta(state, query).await?;
+    let key = format!("{dimension}/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(state, headers, key, meta, |m| async move {
+        docs.breakdown(m, dimension).await.map(Some)
+    })
+    .await
 }
 
 /// Runs by operating system and version (`debian 12`).
@@ -208,11 +313,7 @@ async fn os(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state
-        .documents
-        .breakdown(meta(&state, &query).await?, "os")
-        .await?;
-    Ok(json_document(&state, &headers, &doc))
+    breakdown(&state, &query, &headers, "os").await
 }
 
 /// Runs by Proxmox VE version.
@@ -221,11 +322,7 @@ async fn pve(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state
-        .documents
-        .breakdown(meta(&state, &query).await?, "pve")
-        .await?;
-    Ok(json_document(&state, &headers, &doc))
+    breakdown(&state, &query, &headers, "pve").await
 }
 
 async fn hardware(
@@ -233,11 +330,13 @@ async fn hardware(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state
-        .documents
-        .hardware(meta(&state, &query).await?)
-        .await?;
-    Ok(json_document(&state, &headers, &doc))
+    let meta = meta(&state, &query).await?;
+    let key = format!("hardware/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.hardware(m).await.map(Some)
+    })
+    .await
 }
 
 async fn errors(
@@ -245,8 +344,13 @@ async fn errors(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let doc = state.documents.errors(meta(&state, &query).await?).await?;
-    Ok(json_document(&state, &headers, &doc))
+    let meta = meta(&state, &query).await?;
+    let key = format!("errors/{}", meta.window.name());
+    let docs = state.documents.clone();
+    document(&state, &headers, key, meta, |m| async move {
+        docs.errors(m).await.map(Some)
+    })
+    .await
 }
 
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -278,11 +382,21 @@ async fn js(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 /// The dashboard's data: every document of every dashboard window, as one script.
 async fn data(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let bundle = dashboard::bundle(&state.documents).await?;
+    let meta = state.documents.meta(Window::today(None)).await?;
+    let key = format!("data.js@{}", meta.window.until);
+    let body = match state.cache.get(&key, meta.generated_at) {
+        Some(body) => body,
+        None => {
+            let bundle = dashboard::bundle(&state.documents).await?;
+            let body = Arc::new(dashboard::data_js(&bundle).into_bytes());
+            state.cache.put(key, meta.generated_at, body.clone());
+            body
+        }
+    };
     Ok(cacheable(
         &headers,
         "text/javascript; charset=utf-8",
         max_age(&state),
-        dashboard::data_js(&bundle).into_bytes(),
+        body.as_ref().clone(),
     ))
 }

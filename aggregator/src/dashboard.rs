@@ -9,13 +9,8 @@ pub const INDEX_HTML: &str = include_str!("../dashboard/index.html");
 pub const CSS: &str = include_str!("../dashboard/dashboard.css");
 pub const JS: &str = include_str!("../dashboard/dashboard.js");
 
-/// The windows the dashboard offers, and the one it opens with.
-pub const WINDOWS: [Window; 4] = [
-    Window { days: Some(7) },
-    Window { days: Some(30) },
-    Window { days: Some(365) },
-    Window::ALL,
-];
+/// The windows the dashboard offers (days; `None` for all), and the one it opens with.
+pub const WINDOWS: [Option<u32>; 4] = [Some(7), Some(30), Some(365), None];
 pub const DEFAULT_WINDOW: &str = "30d";
 
 /// The documents of one window, by name (the API path's last segment).
@@ -67,7 +62,7 @@ pub async fn window_documents(
 pub async fn bundle(documents: &Documents) -> clickhouse::error::Result<Value> {
     let mut by_window = serde_json::Map::new();
     let mut k = Value::Null;
-    for window in WINDOWS {
+    for window in WINDOWS.map(Window::today) {
         let docs = window_documents(documents, window).await?;
         if let Some((_, summary)) = docs.first() {
             k = summary["k"].clone();
@@ -79,7 +74,7 @@ pub async fn bundle(documents: &Documents) -> clickhouse::error::Result<Value> {
     }
     Ok(json!({
         "k": k,
-        "windows": WINDOWS.map(Window::name),
+        "windows": WINDOWS.map(|w| Window::today(w).name()),
         "default_window": DEFAULT_WINDOW,
         "documents": by_window,
     }))

@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::dashboard;
 use crate::documents::Documents;
+use crate::stats::Window;
 
 /// What an export wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub async fn export(documents: &Documents, out: &Path) -> anyhow::Result<ExportR
         report.files += 1;
         Ok(())
     };
-    for window in dashboard::WINDOWS {
+    for window in dashboard::WINDOWS.map(Window::today) {
         let dir = out.join("api").join(window.name());
         for (name, doc) in dashboard::window_documents(documents, window).await? {
             write(

@@ -34,6 +34,7 @@ pub async fn serve(
             &settings.aggregator,
         )),
         settings: Arc::new(settings),
+        cache: Arc::default(),
     };
     // Unix seconds of the last successful refresh; 0 before the first.
     let last_success = Arc::new(AtomicI64::new(0));

@@ -137,10 +137,28 @@ impl Refresh {
             .filter_map(|d| Date::from_julian_day(UNIX_EPOCH_JULIAN + i32::from(d)).ok())
             .collect();
         let mut report = RefreshReport::default();
-        for day in days {
+        for &day in &days {
             let frozen = self.compute_day(client, day, now).await?;
             report.days_computed += 1;
             report.days_frozen += usize::from(frozen);
+        }
+        if !days.is_empty() {
+            // Earlier generations of these days are no longer read; remove them, in one
+            // statement per table (every day of a cycle has the same generation). The
+            // delete is asynchronous: readers never see old generations anyway, and
+            // waiting for the mutation would cost seconds per cycle. Only generations
+            // older than this one go, so a concurrent refresh's newer one is safe.
+            let generation = generation_at(now);
+            for table in ["stats_runs", "stats_durations"] {
+                client
+                    .query(&format!(
+                        "DELETE FROM {table} WHERE day IN ? AND generation < {generation}"
+                    ))
+                    .bind(days.iter().map(Date::to_string).collect::<Vec<_>>())
+                    .with_setting("lightweight_deletes_sync", "0")
+                    .execute()
+                    .await?;
+            }
         }
         Ok(report)
     }
@@ -152,7 +170,7 @@ impl Refresh {
         day: Date,
         now: OffsetDateTime,
     ) -> clickhouse::error::Result<bool> {
-        let generation = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(u64::MAX);
+        let generation = generation_at(now);
         let day_end = day.next_day().unwrap_or(day).midnight().assume_utc();
         let frozen = now - day_end >= self.freeze_after;
         let runs = runs_sql();
@@ -183,7 +201,7 @@ impl Refresh {
         );
         client
             .query(&format!(
-                "INSERT INTO stats_daily (day, generation, dimension, value, nsapp, outcome, runs)
+                "INSERT INTO stats_runs (day, generation, dimension, value, nsapp, outcome, runs)
                  SELECT toDate({{day:String}}), {generation}, d.1, d.2, if(d.3, nsapp, ''), outcome, count()
                  FROM ({runs}) ARRAY JOIN [{}] AS d
                  GROUP BY d.1, d.2, if(d.3, nsapp, ''), outcome",
@@ -205,22 +223,18 @@ impl Refresh {
             .query(&format!(
                 "INSERT INTO stats_days (day, generation, frozen, runs, computed_at)
                  SELECT toDate({{day:String}}), {generation}, {frozen}, sum(runs), now64(3)
-                 FROM stats_daily WHERE day = toDate({{day:String}}) AND generation = {generation}
+                 FROM stats_runs WHERE day = toDate({{day:String}}) AND generation = {generation}
                    AND dimension = 'all' AND nsapp = ''"
             ))
             .execute()
             .await?;
-        // Earlier generations are no longer read; remove them.
-        for table in ["stats_daily", "stats_durations"] {
-            client
-                .query(&format!(
-                    "DELETE FROM {table} WHERE day = toDate({{day:String}}) AND generation < {generation}"
-                ))
-                .execute()
-                .await?;
-        }
         Ok(frozen)
     }
+}
+
+/// A refresh's generation: its time in microseconds, so that later refreshes win.
+fn generation_at(now: OffsetDateTime) -> u64 {
+    u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(u64::MAX)
 }
 
 /// `Date` counts Julian days; ClickHouse's `Date` counts days since 1970-01-01.

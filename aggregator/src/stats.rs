@@ -67,23 +67,26 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// The days a document covers: the last `days` days, today included, or every day
-/// (`None`).
+/// The days a document covers: the last `days` days up to `until` (a UTC date, the day of
+/// the request), or every day (`days: None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
     pub days: Option<u32>,
+    #[serde(serialize_with = "iso_date")]
+    pub until: Date,
+}
+
+fn iso_date<S: serde::Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(date)
 }
 
 impl Window {
-    pub const ALL: Window = Window { days: None };
-
-    pub fn days(days: u32) -> Window {
-        Window { days: Some(days) }
-    }
-
-    /// The query parameter of the window filter: 0 for every day.
-    fn param(self) -> u32 {
-        self.days.unwrap_or(0)
+    /// The last `days` days (every day for `None`), today included.
+    pub fn today(days: Option<u32>) -> Window {
+        Window {
+            days,
+            until: OffsetDateTime::now_utc().date(),
+        }
     }
 
     /// A short name for file names and the dashboard: `30d`, `all`.
@@ -93,10 +96,18 @@ impl Window {
             None => "all".into(),
         }
     }
+
+    /// Bind the parameters of `IN_WINDOW`.
+    fn bind(self, query: clickhouse::query::Query) -> clickhouse::query::Query {
+        let days = self.days.unwrap_or(0);
+        query.bind(days).bind(self.until.to_string()).bind(days)
+    }
 }
 
-/// `WHERE` clause of a window over `day`; binds the window parameter twice.
-const IN_WINDOW: &str = "(? = 0 OR day > today() - ?)";
+/// `WHERE` clause of a window over `day`; `Window::bind` binds its parameters. The end
+/// of the window is passed in rather than ClickHouse's `today()`, which follows the
+/// server's time zone, while `day` is a UTC date.
+const IN_WINDOW: &str = "(? = 0 OR day > toDate(?) - ?)";
 
 /// When the statistics were last materialised: the `generated_at` of every document.
 pub async fn as_of(client: &Client) -> clickhouse::error::Result<Option<OffsetDateTime>> {
@@ -124,17 +135,14 @@ pub async fn counts(
         outcome: String,
         runs: u64,
     }
-    let rows: Vec<ByOutcome> = client
+    let query = client
         .query(&format!(
-            "SELECT outcome, sum(runs) AS runs FROM stats_daily
+            "SELECT outcome, sum(runs) AS runs FROM stats_runs
              WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_WINDOW}
              GROUP BY outcome"
         ))
-        .bind(nsapp)
-        .bind(window.param())
-        .bind(window.param())
-        .fetch_all()
-        .await?;
+        .bind(nsapp);
+    let rows: Vec<ByOutcome> = window.bind(query).fetch_all().await?;
     let mut counts = RunCounts::default();
     for row in rows {
         counts.count(&row.outcome, row.runs);
@@ -156,18 +164,15 @@ pub async fn breakdown(
         outcome: String,
         runs: u64,
     }
-    let rows: Vec<ByValue> = client
+    let query = client
         .query(&format!(
-            "SELECT value, outcome, sum(runs) AS runs FROM stats_daily
+            "SELECT value, outcome, sum(runs) AS runs FROM stats_runs
              WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value != '' AND {IN_WINDOW}
              GROUP BY value, outcome ORDER BY value, outcome"
         ))
         .bind(dimension)
-        .bind(nsapp)
-        .bind(window.param())
-        .bind(window.param())
-        .fetch_all()
-        .await?;
+        .bind(nsapp);
+    let rows: Vec<ByValue> = window.bind(query).fetch_all().await?;
     let mut groups: Vec<Group> = Vec::new();
     for row in rows {
         if groups.last().is_none_or(|g| g.value != row.value) {
@@ -195,14 +200,12 @@ pub async fn daily(
         outcome: String,
         runs: u64,
     }
-    let rows: Vec<ByDay> = client
-        .query(&format!(
-            "SELECT day, outcome, sum(runs) AS runs FROM stats_daily
+    let rows: Vec<ByDay> = window
+        .bind(client.query(&format!(
+            "SELECT day, outcome, sum(runs) AS runs FROM stats_runs
              WHERE {CURRENT} AND dimension = 'all' AND nsapp = '' AND {IN_WINDOW}
              GROUP BY day, outcome ORDER BY day, outcome"
-        ))
-        .bind(window.param())
-        .bind(window.param())
+        )))
         .fetch_all()
         .await?;
     let mut days: Vec<(Date, RunCounts)> = Vec::new();
@@ -238,7 +241,7 @@ pub async fn durations(
         runs: u64,
         q: Vec<f32>,
     }
-    let rows: Vec<ByApp> = client
+    let query = client
         .query(&format!(
             "SELECT nsapp, sum(runs) AS runs, quantilesTDigestMerge(0.5, 0.9)(durations) AS q
              FROM stats_durations
@@ -246,11 +249,8 @@ pub async fn durations(
              GROUP BY nsapp ORDER BY nsapp"
         ))
         .bind(nsapp)
-        .bind(nsapp)
-        .bind(window.param())
-        .bind(window.param())
-        .fetch_all()
-        .await?;
+        .bind(nsapp);
+    let rows: Vec<ByApp> = window.bind(query).fetch_all().await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -270,12 +270,10 @@ pub async fn durations(
 /// How many days of the window have statistics: the denominator of the minimum sample
 /// size for failure rates over `all`.
 pub async fn days_covered(client: &Client, window: Window) -> clickhouse::error::Result<u32> {
-    let n: u64 = client
-        .query(&format!(
+    let n: u64 = window
+        .bind(client.query(&format!(
             "SELECT count() FROM stats_days FINAL WHERE runs > 0 AND {IN_WINDOW}"
-        ))
-        .bind(window.param())
-        .bind(window.param())
+        )))
         .fetch_one()
         .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))

@@ -6,6 +6,7 @@
 
 mod drain;
 mod report;
+mod stats;
 mod workload;
 
 use std::path::PathBuf;
@@ -32,6 +33,14 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         single_inserts: u64,
     },
+    /// Aggregator: a year of raw events, the refresh cycle and the API's latency.
+    Stats {
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+        /// Requests per document for the latency figures.
+        #[arg(long, default_value_t = 1_000)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
@@ -43,6 +52,9 @@ async fn main() -> anyhow::Result<()> {
             events,
             single_inserts,
         } => report.drain = Some(drain::run(events, single_inserts).await?),
+        Command::Stats { events, requests } => {
+            report.stats = Some(stats::run(events, requests).await?);
+        }
     }
     report.save(&cli.out)?;
     println!("{}", report.markdown());

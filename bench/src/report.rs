@@ -10,6 +10,7 @@ pub struct Report {
     /// What machine and when, so that numbers are read in context.
     pub machine: Option<Machine>,
     pub drain: Option<Drain>,
+    pub stats: Option<Stats>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,6 +34,31 @@ pub struct Drain {
     pub single_insert_events_per_s: f64,
     pub consumer_peak_rss_mb: f64,
     pub consumer_cpu_s_per_100k: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Stats {
+    pub events: u64,
+    pub days: u64,
+    pub generate_secs: f64,
+    /// The first materialisation: every day of the year.
+    pub backfill_secs: f64,
+    pub backfill_days: u64,
+    /// A refresh cycle once the old days are frozen: what `aggregator serve` does every
+    /// `refresh_interval`.
+    pub refresh_cycle_secs_median: f64,
+    pub refresh_cycle_secs_max: f64,
+    pub refresh_cycle_days: u64,
+    pub latency: Vec<Latency>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Latency {
+    pub path: String,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Report {
@@ -96,6 +122,44 @@ impl Report {
                 md,
                 "| consumer CPU per 100 000 events | {:.2} s | | |\n",
                 d.consumer_cpu_s_per_100k
+            );
+        }
+        if let Some(s) = &self.stats {
+            let _ = writeln!(
+                md,
+                "## Aggregator: a year of data ({} raw events over {} days)\n",
+                s.events, s.days
+            );
+            let _ = writeln!(md, "| figure | value | target | ratio |\n|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| refresh cycle (the {} days not yet frozen), median of 3 | {:.2} s (max {:.2} s) | 5 s | {:.2} |",
+                s.refresh_cycle_days,
+                s.refresh_cycle_secs_median,
+                s.refresh_cycle_secs_max,
+                s.refresh_cycle_secs_max / 5.0
+            );
+            let _ = writeln!(
+                md,
+                "| first materialisation of all {} days | {:.1} s | | |",
+                s.backfill_days, s.backfill_secs
+            );
+            for l in &s.latency {
+                let _ = writeln!(
+                    md,
+                    "| `GET {}` ({} requests): p50 {:.2} ms, max {:.2} ms | p99 {:.2} ms | 50 ms | {:.2} |",
+                    l.path,
+                    l.requests,
+                    l.p50_ms,
+                    l.max_ms,
+                    l.p99_ms,
+                    l.p99_ms / 50.0
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\nGenerating the raw events inside ClickHouse took {:.1} s.\n",
+                s.generate_secs
             );
         }
         md

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_stats",
         sql: include_str!("../sql/0002_stats.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_stats_runs",
+        sql: include_str!("../sql/0003_stats_runs.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
