@@ -60,6 +60,18 @@ def main() -> int:
     users = os.path.join(root, "users.xml")
     with open(users, "w") as f:
         f.write(USERS_XML)
+    # The production users and grants, merged into users.xml by ClickHouse (users.d/),
+    # with their passwords from the environment (stack.sh sets development ones).
+    users_d = os.path.join(root, "users.d")
+    os.makedirs(users_d, exist_ok=True)
+    shared = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "..", "compose", "clickhouse", "users.d", "telemetry.xml",
+    )
+    with open(shared, encoding="utf-8") as src, open(
+        os.path.join(users_d, "telemetry.xml"), "w", encoding="utf-8"
+    ) as dst:
+        dst.write(src.read())
     with open(os.path.join(root, "config.xml"), "w") as f:
         f.write(CONFIG_XML.format(port=args.port, users=users))
     # clickhouse-local reads config.xml from the current working directory.

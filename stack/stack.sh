@@ -83,6 +83,12 @@ up() {
   if clickhouse_up; then
     log "ClickHouse already answers on $CLICKHOUSE_HTTP_PORT"
   else
+    # Development passwords of the production users (compose/clickhouse/users.d); the
+    # server listens on loopback only. Override with the same variables as compose.
+    for role in migrator consumer aggregator analyst dashboard; do
+      var="CLICKHOUSE_${role^^}_PASSWORD"
+      export "$var=${!var:-dev-$role}"
+    done
     setsid "$PY" "$ROOT/stack/clickhouse_server.py" --dir "$STACK_DIR/clickhouse" \
       --port "$CLICKHOUSE_HTTP_PORT" </dev/null >"$STACK_DIR/clickhouse.log" 2>&1 &
     echo $! >"$STACK_DIR/clickhouse.pid"

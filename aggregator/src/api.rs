@@ -25,6 +25,7 @@ use crate::stats::Window;
 
 #[derive(Clone)]
 pub struct AppState {
+    pub clickhouse: clickhouse::Client,
     pub documents: Arc<Documents>,
     pub settings: Arc<Settings>,
     pub cache: Arc<DocumentCache>,
@@ -45,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats/pve", get(pve))
         .route("/v1/stats/hardware", get(hardware))
         .route("/v1/stats/errors", get(errors))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::admin::router(state))
         .merge(runtime::ops::router())
         .fallback(|| async { ApiError::NotFound("no such resource") })
 }

@@ -1,6 +1,7 @@
 //! The aggregator: anonymous run statistics over the raw events, materialised in
 //! ClickHouse, served as JSON and as a static dashboard.
 
+pub mod admin;
 pub mod anonymity;
 pub mod api;
 pub mod dashboard;
@@ -29,6 +30,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let clickhouse = settings.clickhouse.client();
     let state = api::AppState {
+        clickhouse: clickhouse.clone(),
         documents: Arc::new(documents::Documents::new(
             clickhouse.clone(),
             &settings.aggregator,

@@ -36,6 +36,9 @@ pub struct AggregatorSettings {
     pub rate_min_runs: u64,
     /// ... and per day of the window, so that the bar rises with the window.
     pub rate_min_runs_per_day: f64,
+    /// Bearer token of the admin API (`/admin/v1/...`); empty switches the API off.
+    /// Set it from the environment (`TELEMETRY__AGGREGATOR__ADMIN_TOKEN`), not a file.
+    pub admin_token: String,
 }
 
 impl Default for AggregatorSettings {
@@ -48,6 +51,7 @@ impl Default for AggregatorSettings {
             refresh_interval: Duration::from_secs(60),
             rate_min_runs: 10,
             rate_min_runs_per_day: 1.0,
+            admin_token: String::new(),
         }
     }
 }

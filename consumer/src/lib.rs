@@ -73,10 +73,27 @@ pub async fn run(
         .await
     });
 
-    match retry_until_stopped("migrations", &stop, || migrate(&settings)).await {
-        Some(applied) if !applied.is_empty() => tracing::info!(?applied, "migrations applied"),
-        Some(_) => {}
-        None => return Ok(()),
+    if settings.consumer.migrate {
+        match retry_until_stopped("migrations", &stop, || migrate(&settings)).await {
+            Some(applied) if !applied.is_empty() => {
+                tracing::info!(?applied, "migrations applied");
+            }
+            Some(_) => {}
+            None => return Ok(()),
+        }
+    } else {
+        let client = settings.clickhouse.client();
+        let schema = retry_until_stopped("the migrated schema", &stop, || async {
+            match schemas::migrations::pending(&client).await {
+                Ok(pending) if pending.is_empty() => Ok(()),
+                Ok(pending) => Err(format!("migrations not applied yet: {pending:?}")),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+        if schema.is_none() {
+            return Ok(());
+        }
     }
 
     let client = async_nats::ConnectOptions::new()
@@ -94,7 +111,11 @@ pub async fn run(
     else {
         return Ok(());
     };
-    let lag = tokio::spawn(report_lag(writer.consumer()));
+    let lag = tokio::spawn(report_lag(
+        writer.consumer(),
+        js.clone(),
+        settings.nats.stream.clone(),
+    ));
     tracing::info!(durable = %settings.consumer.durable, "consumer running");
     // Several batches in progress at once: while one is being inserted, another is pulled
     // or acked, so neither NATS nor ClickHouse waits for the other.
@@ -146,13 +167,25 @@ async fn retry_until_stopped<T, E: std::fmt::Display, F: Future<Output = Result<
 
 /// Publish the consumer's backlog as a gauge: messages not yet delivered plus delivered
 /// but not yet acknowledged.
-async fn report_lag(mut consumer: async_nats::jetstream::consumer::PullConsumer) {
+/// The stream's size too, so that Grafana shows how full the queue is (its `max_bytes`
+/// is where ingest starts answering 503).
+async fn report_lag(
+    mut consumer: async_nats::jetstream::consumer::PullConsumer,
+    js: async_nats::jetstream::Context,
+    stream: String,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
         if let Ok(info) = consumer.info().await {
             metrics::gauge!("consumer_pending_messages")
                 .set((info.num_pending + info.num_ack_pending as u64) as f64);
+        }
+        if let Ok(mut s) = js.get_stream(&stream).await
+            && let Ok(info) = s.info().await
+        {
+            metrics::gauge!("consumer_stream_messages").set(info.state.messages as f64);
+            metrics::gauge!("consumer_stream_bytes").set(info.state.bytes as f64);
         }
     }
 }

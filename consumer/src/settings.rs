@@ -40,6 +40,10 @@ pub struct ConsumerSettings {
     pub max_ack_pending: i64,
     /// Raw rows are deleted this many days after `received_at`; applied on every start.
     pub retention_days: u32,
+    /// Apply the schema migrations at start. Off where the consumer's ClickHouse user may
+    /// only insert (compose: a one-shot `consumer migrate` as `migrator` does it); the
+    /// consumer then waits until every migration it knows is recorded.
+    pub migrate: bool,
 }
 
 impl Default for ConsumerSettings {
@@ -53,6 +57,7 @@ impl Default for ConsumerSettings {
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 50_000,
             retention_days: 365,
+            migrate: true,
         }
     }
 }

@@ -173,6 +173,32 @@ pub async fn apply(client: &Client, database: &str) -> Result<Vec<&'static str>,
     Ok(newly)
 }
 
+/// The migrations this build knows that are not recorded in `client`'s database yet;
+/// an error if a recorded one differs from this build's (it was edited).
+pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrationError> {
+    let applied: Vec<Applied> = client
+        .query(&format!(
+            "SELECT version, checksum FROM {MIGRATIONS_TABLE} FINAL ORDER BY version"
+        ))
+        .fetch_all()
+        .await?;
+    let mut pending = Vec::new();
+    for m in MIGRATIONS {
+        match applied.iter().find(|a| a.version == m.version) {
+            Some(a) if a.checksum != m.checksum() => {
+                return Err(MigrationError::Edited {
+                    name: m.name,
+                    applied: a.checksum.clone(),
+                    embedded: m.checksum(),
+                });
+            }
+            Some(_) => {}
+            None => pending.push(m.name),
+        }
+    }
+    Ok(pending)
+}
+
 /// Make the raw table's TTL say `days`, so that a change of `retention_days` takes effect
 /// on the next start. Returns whether the TTL had to change.
 pub async fn apply_retention(

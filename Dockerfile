@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# One image for the three services: ingest, consumer and aggregator; a container's
+# command picks which. Build: docker build -t telemetry-pipeline .  (compose does)
+
+# --- build -----------------------------------------------------------------------------
+FROM rust:1.88-bookworm AS build
+WORKDIR /src
+COPY . .
+# Cache mounts keep the registry and the target directory between builds, so a source
+# change rebuilds only what changed.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p ingest -p consumer -p aggregator \
+ && mkdir -p /out \
+ && cp target/release/ingest target/release/consumer target/release/aggregator /out/
+
+# --- run -------------------------------------------------------------------------------
+# Debian slim (an official image): glibc for the binaries, bash for the healthchecks
+# (`/dev/tcp`, no curl needed), CA certificates for a TLS ClickHouse or NATS.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin telemetry
+COPY --from=build /out/ /usr/local/bin/
+COPY compose/healthcheck.sh /usr/local/bin/healthcheck
+USER 10001:10001
+ENV TELEMETRY__LOG__FORMAT=json
+CMD ["ingest"]
