@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench stack stack-down build check-tools browser fmt lint
+.PHONY: help run test bench stack stack-down build check-tools browser deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
@@ -22,12 +22,26 @@ check-tools:
 stack:
 	@stack/stack.sh up
 
+# Debian packages the tests need, installed once when missing (root, or sudo).
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get install -y $(1) || { apt-get update && apt-get install -y $(1); }; \
+	  else sudo apt-get install -y $(1) || { sudo apt-get update && sudo apt-get install -y $(1); }; fi
+
+# The deployment checks: Debian's docker-compose (validates the file, no engine needed)
+# and prometheus (promtool, and a real Prometheus scraping the services).
+deploy-tools:
+	@command -v docker-compose >/dev/null && command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "[make] installing Debian's docker-compose and prometheus for the deployment checks"; \
+	  $(call APT_INSTALL,docker-compose prometheus); }
+
+check-deploy: deploy-tools
+	docker-compose -f compose/docker-compose.yml --env-file compose/.env.example config -q
+	promtool check config compose/prometheus/prometheus.yml
+
 # The dashboard's browser test needs Debian's Chromium; installed once, when missing.
 browser:
 	@command -v chromium >/dev/null || { \
 	  echo "[make] installing Debian's chromium for the dashboard's browser test"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
-	  else sudo apt-get install -y chromium || { sudo apt-get update && sudo apt-get install -y chromium; }; fi; }
+	  $(call APT_INSTALL,chromium); }
 
 stack-down:
 	@stack/stack.sh down
@@ -46,7 +60,7 @@ lint: check-tools
 
 # The fault tests run the consumer as a process of its own (to SIGKILL it), so the
 # binaries are built before the tests run.
-test: check-tools stack browser fmt lint
+test: check-tools stack browser check-deploy fmt lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 

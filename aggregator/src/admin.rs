@@ -149,3 +149,22 @@ fn unavailable(e: clickhouse::error::Error) -> Response {
         "the store is unavailable; nothing was deleted, or the deletion may be repeated",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::token_matches;
+
+    #[test]
+    fn only_the_exact_token_matches() {
+        assert!(token_matches("s3cret-token", "s3cret-token"));
+        for wrong in [
+            "",
+            "s3cret",
+            "s3cret-token ",
+            "S3cret-token",
+            "s3cret-tokenx",
+        ] {
+            assert!(!token_matches("s3cret-token", wrong), "{wrong:?}");
+        }
+    }
+}

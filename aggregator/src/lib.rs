@@ -28,6 +28,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    describe_metrics();
+    metrics::counter!("aggregator_refresh_failures_total").increment(0);
     let clickhouse = settings.clickhouse.client();
     let state = api::AppState {
         clickhouse: clickhouse.clone(),
@@ -51,6 +53,36 @@ pub async fn serve(
     refresher.abort();
     freshness.abort();
     served
+}
+
+fn describe_metrics() {
+    // Descriptions go to the installed recorder: install it first.
+    let _ = runtime::ops::metrics();
+    use metrics::{Unit, describe_counter, describe_gauge};
+    describe_gauge!(
+        "aggregator_last_refresh_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the last successful refresh of the statistics"
+    );
+    describe_gauge!(
+        "aggregator_last_refresh_duration_seconds",
+        Unit::Seconds,
+        "How long the last successful refresh took"
+    );
+    describe_counter!(
+        "aggregator_refresh_failures_total",
+        "Refreshes of the statistics that failed"
+    );
+    describe_gauge!(
+        "aggregator_statistics_age_seconds",
+        Unit::Seconds,
+        "Seconds since the last successful refresh"
+    );
+    describe_gauge!("aggregator_runs_24h", "Runs seen in the last 24 hours");
+    describe_gauge!(
+        "aggregator_failed_runs_24h",
+        "Runs of the last 24 hours whose outcome is failed"
+    );
 }
 
 /// Recompute the statistics of the days that are not frozen, every `refresh_interval`,

@@ -29,10 +29,12 @@ pub enum ConsumerError {
 /// Apply the schema migrations and the configured retention, once.
 pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerError> {
     let ch = &settings.clickhouse;
-    let applied = schemas::migrations::apply(&ch.server_client(), &ch.database).await?;
+    let applied =
+        schemas::migrations::apply(&ch.server_client(), &ch.database, &ch.cluster).await?;
     if schemas::migrations::apply_retention(
         &ch.client(),
         &ch.database,
+        &ch.cluster,
         settings.consumer.retention_days,
     )
     .await?
@@ -59,6 +61,7 @@ pub async fn run(
             c.max_ack_pending, c.batch_rows, c.workers
         )));
     }
+    init_metrics();
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -187,5 +190,60 @@ async fn report_lag(
             metrics::gauge!("consumer_stream_messages").set(info.state.messages as f64);
             metrics::gauge!("consumer_stream_bytes").set(info.state.bytes as f64);
         }
+    }
+}
+
+/// Counters start at zero, so that a dashboard or an alert sees "none yet" rather than
+/// "no data" before the first failure.
+fn init_metrics() {
+    // Descriptions go to the installed recorder: install it first.
+    let _ = runtime::ops::metrics();
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("consumer_rows_inserted_total", "Rows stored in ClickHouse");
+    describe_histogram!(
+        "consumer_batch_size_rows",
+        "Rows per batch written to ClickHouse"
+    );
+    describe_histogram!(
+        "consumer_insert_duration_seconds",
+        Unit::Seconds,
+        "Time of one batch INSERT into ClickHouse"
+    );
+    describe_counter!(
+        "consumer_redeliveries_total",
+        "Messages JetStream delivered more than once"
+    );
+    describe_counter!(
+        "consumer_dead_lettered_total",
+        "Messages that can never be stored, moved to the dead-letter stream"
+    );
+    describe_counter!(
+        "consumer_ack_failures_total",
+        "Acknowledgements JetStream did not confirm (the message is redelivered)"
+    );
+    describe_counter!(
+        "consumer_clickhouse_errors_total",
+        "Failed INSERTs, by kind"
+    );
+    describe_gauge!(
+        "consumer_pending_messages",
+        "Messages in the queue not yet stored: undelivered plus unacknowledged"
+    );
+    describe_gauge!("consumer_stream_messages", "Messages in the events stream");
+    describe_gauge!(
+        "consumer_stream_bytes",
+        Unit::Bytes,
+        "Bytes in the events stream (ingest answers 503 at nats.max_bytes)"
+    );
+    for name in [
+        "consumer_rows_inserted_total",
+        "consumer_redeliveries_total",
+        "consumer_dead_lettered_total",
+        "consumer_ack_failures_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for kind in ["rejected", "network", "timeout", "server", "other"] {
+        metrics::counter!("consumer_clickhouse_errors_total", "kind" => kind).increment(0);
     }
 }

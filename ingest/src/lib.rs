@@ -25,6 +25,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    init_metrics();
     let publisher = Arc::new(publish::Publisher::connect(&settings).await?);
     publisher.clone().keep_stream_ensured();
     let rate_limit = Arc::new(limit::RateLimit::new(
@@ -47,4 +48,69 @@ pub async fn run(
     publisher.flush().await;
     tracing::info!("ingest stopped");
     Ok(())
+}
+
+/// Counters start at zero, so that a dashboard or an alert sees "none yet" rather than
+/// "no data" before the first failure. Labelled ones are initialised for every value of
+/// their closed label set.
+fn init_metrics() {
+    // Descriptions go to the installed recorder: install it first.
+    let _ = runtime::ops::metrics();
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "ingest_http_requests_total",
+        "HTTP requests answered, by matched route and status"
+    );
+    describe_histogram!(
+        "ingest_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by matched route"
+    );
+    describe_gauge!(
+        "ingest_http_requests_in_flight",
+        "HTTP requests being answered now"
+    );
+    describe_histogram!(
+        "ingest_request_body_bytes",
+        Unit::Bytes,
+        "Size of request bodies as received"
+    );
+    describe_counter!(
+        "ingest_events_accepted_total",
+        "Events durably queued in JetStream (answered 202 or accepted in a batch)"
+    );
+    describe_counter!(
+        "ingest_rejections_total",
+        "Requests or batch items refused, by reason"
+    );
+    describe_histogram!(
+        "ingest_publish_duration_seconds",
+        Unit::Seconds,
+        "Time from publishing an event to JetStream's acknowledgement"
+    );
+    describe_counter!(
+        "ingest_publish_failures_total",
+        "Publishes that failed or timed out (answered 503), by kind"
+    );
+    describe_counter!(
+        "ingest_rate_limited_total",
+        "Requests refused by the rate limit (429)"
+    );
+    describe_gauge!(
+        "ingest_rate_limiter_clients",
+        "Clients the rate limiter currently keeps state for (keyed hashes, no addresses)"
+    );
+    for name in ["ingest_events_accepted_total", "ingest_rate_limited_total"] {
+        metrics::counter!(name).increment(0);
+    }
+    for kind in [
+        "stream_not_found",
+        "timeout",
+        "broken_pipe",
+        "max_ack_pending",
+        "max_payload",
+        "other",
+    ] {
+        metrics::counter!("ingest_publish_failures_total", "kind" => kind).increment(0);
+    }
 }

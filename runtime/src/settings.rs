@@ -26,6 +26,9 @@ pub fn load<T: DeserializeOwned>(
     let mut env = config::Environment::with_prefix("TELEMETRY")
         .prefix_separator("__")
         .separator("__")
+        // An empty variable is an unset one: compose passes `${TRUSTED_PROXIES:-}` as
+        // "", which must mean "no proxies", not a list holding one empty address.
+        .ignore_empty(true)
         .try_parsing(true);
     if !list_keys.is_empty() {
         env = env.list_separator(",");

@@ -104,11 +104,60 @@ impl Migration {
     }
 }
 
+/// A statement as it must run on `cluster` (unchanged when `cluster` is empty): DDL
+/// `ON CLUSTER`, MergeTree engines Replicated (with the server's default replica path),
+/// and after the raw table a Distributed `events_all` over its shards.
+///
+/// The migration files stay written for one server, which is what most deployments
+/// are; this keeps one set of files, and one checksum, for both.
+pub fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String> {
+    if cluster.is_empty() {
+        return vec![statement.to_owned()];
+    }
+    let on = format!("ON CLUSTER '{cluster}'");
+    let mut s = statement.to_owned();
+    for head in [
+        "CREATE TABLE IF NOT EXISTS ",
+        "CREATE DATABASE IF NOT EXISTS ",
+        "DROP TABLE IF EXISTS ",
+        "ALTER TABLE ",
+    ] {
+        if let Some(rest) = s.trim_start().strip_prefix(head) {
+            let (name, tail) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
+            s = format!("{head}{name} {on}{tail}");
+            break;
+        }
+    }
+    for engine in ["ReplacingMergeTree", "MergeTree"] {
+        let plain = format!("ENGINE = {engine}");
+        if s.contains(&plain) {
+            s = s.replace(&plain, &format!("ENGINE = Replicated{engine}"));
+            break;
+        }
+    }
+    let mut out = vec![s];
+    if statement.contains(&format!("CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}\n"))
+        || statement.contains(&format!("CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}\n("))
+    {
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}_all {on} AS {EVENTS_TABLE} \
+             ENGINE = Distributed('{cluster}', '{database}', '{EVENTS_TABLE}', cityHash64(random_id))"
+        ));
+    }
+    out
+}
+
 /// Create the database if needed and apply every migration that is not yet recorded.
 /// Returns the names of the migrations applied by this call.
 ///
 /// `client` must not have a database set; the one named here is created and used.
-pub async fn apply(client: &Client, database: &str) -> Result<Vec<&'static str>, MigrationError> {
+/// `cluster` names a ClickHouse cluster to apply the schema on (see `for_cluster`), or
+/// is empty.
+pub async fn apply(
+    client: &Client,
+    database: &str,
+    cluster: &str,
+) -> Result<Vec<&'static str>, MigrationError> {
     if database.is_empty()
         || !database
             .chars()
@@ -116,19 +165,26 @@ pub async fn apply(client: &Client, database: &str) -> Result<Vec<&'static str>,
     {
         return Err(MigrationError::BadDatabase(database.to_owned()));
     }
-    client
-        .query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"))
-        .execute()
-        .await?;
+    for stmt in for_cluster(
+        &format!("CREATE DATABASE IF NOT EXISTS `{database}`"),
+        cluster,
+        database,
+    ) {
+        client.query(&stmt).execute().await?;
+    }
     let db = client.clone().with_database(database);
-    db.query(&format!(
-        "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+    for stmt in for_cluster(
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
             version UInt32, name String, checksum String,
             applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
         ) ENGINE = ReplacingMergeTree ORDER BY version"
-    ))
-    .execute()
-    .await?;
+        ),
+        cluster,
+        database,
+    ) {
+        db.query(&stmt).execute().await?;
+    }
 
     let applied: Vec<Applied> = db
         .query(&format!(
@@ -150,7 +206,11 @@ pub async fn apply(client: &Client, database: &str) -> Result<Vec<&'static str>,
             }
             continue;
         }
-        for stmt in m.statements() {
+        for stmt in m
+            .statements()
+            .iter()
+            .flat_map(|s| for_cluster(s, cluster, database))
+        {
             db.query(&stmt)
                 .execute()
                 .await
@@ -204,6 +264,7 @@ pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrationErro
 pub async fn apply_retention(
     client: &Client,
     database: &str,
+    cluster: &str,
     days: u32,
 ) -> Result<bool, MigrationError> {
     let engine: String = client
@@ -215,13 +276,16 @@ pub async fn apply_retention(
     if ttl_days(&engine) == Some(days) {
         return Ok(false);
     }
-    client
-        .query(&format!(
+    for stmt in for_cluster(
+        &format!(
             "ALTER TABLE `{database}`.{EVENTS_TABLE} \
              MODIFY TTL received_at + INTERVAL {days} DAY DELETE"
-        ))
-        .execute()
-        .await?;
+        ),
+        cluster,
+        database,
+    ) {
+        client.query(&stmt).execute().await?;
+    }
     Ok(true)
 }
 
@@ -238,6 +302,50 @@ fn ttl_days(engine_full: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn on_a_cluster_every_statement_is_distributed_and_replicated() {
+        let all: Vec<String> = super::MIGRATIONS
+            .iter()
+            .flat_map(|m| m.statements())
+            .flat_map(|s| super::for_cluster(&s, "prod", "telemetry"))
+            .collect();
+        for s in &all {
+            if s.starts_with("CREATE") || s.starts_with("DROP") || s.starts_with("ALTER") {
+                assert!(s.contains(" ON CLUSTER 'prod'"), "{s}");
+            }
+            if s.contains("ENGINE = ") && !s.contains("Distributed") {
+                assert!(s.contains("ENGINE = Replicated"), "{s}");
+            }
+        }
+        assert!(
+            all.iter()
+                .any(|s| s.starts_with("CREATE TABLE IF NOT EXISTS events ON CLUSTER 'prod'\n("))
+        );
+        assert!(all.iter().any(|s| s.contains(
+            "events_all ON CLUSTER 'prod' AS events ENGINE = Distributed('prod', 'telemetry', 'events'"
+        )));
+        let ttl = super::for_cluster(
+            "ALTER TABLE `telemetry`.events MODIFY TTL received_at + INTERVAL 30 DAY DELETE",
+            "prod",
+            "telemetry",
+        );
+        assert_eq!(
+            ttl,
+            [
+                "ALTER TABLE `telemetry`.events ON CLUSTER 'prod' MODIFY TTL received_at + INTERVAL 30 DAY DELETE"
+            ]
+        );
+    }
+
+    #[test]
+    fn on_one_server_statements_are_unchanged() {
+        for m in super::MIGRATIONS {
+            for s in m.statements() {
+                assert_eq!(super::for_cluster(&s, "", "telemetry"), vec![s.clone()]);
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -14,6 +14,9 @@ pub struct ClickHouseSettings {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// A ClickHouse cluster to create the schema on (`ON CLUSTER`, Replicated engines,
+    /// a Distributed `events_all`); empty for one server.
+    pub cluster: String,
 }
 
 impl Default for ClickHouseSettings {
@@ -23,6 +26,7 @@ impl Default for ClickHouseSettings {
             database: names::DATABASE.into(),
             user: "default".into(),
             password: String::new(),
+            cluster: String::new(),
         }
     }
 }

@@ -88,3 +88,19 @@ impl NatsSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replica_count_reaches_both_streams() {
+        let settings = NatsSettings {
+            replicas: 3,
+            ..Default::default()
+        };
+        assert_eq!(settings.events_stream().num_replicas, 3);
+        assert_eq!(settings.dlq_stream().num_replicas, 3);
+        assert_eq!(NatsSettings::default().events_stream().num_replicas, 1);
+    }
+}

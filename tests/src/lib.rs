@@ -57,6 +57,9 @@ struct Service {
 }
 
 /// The three services, started on ephemeral ports in a namespace of their own.
+/// The aggregator's admin token in the in-process pipelines.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 pub struct Pipeline {
     pub ingest_url: String,
     pub aggregator_url: String,
@@ -143,6 +146,7 @@ impl Pipeline {
         // The tests refresh when they choose to (`refresh`, `refresh_at`); the periodic
         // refresh then runs once, at start, and never races them.
         aggregator.aggregator.refresh_interval = Duration::from_secs(3600);
+        aggregator.aggregator.admin_token = ADMIN_TOKEN.into();
 
         let mut services = Vec::new();
         let (ingest_url, s) = spawn({
