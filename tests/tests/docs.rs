@@ -61,3 +61,41 @@ fn the_readme_lists_every_configuration_key_and_no_other() {
         );
     }
 }
+
+/// The columns of the raw table, read from its DDL.
+fn raw_columns() -> Vec<String> {
+    let ddl = include_str!("../../schemas/sql/0001_events.sql");
+    let body = ddl
+        .split("CREATE TABLE IF NOT EXISTS events")
+        .nth(1)
+        .and_then(|rest| rest.split(")\nENGINE").next())
+        .expect("the events DDL");
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "(" && !l.starts_with("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_ropa_lists_exactly_the_stored_fields() {
+    let ropa = include_str!("../../docs/ROPA.md");
+    let section = ropa
+        .split("**Fields stored per event**")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the field list of docs/ROPA.md");
+    let listed: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('`').nth(1))
+        .map(str::to_owned)
+        .collect();
+    let columns = raw_columns();
+    assert!(columns.len() > 30, "{columns:?}");
+    assert_eq!(
+        listed, columns,
+        "docs/ROPA.md and schemas/sql/0001_events.sql disagree"
+    );
+}
