@@ -4,12 +4,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench stack stack-down build check-tools browser deploy-tools check-deploy fmt lint
+.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
 	@echo "make test        start the stack if needed, then fmt check, clippy and every test"
 	@echo "make bench       measure throughput and cost against this machine's limits (target/bench/report.md)"
+	@echo "make chaos       the fault suite over real processes, with more load (CHAOS_CLIENTS, CHAOS_EVENTS)"
+	@echo "make fuzz        mutation-fuzz parse/repair/validate for FUZZ_SECONDS (default 60)"
 	@echo "make stack       start NATS (127.0.0.1:4222) and ClickHouse (127.0.0.1:8123) in the background"
 	@echo "make stack-down  stop them"
 
@@ -69,3 +71,17 @@ bench: check-tools stack
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
 	target/release/bench drain
 	target/release/bench stats
+
+# The fault suite with more load than `make test` gives it (which runs the same
+# scenarios, shorter): SIGKILLs of ingest and of the consumer, NATS restarted, a
+# ClickHouse outage, a full queue. Each ends with an exact account.
+CHAOS_CLIENTS ?= 16
+CHAOS_EVENTS ?= 400
+chaos: check-tools stack
+	$(CARGO) build --workspace --bins
+	CHAOS_CLIENTS=$(CHAOS_CLIENTS) CHAOS_EVENTS=$(CHAOS_EVENTS) \
+	  $(CARGO) test -p tests --test chaos --test exactly_once -- --test-threads=1
+
+FUZZ_SECONDS ?= 60
+fuzz: check-tools
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p schemas --test fuzz -- --ignored --nocapture fuzz_for_a_while

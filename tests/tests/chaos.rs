@@ -1,0 +1,228 @@
+//! Fault scenarios over real processes, each ending with an exact account: the events
+//! answered 202 are the events stored, each exactly once, and nothing else is stored.
+//! (SIGKILLs of the consumer, a ClickHouse outage and a full queue are in
+//! exactly_once.rs.) `make chaos` runs these and those with more load.
+//!
+//! The load: `CHAOS_CLIENTS` clients, each posting its own events one per request to
+//! `POST /telemetry` as the bash client does, retrying after a 1 s pause on anything but
+//! a 2xx. The real client gives up after four attempts; these keep trying until a
+//! deadline, so that every event ends with a 202 and the account can be exact.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tests::{NatsServer, Pipeline, free_port, poll};
+
+fn clients() -> usize {
+    std::env::var("CHAOS_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8)
+}
+
+fn events_per_client() -> usize {
+    std::env::var("CHAOS_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150)
+}
+
+/// Event `i` of client `c`: its own run, so that every event is distinct.
+fn body(c: usize, i: usize) -> String {
+    serde_json::json!({
+        "random_id": format!("00000000-0000-4000-8000-{c:012}"),
+        "execution_id": format!("00000000-0000-4000-9000-{:012}", c * 1_000_000 + i),
+        "type": "lxc",
+        "nsapp": "chaos",
+        "status": "installing",
+    })
+    .to_string()
+}
+
+/// Post every event of every client to whatever `url()` says now, until each got a 2xx;
+/// returns the execution ids answered 202.
+async fn load(url: Arc<Mutex<String>>) -> BTreeSet<String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let accepted = Arc::new(Mutex::new(BTreeSet::new()));
+    let mut tasks = Vec::new();
+    for c in 0..clients() {
+        let (http, url, accepted) = (http.clone(), url.clone(), accepted.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..events_per_client() {
+                let body = body(c, i);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+                loop {
+                    let target = url.lock().unwrap().clone();
+                    let r = http
+                        .post(format!("{target}/telemetry"))
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    if let Ok(r) = r
+                        && r.status().is_success()
+                    {
+                        assert_eq!(r.status(), 202);
+                        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                        accepted
+                            .lock()
+                            .unwrap()
+                            .insert(v["execution_id"].as_str().unwrap().to_owned());
+                        // A client sends a few events a minute; this one, a hundred a
+                        // second, so that the faults land in the middle of the load.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "client {c} could not deliver event {i}"
+                    );
+                    // The bash client's pause between attempts.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    Arc::try_unwrap(accepted).unwrap().into_inner().unwrap()
+}
+
+/// The exact account: every accepted event stored once, and nothing else.
+async fn assert_exact(p: &Pipeline, accepted: &BTreeSet<String>) {
+    let n = accepted.len() as u64;
+    assert_eq!(n, (clients() * events_per_client()) as u64);
+    p.assert_stored_exactly(n, Duration::from_secs(120)).await;
+    let stored: Vec<serde_json::Value> = p
+        .rows("SELECT toString(execution_id) AS id, count() AS n FROM events FINAL GROUP BY id")
+        .await;
+    assert_eq!(stored.len() as u64, n, "distinct runs stored");
+    for row in &stored {
+        assert_eq!(row["n"], 1, "{row}");
+        assert!(
+            accepted.contains(row["id"].as_str().unwrap()),
+            "stored without a 202: {row}"
+        );
+    }
+}
+
+/// Ingest as a process of its own, so that the test can SIGKILL it.
+struct Ingest(Child);
+
+impl Ingest {
+    fn spawn(settings: &ingest::Settings, port: u16) -> Self {
+        let mut s = settings.clone();
+        s.ingest.listen = format!("127.0.0.1:{port}");
+        s.log.level = "warn".into();
+        Ingest(
+            Command::new(tests::binary("ingest"))
+                .envs(runtime::settings::to_env(&s))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("ingest starts"),
+        )
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn ready(p: &Pipeline, url: &str) {
+    poll(Duration::from_secs(30), "ingest readiness", || async {
+        let r = p.http.get(format!("{url}/readyz")).send().await.ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+}
+
+fn no_rate_limit(i: &mut ingest::Settings, _: &mut consumer::Settings) {
+    i.ingest.rate_limit_per_minute = 0;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_queued() {
+    let p = Pipeline::start_with(no_rate_limit).await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut ingest = Some(Ingest::spawn(&p.ingest, port));
+    ready(&p, &url).await;
+    let load = tokio::spawn(load(Arc::new(Mutex::new(url.clone()))));
+    for _ in 0..3 {
+        // Kill it once the load is flowing through it, then bring it back on the same
+        // port, as a supervisor would.
+        let before = p.count("SELECT count() FROM events").await.unwrap_or(0);
+        poll(
+            Duration::from_secs(60),
+            "load reaching the store",
+            || async {
+                let now = p.count("SELECT count() FROM events").await?;
+                (now > before + 50 || load.is_finished()).then_some(())
+            },
+        )
+        .await;
+        assert!(!load.is_finished(), "the load ended before the fault");
+        if let Some(mut i) = ingest.take() {
+            let _ = i.0.kill();
+        }
+        ingest = Some(Ingest::spawn(&p.ingest, port));
+        ready(&p, &url).await;
+    }
+    let accepted = load.await.unwrap();
+    assert_exact(&p, &accepted).await;
+    drop(ingest);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_nats_under_load_loses_nothing_the_clients_were_told_was_queued() {
+    let mut nats = NatsServer::start().await;
+    let url = nats.url();
+    let p = Pipeline::start_with(move |i, c| {
+        no_rate_limit(i, c);
+        i.nats.url = url.clone();
+        c.nats.url = url;
+    })
+    .await;
+    let load = tokio::spawn(load(Arc::new(Mutex::new(p.ingest_url.clone()))));
+    for _ in 0..2 {
+        let before = p.count("SELECT count() FROM events").await.unwrap_or(0);
+        poll(
+            Duration::from_secs(60),
+            "load reaching the store",
+            || async {
+                let now = p.count("SELECT count() FROM events").await?;
+                (now > before + 50 || load.is_finished()).then_some(())
+            },
+        )
+        .await;
+        assert!(!load.is_finished(), "the load ended before the fault");
+        nats.stop();
+        // Down long enough for clients to see 503s and retry.
+        poll(Duration::from_secs(30), "ingest to notice", || async {
+            let r = p
+                .http
+                .get(format!("{}/readyz", p.ingest_url))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 503).then_some(())
+        })
+        .await;
+        nats.resume().await;
+        ready(&p, &p.ingest_url).await;
+    }
+    let accepted = load.await.unwrap();
+    assert_exact(&p, &accepted).await;
+    p.stop().await;
+    drop(nats);
+}
