@@ -70,6 +70,7 @@ test: check-tools stack browser check-deploy fmt lint
 bench: check-tools stack
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
 	target/release/bench drain
+	target/release/bench ingest
 	target/release/bench stats
 
 # The fault suite with more load than `make test` gives it (which runs the same

@@ -189,7 +189,7 @@ async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Re
 }
 
 /// Peak resident memory (MB) and CPU seconds used so far, from /proc.
-fn process_stats(pid: u32) -> (f64, f64) {
+pub(crate) fn process_stats(pid: u32) -> (f64, f64) {
     let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

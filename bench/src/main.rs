@@ -5,6 +5,7 @@
 //! `target/bench/report.md` and `report.json`.
 
 mod drain;
+mod ingest;
 mod report;
 mod stats;
 mod workload;
@@ -33,6 +34,15 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         single_inserts: u64,
     },
+    /// Ingest: the load generator (throughput, latency, end to end, memory).
+    Ingest {
+        /// Seconds per phase (the 202-only limit, full load, half load).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Keep-alive clients.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Aggregator: a year of raw events, the refresh cycle and the API's latency.
     Stats {
         #[arg(long, default_value_t = 5_000_000)]
@@ -52,6 +62,10 @@ async fn main() -> anyhow::Result<()> {
             events,
             single_inserts,
         } => report.drain = Some(drain::run(events, single_inserts).await?),
+        Command::Ingest {
+            seconds,
+            concurrency,
+        } => report.ingest = Some(ingest::run(seconds, concurrency).await?),
         Command::Stats { events, requests } => {
             report.stats = Some(stats::run(events, requests).await?);
         }

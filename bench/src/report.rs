@@ -11,6 +11,28 @@ pub struct Report {
     pub machine: Option<Machine>,
     pub drain: Option<Drain>,
     pub stats: Option<Stats>,
+    pub ingest: Option<Ingest>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ingest {
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub accepted_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub half_load_per_s: f64,
+    pub half_load_p50_ms: f64,
+    pub half_load_p99_ms: f64,
+    pub e2e_p50_ms: f64,
+    pub e2e_p99_ms: f64,
+    /// An axum handler that only answers 202: the HTTP limit of the machine.
+    pub axum_202_per_s: f64,
+    pub ingest_peak_rss_mb: f64,
+    pub ingest_cpu_s_per_100k: f64,
+    pub consumer_peak_rss_mb: f64,
+    pub consumer_cpu_s_per_100k: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,6 +106,76 @@ impl Report {
                 md,
                 "{} cores ({}), measured {}. NATS, ClickHouse, the services and the load generator share these cores.\n",
                 m.cores, m.cpu, m.measured_at
+            );
+        }
+        if let Some(i) = &self.ingest {
+            let _ = writeln!(
+                md,
+                "## Ingest: {} keep-alive clients, {} s per phase, durable acks\n",
+                i.concurrency, i.seconds
+            );
+            let _ = writeln!(
+                md,
+                "| figure | value | limit or target | ratio |\n|---|---|---|---|"
+            );
+            let _ = writeln!(
+                md,
+                "| accepted events/s (202 after the JetStream ack) | {:.0} | an axum handler that only answers 202: {:.0}/s | {:.2} |",
+                i.accepted_per_s,
+                i.axum_202_per_s,
+                i.accepted_per_s / i.axum_202_per_s
+            );
+            if let Some(d) = &self.drain {
+                let _ = writeln!(
+                    md,
+                    "| accepted events/s | {:.0} | bare JetStream async publish: {:.0}/s | {:.2} |",
+                    i.accepted_per_s,
+                    d.jetstream_publish_per_s,
+                    i.accepted_per_s / d.jetstream_publish_per_s
+                );
+            }
+            let _ = writeln!(
+                md,
+                "| accepted events/s | {:.0} | target 15 000/s | {:.2} |",
+                i.accepted_per_s,
+                i.accepted_per_s / 15_000.0
+            );
+            let _ = writeln!(
+                md,
+                "| HTTP latency at full load: p50 / p99 / p99.9 | {:.2} / {:.2} / {:.2} ms | | |",
+                i.p50_ms, i.p99_ms, i.p999_ms
+            );
+            let _ = writeln!(
+                md,
+                "| p99 at half load ({:.0}/s; p50 {:.2} ms) | {:.2} ms | target 25 ms | {:.2} |",
+                i.half_load_per_s,
+                i.half_load_p50_ms,
+                i.half_load_p99_ms,
+                i.half_load_p99_ms / 25.0
+            );
+            let _ = writeln!(
+                md,
+                "| end to end, 202 → row visible in ClickHouse: p50 / p99 | {:.0} / {:.0} ms | target p99 2 000 ms | {:.2} |",
+                i.e2e_p50_ms,
+                i.e2e_p99_ms,
+                i.e2e_p99_ms / 2000.0
+            );
+            let _ = writeln!(
+                md,
+                "| ingest peak RSS | {:.1} MB | target 50 MB | {:.2} |",
+                i.ingest_peak_rss_mb,
+                i.ingest_peak_rss_mb / 50.0
+            );
+            let _ = writeln!(
+                md,
+                "| consumer peak RSS (same run) | {:.1} MB | target 150 MB | {:.2} |",
+                i.consumer_peak_rss_mb,
+                i.consumer_peak_rss_mb / 150.0
+            );
+            let _ = writeln!(
+                md,
+                "| CPU per 100 000 events: ingest / consumer | {:.2} s / {:.2} s | | |\n",
+                i.ingest_cpu_s_per_100k, i.consumer_cpu_s_per_100k
             );
         }
         if let Some(d) = &self.drain {

@@ -1,0 +1,392 @@
+//! Ingest under load: the load generator, next to an axum handler that only answers 202
+//! (the HTTP limit of this machine), and the end-to-end latency from a 202 to the row in
+//! ClickHouse, with the real ingest and consumer processes on the same cores.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use schemas::store::ClickHouseSettings;
+use schemas::stream::NatsSettings;
+use tokio::sync::Mutex;
+
+use crate::report::Ingest;
+use crate::workload;
+
+pub async fn run(seconds: u64, concurrency: usize) -> anyhow::Result<Ingest> {
+    let ns = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let nats = NatsSettings {
+        url: std::env::var("TELEMETRY_TEST_NATS_URL")
+            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        stream: format!("BENCH_I_{ns}"),
+        subject: format!("bench_i_{ns}.events"),
+        dlq_stream: format!("BENCH_I_{ns}_DLQ"),
+        dlq_subject: format!("bench_i_{ns}.dlq"),
+        max_bytes: 2 << 30,
+        ..Default::default()
+    };
+    let clickhouse = ClickHouseSettings {
+        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        database: format!("bench_i_{ns}"),
+        ..Default::default()
+    };
+    let result = measure(&nats, &clickhouse, seconds, concurrency, &ns).await;
+    // Leave no stream or database behind, whatever happened.
+    if let Ok(client) = async_nats::connect(&nats.url).await {
+        let js = async_nats::jetstream::new(client);
+        let _ = js.delete_stream(&nats.stream).await;
+        let _ = js.delete_stream(&nats.dlq_stream).await;
+    }
+    let _ = clickhouse
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
+        .execute()
+        .await;
+    result
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn measure(
+    nats: &NatsSettings,
+    clickhouse: &ClickHouseSettings,
+    seconds: u64,
+    concurrency: usize,
+    ns: &str,
+) -> anyhow::Result<Ingest> {
+    let duration = Duration::from_secs(seconds);
+    let mut consumer = consumer::Settings {
+        nats: nats.clone(),
+        clickhouse: clickhouse.clone(),
+        ..Default::default()
+    };
+    consumer.consumer.durable = format!("bench_i_{ns}");
+    consumer.consumer.listen = format!("127.0.0.1:{}", free_port()?);
+    consumer.log.level = "warn".into();
+    consumer::migrate(&consumer)
+        .await
+        .context("migrating (run `make stack`)")?;
+    let mut ingest = ingest::Settings {
+        nats: nats.clone(),
+        ..Default::default()
+    };
+    let port = free_port()?;
+    ingest.ingest.listen = format!("127.0.0.1:{port}");
+    ingest.ingest.rate_limit_per_minute = 0;
+    ingest.log.level = "warn".into();
+    let exe = std::env::current_exe()?;
+    let ingest_proc = Child(
+        std::process::Command::new(exe.with_file_name("ingest"))
+            .envs(runtime::settings::to_env(&ingest))
+            .spawn()
+            .context("starting ingest")?,
+    );
+    let consumer_proc = Child(
+        std::process::Command::new(exe.with_file_name("consumer"))
+            .envs(runtime::settings::to_env(&consumer))
+            .spawn()
+            .context("starting the consumer")?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(Instant::now() < deadline, "ingest did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    eprintln!("[bench] the limit: an axum handler that only answers 202");
+    let limit_addr = serve_202().await?;
+    let next = Arc::new(AtomicU64::new(0));
+    let (limit_done, _) = closed_loop(
+        &http,
+        &format!("http://{limit_addr}"),
+        concurrency,
+        duration,
+        next.clone(),
+    )
+    .await;
+    let axum_202_per_s = limit_done as f64 / duration.as_secs_f64();
+
+    eprintln!("[bench] ingest at full load: {concurrency} keep-alive clients for {seconds} s");
+    let (accepted, mut latencies) =
+        closed_loop(&http, &base, concurrency, duration, next.clone()).await;
+    let accepted_per_s = accepted as f64 / duration.as_secs_f64();
+    let full = percentiles(&mut latencies);
+
+    // The full-load phase leaves a backlog; the consumer drains it first, so that the
+    // half-load phase measures half the load, not the drain.
+    eprintln!("[bench] waiting for the consumer to drain the backlog");
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await?);
+    let drained = Instant::now() + Duration::from_secs(300);
+    loop {
+        let mut stream = js.get_stream(&nats.stream).await?;
+        if stream.info().await?.state.messages == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < drained, "the backlog did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    eprintln!("[bench] ingest at half that load, with end-to-end probes");
+    let rate = accepted_per_s / 2.0;
+    let probe = tokio::spawn(probe_end_to_end(
+        http.clone(),
+        base.clone(),
+        clickhouse.client(),
+        duration,
+    ));
+    let mut half = open_loop(&http, &base, concurrency, rate, duration, next.clone()).await;
+    let half = percentiles(&mut half);
+    let mut e2e = probe.await??;
+    let e2e = percentiles(&mut e2e);
+
+    let (ingest_rss, ingest_cpu) = crate::drain::process_stats(ingest_proc.0.id());
+    let (consumer_rss, consumer_cpu) = crate::drain::process_stats(consumer_proc.0.id());
+    let events = next.load(Ordering::Relaxed) as f64;
+    Ok(Ingest {
+        seconds,
+        concurrency,
+        accepted_per_s,
+        p50_ms: full.0,
+        p99_ms: full.1,
+        p999_ms: full.2,
+        half_load_per_s: rate,
+        half_load_p50_ms: half.0,
+        half_load_p99_ms: half.1,
+        e2e_p50_ms: e2e.0,
+        e2e_p99_ms: e2e.1,
+        axum_202_per_s,
+        ingest_peak_rss_mb: ingest_rss,
+        ingest_cpu_s_per_100k: ingest_cpu / (events / 100_000.0),
+        consumer_peak_rss_mb: consumer_rss,
+        consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
+    })
+}
+
+/// p50, p99, p99.9 of latencies in milliseconds.
+fn percentiles(ms: &mut [f64]) -> (f64, f64, f64) {
+    if ms.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((q * ms.len() as f64) as usize).min(ms.len() - 1)];
+    (at(0.5), at(0.99), at(0.999))
+}
+
+/// An HTTP server that answers every POST with 202 and a small JSON body, as ingest
+/// does, without parsing or publishing: what axum and hyper cost on this machine.
+async fn serve_202() -> anyhow::Result<SocketAddr> {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/telemetry",
+        post(|_body: axum::body::Bytes| async {
+            (
+                axum::http::StatusCode::ACCEPTED,
+                [("content-type", "application/json")],
+                r#"{"status":"accepted"}"#,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+/// `concurrency` clients, each posting the next realistic event as soon as the last was
+/// answered, for `duration`. Returns the 202s and every request's latency (ms).
+async fn closed_loop(
+    http: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    next: Arc<AtomicU64>,
+) -> (u64, Vec<f64>) {
+    let end = Instant::now() + duration;
+    let accepted = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, next, accepted, latencies) = (
+            http.clone(),
+            format!("{base}/telemetry"),
+            next.clone(),
+            accepted.clone(),
+            latencies.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while Instant::now() < end {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
+                let t = Instant::now();
+                if let Ok(r) = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                {
+                    let ok = r.status() == 202;
+                    let _ = r.bytes().await;
+                    mine.push(t.elapsed().as_secs_f64() * 1000.0);
+                    accepted.fetch_add(u64::from(ok), Ordering::Relaxed);
+                }
+            }
+            latencies.lock().await.extend(mine);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let latencies = std::mem::take(&mut *latencies.lock().await);
+    (accepted.load(Ordering::Relaxed), latencies)
+}
+
+/// Requests at a fixed total `rate`, whatever the answers take (open loop), spread over
+/// `concurrency` senders. Returns every request's latency (ms).
+async fn open_loop(
+    http: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    rate: f64,
+    duration: Duration,
+    next: Arc<AtomicU64>,
+) -> Vec<f64> {
+    let per_sender = Duration::from_secs_f64(concurrency as f64 / rate.max(1.0));
+    let end = Instant::now() + duration;
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, next, latencies) = (
+            http.clone(),
+            format!("{base}/telemetry"),
+            next.clone(),
+            latencies.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(per_sender);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut inflight = tokio::task::JoinSet::new();
+            while Instant::now() < end {
+                tick.tick().await;
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let (http, url) = (http.clone(), url.clone());
+                inflight.spawn(async move {
+                    let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
+                    let t = Instant::now();
+                    let r = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .ok()?;
+                    let _ = r.bytes().await;
+                    Some(t.elapsed().as_secs_f64() * 1000.0)
+                });
+            }
+            let mut mine = Vec::new();
+            while let Some(r) = inflight.join_next().await {
+                if let Ok(Some(ms)) = r {
+                    mine.push(ms);
+                }
+            }
+            latencies.lock().await.extend(mine);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    std::mem::take(&mut *latencies.lock().await)
+}
+
+/// Every 100 ms, one tagged event; the time from its 202 until ClickHouse returns its
+/// row (polled every 20 ms), in ms.
+async fn probe_end_to_end(
+    http: reqwest::Client,
+    base: String,
+    ch: clickhouse::Client,
+    duration: Duration,
+) -> anyhow::Result<Vec<f64>> {
+    let sent: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (sent, done, ch) = (sent.clone(), done.clone(), ch.clone());
+        tokio::spawn(async move {
+            let mut seen: std::collections::HashMap<String, f64> = Default::default();
+            let give_up = Instant::now() + duration + Duration::from_secs(30);
+            loop {
+                let waiting: Vec<(String, Instant)> = sent
+                    .lock()
+                    .await
+                    .iter()
+                    .filter(|(id, _)| !seen.contains_key(id))
+                    .cloned()
+                    .collect();
+                if waiting.is_empty() && done.load(Ordering::Relaxed) || Instant::now() > give_up {
+                    break;
+                }
+                if !waiting.is_empty()
+                    && let Ok(ids) = ch
+                        .query("SELECT toString(random_id) FROM events WHERE nsapp = 'e2e-probe'")
+                        .fetch_all::<String>()
+                        .await
+                {
+                    let now = Instant::now();
+                    for (id, at) in waiting {
+                        if ids.contains(&id) {
+                            seen.insert(id, (now - at).as_secs_f64() * 1000.0);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            seen.into_values().collect::<Vec<f64>>()
+        })
+    };
+    let end = Instant::now() + duration;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while Instant::now() < end {
+        tick.tick().await;
+        let id = uuid::Uuid::now_v7().to_string();
+        let body = serde_json::json!({
+            "random_id": id, "execution_id": id, "type": "lxc",
+            "nsapp": "e2e-probe", "status": "installing",
+        });
+        let r = http
+            .post(format!("{base}/telemetry"))
+            .json(&body)
+            .send()
+            .await?;
+        if r.status() == 202 {
+            sent.lock().await.push((id, Instant::now()));
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    Ok(poller.await?)
+}
