@@ -3,7 +3,8 @@
 # command picks which. Build: docker build -t telemetry-pipeline .  (compose does)
 
 # --- build -----------------------------------------------------------------------------
-FROM rust:1.88-bookworm AS build
+# The toolchain the tests run with here (the workspace needs 1.88 or newer).
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and the target directory between builds, so a source
