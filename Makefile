@@ -64,7 +64,7 @@ lint: check-tools
 # binaries are built before the tests run.
 test: check-tools stack browser check-deploy fmt lint
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 # Release builds: the numbers are about the code as it runs in production.
 bench: check-tools stack
