@@ -183,46 +183,65 @@ impl DocumentCache {
     }
 }
 
-/// Serve the document `key` of the current materialisation, from the cache or built by
-/// `build` (`None` from `build` is a 404).
-async fn document<T, F, Fut>(
+/// Answer with the bytes cached under `key` for the materialisation of `as_of`, or with
+/// those `build` makes (and caches); `None` from `build` is a 404.
+async fn cached<Fut>(
     state: &AppState,
     request: &HeaderMap,
     key: String,
-    meta: Meta,
-    build: F,
+    as_of: Option<OffsetDateTime>,
+    content_type: &'static str,
+    build: Fut,
 ) -> Result<Response, ApiError>
 where
-    T: Serialize,
-    F: FnOnce(Meta) -> Fut,
-    Fut: Future<Output = clickhouse::error::Result<Option<T>>>,
+    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>>,
 {
-    let key = format!("{key}@{}", meta.window.until);
-    let as_of = meta.generated_at;
     let body = match state.cache.get(&key, as_of) {
         Some(body) => body,
         None => {
-            let Some(doc) = build(meta).await? else {
+            let Some(bytes) = build.await? else {
                 return Err(ApiError::NotFound(
                     "no app of this name has at least k runs in this window",
                 ));
             };
-            let body = Arc::new(serde_json::to_vec(&doc).map_err(ApiError::Serialise)?);
+            let body = Arc::new(bytes);
             state.cache.put(key, as_of, body.clone());
             body
         }
     };
     Ok(cacheable(
         request,
-        "application/json",
+        content_type,
         max_age(state),
         body.as_ref().clone(),
     ))
 }
 
-async fn meta(state: &AppState, query: &WindowQuery) -> Result<Meta, ApiError> {
-    let window = query.window()?;
-    Ok(state.documents.meta(window).await?)
+/// Serve the JSON document `name` for the request's window, built by `build` on a
+/// cache miss.
+async fn document<T, F, Fut>(
+    state: &AppState,
+    request: &HeaderMap,
+    query: &WindowQuery,
+    name: &str,
+    build: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(Arc<Documents>, Meta) -> Fut,
+    Fut: Future<Output = clickhouse::error::Result<Option<T>>>,
+{
+    let meta = state.documents.meta(query.window()?).await?;
+    let key = format!("{name}/{}@{}", meta.window.name(), meta.window.until);
+    let as_of = meta.generated_at;
+    let docs = state.documents.clone();
+    cached(state, request, key, as_of, "application/json", async move {
+        match build(docs, meta).await? {
+            Some(doc) => Ok(Some(serde_json::to_vec(&doc).map_err(ApiError::Serialise)?)),
+            None => Ok(None),
+        }
+    })
+    .await
 }
 
 async fn summary(
@@ -230,11 +249,8 @@ async fn summary(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let meta = meta(&state, &query).await?;
-    let key = format!("summary/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.summary(m).await.map(Some)
+    document(&state, &headers, &query, "summary", |d, m| async move {
+        d.summary(m).await.map(Some)
     })
     .await
 }
@@ -244,11 +260,8 @@ async fn apps(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let meta = meta(&state, &query).await?;
-    let key = format!("apps/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.apps(m).await.map(Some)
+    document(&state, &headers, &query, "apps", |d, m| async move {
+        d.apps(m).await.map(Some)
     })
     .await
 }
@@ -271,11 +284,9 @@ async fn app(
     if !valid_app(&nsapp) {
         return Err(ApiError::BadApp);
     }
-    let meta = meta(&state, &query).await?;
-    let key = format!("apps/{nsapp}/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.app(m, &nsapp).await
+    let name = format!("apps/{nsapp}");
+    document(&state, &headers, &query, &name, |d, m| async move {
+        d.app(m, &nsapp).await
     })
     .await
 }
@@ -285,26 +296,8 @@ async fn daily(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let meta = meta(&state, &query).await?;
-    let key = format!("daily/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.daily(m).await.map(Some)
-    })
-    .await
-}
-
-async fn breakdown(
-    state: &AppState,
-    query: &WindowQuery,
-    headers: &HeaderMap,
-    dimension: &'static str,
-) -> Result<Response, ApiError> {
-    let meta = meta(state, query).await?;
-    let key = format!("{dimension}/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(state, headers, key, meta, |m| async move {
-        docs.breakdown(m, dimension).await.map(Some)
+    document(&state, &headers, &query, "daily", |d, m| async move {
+        d.daily(m).await.map(Some)
     })
     .await
 }
@@ -315,7 +308,10 @@ async fn os(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    breakdown(&state, &query, &headers, "os").await
+    document(&state, &headers, &query, "os", |d, m| async move {
+        d.breakdown(m, "os").await.map(Some)
+    })
+    .await
 }
 
 /// Runs by Proxmox VE version.
@@ -324,7 +320,10 @@ async fn pve(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    breakdown(&state, &query, &headers, "pve").await
+    document(&state, &headers, &query, "pve", |d, m| async move {
+        d.breakdown(m, "pve").await.map(Some)
+    })
+    .await
 }
 
 async fn hardware(
@@ -332,11 +331,8 @@ async fn hardware(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let meta = meta(&state, &query).await?;
-    let key = format!("hardware/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.hardware(m).await.map(Some)
+    document(&state, &headers, &query, "hardware", |d, m| async move {
+        d.hardware(m).await.map(Some)
     })
     .await
 }
@@ -346,11 +342,8 @@ async fn errors(
     Query(query): Query<WindowQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let meta = meta(&state, &query).await?;
-    let key = format!("errors/{}", meta.window.name());
-    let docs = state.documents.clone();
-    document(&state, &headers, key, meta, |m| async move {
-        docs.errors(m).await.map(Some)
+    document(&state, &headers, &query, "errors", |d, m| async move {
+        d.errors(m).await.map(Some)
     })
     .await
 }
@@ -386,19 +379,17 @@ async fn js(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn data(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let meta = state.documents.meta(Window::today(None)).await?;
     let key = format!("data.js@{}", meta.window.until);
-    let body = match state.cache.get(&key, meta.generated_at) {
-        Some(body) => body,
-        None => {
-            let bundle = dashboard::bundle(&state.documents).await?;
-            let body = Arc::new(dashboard::data_js(&bundle).into_bytes());
-            state.cache.put(key, meta.generated_at, body.clone());
-            body
-        }
-    };
-    Ok(cacheable(
+    let docs = state.documents.clone();
+    cached(
+        &state,
         &headers,
+        key,
+        meta.generated_at,
         "text/javascript; charset=utf-8",
-        max_age(&state),
-        body.as_ref().clone(),
-    ))
+        async move {
+            let bundle = dashboard::bundle(&docs).await?;
+            Ok(Some(dashboard::data_js(&bundle).into_bytes()))
+        },
+    )
+    .await
 }

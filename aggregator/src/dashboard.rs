@@ -58,26 +58,44 @@ pub async fn window_documents(
     ])
 }
 
+/// The documents of every dashboard window.
+pub async fn all_windows(
+    documents: &Documents,
+) -> clickhouse::error::Result<Vec<(Window, Vec<(&'static str, Value)>)>> {
+    let mut all = Vec::new();
+    for window in WINDOWS.map(Window::today) {
+        all.push((window, window_documents(documents, window).await?));
+    }
+    Ok(all)
+}
+
 /// Everything the dashboard shows: each window's documents.
 pub async fn bundle(documents: &Documents) -> clickhouse::error::Result<Value> {
-    let mut by_window = serde_json::Map::new();
-    let mut k = Value::Null;
-    for window in WINDOWS.map(Window::today) {
-        let docs = window_documents(documents, window).await?;
-        if let Some((_, summary)) = docs.first() {
-            k = summary["k"].clone();
-        }
-        by_window.insert(
-            window.name(),
-            Value::Object(docs.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()),
-        );
-    }
-    Ok(json!({
+    Ok(assemble(&all_windows(documents).await?))
+}
+
+/// The bundle of documents already built, by window.
+pub fn assemble(windows: &[(Window, Vec<(&'static str, Value)>)]) -> Value {
+    let k = windows
+        .first()
+        .and_then(|(_, docs)| docs.first())
+        .map_or(Value::Null, |(_, summary)| summary["k"].clone());
+    let by_window: serde_json::Map<String, Value> = windows
+        .iter()
+        .map(|(window, docs)| {
+            let docs = docs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                .collect();
+            (window.name(), Value::Object(docs))
+        })
+        .collect();
+    json!({
         "k": k,
-        "windows": WINDOWS.map(|w| Window::today(w).name()),
+        "windows": windows.iter().map(|(w, _)| w.name()).collect::<Vec<_>>(),
         "default_window": DEFAULT_WINDOW,
         "documents": by_window,
-    }))
+    })
 }
 
 /// `data.js`: a script rather than JSON, because a page opened from `file://` may load

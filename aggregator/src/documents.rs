@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use clickhouse::Client;
 use serde::Serialize;
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::anonymity::{self, Published};
 use crate::settings::AggregatorSettings;
@@ -309,7 +309,7 @@ impl Documents {
             .into_iter()
             .filter(|(_, c)| c.runs >= self.k)
             .map(|(day, counts)| Day {
-                day: iso_date(day),
+                day: day.to_string(),
                 counts,
             })
             .collect();
@@ -374,13 +374,4 @@ impl Documents {
             },
         })
     }
-}
-
-fn iso_date(day: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
 }

@@ -12,7 +12,6 @@ use anyhow::Context;
 
 use crate::dashboard;
 use crate::documents::Documents;
-use crate::stats::Window;
 
 /// What an export wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -31,27 +30,34 @@ pub async fn export(documents: &Documents, out: &Path) -> anyhow::Result<ExportR
         report.files += 1;
         Ok(())
     };
-    for window in dashboard::WINDOWS.map(Window::today) {
+    let windows = dashboard::all_windows(documents).await?;
+    for (window, docs) in &windows {
         let dir = out.join("api").join(window.name());
-        for (name, doc) in dashboard::window_documents(documents, window).await? {
+        for (name, doc) in docs {
             write(
                 &dir.join(format!("{name}.json")),
-                &serde_json::to_vec(&doc)?,
+                &serde_json::to_vec(doc)?,
                 &mut report,
             )?;
         }
-        let meta = documents.meta(window).await?;
-        for app in documents.apps(meta.clone()).await?.apps {
-            if let Some(doc) = documents.app(meta.clone(), &app.nsapp).await? {
+        // One document per app the apps document publishes (those with k runs or more).
+        let meta = documents.meta(*window).await?;
+        let apps = docs
+            .iter()
+            .find(|(name, _)| *name == "apps")
+            .and_then(|(_, doc)| doc["apps"].as_array().cloned())
+            .unwrap_or_default();
+        for nsapp in apps.iter().filter_map(|a| a["nsapp"].as_str()) {
+            if let Some(doc) = documents.app(meta.clone(), nsapp).await? {
                 write(
-                    &dir.join("apps").join(format!("{}.json", app.nsapp)),
+                    &dir.join("apps").join(format!("{nsapp}.json")),
                     &serde_json::to_vec(&doc)?,
                     &mut report,
                 )?;
             }
         }
     }
-    let bundle = dashboard::bundle(documents).await?;
+    let bundle = dashboard::assemble(&windows);
     write(
         &out.join("data.js"),
         dashboard::data_js(&bundle).as_bytes(),

@@ -11,6 +11,7 @@ use schemas::store::ClickHouseSettings;
 use schemas::stream::NatsSettings;
 
 use crate::report::Drain;
+use crate::scratch;
 use crate::workload;
 
 /// Publishes in flight at once while filling the backlog: below async-nats's own limit
@@ -20,24 +21,10 @@ const IN_FLIGHT: usize = 4_096;
 const CHUNK: u64 = 10_000;
 
 pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
-    let ns = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
-    let nats = NatsSettings {
-        url: std::env::var("TELEMETRY_TEST_NATS_URL")
-            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        stream: format!("BENCH_{ns}"),
-        subject: format!("bench_{ns}.events"),
-        dlq_stream: format!("BENCH_{ns}_DLQ"),
-        dlq_subject: format!("bench_{ns}.dlq"),
-        // Room for the backlog (about 1 KB an event) without reserving the whole disk.
-        max_bytes: (events as i64 * 2048).max(64 << 20),
-        ..Default::default()
-    };
-    let clickhouse = ClickHouseSettings {
-        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
-            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
-        database: format!("bench_{ns}"),
-        ..Default::default()
-    };
+    let ns = scratch::namespace();
+    // Room for the backlog (about 1 KB an event) without reserving the whole disk.
+    let nats = scratch::nats("bench", &ns, (events as i64 * 2048).max(64 << 20));
+    let clickhouse = scratch::clickhouse("bench", &ns);
     let mut settings = consumer::Settings {
         nats: nats.clone(),
         clickhouse: clickhouse.clone(),
@@ -55,14 +42,7 @@ pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
         .context("NATS (run `make stack`)")?;
     let js = jetstream::new(client);
     let result = measure(&js, &nats, &clickhouse, &settings, events, single_inserts).await;
-    // Whatever happened, leave no stream (and its storage reservation) or database behind.
-    let _ = js.delete_stream(&nats.stream).await;
-    let _ = js.delete_stream(&nats.dlq_stream).await;
-    let _ = clickhouse
-        .server_client()
-        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
-        .execute()
-        .await;
+    scratch::remove(Some(&nats), &clickhouse).await;
     result
 }
 

@@ -13,54 +13,16 @@ use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
 
 use crate::report::Ingest;
+use crate::scratch::{self, Child, free_port};
 use crate::workload;
 
 pub async fn run(seconds: u64, concurrency: usize) -> anyhow::Result<Ingest> {
-    let ns = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
-    let nats = NatsSettings {
-        url: std::env::var("TELEMETRY_TEST_NATS_URL")
-            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        stream: format!("BENCH_I_{ns}"),
-        subject: format!("bench_i_{ns}.events"),
-        dlq_stream: format!("BENCH_I_{ns}_DLQ"),
-        dlq_subject: format!("bench_i_{ns}.dlq"),
-        max_bytes: 2 << 30,
-        ..Default::default()
-    };
-    let clickhouse = ClickHouseSettings {
-        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
-            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
-        database: format!("bench_i_{ns}"),
-        ..Default::default()
-    };
+    let ns = scratch::namespace();
+    let nats = scratch::nats("bench_i", &ns, 2 << 30);
+    let clickhouse = scratch::clickhouse("bench_i", &ns);
     let result = measure(&nats, &clickhouse, seconds, concurrency, &ns).await;
-    // Leave no stream or database behind, whatever happened.
-    if let Ok(client) = async_nats::connect(&nats.url).await {
-        let js = async_nats::jetstream::new(client);
-        let _ = js.delete_stream(&nats.stream).await;
-        let _ = js.delete_stream(&nats.dlq_stream).await;
-    }
-    let _ = clickhouse
-        .server_client()
-        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
-        .execute()
-        .await;
+    scratch::remove(Some(&nats), &clickhouse).await;
     result
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 async fn measure(

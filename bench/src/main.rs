@@ -7,6 +7,7 @@
 mod drain;
 mod ingest;
 mod report;
+mod scratch;
 mod stats;
 mod workload;
 

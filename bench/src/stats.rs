@@ -9,19 +9,14 @@ use anyhow::Context;
 use schemas::store::ClickHouseSettings;
 
 use crate::report::Stats;
+use crate::scratch;
 
 /// Events per run: installing, validation, configuring, terminal (or a last configuring
 /// ping for runs that never finish).
 const EVENTS_PER_RUN: u64 = 4;
 
 pub async fn run(events: u64, requests: usize) -> anyhow::Result<Stats> {
-    let ns = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
-    let clickhouse = ClickHouseSettings {
-        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
-            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
-        database: format!("bench_stats_{ns}"),
-        ..Default::default()
-    };
+    let clickhouse = scratch::clickhouse("bench_stats", &scratch::namespace());
     let settings = consumer::Settings {
         clickhouse: clickhouse.clone(),
         ..Default::default()
@@ -34,11 +29,7 @@ pub async fn run(events: u64, requests: usize) -> anyhow::Result<Stats> {
         eprintln!("[bench] kept database {}", clickhouse.database);
         return result;
     }
-    let _ = clickhouse
-        .server_client()
-        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
-        .execute()
-        .await;
+    scratch::remove(None, &clickhouse).await;
     result
 }
 

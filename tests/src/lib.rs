@@ -57,6 +57,31 @@ struct Service {
 }
 
 /// The three services, started on ephemeral ports in a namespace of their own.
+/// The run counts every statistics document names, in this order.
+pub const COUNT_NAMES: [&str; 6] = [
+    "runs",
+    "success",
+    "failed",
+    "aborted",
+    "unfinished",
+    "in_progress",
+];
+
+/// The run counts of a statistics document or group, in `COUNT_NAMES` order.
+pub fn run_counts(doc: &serde_json::Value) -> [u64; 6] {
+    COUNT_NAMES.map(|k| doc[k].as_u64().unwrap_or_else(|| panic!("{k} in {doc}")))
+}
+
+/// A child process killed (and reaped) when dropped, whether the test passed or not.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The aggregator's admin token in the in-process pipelines.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -288,6 +313,28 @@ impl Pipeline {
             },
         )
         .await;
+    }
+
+    /// Settings for an aggregator of this pipeline's database (for one run as a process).
+    pub fn aggregator_settings(&self) -> aggregator::Settings {
+        aggregator::Settings {
+            clickhouse: self.consumer.clickhouse.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Run `aggregator export --out DIR` (the binary) on this pipeline's statistics,
+    /// into a fresh `out`.
+    pub fn export(&self, out: &std::path::Path) {
+        let _ = std::fs::remove_dir_all(out);
+        let status = std::process::Command::new(binary("aggregator"))
+            .arg("export")
+            .arg("--out")
+            .arg(out)
+            .envs(runtime::settings::to_env(&self.aggregator_settings()))
+            .status()
+            .expect("aggregator export starts");
+        assert!(status.success(), "aggregator export failed");
     }
 
     /// Recompute the statistics now, as the aggregator's periodic refresh does.

@@ -209,18 +209,7 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
 
     // The export, opened from disk as someone who downloaded it would.
     let out = shots.join("export");
-    let _ = std::fs::remove_dir_all(&out);
-    let settings = aggregator::Settings {
-        clickhouse: p.consumer.clickhouse.clone(),
-        ..Default::default()
-    };
-    let status = Command::new(tests::binary("aggregator"))
-        .args(["export", "--out"])
-        .arg(&out)
-        .envs(runtime::settings::to_env(&settings))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    p.export(&out);
     let file = format!("file://{}", out.join("index.html").display());
     let html = tokio::task::spawn_blocking(move || dom(&file))
         .await

@@ -9,12 +9,12 @@
 //! deadline, so that every event ends with a 202 and the account can be exact.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tests::{NatsServer, Pipeline, free_port, poll};
+use tests::{KillOnDrop, NatsServer, Pipeline, free_port, poll};
 
 fn clients() -> usize {
     std::env::var("CHAOS_CLIENTS")
@@ -42,9 +42,17 @@ fn body(c: usize, i: usize) -> String {
     .to_string()
 }
 
-/// Post every event of every client to whatever `url()` says now, until each got a 2xx;
-/// returns the execution ids answered 202.
-async fn load(url: Arc<Mutex<String>>, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
+/// The bash client's pause between attempts (client-contract.md): part of the load's
+/// behaviour, not a wait for anything.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Each client's rate: a real one sends a few events a minute; these send a hundred a
+/// second, so that the faults land in the middle of the load.
+const CLIENT_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Post every event of every client to `url` until each got a 2xx; returns the
+/// execution ids answered 202.
+async fn load(url: String, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -59,13 +67,14 @@ async fn load(url: Arc<Mutex<String>>, progress: Arc<AtomicUsize>) -> BTreeSet<S
             progress.clone(),
         );
         tasks.push(tokio::spawn(async move {
+            let mut pace = tokio::time::interval(CLIENT_INTERVAL);
             for i in 0..events_per_client() {
+                pace.tick().await;
                 let body = body(c, i);
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
                 loop {
-                    let target = url.lock().unwrap().clone();
                     let r = http
-                        .post(format!("{target}/telemetry"))
+                        .post(format!("{url}/telemetry"))
                         .header("Content-Type", "application/json")
                         .body(body.clone())
                         .send()
@@ -80,17 +89,13 @@ async fn load(url: Arc<Mutex<String>>, progress: Arc<AtomicUsize>) -> BTreeSet<S
                             .unwrap()
                             .insert(v["execution_id"].as_str().unwrap().to_owned());
                         progress.fetch_add(1, Ordering::Relaxed);
-                        // A client sends a few events a minute; this one, a hundred a
-                        // second, so that the faults land in the middle of the load.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
                         break;
                     }
                     assert!(
                         tokio::time::Instant::now() < deadline,
                         "client {c} could not deliver event {i}"
                     );
-                    // The bash client's pause between attempts.
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
             }
         }));
@@ -129,29 +134,18 @@ async fn assert_exact(p: &Pipeline, accepted: &BTreeSet<String>) {
     }
 }
 
-/// Ingest as a process of its own, so that the test can SIGKILL it.
-struct Ingest(Child);
-
-impl Ingest {
-    fn spawn(settings: &ingest::Settings, port: u16) -> Self {
-        let mut s = settings.clone();
-        s.ingest.listen = format!("127.0.0.1:{port}");
-        s.log.level = "warn".into();
-        Ingest(
-            Command::new(tests::binary("ingest"))
-                .envs(runtime::settings::to_env(&s))
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("ingest starts"),
-        )
-    }
-}
-
-impl Drop for Ingest {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Ingest as a process of its own on `port`, so that the test can SIGKILL it.
+fn spawn_ingest(settings: &ingest::Settings, port: u16) -> KillOnDrop {
+    let mut s = settings.clone();
+    s.ingest.listen = format!("127.0.0.1:{port}");
+    s.log.level = "warn".into();
+    KillOnDrop(
+        Command::new(tests::binary("ingest"))
+            .envs(runtime::settings::to_env(&s))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ingest starts"),
+    )
 }
 
 async fn ready(p: &Pipeline, url: &str) {
@@ -171,10 +165,10 @@ async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_qu
     let p = Pipeline::start_with(no_rate_limit).await;
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut ingest = Some(Ingest::spawn(&p.ingest, port));
+    let mut ingest = Some(spawn_ingest(&p.ingest, port));
     ready(&p, &url).await;
     let progress = Arc::new(AtomicUsize::new(0));
-    let load = tokio::spawn(load(Arc::new(Mutex::new(url.clone())), progress.clone()));
+    let load = tokio::spawn(load(url.clone(), progress.clone()));
     for fault in 1..=3 {
         // Kill it while the load flows through it, then bring it back on the same port,
         // as a supervisor would.
@@ -183,7 +177,7 @@ async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_qu
         if let Some(mut i) = ingest.take() {
             let _ = i.0.kill();
         }
-        ingest = Some(Ingest::spawn(&p.ingest, port));
+        ingest = Some(spawn_ingest(&p.ingest, port));
         ready(&p, &url).await;
     }
     let accepted = load.await.unwrap();
@@ -203,10 +197,7 @@ async fn restarting_nats_under_load_loses_nothing_the_clients_were_told_was_queu
     })
     .await;
     let progress = Arc::new(AtomicUsize::new(0));
-    let load = tokio::spawn(load(
-        Arc::new(Mutex::new(p.ingest_url.clone())),
-        progress.clone(),
-    ));
+    let load = tokio::spawn(load(p.ingest_url.clone(), progress.clone()));
     for fault in 1..=2 {
         reached(&progress, f64::from(fault) / 3.0).await;
         assert!(!load.is_finished());

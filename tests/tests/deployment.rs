@@ -5,24 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use tests::{Pipeline, free_port, poll, seeded, workspace_root};
+use tests::{KillOnDrop, Pipeline, free_port, poll, seeded, workspace_root};
 
-/// Kills the process when the test ends, passed or failed.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(binary: &str, args: &[&str], env: Vec<(String, String)>) -> Process {
-    Process(
+fn spawn(binary: &str, args: &[&str], env: Vec<(String, String)>) -> KillOnDrop {
+    KillOnDrop(
         Command::new(tests::binary(binary))
             .args(args)
             .envs(env)
@@ -42,52 +32,35 @@ fn tool(name: &str) -> PathBuf {
     path
 }
 
-/// Metric families named in an exposition: `name` of every sample line, with the
-/// histogram suffixes taken off.
+/// The metric family of a sample name: histogram suffixes taken off.
+fn family(name: &str) -> String {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// Metric families named in an exposition: the name of every sample line.
 fn exported(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| l.split(['{', ' ']).next())
-        .map(|n| {
-            ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|s| n.strip_suffix(s))
-                .unwrap_or(n)
-                .to_owned()
-        })
+        .map(family)
         .collect()
 }
 
-/// The service metrics a PromQL expression names.
+/// The service metrics a PromQL expression names: its identifiers with a service's
+/// prefix (label names and functions have none).
 fn named(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let bytes: Vec<char> = expr.chars().collect();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_alphabetic()
-            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == '_'))
-        {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '_') {
-                i += 1;
-            }
-            let word: String = bytes[start..i].iter().collect();
-            if ["ingest_", "consumer_", "aggregator_"]
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| {
+            ["ingest_", "consumer_", "aggregator_"]
                 .iter()
                 .any(|p| word.starts_with(p))
-            {
-                let base = ["_bucket", "_sum", "_count"]
-                    .iter()
-                    .find_map(|s| word.strip_suffix(s))
-                    .unwrap_or(&word)
-                    .to_owned();
-                names.push(base);
-            }
-        } else {
-            i += 1;
-        }
-    }
-    names
+        })
+        .map(family)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,10 +76,7 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
     let mut consumer = p.consumer.clone();
     consumer.consumer.listen = format!("127.0.0.1:{consumer_port}");
     consumer.log.level = "warn".into();
-    let mut aggregator = aggregator::Settings {
-        clickhouse: p.consumer.clickhouse.clone(),
-        ..Default::default()
-    };
+    let mut aggregator = p.aggregator_settings();
     aggregator.aggregator.listen = format!("127.0.0.1:{aggregator_port}");
     aggregator.aggregator.refresh_interval = Duration::from_secs(1);
     aggregator.log.level = "warn".into();
@@ -247,7 +217,7 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
         String::from_utf8_lossy(&check.stdout)
     );
     let prom_port = free_port();
-    let _prometheus = Process(
+    let _prometheus = KillOnDrop(
         Command::new(tool("prometheus"))
             .arg(format!(
                 "--config.file={}",

@@ -29,17 +29,7 @@ fn counts<'a>(runs: impl IntoIterator<Item = &'a Run>, stuck: bool) -> Counts {
     c
 }
 
-fn doc_counts(v: &Value) -> Counts {
-    [
-        "runs",
-        "success",
-        "failed",
-        "aborted",
-        "unfinished",
-        "in_progress",
-    ]
-    .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
-}
+use tests::run_counts as doc_counts;
 
 /// A breakdown as published: groups (most runs first), other, suppressed groups.
 type Publication = (Vec<(String, Counts)>, Option<Counts>, u64);
@@ -392,19 +382,7 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
     let out = tests::workspace_root()
         .join("target/test-export")
         .join(p.consumer.clickhouse.database.as_str());
-    let _ = std::fs::remove_dir_all(&out);
-    let settings = aggregator::Settings {
-        clickhouse: p.consumer.clickhouse.clone(),
-        ..Default::default()
-    };
-    let status = std::process::Command::new(tests::binary("aggregator"))
-        .arg("export")
-        .arg("--out")
-        .arg(&out)
-        .envs(runtime::settings::to_env(&settings))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    p.export(&out);
 
     // Byte for byte what the API serves.
     for (file, path) in [
@@ -453,30 +431,17 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
     p.stop().await;
 }
 
-/// Kills the child process when the test ends, passed or failed.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aggregator_exports_business_gauges() {
     let p = Pipeline::start().await;
     seeded::post(&p).await;
     // `aggregator serve` as its own process, so that its gauges are its own.
     let port = tests::free_port();
-    let mut settings = aggregator::Settings {
-        clickhouse: p.consumer.clickhouse.clone(),
-        ..Default::default()
-    };
+    let mut settings = p.aggregator_settings();
     settings.aggregator.listen = format!("127.0.0.1:{port}");
     settings.aggregator.refresh_interval = std::time::Duration::from_secs(1);
     settings.log.level = "warn".into();
-    let _child = Child(
+    let _child = tests::KillOnDrop(
         std::process::Command::new(tests::binary("aggregator"))
             .arg("serve")
             .envs(runtime::settings::to_env(&settings))

@@ -101,6 +101,17 @@ async fn insert(p: &Pipeline, events: &[schemas::Event]) {
     insert.end().await.unwrap();
 }
 
+/// Runs per value of `dimension` over all apps, from the current generations.
+async fn rollup(p: &Pipeline, dimension: &str) -> Vec<Value> {
+    p.rows(&format!(
+        "SELECT value, sum(runs) AS runs FROM stats_runs
+         WHERE {} AND dimension = '{dimension}' AND nsapp = '' AND value != ''
+         GROUP BY value ORDER BY value",
+        aggregator::materialize::CURRENT
+    ))
+    .await
+}
+
 async fn summary(p: &Pipeline, days: &str) -> Value {
     p.get_json(&format!(
         "{}/v1/stats/summary?days={days}",
@@ -117,18 +128,7 @@ async fn a_seeded_set_of_runs_gives_the_known_answers() {
     assert_eq!(report.days_frozen, 1, "the day ten days ago is frozen");
 
     let s = summary(&p, "30").await;
-    let counts: Vec<u64> = [
-        "runs",
-        "success",
-        "failed",
-        "aborted",
-        "unfinished",
-        "in_progress",
-    ]
-    .iter()
-    .map(|k| s[k].as_u64().unwrap())
-    .collect();
-    assert_eq!(counts, [13, 7, 2, 1, 1, 2], "{s}");
+    assert_eq!(tests::run_counts(&s), [13, 7, 2, 1, 1, 2], "{s}");
     assert!((s["success_rate"].as_f64().unwrap() - 0.7).abs() < 1e-9);
 
     // Today alone holds 3 runs, fewer than k: the counts are withheld.
@@ -138,27 +138,15 @@ async fn a_seeded_set_of_runs_gives_the_known_answers() {
     assert_eq!(today["success_rate"], Value::Null);
 
     // The per-dimension rollups agree with the seed.
-    let by_app = p
-        .rows(&format!(
-            "SELECT value, sum(runs) AS runs FROM stats_runs WHERE {} AND dimension = 'app' AND nsapp = '' GROUP BY value ORDER BY value",
-            aggregator::materialize::CURRENT
-        ))
-        .await;
     assert_eq!(
-        by_app,
+        rollup(&p, "app").await,
         [
             serde_json::json!({"value": "jellyfin", "runs": 10}),
             serde_json::json!({"value": "nextcloud", "runs": 3})
         ]
     );
-    let categories = p
-        .rows(&format!(
-            "SELECT value, sum(runs) AS runs FROM stats_runs WHERE {} AND dimension = 'error_category' AND nsapp = '' AND value != '' GROUP BY value ORDER BY value",
-            aggregator::materialize::CURRENT
-        ))
-        .await;
     assert_eq!(
-        categories,
+        rollup(&p, "error_category").await,
         [
             serde_json::json!({"value": "apt", "runs": 2}),
             serde_json::json!({"value": "user_aborted", "runs": 1})
@@ -196,16 +184,10 @@ async fn a_frozen_day_keeps_its_numbers_after_its_raw_rows_are_gone() {
 
     assert_eq!(p.rows(&snapshot).await, before);
     let summary_after = summary(&p, "all").await;
-    for key in [
-        "runs",
-        "success",
-        "failed",
-        "aborted",
-        "unfinished",
-        "in_progress",
-    ] {
-        assert_eq!(summary_after[key], summary_before[key], "{key}");
-    }
+    assert_eq!(
+        tests::run_counts(&summary_after),
+        tests::run_counts(&summary_before)
+    );
     p.stop().await;
 }
 

@@ -1,0 +1,71 @@
+//! The scratch resources of one benchmark: its own stream and database on the local
+//! stack, named after a fresh namespace, and removed afterwards whatever happened
+//! (a leftover stream keeps its storage reservation).
+
+use schemas::store::ClickHouseSettings;
+use schemas::stream::NatsSettings;
+
+/// A fresh namespace: the last hex digits of a UUID v7.
+pub fn namespace() -> String {
+    uuid::Uuid::now_v7().simple().to_string()[20..].to_owned()
+}
+
+/// A stream and DLQ of `prefix` and `ns`, on the stack's NATS (or
+/// `TELEMETRY_TEST_NATS_URL`), with room for `max_bytes`.
+pub fn nats(prefix: &str, ns: &str, max_bytes: i64) -> NatsSettings {
+    let upper = prefix.to_uppercase();
+    NatsSettings {
+        url: std::env::var("TELEMETRY_TEST_NATS_URL")
+            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        stream: format!("{upper}_{ns}"),
+        subject: format!("{prefix}_{ns}.events"),
+        dlq_stream: format!("{upper}_{ns}_DLQ"),
+        dlq_subject: format!("{prefix}_{ns}.dlq"),
+        max_bytes,
+        ..Default::default()
+    }
+}
+
+/// A database of `prefix` and `ns` on the stack's ClickHouse (or
+/// `TELEMETRY_TEST_CLICKHOUSE_URL`).
+pub fn clickhouse(prefix: &str, ns: &str) -> ClickHouseSettings {
+    ClickHouseSettings {
+        url: std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        database: format!("{prefix}_{ns}"),
+        ..Default::default()
+    }
+}
+
+/// Delete the streams (when given) and drop the database; errors are ignored, there is
+/// nothing left to do about them.
+pub async fn remove(nats: Option<&NatsSettings>, clickhouse: &ClickHouseSettings) {
+    if let Some(nats) = nats
+        && let Ok(client) = async_nats::connect(&nats.url).await
+    {
+        let js = async_nats::jetstream::new(client);
+        let _ = js.delete_stream(&nats.stream).await;
+        let _ = js.delete_stream(&nats.dlq_stream).await;
+    }
+    let _ = clickhouse
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", clickhouse.database))
+        .execute()
+        .await;
+}
+
+/// A child process killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
