@@ -136,7 +136,9 @@ async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Re
         let payloads: Vec<(Vec<u8>, String)> = (start..(start + CHUNK).min(events))
             .map(|i| {
                 let e = workload::event(i);
-                (serde_json::to_vec(&e).unwrap_or_default(), e.content_id())
+                e.encode()
+                    .map(|x| (x.payload, x.content_id))
+                    .unwrap_or_default()
             })
             .collect();
         let t = Instant::now();

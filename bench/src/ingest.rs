@@ -12,6 +12,7 @@ use schemas::store::ClickHouseSettings;
 use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
 
+use crate::http1;
 use crate::report::Ingest;
 use crate::scratch::{self, Child, free_port};
 use crate::workload;
@@ -83,21 +84,15 @@ async fn measure(
     eprintln!("[bench] the limit: an axum handler that only answers 202");
     let limit_addr = serve_202().await?;
     let next = Arc::new(AtomicU64::new(0));
-    let (limit_done, _) = closed_loop(
-        &http,
-        &format!("http://{limit_addr}"),
-        concurrency,
-        duration,
-        next.clone(),
-    )
-    .await;
+    let (limit_done, _) = closed_loop(limit_addr, concurrency, duration, next.clone()).await;
     let axum_202_per_s = limit_done as f64 / duration.as_secs_f64();
     // Events sent to the limit server are not ingest's: count from here on.
     let first_ingest_event = next.load(Ordering::Relaxed);
 
     eprintln!("[bench] ingest at full load: {concurrency} keep-alive clients for {seconds} s");
+    let ingest_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let (accepted, mut latencies) =
-        closed_loop(&http, &base, concurrency, duration, next.clone()).await;
+        closed_loop(ingest_addr, concurrency, duration, next.clone()).await;
     let accepted_per_s = accepted as f64 / duration.as_secs_f64();
     let full = percentiles(&mut latencies);
 
@@ -123,7 +118,7 @@ async fn measure(
         clickhouse.client(),
         duration,
     ));
-    let mut half = open_loop(&http, &base, concurrency, rate, duration, next.clone()).await;
+    let mut half = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
     let half = percentiles(&mut half);
     let mut e2e = probe.await??;
     let e2e = percentiles(&mut e2e);
@@ -183,10 +178,10 @@ async fn serve_202() -> anyhow::Result<SocketAddr> {
 }
 
 /// `concurrency` clients, each posting the next realistic event as soon as the last was
-/// answered, for `duration`. Returns the 202s and every request's latency (ms).
+/// answered, for `duration`, each on its own keep-alive connection. Returns the 202s and
+/// every answered request's latency (ms).
 async fn closed_loop(
-    http: &reqwest::Client,
-    base: &str,
+    addr: SocketAddr,
     concurrency: usize,
     duration: Duration,
     next: Arc<AtomicU64>,
@@ -196,30 +191,17 @@ async fn closed_loop(
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, url, next, accepted, latencies) = (
-            http.clone(),
-            format!("{base}/telemetry"),
-            next.clone(),
-            accepted.clone(),
-            latencies.clone(),
-        );
+        let (next, accepted, latencies) = (next.clone(), accepted.clone(), latencies.clone());
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
+            let mut connection = None;
             while Instant::now() < end {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
                 let t = Instant::now();
-                if let Ok(r) = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                {
-                    let ok = r.status() == 202;
-                    let _ = r.bytes().await;
+                if let Some(status) = send(&mut connection, addr, &body).await {
                     mine.push(t.elapsed().as_secs_f64() * 1000.0);
-                    accepted.fetch_add(u64::from(ok), Ordering::Relaxed);
+                    accepted.fetch_add(u64::from(status == 202), Ordering::Relaxed);
                 }
             }
             latencies.lock().await.extend(mine);
@@ -232,11 +214,37 @@ async fn closed_loop(
     (accepted.load(Ordering::Relaxed), latencies)
 }
 
+/// One request on `connection`, opening it first if there is none; the status, or
+/// `None` if the request failed. A connection that failed or that the server is closing
+/// is dropped, and the next request opens a new one.
+async fn send(
+    connection: &mut Option<http1::Connection>,
+    addr: SocketAddr,
+    body: &[u8],
+) -> Option<u16> {
+    if connection.is_none() {
+        *connection = http1::Connection::connect(addr).await.ok();
+    }
+    match connection.as_mut()?.post_json("/telemetry", body).await {
+        Ok((status, keep_alive)) => {
+            if !keep_alive {
+                *connection = None;
+            }
+            Some(status)
+        }
+        Err(_) => {
+            *connection = None;
+            None
+        }
+    }
+}
+
 /// Requests at a fixed total `rate`, whatever the answers take (open loop), spread over
-/// `concurrency` senders. Returns every request's latency (ms).
+/// `concurrency` senders. A sender whose connections are all busy when its next request
+/// is due opens another one, so a slow answer never delays the next request. Returns
+/// every answered request's latency (ms).
 async fn open_loop(
-    http: &reqwest::Client,
-    base: &str,
+    addr: SocketAddr,
     concurrency: usize,
     rate: f64,
     duration: Duration,
@@ -247,32 +255,26 @@ async fn open_loop(
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, url, next, latencies) = (
-            http.clone(),
-            format!("{base}/telemetry"),
-            next.clone(),
-            latencies.clone(),
-        );
+        let (next, latencies) = (next.clone(), latencies.clone());
         tasks.push(tokio::spawn(async move {
+            let idle: Arc<std::sync::Mutex<Vec<http1::Connection>>> = Arc::default();
             let mut tick = tokio::time::interval(per_sender);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut inflight = tokio::task::JoinSet::new();
             while Instant::now() < end {
                 tick.tick().await;
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let (http, url) = (http.clone(), url.clone());
+                let idle = idle.clone();
                 inflight.spawn(async move {
                     let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
+                    let mut connection = idle.lock().ok().and_then(|mut v| v.pop());
                     let t = Instant::now();
-                    let r = http
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .ok()?;
-                    let _ = r.bytes().await;
-                    Some(t.elapsed().as_secs_f64() * 1000.0)
+                    let answered = send(&mut connection, addr, &body).await;
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    if let (Some(c), Ok(mut v)) = (connection, idle.lock()) {
+                        v.push(c);
+                    }
+                    answered.map(|_| ms)
                 });
             }
             let mut mine = Vec::new();

@@ -73,11 +73,12 @@ impl Publisher {
     /// the duplicate window is stored once. A timeout is reported as unavailable: the
     /// message may still be stored, and the client's retry is then dropped as a duplicate.
     pub async fn publish(&self, event: &Event) -> Result<Accepted, ApiError> {
-        let payload = serde_json::to_vec(event)
+        let encoded = event
+            .encode()
             .map_err(|_| ApiError::Unavailable("event could not be encoded"))?;
         let message = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(event.content_id());
+            .payload(encoded.payload.into())
+            .message_id(encoded.content_id);
         let started = std::time::Instant::now();
         let outcome = tokio::time::timeout(self.timeout, async {
             self.js

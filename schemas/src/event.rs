@@ -159,24 +159,76 @@ pub struct Event {
     pub failed_line: Option<u32>,
 }
 
+/// An event encoded for JetStream: its JSON payload and its content id.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub payload: Vec<u8>,
+    /// See [`Event::content_id`].
+    pub content_id: String,
+}
+
+/// The first client field in the encoding: everything from it on is what the client said.
+const FIRST_CLIENT_KEY: &[u8] = b"\"random_id\":";
+
 impl Event {
     /// A stable digest of what the client said, leaving out the server's own fields.
     ///
     /// Two identical client retries normalise to the same event and so to the same id;
     /// ingest sends it as `Nats-Msg-Id`, and JetStream stores the retry only once.
     pub fn content_id(&self) -> String {
-        use sha2::{Digest, Sha256};
+        match self.encode() {
+            Ok(encoded) => encoded.content_id,
+            Err(_) => self.content_id_slow(),
+        }
+    }
+
+    /// The JSON payload and the content id from one serialisation, which is what ingest
+    /// publishes on its hot path.
+    ///
+    /// The two server fields come first in the encoding (the struct's field order), and
+    /// neither a UUID string nor an integer can contain `"random_id":`, so the digest of
+    /// the bytes from that key on covers exactly the client's fields.
+    pub fn encode(&self) -> Result<Encoded, serde_json::Error> {
+        let payload = serde_json::to_vec(self)?;
+        let content_id = match payload
+            .windows(FIRST_CLIENT_KEY.len())
+            .position(|w| w == FIRST_CLIENT_KEY)
+        {
+            Some(start) => digest_hex(&payload[start..]),
+            None => self.content_id_slow(),
+        };
+        Ok(Encoded {
+            payload,
+            content_id,
+        })
+    }
+
+    /// The same digest by clearing the server fields of a copy: only a fallback, since
+    /// it clones and serialises a second time.
+    fn content_id_slow(&self) -> String {
         let mut unstamped = self.clone();
         unstamped.event_id = Uuid::nil();
         unstamped.received_at = OffsetDateTime::UNIX_EPOCH;
-        let mut hasher = Sha256::new();
-        // Serialising a struct of plain fields to JSON cannot fail.
-        if let Ok(bytes) = serde_json::to_vec(&unstamped) {
-            hasher.update(&bytes);
-        }
-        let digest = hasher.finalize();
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        let bytes = serde_json::to_vec(&unstamped).unwrap_or_default();
+        let start = bytes
+            .windows(FIRST_CLIENT_KEY.len())
+            .position(|w| w == FIRST_CLIENT_KEY)
+            .unwrap_or(0);
+        digest_hex(&bytes[start..])
     }
+}
+
+/// The first 16 bytes of the SHA-256 of `bytes`, in lower-case hex.
+fn digest_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -192,5 +244,73 @@ mod tests {
         assert_eq!(Status::parse("done"), Some(Status::Success));
         assert_eq!(Status::parse("sucess"), Some(Status::Success));
         assert_eq!(Status::parse("finished"), None);
+    }
+
+    fn sample() -> Event {
+        Event {
+            event_id: Uuid::now_v7(),
+            received_at: OffsetDateTime::now_utc(),
+            random_id: Uuid::from_u128(7),
+            execution_id: None,
+            kind: "lxc".into(),
+            nsapp: "debian".into(),
+            status: "installing".into(),
+            ct_type: Some(1),
+            disk_size: None,
+            core_count: Some(2),
+            ram_size: None,
+            os_type: "debian".into(),
+            os_version: "12".into(),
+            pve_version: String::new(),
+            method: String::new(),
+            exit_code: None,
+            error: "a \"random_id\": in free text".into(),
+            error_category: String::new(),
+            install_duration: None,
+            cpu_vendor: String::new(),
+            cpu_model: String::new(),
+            gpu_vendor: String::new(),
+            gpu_model: String::new(),
+            gpu_passthrough: String::new(),
+            ram_speed: String::new(),
+            arch: String::new(),
+            platform: String::new(),
+            has_arm: None,
+            repo_source: String::new(),
+            repo_slug: String::new(),
+            payload_version: None,
+            kernel_version: String::new(),
+            app_version: String::new(),
+            failed_command: String::new(),
+            failed_line: None,
+        }
+    }
+
+    #[test]
+    fn the_encoding_starts_with_the_server_fields() {
+        let e = sample();
+        let encoded = e.encode().expect("encodes");
+        let text = String::from_utf8(encoded.payload).expect("utf-8");
+        assert!(
+            text.starts_with(&format!(
+                "{{\"event_id\":\"{}\",\"received_at\":",
+                e.event_id
+            )),
+            "{text}"
+        );
+        assert_eq!(encoded.content_id.len(), 32);
+        assert!(encoded.content_id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn the_fast_and_the_slow_content_id_agree() {
+        let e = sample();
+        assert_eq!(e.content_id(), e.content_id_slow());
+        let mut other = e.clone();
+        other.event_id = Uuid::now_v7();
+        other.received_at = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(e.content_id(), other.content_id());
+        other.error.push('!');
+        assert_ne!(e.content_id(), other.content_id());
     }
 }
