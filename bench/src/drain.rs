@@ -65,6 +65,8 @@ async fn measure(
         .envs(runtime::settings::to_env(settings))
         .spawn()
         .with_context(|| format!("starting {binary:?}"))?;
+    let processes = crate::processes::Processes::find(&[("consumer", child.id())]);
+    let before = processes.cpu();
     let started = Instant::now();
     let ch = clickhouse.client();
     loop {
@@ -83,7 +85,9 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drain_secs = started.elapsed().as_secs_f64();
-    let (rss_mb, cpu_s) = process_stats(child.id());
+    let after = processes.cpu();
+    let cpu_split = processes.split(&before, &after, &after, events, started.elapsed());
+    let (rss_mb, cpu_s) = crate::processes::stats(child.id());
     let _ = child.kill();
     let _ = child.wait();
 
@@ -123,6 +127,7 @@ async fn measure(
         single_insert_events_per_s: single_inserts as f64 / single_secs,
         consumer_peak_rss_mb: rss_mb,
         consumer_cpu_s_per_100k: cpu_s * 100_000.0 / events as f64,
+        cpu_split,
     })
 }
 
@@ -168,37 +173,4 @@ async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Re
         publish_secs += t.elapsed().as_secs_f64();
     }
     Ok((events as f64 / publish_secs, bytes / events.max(1)))
-}
-
-/// Peak resident memory (MB) and CPU seconds used so far, from /proc.
-pub(crate) fn process_stats(pid: u32) -> (f64, f64) {
-    let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .unwrap_or(0.0);
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
-            // After the command: state is field 3, utime 14 and stime 15 (1-based).
-            Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
-        })
-        .unwrap_or(0.0);
-    (rss_kb / 1024.0, ticks / clock_ticks())
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }

@@ -13,6 +13,7 @@ use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
 
 use crate::http1;
+use crate::processes::Processes;
 use crate::report::Ingest;
 use crate::scratch::{self, Child, free_port};
 use crate::workload;
@@ -89,12 +90,18 @@ async fn measure(
     // Events sent to the limit server are not ingest's: count from here on.
     let first_ingest_event = next.load(Ordering::Relaxed);
 
+    let processes = Processes::find(&[
+        ("ingest", ingest_proc.0.id()),
+        ("consumer", consumer_proc.0.id()),
+    ]);
+    let before = processes.cpu();
     eprintln!("[bench] ingest at full load: {concurrency} keep-alive clients for {seconds} s");
     let ingest_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let (accepted, mut latencies) =
         closed_loop(ingest_addr, concurrency, duration, next.clone()).await;
     let accepted_per_s = accepted as f64 / duration.as_secs_f64();
     let full = percentiles(&mut latencies);
+    let during = processes.cpu();
 
     // The full-load phase leaves a backlog; the consumer drains it first, so that the
     // half-load phase measures half the load, not the drain.
@@ -109,6 +116,9 @@ async fn measure(
         anyhow::ensure!(Instant::now() < drained, "the backlog did not drain");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Stored, not only pulled: the consumer acks after the insert.
+    let after = processes.cpu();
+    let cpu_split = processes.split(&before, &during, &after, accepted, duration);
 
     eprintln!("[bench] ingest at half that load, with end-to-end probes");
     let rate = accepted_per_s / 2.0;
@@ -123,8 +133,8 @@ async fn measure(
     let mut e2e = probe.await??;
     let e2e = percentiles(&mut e2e);
 
-    let (ingest_rss, ingest_cpu) = crate::drain::process_stats(ingest_proc.0.id());
-    let (consumer_rss, consumer_cpu) = crate::drain::process_stats(consumer_proc.0.id());
+    let (ingest_rss, ingest_cpu) = crate::processes::stats(ingest_proc.0.id());
+    let (consumer_rss, consumer_cpu) = crate::processes::stats(consumer_proc.0.id());
     // The probes' events are few (ten a second) and not counted.
     let events = (next.load(Ordering::Relaxed) - first_ingest_event) as f64;
     Ok(Ingest {
@@ -144,6 +154,7 @@ async fn measure(
         ingest_cpu_s_per_100k: ingest_cpu / (events / 100_000.0),
         consumer_peak_rss_mb: consumer_rss,
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
+        cpu_split,
     })
 }
 

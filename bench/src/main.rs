@@ -7,6 +7,7 @@
 mod drain;
 mod http1;
 mod ingest;
+mod processes;
 mod report;
 mod scratch;
 mod stats;

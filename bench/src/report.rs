@@ -33,6 +33,18 @@ pub struct Ingest {
     pub ingest_cpu_s_per_100k: f64,
     pub consumer_peak_rss_mb: f64,
     pub consumer_cpu_s_per_100k: f64,
+    /// Where the cores went: each process's CPU per accepted event, from the start of the
+    /// full-load phase until the consumer had stored its backlog.
+    #[serde(default)]
+    pub cpu_split: Vec<ProcessCpu>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProcessCpu {
+    pub process: String,
+    pub us_per_event: f64,
+    /// Its share of all the machine's cores during the phase measured.
+    pub share_of_machine: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +68,9 @@ pub struct Drain {
     pub single_insert_events_per_s: f64,
     pub consumer_peak_rss_mb: f64,
     pub consumer_cpu_s_per_100k: f64,
+    /// Where the cores went while the consumer drained the backlog.
+    #[serde(default)]
+    pub cpu_split: Vec<ProcessCpu>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -177,6 +192,12 @@ impl Report {
                 "| CPU per 100 000 events: ingest / consumer | {:.2} s / {:.2} s | | |\n",
                 i.ingest_cpu_s_per_100k, i.consumer_cpu_s_per_100k
             );
+            cpu_table(
+                &mut md,
+                &i.cpu_split,
+                "Where the cores went at full load (CPU per accepted event, until its row was stored; share of all cores during the phase)",
+                Some(15_000.0),
+            );
         }
         if let Some(d) = &self.drain {
             let _ = writeln!(
@@ -214,6 +235,12 @@ impl Report {
                 md,
                 "| consumer CPU per 100 000 events | {:.2} s | | |\n",
                 d.consumer_cpu_s_per_100k
+            );
+            cpu_table(
+                &mut md,
+                &d.cpu_split,
+                "Where the cores went during the drain (CPU per stored row; share of all cores while draining)",
+                Some(150_000.0),
             );
         }
         if let Some(s) = &self.stats {
@@ -270,11 +297,56 @@ impl Machine {
             })
             .unwrap_or_else(|| "unknown CPU".into());
         Self {
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cores: cores(),
             cpu,
             measured_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+        }
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Each process's CPU per event, and what that total allows on this machine.
+fn cpu_table(md: &mut String, split: &[ProcessCpu], caption: &str, target_per_s: Option<f64>) {
+    if split.is_empty() {
+        return;
+    }
+    let total: f64 = split.iter().map(|p| p.us_per_event).sum();
+    let share: f64 = split.iter().map(|p| p.share_of_machine).sum();
+    let _ = writeln!(
+        md,
+        "{caption}:\n\n| process | µs of CPU per event | share of the machine |\n|---|---|---|"
+    );
+    for p in split {
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {:.0} % |",
+            p.process,
+            p.us_per_event,
+            p.share_of_machine * 100.0
+        );
+    }
+    let cores = cores() as f64;
+    let _ = write!(
+        md,
+        "| all | {total:.1} | {:.0} % |\n\nAt {total:.1} µs of CPU per event, {cores} cores carry at most {:.0} events/s",
+        share * 100.0,
+        cores * 1e6 / total.max(1e-9),
+    );
+    match target_per_s {
+        Some(target) => {
+            let _ = writeln!(
+                md,
+                "; {target:.0}/s would need at most {:.1} µs per event in all processes together.\n",
+                cores * 1e6 / target
+            );
+        }
+        None => {
+            let _ = writeln!(md, ".\n");
         }
     }
 }

@@ -292,8 +292,27 @@ async fn track(request: Request, next: Next) -> Response {
     metrics::counter!(
         "ingest_http_requests_total",
         "route" => route,
-        "status" => response.status().as_u16().to_string()
+        "status" => status_label(response.status())
     )
     .increment(1);
     response
+}
+
+/// The status as a label without an allocation for the codes ingest answers with.
+fn status_label(status: StatusCode) -> metrics::SharedString {
+    let known = match status.as_u16() {
+        200 => "200",
+        202 => "202",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        other => return other.to_string().into(),
+    };
+    known.into()
 }

@@ -218,13 +218,16 @@ impl Event {
     }
 }
 
-/// The first 16 bytes of the SHA-256 of `bytes`, in lower-case hex.
+/// The first 16 bytes of the BLAKE3 digest of `bytes`, in lower-case hex.
+///
+/// BLAKE3 rather than SHA-256: this CPU has no SHA instructions, and SHA-256 of a
+/// 700-byte event cost ingest about 5 µs, 7 % of its CPU per event (perf). BLAKE3 is as
+/// collision resistant for this use and an order of magnitude cheaper in software.
 fn digest_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
+    let digest = blake3::hash(bytes);
     let mut out = String::with_capacity(32);
-    for b in digest.iter().take(16) {
+    for b in digest.as_bytes().iter().take(16) {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
