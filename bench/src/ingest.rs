@@ -128,10 +128,21 @@ async fn measure(
         clickhouse.client(),
         duration,
     ));
+    let slow_before = SlowCounts::scrape(&http, &base).await?;
     let mut half = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
+    let slow = SlowCounts::scrape(&http, &base).await?.since(&slow_before);
     let half = percentiles(&mut half);
     let mut e2e = probe.await??;
     let e2e = percentiles(&mut e2e);
+
+    // The same load with the consumer stopped (SIGSTOP, then SIGCONT): what ingest's
+    // tail is when the batch work of the consumer and of ClickHouse does not share its
+    // cores. The two figures side by side say where a long tail comes from.
+    eprintln!("[bench] half load again, with the consumer paused");
+    signal(consumer_proc.0.id(), "STOP")?;
+    let mut alone = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
+    signal(consumer_proc.0.id(), "CONT")?;
+    let alone = percentiles(&mut alone);
 
     let (ingest_rss, ingest_cpu) = crate::processes::stats(ingest_proc.0.id());
     let (consumer_rss, consumer_cpu) = crate::processes::stats(consumer_proc.0.id());
@@ -147,6 +158,10 @@ async fn measure(
         half_load_per_s: rate,
         half_load_p50_ms: half.0,
         half_load_p99_ms: half.1,
+        half_load_over_25ms: slow.requests,
+        half_load_publish_over_25ms: slow.publishes,
+        half_load_consumer_paused_p50_ms: alone.0,
+        half_load_consumer_paused_p99_ms: alone.1,
         e2e_p50_ms: e2e.0,
         e2e_p99_ms: e2e.1,
         axum_202_per_s,
@@ -156,6 +171,70 @@ async fn measure(
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
         cpu_split,
     })
+}
+
+/// From ingest's own histograms: requests to `/telemetry`, and JetStream publishes, that
+/// took over 25 ms. The two side by side say whether a slow answer was spent waiting for
+/// JetStream's ack or in ingest itself.
+#[derive(Debug, Default)]
+struct SlowCounts {
+    requests: u64,
+    publishes: u64,
+}
+
+impl SlowCounts {
+    async fn scrape(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let value = |prefix: &str| -> u64 {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        let over = |name: &str, labels: &str| {
+            let sep = if labels.is_empty() { "" } else { "," };
+            value(&format!(
+                "{name}_count{}",
+                if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{labels}}}")
+                }
+            ))
+            .saturating_sub(value(&format!(
+                "{name}_bucket{{{labels}{sep}le=\"0.025\"}}"
+            )))
+        };
+        Ok(Self {
+            requests: over(
+                "ingest_http_request_duration_seconds",
+                "route=\"/telemetry\"",
+            ),
+            publishes: over("ingest_publish_duration_seconds", ""),
+        })
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            requests: self.requests.saturating_sub(before.requests),
+            publishes: self.publishes.saturating_sub(before.publishes),
+        }
+    }
+}
+
+fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -{name} {pid} failed");
+    Ok(())
 }
 
 /// p50, p99, p99.9 of latencies in milliseconds.

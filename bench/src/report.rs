@@ -25,6 +25,18 @@ pub struct Ingest {
     pub half_load_per_s: f64,
     pub half_load_p50_ms: f64,
     pub half_load_p99_ms: f64,
+    /// Requests at half load that took ingest over 25 ms, and JetStream publishes that
+    /// did (ingest's histograms).
+    #[serde(default)]
+    pub half_load_over_25ms: u64,
+    #[serde(default)]
+    pub half_load_publish_over_25ms: u64,
+    /// The same half load with the consumer paused: ingest's tail without the batch
+    /// work of the consumer and ClickHouse on its cores.
+    #[serde(default)]
+    pub half_load_consumer_paused_p50_ms: f64,
+    #[serde(default)]
+    pub half_load_consumer_paused_p99_ms: f64,
     pub e2e_p50_ms: f64,
     pub e2e_p99_ms: f64,
     /// An axum handler that only answers 202: the HTTP limit of the machine.
@@ -167,6 +179,18 @@ impl Report {
                 i.half_load_p50_ms,
                 i.half_load_p99_ms,
                 i.half_load_p99_ms / 25.0
+            );
+            let _ = writeln!(
+                md,
+                "| requests at half load over 25 ms in ingest / JetStream publishes over 25 ms | {} / {} | | |",
+                i.half_load_over_25ms, i.half_load_publish_over_25ms
+            );
+            let _ = writeln!(
+                md,
+                "| p99 at half load with the consumer paused (p50 {:.2} ms) | {:.2} ms | target 25 ms | {:.2} |",
+                i.half_load_consumer_paused_p50_ms,
+                i.half_load_consumer_paused_p99_ms,
+                i.half_load_consumer_paused_p99_ms / 25.0
             );
             let _ = writeln!(
                 md,

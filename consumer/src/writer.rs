@@ -86,10 +86,16 @@ impl Writer {
                 .expires(c.batch_max_wait)
                 .messages()
                 .await?;
-            let mut batch: Vec<Message> = Vec::new();
+            // Each message is decoded as it arrives, so that closing a batch costs only
+            // the insert: decoding thousands at once was a burst of CPU that the
+            // ingest processes on the same cores felt as latency.
+            let mut batch: Vec<Pulled> = Vec::new();
             while let Some(next) = pulled.next().await {
                 match next {
-                    Ok(m) => batch.push(m),
+                    Ok(message) => {
+                        let event = serde_json::from_slice::<Event>(&message.payload);
+                        batch.push(Pulled { message, event });
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "pulling messages");
                         break;
@@ -103,16 +109,16 @@ impl Writer {
         Ok(())
     }
 
-    async fn flush(&self, batch: Vec<Message>, stop: &watch::Receiver<bool>) {
+    async fn flush(&self, batch: Vec<Pulled>, stop: &watch::Receiver<bool>) {
         let mut rows = Vec::with_capacity(batch.len());
         let mut carriers = Vec::with_capacity(batch.len());
         let mut copies = Vec::new();
         let mut seen = HashSet::with_capacity(batch.len());
-        for message in batch {
+        for Pulled { message, event } in batch {
             if message.info().is_ok_and(|i| i.delivered > 1) {
                 metrics::counter!("consumer_redeliveries_total").increment(1);
             }
-            match serde_json::from_slice::<Event>(&message.payload) {
+            match event {
                 // A copy of a row already in this batch needs an ack, not a second row.
                 Ok(event) if !seen.insert(event.event_id) => copies.push(message),
                 Ok(event) => {
@@ -215,6 +221,12 @@ impl Writer {
             }
         }
     }
+}
+
+/// A pulled message and its payload, decoded.
+struct Pulled {
+    message: Message,
+    event: Result<Event, serde_json::Error>,
 }
 
 /// Ack a stored batch and have the acks confirmed. Each message is acked with a plain
