@@ -144,6 +144,22 @@ async fn measure(
     signal(consumer_proc.0.id(), "CONT")?;
     let alone = percentiles(&mut alone);
 
+    // Last, and not counted: full load again while perf samples ingest, so that the
+    // report can say what ingest's CPU goes to.
+    eprintln!("[bench] full load again, with perf sampling ingest (not counted)");
+    let profiling = closed_loop(ingest_addr, concurrency, PROFILE_LOAD, next.clone());
+    let sampling = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        crate::profile::record(
+            ingest_proc.0.id(),
+            "ingest",
+            PROFILE_LOAD - Duration::from_secs(2),
+            &std::env::temp_dir(),
+        )
+        .await
+    };
+    let (_, profile) = tokio::join!(profiling, sampling);
+
     let (ingest_rss, ingest_cpu) = crate::processes::stats(ingest_proc.0.id());
     let (consumer_rss, consumer_cpu) = crate::processes::stats(consumer_proc.0.id());
     // The probes' events are few (ten a second) and not counted.
@@ -170,8 +186,12 @@ async fn measure(
         consumer_peak_rss_mb: consumer_rss,
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
         cpu_split,
+        profile: Some(profile),
     })
 }
+
+/// The length of the profiled phase.
+const PROFILE_LOAD: Duration = Duration::from_secs(10);
 
 /// From ingest's own histograms: requests to `/telemetry`, and JetStream publishes, that
 /// took over 25 ms. The two side by side say whether a slow answer was spent waiting for

@@ -8,6 +8,7 @@ mod drain;
 mod http1;
 mod ingest;
 mod processes;
+mod profile;
 mod report;
 mod scratch;
 mod stats;

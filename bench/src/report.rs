@@ -49,6 +49,9 @@ pub struct Ingest {
     /// full-load phase until the consumer had stored its backlog.
     #[serde(default)]
     pub cpu_split: Vec<ProcessCpu>,
+    /// What ingest's CPU went to under full load (perf).
+    #[serde(default)]
+    pub profile: Option<crate::profile::Profile>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -222,6 +225,9 @@ impl Report {
                 "Where the cores went at full load (CPU per accepted event, until its row was stored; share of all cores during the phase)",
                 Some(15_000.0),
             );
+            if let Some(p) = &i.profile {
+                profile_tables(&mut md, p);
+            }
         }
         if let Some(d) = &self.drain {
             let _ = writeln!(
@@ -373,4 +379,32 @@ fn cpu_table(md: &mut String, split: &[ProcessCpu], caption: &str, target_per_s:
             let _ = writeln!(md, ".\n");
         }
     }
+}
+
+fn profile_tables(md: &mut String, p: &crate::profile::Profile) {
+    if let Some(why) = &p.missing {
+        let _ = writeln!(md, "No CPU profile of ingest: {why}.\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "What ingest's CPU goes to at full load (`perf record`, {} s, samples by crate, library or the kernel):\n\n| where | share of ingest's samples |\n|---|---|",
+        p.seconds
+    );
+    for g in &p.groups {
+        let _ = writeln!(md, "| {} | {:.1} % |", g.what, g.percent);
+    }
+    let _ = writeln!(
+        md,
+        "\nThe hottest functions:\n\n| function | share |\n|---|---|"
+    );
+    for s in &p.symbols {
+        let _ = writeln!(
+            md,
+            "| `{}` | {:.1} % |",
+            s.what.replace('|', "\\|"),
+            s.percent
+        );
+    }
+    let _ = writeln!(md);
 }
