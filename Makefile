@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser deploy-tools check-deploy fmt lint
+.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser perf-tool deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
@@ -67,7 +67,13 @@ test: check-tools stack browser check-deploy fmt lint
 	$(CARGO) test --workspace --no-fail-fast
 
 # Release builds: the numbers are about the code as it runs in production.
-bench: check-tools stack
+# perf for the CPU profile in the bench report; the bench runs without it, and says so.
+perf-tool:
+	@command -v perf >/dev/null || { \
+	  echo "[make] installing Debian's linux-perf for the bench report's CPU profile"; \
+	  $(call APT_INSTALL,linux-perf) || echo "[make] no perf: the report will say there is no CPU profile"; }
+
+bench: check-tools stack perf-tool
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
 	target/release/bench drain
 	target/release/bench ingest
