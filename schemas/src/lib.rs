@@ -5,6 +5,7 @@
 //! the names of the NATS stream and subjects ([`names`]) and the ClickHouse DDL
 //! ([`migrations`]).
 
+pub mod body;
 pub mod category;
 pub mod event;
 pub mod migrations;

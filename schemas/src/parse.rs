@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::body::{Known, Scalar, Source};
 use crate::event::{Event, Kind, Status};
 
 /// Knobs of normalisation that operators may tune.
@@ -80,7 +81,11 @@ pub fn parse_event(
     event_id: Uuid,
     received_at: OffsetDateTime,
 ) -> Result<Event, Rejection> {
-    from_value(&parse_json(body)?, opts, event_id, received_at)
+    match serde_json::from_slice::<Known>(body) {
+        Ok(known) => build(&known, opts, event_id, received_at),
+        // Not a well-formed object: the general path repairs it, or says what is wrong.
+        Err(_) => from_value(&parse_json(body)?, opts, event_id, received_at),
+    }
 }
 
 /// Decode a body as JSON, repairing what bash interpolation breaks.
@@ -125,7 +130,16 @@ pub fn from_object(
     event_id: Uuid,
     received_at: OffsetDateTime,
 ) -> Result<Event, Rejection> {
-    let f = Fields(map);
+    build(map, opts, event_id, received_at)
+}
+
+fn build(
+    source: &impl Source,
+    opts: &ParseOptions,
+    event_id: Uuid,
+    received_at: OffsetDateTime,
+) -> Result<Event, Rejection> {
+    let f = Fields(source);
 
     let random_id = f.uuid("random_id")?.ok_or_else(|| missing("random_id"))?;
     let execution_id = f.uuid("execution_id")?;
@@ -340,17 +354,17 @@ impl Unit {
 }
 
 /// Typed, lenient access to the keys of one body.
-struct Fields<'a>(&'a Map<String, Value>);
+struct Fields<'a, S>(&'a S);
 
-impl Fields<'_> {
+impl<S: Source> Fields<'_, S> {
     /// A string field, trimmed and capped; `None` when absent, empty, `-` or `none`.
     fn text(&self, key: &'static str, cap: usize) -> Result<Option<String>, Rejection> {
-        let raw = match self.0.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::String(s)) => s.trim().to_owned(),
+        let raw = match self.0.field(key) {
+            None | Some(Scalar::Null) => return Ok(None),
+            Some(Scalar::Str(s)) => s.trim().to_owned(),
             // Bash interpolates unquoted values too: `"os_version": 12`.
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
+            Some(Scalar::Number(n)) => n.to_string(),
+            Some(Scalar::Bool(b)) => b.to_string(),
             Some(_) => {
                 return Err(Rejection::new(
                     RejectionCode::InvalidType,
@@ -411,15 +425,15 @@ impl Fields<'_> {
                 format!("{key} must be a whole number"),
             )
         };
-        let n = match self.0.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+        let n = match self.0.field(key) {
+            None | Some(Scalar::Null) => return Ok(None),
+            Some(Scalar::Number(n)) => match (n.as_u64(), n.as_f64()) {
                 (Some(u), _) => u,
                 (None, Some(f)) if f < 0.0 => return Err(out_of_range(key, max)),
                 (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as u64,
                 _ => return Err(wrong_type()),
             },
-            Some(Value::String(s)) => {
+            Some(Scalar::Str(s)) => {
                 let s = s.trim();
                 if s.is_empty() || s == "-" {
                     return Ok(None);
@@ -449,16 +463,16 @@ impl Fields<'_> {
     }
 
     fn boolean(&self, key: &'static str) -> Result<Option<bool>, Rejection> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+        match self.0.field(key) {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Bool(b)) => Ok(Some(b)),
+            Some(Scalar::Str(s)) if s.trim().is_empty() => Ok(None),
+            Some(Scalar::Str(s)) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => Ok(Some(true)),
                 "false" | "no" | "0" => Ok(Some(false)),
                 _ => Err(invalid(key, format!("{key} must be true or false"))),
             },
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Scalar::Number(n)) => match n.as_u64() {
                 Some(0) => Ok(Some(false)),
                 Some(1) => Ok(Some(true)),
                 _ => Err(invalid(key, format!("{key} must be true or false"))),

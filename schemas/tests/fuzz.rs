@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use schemas::parse::ParseOptions;
+use schemas::parse::{self, ParseOptions};
 use schemas::{Event, parse_event};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -176,9 +176,18 @@ fn fuzz(seed: u64, iterations: u64, deadline: Option<Instant>) -> u64 {
     while done < iterations && deadline.is_none_or(|d| Instant::now() < d) {
         let input = mutate(&mut rng, &seeds);
         let outcome = std::panic::catch_unwind(|| {
-            parse_event(&input, &opts, Uuid::nil(), OffsetDateTime::UNIX_EPOCH)
-                .ok()
-                .and_then(|e| broken(&e))
+            let parsed = parse_event(&input, &opts, Uuid::nil(), OffsetDateTime::UNIX_EPOCH);
+            // The fast path (fields borrowed from the body) and the general one (through
+            // `serde_json::Value`) must agree on every input, accepted or rejected.
+            let general = parse::parse_json(&input).and_then(|v| {
+                parse::from_value(&v, &opts, Uuid::nil(), OffsetDateTime::UNIX_EPOCH)
+            });
+            if parsed != general {
+                return Some(format!(
+                    "the two parse paths disagree: {parsed:?} against {general:?}"
+                ));
+            }
+            parsed.ok().and_then(|e| broken(&e))
         });
         let finding = match outcome {
             Ok(None) => None,
