@@ -102,6 +102,7 @@ async fn measure(
     let accepted_per_s = accepted as f64 / duration.as_secs_f64();
     let full = percentiles(&mut latencies);
     let during = processes.cpu();
+    let (ingest_rss_full_load, _) = crate::processes::stats(ingest_proc.0.id());
 
     // The full-load phase leaves a backlog; the consumer drains it first, so that the
     // half-load phase measures half the load, not the drain.
@@ -129,7 +130,8 @@ async fn measure(
         duration,
     ));
     let slow_before = SlowCounts::scrape(&http, &base).await?;
-    let mut half = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
+    let (mut half, half_connections) =
+        open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
     let slow = SlowCounts::scrape(&http, &base).await?.since(&slow_before);
     let half = percentiles(&mut half);
     let mut e2e = probe.await??;
@@ -140,7 +142,7 @@ async fn measure(
     // cores. The two figures side by side say where a long tail comes from.
     eprintln!("[bench] half load again, with the consumer paused");
     signal(consumer_proc.0.id(), "STOP")?;
-    let mut alone = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
+    let (mut alone, _) = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
     signal(consumer_proc.0.id(), "CONT")?;
     let alone = percentiles(&mut alone);
 
@@ -182,6 +184,8 @@ async fn measure(
         e2e_p99_ms: e2e.1,
         axum_202_per_s,
         ingest_peak_rss_mb: ingest_rss,
+        ingest_peak_rss_full_load_mb: ingest_rss_full_load,
+        half_load_connections: half_connections,
         ingest_cpu_s_per_100k: ingest_cpu / (events / 100_000.0),
         consumer_peak_rss_mb: consumer_rss,
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
@@ -359,13 +363,14 @@ async fn open_loop(
     rate: f64,
     duration: Duration,
     next: Arc<AtomicU64>,
-) -> Vec<f64> {
+) -> (Vec<f64>, u64) {
+    let connects = Arc::new(AtomicU64::new(0));
     let per_sender = Duration::from_secs_f64(concurrency as f64 / rate.max(1.0));
     let end = Instant::now() + duration;
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (next, latencies) = (next.clone(), latencies.clone());
+        let (next, latencies, connects) = (next.clone(), latencies.clone(), connects.clone());
         tasks.push(tokio::spawn(async move {
             let idle: Arc<std::sync::Mutex<Vec<http1::Connection>>> = Arc::default();
             let mut tick = tokio::time::interval(per_sender);
@@ -374,10 +379,11 @@ async fn open_loop(
             while Instant::now() < end {
                 tick.tick().await;
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let idle = idle.clone();
+                let (idle, connects) = (idle.clone(), connects.clone());
                 inflight.spawn(async move {
                     let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
                     let mut connection = idle.lock().ok().and_then(|mut v| v.pop());
+                    connects.fetch_add(u64::from(connection.is_none()), Ordering::Relaxed);
                     let t = Instant::now();
                     let answered = send(&mut connection, addr, &body).await;
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -399,7 +405,10 @@ async fn open_loop(
     for t in tasks {
         let _ = t.await;
     }
-    std::mem::take(&mut *latencies.lock().await)
+    (
+        std::mem::take(&mut *latencies.lock().await),
+        connects.load(Ordering::Relaxed),
+    )
 }
 
 /// Every 100 ms, one tagged event; the time from its 202 until ClickHouse returns its

@@ -41,7 +41,15 @@ pub struct Ingest {
     pub e2e_p99_ms: f64,
     /// An axum handler that only answers 202: the HTTP limit of the machine.
     pub axum_202_per_s: f64,
+    /// Over the whole run, the half-load phases included.
     pub ingest_peak_rss_mb: f64,
+    /// Up to the end of the full-load phase (its keep-alive connections only).
+    #[serde(default)]
+    pub ingest_peak_rss_full_load_mb: f64,
+    /// Connections the open-loop generator opened at half load: one per request that
+    /// found all of its sender's connections busy.
+    #[serde(default)]
+    pub half_load_connections: u64,
     pub ingest_cpu_s_per_100k: f64,
     pub consumer_peak_rss_mb: f64,
     pub consumer_cpu_s_per_100k: f64,
@@ -204,7 +212,15 @@ impl Report {
             );
             let _ = writeln!(
                 md,
-                "| ingest peak RSS | {:.1} MB | target 50 MB | {:.2} |",
+                "| ingest peak RSS at full load ({} keep-alive connections) | {:.1} MB | target 50 MB | {:.2} |",
+                i.concurrency,
+                i.ingest_peak_rss_full_load_mb,
+                i.ingest_peak_rss_full_load_mb / 50.0
+            );
+            let _ = writeln!(
+                md,
+                "| ingest peak RSS over the run (at half load the generator opened {} connections) | {:.1} MB | target 50 MB | {:.2} |",
+                i.half_load_connections,
                 i.ingest_peak_rss_mb,
                 i.ingest_peak_rss_mb / 50.0
             );
