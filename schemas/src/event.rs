@@ -190,11 +190,8 @@ impl Event {
     /// the bytes from that key on covers exactly the client's fields.
     pub fn encode(&self) -> Result<Encoded, serde_json::Error> {
         let payload = serde_json::to_vec(self)?;
-        let content_id = match payload
-            .windows(FIRST_CLIENT_KEY.len())
-            .position(|w| w == FIRST_CLIENT_KEY)
-        {
-            Some(start) => digest_hex(&payload[start..]),
+        let content_id = match client_fields(&payload) {
+            Some(client) => digest_hex(client),
             None => self.content_id_slow(),
         };
         Ok(Encoded {
@@ -210,12 +207,16 @@ impl Event {
         unstamped.event_id = Uuid::nil();
         unstamped.received_at = OffsetDateTime::UNIX_EPOCH;
         let bytes = serde_json::to_vec(&unstamped).unwrap_or_default();
-        let start = bytes
-            .windows(FIRST_CLIENT_KEY.len())
-            .position(|w| w == FIRST_CLIENT_KEY)
-            .unwrap_or(0);
-        digest_hex(&bytes[start..])
+        digest_hex(client_fields(&bytes).unwrap_or(&bytes))
     }
+}
+
+/// The part of an encoded event from its first client field on.
+fn client_fields(encoded: &[u8]) -> Option<&[u8]> {
+    let start = encoded
+        .windows(FIRST_CLIENT_KEY.len())
+        .position(|w| w == FIRST_CLIENT_KEY)?;
+    Some(&encoded[start..])
 }
 
 /// The first 16 bytes of the BLAKE3 digest of `bytes`, in lower-case hex.
