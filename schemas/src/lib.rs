@@ -8,6 +8,7 @@
 pub mod body;
 pub mod category;
 pub mod event;
+pub mod ids;
 pub mod migrations;
 pub mod names;
 pub mod parse;

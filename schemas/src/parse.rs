@@ -141,8 +141,8 @@ fn build(
 ) -> Result<Event, Rejection> {
     let f = Fields(source);
 
-    let random_id = f.uuid("random_id")?.ok_or_else(|| missing("random_id"))?;
-    let execution_id = f.uuid("execution_id")?;
+    let random_id = f.id("random_id")?.ok_or_else(|| missing("random_id"))?;
+    let execution_id = f.id("execution_id")?;
     let kind = f
         .text("type", SHORT)?
         .ok_or_else(|| missing("type"))
@@ -409,9 +409,12 @@ impl<S: Source> Fields<'_, S> {
         Ok(self.text(key, cap)?.unwrap_or_default())
     }
 
-    fn uuid(&self, key: &'static str) -> Result<Option<Uuid>, Rejection> {
-        self.text(key, SHORT)?
-            .map(|s| Uuid::parse_str(&s).map_err(|_| invalid(key, format!("{key} must be a UUID"))))
+    /// A client id ([`crate::ids`]): a UUID, or a short id of a safe alphabet that is
+    /// stored as its UUIDv5.
+    fn id(&self, key: &'static str) -> Result<Option<Uuid>, Rejection> {
+        // One character over the limit, so that an overlong id is refused, not cut.
+        self.text(key, crate::ids::MAX_CHARS + 1)?
+            .map(|s| crate::ids::client_id(&s).map_err(|e| invalid(key, format!("{key}: {e}"))))
             .transpose()
     }
 
