@@ -75,6 +75,7 @@ perf-tool:
 
 bench: check-tools stack perf-tool
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
+	target/release/bench parse
 	target/release/bench drain
 	target/release/bench ingest
 	target/release/bench stats

@@ -7,6 +7,7 @@
 mod drain;
 mod http1;
 mod ingest;
+mod parse;
 mod processes;
 mod profile;
 mod report;
@@ -53,6 +54,8 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Parsing and scrubbing on one core, next to decoding the JSON alone.
+    Parse,
     /// Aggregator: a year of raw events, the refresh cycle and the API's latency.
     Stats {
         #[arg(long, default_value_t = 5_000_000)]
@@ -76,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             concurrency,
         } => report.ingest = Some(ingest::run(seconds, concurrency).await?),
+        Command::Parse => report.parse = Some(parse::run()),
         Command::Stats { events, requests } => {
             report.stats = Some(stats::run(events, requests).await?);
         }

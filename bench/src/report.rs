@@ -12,6 +12,23 @@ pub struct Report {
     pub drain: Option<Drain>,
     pub stats: Option<Stats>,
     pub ingest: Option<Ingest>,
+    pub parse: Option<Parse>,
+}
+
+/// Parsing and scrubbing on one core (`bench parse`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Parse {
+    pub cases: Vec<ParseCase>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ParseCase {
+    pub what: String,
+    pub bytes: usize,
+    /// Parse, normalise and scrub, µs per body.
+    pub parse_us: f64,
+    /// Decoding the same body into a `serde_json::Value`, µs per body.
+    pub json_us: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -288,6 +305,24 @@ impl Report {
                 "Where the cores went during the drain (CPU per stored row; share of all cores while draining)",
                 Some(150_000.0),
             );
+        }
+        if let Some(p) = &self.parse {
+            let _ = writeln!(
+                md,
+                "## Parsing and scrubbing, one core\n\n| body | bytes | parse, normalise, scrub | limit: decoding the JSON alone | ratio |\n|---|---|---|---|---|"
+            );
+            for c in &p.cases {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.1} µs | {:.1} µs | {:.1} |",
+                    c.what,
+                    c.bytes,
+                    c.parse_us,
+                    c.json_us,
+                    c.parse_us / c.json_us
+                );
+            }
+            let _ = writeln!(md);
         }
         if let Some(s) = &self.stats {
             let _ = writeln!(

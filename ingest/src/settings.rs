@@ -26,7 +26,8 @@ pub struct IngestSettings {
     /// How long to wait for JetStream's PubAck before answering 503.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
-    /// The `error` field is cut to this many characters (the ROPA promises 120).
+    /// Every free-text field (`error`, `failed_command`, `cpu_model`, `gpu_model`) is cut
+    /// to this many characters after scrubbing (the ROPA promises 120).
     pub error_max_chars: usize,
     /// Largest `POST /telemetry` body, in bytes (after gzip decompression); larger get 413.
     pub body_limit_bytes: usize,

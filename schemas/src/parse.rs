@@ -16,7 +16,8 @@ use crate::event::{Event, Kind, Status};
 /// Knobs of normalisation that operators may tune.
 #[derive(Debug, Clone)]
 pub struct ParseOptions {
-    /// The ROPA promises an `error` of at most this many characters (default 120).
+    /// The ROPA promises free text (`error`, `failed_command`, the model names) of at
+    /// most this many characters (default 120).
     pub error_max_chars: usize,
 }
 
@@ -149,7 +150,11 @@ fn build(
         .and_then(|s| {
             Kind::parse(&s).ok_or_else(|| invalid("type", format!("unknown type {s:?}")))
         })?;
-    let nsapp = f.token("nsapp")?;
+    // Scrubbed, but whole: an app's slug is one word or none.
+    let nsapp = f
+        .text("nsapp", MEDIUM)?
+        .map(|s| truncate_chars(&crate::scrub::scrub(&s), SHORT).to_lowercase())
+        .unwrap_or_default();
     if nsapp.is_empty() {
         return Err(missing("nsapp"));
     }
@@ -176,10 +181,18 @@ fn build(
     let status = corrected_outcome(status, exit_code, &error);
     let error_category = category(status, exit_code, &error, f.token("error_category")?);
 
-    let repo_slug = f.slug("repo_slug")?;
+    let raw_slug = f.slug("repo_slug")?;
     let repo_source = match f.text("repo_source", SHORT)? {
-        Some(s) => pattern_checked("repo_source", s)?,
-        None => repo_source_from_slug(&repo_slug).to_owned(),
+        Some(s) => repo_source_named(&s),
+        None => repo_source_from_slug(&raw_slug),
+    }
+    .to_owned();
+    let repo_slug = repo_slug_stored(&raw_slug);
+    let free = |key: &'static str| -> Result<String, Rejection> {
+        Ok(crate::scrub::scrub_to(
+            &f.free_text(key, MEDIUM)?,
+            opts.error_max_chars,
+        ))
     };
 
     Ok(Event {
@@ -209,9 +222,9 @@ fn build(
             .uint("install_duration", 86_400, Unit::None)?
             .map(|n| n as u32),
         cpu_vendor: f.token("cpu_vendor")?,
-        cpu_model: crate::scrub::scrub_to(&f.free_text("cpu_model", MEDIUM)?, MODEL_MAX),
+        cpu_model: free("cpu_model")?,
         gpu_vendor: f.token("gpu_vendor")?,
-        gpu_model: crate::scrub::scrub_to(&f.free_text("gpu_model", MEDIUM)?, MODEL_MAX),
+        gpu_model: free("gpu_model")?,
         gpu_passthrough: f.token("gpu_passthrough")?,
         ram_speed: f.token("ram_speed")?,
         arch: f.token("arch")?,
@@ -222,10 +235,7 @@ fn build(
         payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
         kernel_version: f.token("kernel_version")?,
         app_version: f.token("app_version")?,
-        failed_command: crate::scrub::scrub_to(
-            &f.free_text("failed_command", MEDIUM)?,
-            COMMAND_MAX,
-        ),
+        failed_command: free("failed_command")?,
         failed_line: f
             .uint("failed_line", u64::from(u32::MAX), Unit::None)?
             .map(|n| n as u32),
@@ -233,13 +243,12 @@ fn build(
 }
 
 /// Length caps, in characters, of what is read from a field before it is normalised.
+/// Free text is read longer than it is kept, so that scrubbing sees whole words before
+/// the cut (`ParseOptions::error_max_chars`).
 const SHORT: usize = 64;
 const MEDIUM: usize = 1024;
 /// The `error` field carries a log tail of up to ~10 KB before it is cut to 120 characters.
 const LONG: usize = 16 * 1024;
-/// Stored length of the model names and of the failed command.
-const MODEL_MAX: usize = 128;
-const COMMAND_MAX: usize = 256;
 
 fn missing(field: &'static str) -> Rejection {
     Rejection::new(
@@ -289,13 +298,56 @@ fn category(status: Status, exit_code: Option<u8>, error: &str, client: String) 
     }
 }
 
+/// The official organisation: its repositories' slugs are kept as they are.
+const OFFICIAL_OWNER: &str = "community-scripts";
+
+/// `repo_source` as the client names it, in any case; what it does not know is external.
+fn repo_source_named(source: &str) -> &'static str {
+    if source.eq_ignore_ascii_case("ProxmoxVE") {
+        "ProxmoxVE"
+    } else if source.eq_ignore_ascii_case("ProxmoxVED") {
+        "ProxmoxVED"
+    } else {
+        "external"
+    }
+}
+
+/// `repo_source` from the slug when the client sent none, as the client derives it: the
+/// official repositories are production and development, anything else is external, and
+/// no slug at all is production (the current service folds empty into production).
 fn repo_source_from_slug(slug: &str) -> &'static str {
-    match slug.rsplit('/').next() {
-        _ if slug.is_empty() => "",
-        Some(repo) if repo.eq_ignore_ascii_case("ProxmoxVE") => "ProxmoxVE",
-        Some(repo) if repo.eq_ignore_ascii_case("ProxmoxVED") => "ProxmoxVED",
+    match slug.split_once('/') {
+        _ if slug.is_empty() => "ProxmoxVE",
+        Some((owner, repo)) if owner.eq_ignore_ascii_case(OFFICIAL_OWNER) => {
+            match repo_source_named(repo) {
+                "external" => "external",
+                official => official,
+            }
+        }
         _ => "external",
     }
+}
+
+/// The slug as stored. A fork's owner is a GitHub user name, so a fork is stored as
+/// `fork/ProxmoxVE` or `fork/ProxmoxVED`, and any other repository as `fork/other`: its
+/// name is the owner's to choose and may be personal too.
+fn repo_slug_stored(slug: &str) -> String {
+    if slug.is_empty() {
+        return String::new();
+    }
+    let (owner, repo) = slug.split_once('/').unwrap_or(("", slug));
+    let official_repo = !repo.is_empty()
+        && repo
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if owner.eq_ignore_ascii_case(OFFICIAL_OWNER) && official_repo {
+        return format!("{OFFICIAL_OWNER}/{repo}");
+    }
+    let repo = match repo_source_named(repo) {
+        "external" => "other",
+        official => official,
+    };
+    format!("fork/{repo}")
 }
 
 /// Cut to at most `max` characters, never inside a UTF-8 sequence.
@@ -307,19 +359,34 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
 }
 
 /// Characters allowed in the open-ended short fields (os_type, os_version, method, ...):
-/// enough for every value seen and for ones not yet seen (`incus-6.0.4`, `24.04 lts`,
-/// `umbrel-os`), but no quotes, shell metacharacters, control characters or markup.
+/// enough for every value seen and for ones not yet seen (`incus-6.0.4`, `umbrel-os`,
+/// `pve-manager/8.4.14`), but no quotes, shell metacharacters, control characters or
+/// markup.
 fn token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | ' ' | '(' | ')' | '/' | ':')
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '/' | ':')
+}
+
+/// The short fields are names and versions, one word each. Only the first word is kept:
+/// a free-text tail (`debian (nas-keller)`, `10.10.3 built by jonas@laptop`) cannot ride
+/// along into a field that statistics group by. What scrubbing replaced stays replaced
+/// (`<ip>`), so the field still says that something was there.
+fn first_word(value: &str) -> &str {
+    value
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .find(|w| !w.is_empty())
+        .unwrap_or_default()
 }
 
 fn pattern_checked(key: &'static str, value: String) -> Result<String, Rejection> {
-    if value.chars().all(token_char) {
+    let unplaced = crate::scrub::PLACEHOLDERS
+        .iter()
+        .fold(value.clone(), |v, p| v.replace(p, ""));
+    if unplaced.chars().all(token_char) {
         Ok(value)
     } else {
         Err(invalid(
             key,
-            format!("{key} may hold only letters, digits, spaces and . - _ + / : ( )"),
+            format!("{key} may hold only letters, digits and . - _ + / :"),
         ))
     }
 }
@@ -382,26 +449,24 @@ impl<S: Source> Fields<'_, S> {
         Ok(Some(truncate_chars(&raw, cap)))
     }
 
-    /// An open-ended short field: lower-cased and pattern-checked; empty when absent.
+    /// An open-ended short field: scrubbed, its first word, lower-cased and
+    /// pattern-checked; empty when absent. Read longer than it is kept, so that scrubbing
+    /// sees whole words.
     fn token(&self, key: &'static str) -> Result<String, Rejection> {
-        match self.text(key, SHORT)? {
-            Some(s) => pattern_checked(key, s.to_lowercase()),
+        match self.text(key, MEDIUM)? {
+            Some(s) => {
+                let scrubbed = crate::scrub::scrub(&s);
+                let word = truncate_chars(first_word(&scrubbed), SHORT);
+                pattern_checked(key, word.to_lowercase())
+            }
             None => Ok(String::new()),
         }
     }
 
-    /// `owner/repo`, case kept.
+    /// `owner/repo` as sent; it is never stored as sent (see `repo_slug_stored`), so
+    /// nothing in it is refused.
     fn slug(&self, key: &'static str) -> Result<String, Rejection> {
-        match self.text(key, SHORT * 2)? {
-            Some(s)
-                if s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')) =>
-            {
-                Ok(s)
-            }
-            Some(_) => Err(invalid(key, format!("{key} must look like owner/repo"))),
-            None => Ok(String::new()),
-        }
+        Ok(self.text(key, SHORT * 2)?.unwrap_or_default())
     }
 
     /// Free text, still raw: every caller stores it only through `scrub_to`.
@@ -603,7 +668,55 @@ mod tests {
             "ProxmoxVED"
         );
         assert_eq!(repo_source_from_slug("someone/fork"), "external");
-        assert_eq!(repo_source_from_slug(""), "");
+        // A fork of production is still a fork.
+        assert_eq!(repo_source_from_slug("alice/ProxmoxVE"), "external");
+        assert_eq!(repo_source_from_slug(""), "ProxmoxVE");
+    }
+
+    #[test]
+    fn repo_source_is_one_of_three_whatever_is_sent() {
+        for (sent, stored) in [
+            ("ProxmoxVE", "ProxmoxVE"),
+            ("proxmoxve", "ProxmoxVE"),
+            ("PROXMOXVED", "ProxmoxVED"),
+            ("external", "external"),
+            ("gitea-mirror", "external"),
+        ] {
+            let body = INSTALLING.replace(
+                r#""repo_slug": "community-scripts/ProxmoxVE""#,
+                &format!(r#""repo_source": "{sent}""#),
+            );
+            assert_eq!(parse(&body).expect("valid").repo_source, stored, "{sent}");
+        }
+        let neither =
+            INSTALLING.replace(",\n    \"repo_slug\": \"community-scripts/ProxmoxVE\"", "");
+        let e = parse(&neither).expect("valid");
+        assert_eq!(
+            (e.repo_source.as_str(), e.repo_slug.as_str()),
+            ("ProxmoxVE", "")
+        );
+    }
+
+    #[test]
+    fn a_fork_is_stored_without_its_owner() {
+        for (sent, stored) in [
+            ("community-scripts/ProxmoxVE", "community-scripts/ProxmoxVE"),
+            (
+                "Community-Scripts/ProxmoxVED",
+                "community-scripts/ProxmoxVED",
+            ),
+            ("alice-forks/ProxmoxVE", "fork/ProxmoxVE"),
+            ("alice-forks/proxmoxved", "fork/ProxmoxVED"),
+            ("alice/alice-homelab", "fork/other"),
+            ("alice smith/x y", "fork/other"),
+            ("ProxmoxVE", "fork/ProxmoxVE"),
+        ] {
+            let body = INSTALLING.replace(
+                r#""repo_slug": "community-scripts/ProxmoxVE""#,
+                &format!(r#""repo_slug": "{sent}""#),
+            );
+            assert_eq!(parse(&body).expect("valid").repo_slug, stored, "{sent}");
+        }
     }
 
     fn with(extra: &str) -> String {
@@ -631,6 +744,52 @@ mod tests {
         assert_eq!(
             (r.code, r.field),
             (RejectionCode::InvalidType, Some("core_count"))
+        );
+    }
+
+    #[test]
+    fn every_short_field_is_scrubbed_and_keeps_one_word() {
+        let e = parse(
+            &INSTALLING
+                .replace(r#""os_version": "12""#, r#""os_version": "192.168.1.5""#)
+                .replace(
+                    r#""os_type": "Debian""#,
+                    r#""os_type": "debian (nas-keller)""#,
+                )
+                .replace(r#""method": "default""#, r#""method": "/home/alice""#),
+        )
+        .expect("valid");
+        assert_eq!(e.os_version, "<ip>");
+        assert_eq!(e.os_type, "debian");
+        assert_eq!(e.method, "/home/<user>");
+    }
+
+    #[test]
+    fn real_app_names_are_kept() {
+        for nsapp in [
+            "netboot.xyz",
+            "2fauth",
+            "node-red",
+            "turnkey-nextcloud",
+            "haos-vm",
+        ] {
+            let body = INSTALLING.replace("\"jellyfin\"", &format!("\"{nsapp}\""));
+            assert_eq!(parse(&body).expect("valid").nsapp, nsapp);
+        }
+        // A host name is no app name.
+        let body = INSTALLING.replace("\"jellyfin\"", "\"nas.smith.lan\"");
+        assert_eq!(parse(&body).unwrap_err().field, Some("nsapp"));
+    }
+
+    #[test]
+    fn the_failed_command_is_cut_like_the_error() {
+        let body = with(&format!(
+            "    \"failed_command\": \"{}\",",
+            "apt-get install -y x ".repeat(20)
+        ));
+        assert_eq!(
+            parse(&body).expect("valid").failed_command.chars().count(),
+            120
         );
     }
 

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use schemas::parse::ParseOptions;
-use schemas::{Event, Kind, Status, parse_event, repair::repair, scrub::scrub};
+use schemas::scrub::{PLACEHOLDERS, scrub};
+use schemas::{Event, Kind, Status, parse_event, repair::repair};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +49,7 @@ fn check_invariants(e: &Event) -> Result<(), TestCaseError> {
     for text in [&e.error, &e.cpu_model, &e.gpu_model, &e.failed_command] {
         // Scrubbed already: scrubbing again finds nothing left to remove.
         prop_assert_eq!(&scrub(text), text);
+        prop_assert!(text.chars().count() <= 120);
         prop_assert!(
             !text
                 .chars()
@@ -61,14 +63,34 @@ fn check_invariants(e: &Event) -> Result<(), TestCaseError> {
         &e.method,
         &e.arch,
         &e.platform,
+        &e.cpu_vendor,
+        &e.gpu_vendor,
+        &e.gpu_passthrough,
+        &e.ram_speed,
+        &e.kernel_version,
+        &e.app_version,
     ] {
+        // One word, scrubbed; `<` and `>` only as part of a placeholder.
+        prop_assert_eq!(&scrub(token), token);
+        let unplaced = PLACEHOLDERS
+            .iter()
+            .fold(token.to_string(), |t, p| t.replace(p, ""));
         prop_assert!(
-            token
+            unplaced
                 .chars()
-                .all(|c| !c.is_control() && !"\"'`$;&|<>".contains(c))
+                .all(|c| !c.is_control() && !c.is_whitespace() && !"\"'`$;&|<>()".contains(c))
         );
         prop_assert_eq!(token.to_lowercase(), token.as_str());
     }
+    prop_assert!(matches!(
+        e.repo_source.as_str(),
+        "ProxmoxVE" | "ProxmoxVED" | "external"
+    ));
+    prop_assert!(
+        e.repo_slug.is_empty()
+            || e.repo_slug.starts_with("community-scripts/")
+            || e.repo_slug.starts_with("fork/")
+    );
     Ok(())
 }
 
@@ -224,6 +246,146 @@ proptest! {
             serde_json::from_str::<Value>(&repaired).unwrap(),
             serde_json::from_str::<Value>(&text).unwrap()
         );
+    }
+}
+
+/// Filler around what is planted: upper case, digits and punctuation, so that it can
+/// never spell a planted (lower-case) name by chance.
+fn filler() -> impl Strategy<Value = String> {
+    "[A-Z0-9 .,:;=/_()\\[\\]-]{0,30}"
+}
+
+/// A host name of one to three labels, with a hyphen so that it is nobody's word.
+fn host_name() -> impl Strategy<Value = String> {
+    ("[a-z]{3,8}-[a-z]{3,8}", prop::option::of("[a-z]{3,8}")).prop_map(|(a, b)| match b {
+        Some(b) => format!("{a}{b}"),
+        None => a,
+    })
+}
+
+/// A host name and a text that names it.
+fn planted_host() -> impl Strategy<Value = (String, String)> {
+    (
+        host_name(),
+        prop::sample::select(
+            &[
+                "{} .lan",
+                "-hostname {}",
+                "--hostname={}",
+                "HOSTNAME={}",
+                "search {}.home.arpa",
+                "Could not resolve host: {}",
+                "Could not resolve host: {}.some-family.de",
+                "ssh root@{}",
+                "sudo: unable to resolve host {}: Name or service not known",
+                "http://{}:8096/web",
+                "//{}/media",
+                "mount {}:/volume1 /mnt",
+                "/etc/pve/nodes/{}/lxc/100.conf",
+                "cloud.{}.de",
+                "{}.duckdns.org",
+                "node '{}'",
+            ][..],
+        ),
+    )
+        .prop_map(|(name, template)| {
+            let text = template.replace("{} .lan", "{}.lan").replace("{}", &name);
+            (name, text)
+        })
+}
+
+/// A secret and a text that carries it.
+fn planted_secret() -> impl Strategy<Value = (String, String)> {
+    (
+        "[a-z][a-zA-Z0-9]{7,15}",
+        "[A-Za-z0-9]{36}",
+        "[A-Z0-9]{16}",
+        prop::sample::select(
+            &[
+                "-password {}",
+                "--password={}",
+                "PASSWORD={}",
+                "DB_TOKEN={}",
+                "API_SECRET={}",
+                "Authorization: Bearer {}",
+                "mysql -u root -p{}",
+                "https://bob:{}@git.example.net/x.git",
+                "IDENTIFIED BY '{}'",
+                "ghp_{36}",
+                "AKIA{16}",
+            ][..],
+        ),
+    )
+        .prop_map(|(word, long, upper, template)| {
+            if template.contains("{36}") {
+                let token = template.replace("{36}", &long);
+                (token.clone(), token)
+            } else if template.contains("{16}") {
+                let token = template.replace("{16}", &upper);
+                (token.clone(), token)
+            } else {
+                (word.clone(), template.replace("{}", &word))
+            }
+        })
+}
+
+/// A user name and a text that gives it away.
+fn planted_user() -> impl Strategy<Value = (String, String)> {
+    (
+        "[a-z]{3,8}[0-9]{0,2}",
+        prop::sample::select(
+            &[
+                "/home/{}/app",
+                r"C:\Users\{}\Desktop",
+                "sudo -u {} make",
+                "for user \"{}\"",
+                "{}@nas:~$ ls",
+                "ssh {}@10.0.0.5",
+                "psql -U {} -d x",
+                "su - {}",
+                "user {}@pve",
+                "ls ~{}/x",
+            ][..],
+        ),
+    )
+        .prop_map(|(name, template)| (name.clone(), template.replace("{}", &name)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_planted_host_never_survives((name, planted) in planted_host(), before in filler(), after in filler()) {
+        let text = format!("{before} {planted} {after}");
+        let scrubbed = scrub(&text);
+        prop_assert!(!scrubbed.contains(&name), "{name} survived in {scrubbed}");
+    }
+
+    #[test]
+    fn a_planted_secret_never_survives((secret, planted) in planted_secret(), before in filler(), after in filler()) {
+        let text = format!("{before} {planted} {after}");
+        let scrubbed = scrub(&text);
+        prop_assert!(!scrubbed.contains(&secret), "{secret} survived in {scrubbed}");
+    }
+
+    #[test]
+    fn a_planted_user_never_survives((name, planted) in planted_user(), before in filler(), after in filler()) {
+        prop_assume!(!["root", "admin", "user", "guest", "git", "sys", "bin", "adm", "dip", "lxd", "nobody", "daemon", "debian", "ubuntu", "mysql", "docker", "sudo", "users", "wheel", "video", "audio", "render", "cdrom", "netdev", "public", "default", "postgres", "syslog", "plugdev"].contains(&name.as_str()));
+        let text = format!("{before} {planted} {after}");
+        let scrubbed = scrub(&text);
+        prop_assert!(!scrubbed.contains(&name), "{name} survived in {scrubbed}");
+    }
+
+    #[test]
+    fn scrubbing_is_idempotent(text in nasty_text()) {
+        let once = scrub(&text);
+        prop_assert_eq!(scrub(&once), once);
+    }
+
+    #[test]
+    fn scrubbing_planted_text_is_idempotent((_, planted) in planted_host(), (_, secret) in planted_secret(), (_, user) in planted_user(), before in filler()) {
+        let once = scrub(&format!("{before} {planted} {secret}\n{user}"));
+        prop_assert_eq!(scrub(&once), once);
     }
 }
 

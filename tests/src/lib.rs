@@ -429,6 +429,7 @@ where
     (url, Service { stop: tx, task })
 }
 
+pub mod corpus;
 pub mod seeded;
 
 mod futures_stop {

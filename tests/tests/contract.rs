@@ -125,8 +125,8 @@ async fn what_cannot_be_accepted_is_refused_naming_the_field() {
             Some("random_id"),
         ),
         (
-            "random_id not a UUID",
-            base.replace("7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d", "abc"),
+            "random_id neither a UUID nor a safe id",
+            base.replace("7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d", "abc def"),
             "invalid_value",
             Some("random_id"),
         ),

@@ -99,3 +99,52 @@ fn the_ropa_lists_exactly_the_stored_fields() {
         "docs/ROPA.md and schemas/sql/0001_events.sql disagree"
     );
 }
+
+/// The fields the processing record itself lists (`../shared/spec/ropa.md`, "Fields the
+/// record lists").
+const RECORD_FIELDS: [&str; 16] = [
+    "random_id",
+    "type",
+    "nsapp",
+    "status",
+    "disk_size",
+    "core_count",
+    "ram_size",
+    "os_type",
+    "os_version",
+    "pve_version",
+    "method",
+    "error",
+    "exit_code",
+    "gpu_vendor",
+    "cpu_vendor",
+    "install_duration",
+];
+
+#[test]
+fn every_stored_field_beyond_the_record_names_its_purpose() {
+    let ropa = include_str!("../../docs/ROPA.md");
+    let section = ropa
+        .split("**Fields stored per event**")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the field list of docs/ROPA.md");
+    let mut rows = 0;
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let field = cells[0].trim_start_matches("| ").trim_matches('`');
+        let purpose = cells.get(2).copied().unwrap_or_default();
+        if RECORD_FIELDS.contains(&field) {
+            assert_eq!(purpose, "record", "{field} is in the record");
+        } else {
+            assert!(
+                ["quality", "prioritisation", "trends", "processing"]
+                    .iter()
+                    .any(|p| purpose.starts_with(p)),
+                "{field} is beyond the record and must name its purpose: {purpose:?}"
+            );
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, raw_columns().len());
+}

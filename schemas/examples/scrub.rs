@@ -1,0 +1,13 @@
+//! Scrub each line of standard input and print the result: a quick way to see what a
+//! text would be stored as. `cargo run -p schemas --example scrub < log.txt`
+
+use std::io::{BufRead, Write};
+
+fn main() -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in std::io::stdin().lock().lines() {
+        writeln!(out, "{}", schemas::scrub::scrub(&line?))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,618 @@
+//! Host and domain names.
+//!
+//! Two kinds of evidence make a word a host name:
+//! - **Its shape**: a dotted name under a private suffix (`nas.smith.lan`), or a fully
+//!   qualified name under a public suffix (`cloud.some-family.de`) that is not public
+//!   infrastructure ([`lists::PUBLIC_DOMAINS`]). The public suffix list tells a domain
+//!   from a word with dots: `config.yaml`, `v1.2.3` and `libssl3` have no public suffix.
+//! - **Its context**: whatever follows `-hostname`, `search`, `Could not resolve host:`,
+//!   `ssh user@`, `/nodes/`, `//` of a share, and the like is a host, dots or not
+//!   (`nas-alice`).
+//!
+//! The loopback names and IP addresses are left to their own rules.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::lists::{self, under_any};
+use super::network;
+use super::span::{Found, Rank};
+
+const HOST: &str = "<host>";
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    find_names(text, found);
+    if text.len() > 2 {
+        find_contexts(text, found);
+    }
+}
+
+/// Dotted names that are hosts by their shape alone. Letters of any script count, so
+/// an internationalised name (`cloud.müller-family.de`) is a name like any other.
+fn find_names(text: &str, found: &mut Found) {
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if !is_name_char(c) {
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        while let Some(&(i, c)) = chars.peek() {
+            if !is_name_char(c) {
+                break;
+            }
+            end = i + c.len_utf8();
+            chars.next();
+        }
+        let word = text[start..end].trim_matches(['.', '-', '_']);
+        let s = start + text[start..end].find(word).unwrap_or(0);
+        if word.contains('.')
+            && let Some(len) = host_prefix(word)
+        {
+            found.put(s..s + len, Rank::Host, HOST);
+            learn_short_name(&word[..len], found);
+        }
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
+/// A private name's first label is the host's short name, which logs print alone
+/// (`127.0.1.1 nas-alice.smith.lan nas-alice`).
+fn learn_short_name(name: &str, found: &mut Found) {
+    if under_any(&name.to_lowercase(), lists::PRIVATE_SUFFIXES)
+        && let Some((first, _)) = name.split_once('.')
+    {
+        found.learn(first, HOST);
+    }
+}
+
+/// How much of a dotted word is a host name: all of it, or the part before a file
+/// extension (`cloud.alice.de` of `cloud.alice.de.conf`); `None` when it is no host.
+pub(super) fn host_prefix(word: &str) -> Option<usize> {
+    let lower = word.to_lowercase();
+    if lower.len() != word.len() {
+        // Only the ASCII and the most common scripts keep their length when lower-cased;
+        // a name whose length changes is judged as written.
+        return host_prefix_exact(word);
+    }
+    host_prefix_exact(&lower)
+}
+
+fn host_prefix_exact(lower: &str) -> Option<usize> {
+    if lists::is_local_name(lower) {
+        return None;
+    }
+    if under_any(lower, lists::PRIVATE_SUFFIXES) && lower.contains('.') {
+        return Some(lower.len());
+    }
+    let mut name = lower;
+    while let Some((head, ext)) = name.rsplit_once('.') {
+        if head.contains('.') && lists::FILE_EXTENSIONS.contains(&ext) {
+            name = head;
+        } else {
+            break;
+        }
+    }
+    let hosty = if under_any(name, lists::PRIVATE_SUFFIXES) {
+        !lists::is_local_name(name)
+    } else {
+        is_public_host(name)
+    };
+    hosty.then_some(name.len())
+}
+
+/// A fully qualified name under a public suffix that is no one's public infrastructure.
+fn is_public_host(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+        return false;
+    }
+    // Host names have no `_` (identifiers do), and a top-level domain is letters.
+    if name.contains('_') {
+        return false;
+    }
+    let Some(tld) = labels.last() else {
+        return false;
+    };
+    if !(tld.chars().all(char::is_alphabetic) || tld.starts_with("xn--")) {
+        return false;
+    }
+    match psl::suffix(name.as_bytes()) {
+        Some(suffix) if suffix.is_known() && suffix.as_bytes().len() < name.len() => {}
+        _ => return false,
+    }
+    if under_any(name, lists::PUBLIC_DOMAINS) {
+        return false;
+    }
+    if labels.len() == 2
+        && (lists::FILE_LIKE_TLDS.contains(tld) || lists::CODE_WORDS.contains(&labels[0]))
+    {
+        return false;
+    }
+    if labels.len() >= 3 && lists::REVERSE_DNS_ROOTS.contains(&labels[0]) {
+        return false;
+    }
+    true
+}
+
+/// A name found by its context: a host unless it is loopback, an address (another
+/// rule's), a number, a wildcard or public infrastructure.
+pub(super) fn is_context_host(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower.is_empty()
+        || lists::is_local_name(&lower)
+        || lists::CONTEXT_WORDS.contains(&lower.as_str())
+        || lower.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        || network::is_address(name)
+    {
+        return false;
+    }
+    !(lower.contains('.') && under_any(&lower, lists::PUBLIC_DOMAINS))
+}
+
+/// A host name as contexts capture it: letters, digits, `.`, `-` and `_`, starting and
+/// ending with a letter or digit. It cannot start with `<`, so a placeholder is never
+/// taken for a name, and a second round finds nothing new.
+macro_rules! name {
+    () => {
+        r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    };
+}
+
+/// Contexts after which the next name is a host.
+static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?:",
+        // Options and keys that name a host or a domain.
+        r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
+        r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
+        r"|\bserver_name[ \t]+",
+        r"|\bset-hostname[ \t]+",
+        r#"|\boption[ \t]+(?:host-name|domain-name|fqdn)[ \t]+["']?"#,
+        r"|(?m:^)name:[ \t]*",
+        // Resolution and connection errors.
+        r"|\bcould not resolve host(?:name)?(?:[ \t]+address)?:?[ \t]*[\x22'`]?",
+        r#"|\b(?:unable to|could not|cannot|can't|failed to) resolve[ \t]+(?:host(?:name)?(?:[ \t]+address)?:?[ \t]+["'`]?|["'`])"#,
+        r#"|\btemporary failure resolving[ \t]+["'`]?"#,
+        r"|\bconnect to host[ \t]+",
+        r"|\bgetaddrinfo[ \t]+(?:ENOTFOUND|EAI_AGAIN)[ \t]+",
+        r#"|\b(?:unknown|invalid|bad) host(?:name)?[ \t]*[:'"]?[ \t]*["']?"#,
+        r#"|\bno such host:?[ \t]+["']?"#,
+        r#"|\bserver (?:on|at)[ \t]+["']?"#,
+        // Proxmox VE: nodes and VMs by name, in messages and paths.
+        r#"|\bnode[ \t]+["']"#,
+        r#"|(?:^|[/\s'"])nodes/"#,
+        r"|\bVM[ \t]+\d+[ \t]+\(",
+        // `uname -a`: the host follows the kernel's name.
+        // Shares: `\\nas\media`, `//nas/media`; `smb://` is a URL.
+        r#"|(?:^|[\s"'=(])\\\\"#,
+        r#"|(?:^|[\s"'=(])//"#,
+        // docker --add-host name:address
+        r"|--add-host[= ]",
+        r")",
+        name!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Names that a context follows: `nas: Name or service not known`.
+static AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)(?:^|[\s"'(:])"#,
+        name!(),
+        r"(?::[ \t]*(?:Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided)",
+        r"|[ \t]+not found: \d+\(NXDOMAIN\))",
+    ))
+    .expect("a valid pattern")
+});
+
+/// Go's resolver: `lookup minio on 127.0.0.53:53: no such host`.
+static LOOKUP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\blookup[ \t]+",
+        name!(),
+        r"(?:[ \t]+on[ \t]|:[ \t]*no such host)"
+    ))
+    .expect("a valid pattern")
+});
+
+/// curl's `Failed to connect to nas port 8096`: the port tells it from a bus or a socket.
+static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\bfailed to connect to[ \t]+",
+        name!(),
+        r"[ \t]+port\b"
+    ))
+    .expect("a valid pattern")
+});
+
+/// `uname -a`: `Linux nas-alice 6.8.12-4-pve #1 SMP …`.
+static UNAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"\bLinux[ \t]+", name!(), r"[ \t]+\d+\.\d+")).expect("a valid pattern")
+});
+
+/// A syslog or journal line: time, then the host, then the program.
+static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)^(?:[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
+        name!(),
+        r"[ \t]+[A-Za-z0-9_.@/()-]+(?:\[\d+\])?:"
+    ))
+    .expect("a valid pattern")
+});
+
+/// dnsmasq's leases: `DHCPACK(vmbr0) 10.0.0.5 bc:24:11:ab:cd:ef frigate`.
+static DHCP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\bDHCP(?:ACK|REQUEST|OFFER|INFORM|RELEASE|DISCOVER)\([^)\n]*\)[ \t]+\S+[ \t]+\S+[ \t]+",
+        name!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Words that end up before `: Name or service not known` without being hosts.
+const NOT_HOSTS: &[&str] = &[
+    "error",
+    "warning",
+    "fatal",
+    "ping",
+    "ping6",
+    "ssh",
+    "curl",
+    "wget",
+    "git",
+    "sudo",
+    "host",
+    "failed",
+    "nslookup",
+    "dig",
+    "nc",
+    "telnet",
+    "socket",
+    "getaddrinfo",
+    "lookup",
+];
+
+/// Lines of resolv.conf and interfaces(5) that list names.
+static NAME_LISTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?im)^[ \t]*(?:search|domain|dns-search|dns-domain|dns-nameservers|nameserver)[ \t]+([^\n#]+)")
+        .expect("a valid pattern")
+});
+
+/// `/etc/hosts` lines: an address, then names.
+static HOSTS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^[ \t]*(\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}|<ip>)[ \t]+([^\n#]+)")
+        .expect("a valid pattern")
+});
+
+/// Words of `ip route` and `ip neigh` lines, which also start with an address.
+const ROUTE_WORDS: &[&str] = &[
+    "dev",
+    "via",
+    "proto",
+    "scope",
+    "src",
+    "metric",
+    "link",
+    "kernel",
+    "dhcp",
+    "static",
+    "lladdr",
+    "router",
+    "reachable",
+    "stale",
+    "delay",
+    "failed",
+    "permanent",
+    "incomplete",
+    "host",
+    "global",
+    "brd",
+    "inet",
+    "inet6",
+    "table",
+    "default",
+    "blackhole",
+    "unreachable",
+    "prohibit",
+    "onlink",
+    "pref",
+    "medium",
+    "expires",
+];
+
+/// Commands whose lines carry host names in their own forms.
+static MOUNT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:mount|nfs|nfs4|fstab|showmount|rsync|scp|cifs|smb)\b")
+        .expect("a valid pattern")
+});
+/// `nas:/volume1/media` (NFS, scp, rsync) in such a line.
+static NFS_TARGET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r#"(?:^|[\s"'=])"#, name!(), r":/(?:[^/]|$)")).expect("a valid pattern")
+});
+static DATABASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|pg_isready|redis-cli|mongosh|mongo)\b")
+        .expect("a valid pattern")
+});
+/// `-h db01`, `--host=db01` in a database client's line.
+static DATABASE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"(?:^|\s)(?:-h[ \t]*|--host(?:=|[ \t]+))", name!()))
+        .expect("a valid pattern")
+});
+static QM_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bqm[ \t]+(?:create|set|clone)\b").expect("a valid pattern"));
+/// A VM's name is the host name its owner gave it.
+static QM_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"(?:^|\s)--?name(?:=|[ \t]+)", name!())).expect("a valid pattern")
+});
+/// The command position of a network tool: the start of a line or of a command.
+static PROBE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)(?:^|[;|&$#:]\s*|\bsudo\s+)(?:ping6?|traceroute|tracepath|mtr|nslookup|telnet|arping)",
+        r"((?:[ \t]+-\S+(?:[ \t]+\d+)?)*)[ \t]+",
+        name!()
+    ))
+    .expect("a valid pattern")
+});
+
+fn find_contexts(text: &str, found: &mut Found) {
+    for caps in BEFORE_NAME.captures_iter(text) {
+        put_host(caps.get(1), found);
+    }
+    for caps in AFTER_NAME.captures_iter(text) {
+        if let Some(m) = caps.get(1)
+            && !NOT_HOSTS.contains(&m.as_str().to_ascii_lowercase().as_str())
+        {
+            put_host(Some(m), found);
+        }
+    }
+    for re in [&*LOOKUP, &*CONNECT, &*UNAME, &*SYSLOG, &*DHCP] {
+        for caps in re.captures_iter(text) {
+            put_host(caps.get(1), found);
+        }
+    }
+    for caps in NAME_LISTS.captures_iter(text) {
+        put_words(text, caps.get(1), &[], found);
+    }
+    for caps in HOSTS_LINE.captures_iter(text) {
+        let (Some(address), Some(names)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        if address.as_str() != "<ip>" && !network::is_address(address.as_str()) {
+            continue;
+        }
+        let words: Vec<&str> = names.as_str().split_whitespace().collect();
+        let all_names = words.len() <= 6
+            && words.iter().all(|w| {
+                w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+                    && !ROUTE_WORDS.contains(&w.to_ascii_lowercase().as_str())
+            });
+        if all_names {
+            put_words(text, Some(names), &[], found);
+        }
+    }
+    for line in lines_matching(text, &MOUNT_LINE) {
+        for caps in NFS_TARGET.captures_iter(line.1) {
+            put_host_at(line.0, caps.get(1), found);
+        }
+    }
+    for line in lines_matching(text, &DATABASE_LINE) {
+        for caps in DATABASE_HOST.captures_iter(line.1) {
+            put_host_at(line.0, caps.get(1), found);
+        }
+    }
+    for line in lines_matching(text, &QM_LINE) {
+        for caps in QM_NAME.captures_iter(line.1) {
+            put_host_at(line.0, caps.get(1), found);
+        }
+    }
+    for caps in PROBE.captures_iter(text) {
+        put_host(caps.get(2), found);
+    }
+}
+
+/// The lines of `text` (with their byte offsets) that `marker` matches.
+pub(super) fn lines_matching<'t>(
+    text: &'t str,
+    marker: &'t Regex,
+) -> impl Iterator<Item = (usize, &'t str)> + 't {
+    let mut offset = 0;
+    text.split_inclusive('\n').filter_map(move |line| {
+        let at = offset;
+        offset += line.len();
+        marker.is_match(line).then_some((at, line))
+    })
+}
+
+fn put_host(m: Option<regex::Match<'_>>, found: &mut Found) {
+    put_host_at(0, m, found);
+}
+
+fn put_host_at(offset: usize, m: Option<regex::Match<'_>>, found: &mut Found) {
+    if let Some(m) = m
+        && is_context_host(m.as_str())
+    {
+        found.put(offset + m.start()..offset + m.end(), Rank::Host, HOST);
+        found.learn(m.as_str(), HOST);
+    }
+}
+
+/// Each whitespace-separated name in `m` is a host (but loopback names and addresses).
+fn put_words(text: &str, m: Option<regex::Match<'_>>, _keep: &[&str], found: &mut Found) {
+    let Some(m) = m else { return };
+    let mut at = m.start();
+    for word in text[m.start()..m.end()].split_inclusive([' ', '\t']) {
+        let trimmed = word.trim_end_matches([' ', '\t', '\r']);
+        let name = trimmed.trim_end_matches([',', ';']);
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if valid && is_context_host(name) {
+            found.put(at..at + name.len(), Rank::Host, HOST);
+            found.learn(name, HOST);
+        }
+        at += word.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scrub::scrub;
+
+    #[test]
+    fn names_under_private_suffixes_go() {
+        for (text, expected) in [
+            ("mount nas.smith.lan failed", "mount <host> failed"),
+            ("http://homeassistant.local:8123", "http://<host>:8123"),
+            ("ssh pve-kitchen.home.arpa", "ssh <host>"),
+            ("fritz.box", "<host>"),
+            ("db.corp.internal:5432", "<host>:5432"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn fully_qualified_names_go_unless_public_infrastructure() {
+        assert_eq!(
+            scrub("curl: (6) Could not resolve host: cloud.some-family.de"),
+            "curl: (6) Could not resolve host: <host>"
+        );
+        assert_eq!(scrub("see media.millers-home.net now"), "see <host> now");
+        assert_eq!(scrub("alice.duckdns.org"), "<host>");
+        for kept in [
+            "Temporary failure resolving 'deb.debian.org'",
+            "GET https://raw.githubusercontent.com/community-scripts/ProxmoxVE/main/misc/build.func",
+            "Err:1 http://archive.ubuntu.com/ubuntu noble InRelease",
+            "registry-1.docker.io and dl-cdn.alpinelinux.org",
+        ] {
+            assert_eq!(scrub(kept), kept);
+        }
+    }
+
+    #[test]
+    fn words_with_dots_that_are_no_domains_stay() {
+        for kept in [
+            "config.yaml install.sh setup.py README.md docker-compose.yml",
+            "nginx.conf jellyfin.service /etc/apt/sources.list.d/docker.list",
+            "v1.2.3 8.4.14 python3.11-venv libssl3 libc.so.6 1.5GiB",
+            "subprocess.run self.app user.name os.path org.freedesktop.DBus.Error",
+            "e.g. i.e. std::vec::Vec node.js socket.io",
+        ] {
+            assert_eq!(scrub(kept), kept);
+        }
+    }
+
+    #[test]
+    fn a_host_name_before_a_file_extension_goes() {
+        assert_eq!(
+            scrub("/etc/nginx/sites-enabled/cloud.alice.de.conf"),
+            "/etc/nginx/sites-enabled/<host>.conf"
+        );
+    }
+
+    #[test]
+    fn host_naming_options_and_keys_go() {
+        assert_eq!(
+            scrub("pct create 105 -hostname nas-alice -searchdomain smith.lan"),
+            "pct create 105 -hostname <host> -searchdomain <host>"
+        );
+        assert_eq!(scrub("--hostname=nas-alice"), "--hostname=<host>");
+        assert_eq!(scrub("hostname: nas-alice"), "hostname: <host>");
+        assert_eq!(scrub("HOSTNAME=nas-alice"), "HOSTNAME=<host>");
+        assert_eq!(scrub("--domain smith"), "--domain <host>");
+        assert_eq!(
+            scrub(r#"{"hostname": "nas-alice"}"#),
+            r#"{"hostname": "<host>"}"#
+        );
+        assert_eq!(scrub("server_name cloud;"), "server_name <host>;");
+    }
+
+    #[test]
+    fn resolv_conf_and_hosts_lines_go() {
+        assert_eq!(
+            scrub("search smith.lan kitchen\ndomain smith\nnameserver 192.168.1.1"),
+            "search <host> <host>\ndomain <host>\nnameserver <ip>"
+        );
+        assert_eq!(
+            scrub("127.0.1.1 nas-alice.smith.lan nas-alice\n127.0.0.1 localhost"),
+            "<ip> <host> <host>\n<ip> localhost"
+        );
+        // A route is not a hosts line.
+        assert_eq!(
+            scrub("10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5"),
+            "<ip>/24 dev eth0 proto kernel scope link src <ip>"
+        );
+    }
+
+    #[test]
+    fn resolution_errors_name_hosts() {
+        for (text, expected) in [
+            (
+                "sudo: unable to resolve host nas-alice: Name or service not known",
+                "sudo: unable to resolve host <host>: Name or service not known",
+            ),
+            (
+                "ssh: Could not resolve hostname backup-nas: Name or service not known",
+                "ssh: Could not resolve hostname <host>: Name or service not known",
+            ),
+            (
+                "ping: nas-bob: Temporary failure in name resolution",
+                "ping: <host>: Temporary failure in name resolution",
+            ),
+            (
+                "curl: (7) Failed to connect to nas-bob port 8096 after 3 ms",
+                "curl: (7) Failed to connect to <host> port 8096 after 3 ms",
+            ),
+            (
+                "getaddrinfo ENOTFOUND grafana-box",
+                "getaddrinfo ENOTFOUND <host>",
+            ),
+            (
+                "dial tcp: lookup minio-store on 127.0.0.53:53: no such host",
+                "dial tcp: lookup <host> on <ip>:53: no such host",
+            ),
+            (
+                "Error: Name or service not known",
+                "Error: Name or service not known",
+            ),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn proxmox_nodes_shares_and_mounts_go() {
+        assert_eq!(
+            scrub("/etc/pve/nodes/pve-kitchen/lxc/105.conf"),
+            "/etc/pve/nodes/<host>/lxc/105.conf"
+        );
+        assert_eq!(
+            scrub("storage 'nas' is not available on node 'pve-kitchen'"),
+            "storage '<name>' is not available on node '<host>'"
+        );
+        assert_eq!(
+            scrub(r"mount error: \\NAS-ALICE\share"),
+            r"mount error: \\<host>\share"
+        );
+        assert_eq!(
+            scrub("mount -t cifs //nas-alice/media /mnt/media"),
+            "mount -t cifs //<host>/media /mnt/media"
+        );
+        assert_eq!(
+            scrub("mount -t nfs nas-alice:/volume1/media /mnt/media"),
+            "mount -t nfs <host>:/volume1/media /mnt/media"
+        );
+        assert_eq!(
+            scrub("qm create 200 --name alice-win11 --memory 4096"),
+            "qm create 200 --name <host> --memory 4096"
+        );
+        assert_eq!(scrub("mysql -h db01 -e x"), "mysql -h <host> -e x");
+        assert_eq!(scrub("$ ping -c 1 nas-bob"), "$ ping -c 1 <host>");
+    }
+}

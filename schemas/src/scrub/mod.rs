@@ -1,0 +1,243 @@
+//! Removing what the processing record excludes from every string a client can fill,
+//! before it is queued, stored or cut.
+//!
+//! The record (`../shared/spec/ropa.md`) promises that no IP address, host or domain
+//! name, MAC address or serial number, user name or e-mail address, network
+//! configuration or location is collected, and secrets must not be stored either. Free
+//! text from a failing install carries all of these, so every string field goes
+//! through [`scrub`] (the parser sees to it), and each find is replaced whole by a typed
+//! placeholder, never partly masked:
+//!
+//! | placeholder | rule | examples |
+//! |---|---|---|
+//! | `<ip>`, `<mac>` | [`network`] | `192.168.1.5`, `„10.1.2.3“`, `10.0.0.1-10.0.0.9`, `::ffff:10.9.8.7`, `bc24.11ab.cdef` |
+//! | `<host>` | [`hosts`], [`urls`] | `nas.smith.lan`, `cloud.some-family.de`, `-hostname nas`, `Could not resolve host: x`, `//nas/share` |
+//! | `<user>` | [`people`] | `/home/alice`, `C:\Users\carol`, `sudo -u erin`, `alice@nas:~$`, `ivan@pve`, a fork's owner |
+//! | `<email>` | [`people`] | `alice@smith-family.de` |
+//! | `<secret>` | [`secrets`], [`urls`] | `-password X`, `-pX`, `PASSWORD=`, `*_TOKEN=`, `Bearer X`, `ghp_…`, JWTs, keys, long opaque runs |
+//! | `<serial>` | [`devices`] | `/dev/disk/by-id/ata-…`, `Serial Number: X` |
+//! | `<location>` | [`places`] | `Europe/Berlin`, `lat=52.52`, a certificate's locality |
+//! | `<name>` | [`labels`] | a storage `nas-heidi-nfs`, a Wi-Fi network, an S3 bucket |
+//!
+//! A name that a context gives away (`-hostname nas-alice`, `/home/dave`, a password
+//! after `-password`) is replaced wherever else the same text mentions it, also inside
+//! a longer word (`docker-dave`).
+//!
+//! Each rule module says what it matches and what it leaves alone, and its tests show
+//! both. The lists they rely on (public infrastructure, private suffixes, system
+//! accounts) are in [`lists`]. ANSI colour sequences and control characters other than
+//! newlines and tabs are dropped as noise first.
+//!
+//! Scrubbing is idempotent: a round replaces what every rule found in the text as it
+//! stands, and rounds repeat until one finds nothing (rules never take a placeholder
+//! for something to replace, so that happens after one or two).
+
+mod devices;
+mod hosts;
+mod labels;
+mod lists;
+mod network;
+mod people;
+mod places;
+mod secrets;
+mod span;
+mod urls;
+
+use span::Found;
+
+/// Every placeholder the scrubber writes.
+pub const PLACEHOLDERS: [&str; 9] = [
+    "<ip>",
+    "<mac>",
+    "<host>",
+    "<user>",
+    "<email>",
+    "<secret>",
+    "<serial>",
+    "<location>",
+    "<name>",
+];
+
+/// Whether `text` is one of the [`PLACEHOLDERS`].
+pub fn is_placeholder(text: &str) -> bool {
+    PLACEHOLDERS.contains(&text)
+}
+
+/// At most this many rounds: each replaces what it found, and the second finds nothing
+/// in every text seen; the bound only keeps a pathological input from looping.
+const MAX_ROUNDS: usize = 4;
+
+/// Scrub one text.
+pub fn scrub(text: &str) -> String {
+    let mut current = strip_controls(text);
+    for _ in 0..MAX_ROUNDS {
+        match round(&current) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    current
+}
+
+fn round(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut found = Found::default();
+    network::find(text, &mut found);
+    hosts::find(text, &mut found);
+    urls::find(text, &mut found);
+    people::find(text, &mut found);
+    secrets::find(text, &mut found);
+    devices::find(text, &mut found);
+    places::find(text, &mut found);
+    labels::find(text, &mut found);
+    found.apply(text)
+}
+
+/// Scrub, then cut to `max` characters.
+///
+/// Only the part of a long text that can reach the stored prefix is scrubbed: a window
+/// of whole lines, widened until its scrubbed form is long enough (an `error` carries up
+/// to 16 KB of log of which 120 characters are kept). Every rule looks at most at one
+/// line around what it replaces, so a window of whole lines scrubs its start exactly as
+/// the whole text would. Cutting can leave a tail that reads as something else (the
+/// front of a longer hex run looks like a MAC), so scrub and cut repeat until nothing
+/// changes; each round is over at most `max` characters.
+pub fn scrub_to(text: &str, max: usize) -> String {
+    let mut window = max.saturating_mul(8).max(256);
+    let mut scrubbed = loop {
+        let (part, whole) = line_window(text, window);
+        let scrubbed = scrub(part);
+        if whole || scrubbed.chars().count() > max + 64 {
+            break scrubbed;
+        }
+        window = window.saturating_mul(4);
+    };
+    scrubbed = crate::parse::truncate_chars(&scrubbed, max);
+    for _ in 0..8 {
+        let next = crate::parse::truncate_chars(&scrub(&scrubbed), max);
+        if next == scrubbed {
+            break;
+        }
+        scrubbed = next;
+    }
+    scrubbed
+}
+
+/// The start of `text` up to the end of the line that holds byte `at`, and whether that
+/// is all of it. A line longer than the window is cut at a blank (or, failing that, at
+/// a character boundary) a further window on.
+fn line_window(text: &str, at: usize) -> (&str, bool) {
+    if text.len() <= at {
+        return (text, true);
+    }
+    let mut end = at;
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let limit = at.saturating_mul(2).min(text.len());
+    let end = match text[end..].find('\n') {
+        Some(nl) if end + nl < limit => end + nl,
+        _ => {
+            let mut cut = limit;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text[end..cut]
+                .rfind([' ', '\t'])
+                .map_or(cut, |blank| end + blank)
+        }
+    };
+    (&text[..end], end >= text.len())
+}
+
+/// Drop ANSI escape sequences and control characters other than `\n` and `\t`.
+fn strip_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters... final byte in @..~
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_colours_and_controls_are_dropped() {
+        assert_eq!(
+            scrub("\u{1b}[31merror\u{1b}[0m:\tfailed\u{7}\n"),
+            "error:\tfailed\n"
+        );
+    }
+
+    #[test]
+    fn cutting_does_not_leave_an_address_behind() {
+        // Ten groups are no address; cut after eight, they would be one.
+        let text = "x aa:bb:cc:dd:ee:ff:aa:bb:cc:dd";
+        let cut = scrub_to(text, 25);
+        assert_eq!(scrub(&cut), cut);
+        assert!(cut.chars().count() <= 25);
+    }
+
+    #[test]
+    fn a_long_text_is_scrubbed_as_far_as_it_is_kept() {
+        let head = "ssh root@nas.smith.lan: 10.0.0.1 ".repeat(4);
+        let tail = "log line with nothing in it\n".repeat(2000);
+        let text = format!("{head}\n{tail}");
+        let short = scrub_to(&text, 120);
+        assert_eq!(short, crate::parse::truncate_chars(&scrub(&text), 120));
+        // A window of blank-free text is cut, and still scrubbed as far as it is kept.
+        let glued = format!("{}{}", "10.0.0.1,".repeat(5000), "x");
+        assert_eq!(
+            scrub_to(&glued, 120),
+            crate::parse::truncate_chars(&scrub(&glued), 120)
+        );
+    }
+
+    #[test]
+    fn the_window_ends_at_a_line_or_a_blank() {
+        assert_eq!(line_window("short", 10), ("short", true));
+        assert_eq!(line_window("aaaa bbbb\ncccc", 2), ("aaaa", false));
+        assert_eq!(line_window("aa\nbbbbbbbb", 1), ("aa", false));
+        assert_eq!(line_window("ééééé", 3), ("ééé", false));
+    }
+
+    #[test]
+    fn everything_at_once() {
+        let s = scrub(
+            "alice@example.org from 203.0.113.7 mac 00:11:22:33:44:55 /home/alice ::1 \
+             -hostname nas-alice -password Hunter2 -searchdomain smith.lan",
+        );
+        for leaked in ["alice", "203.0.113.7", "00:11:22", "Hunter2", "smith"] {
+            assert!(!s.contains(leaked), "{leaked} in {s}");
+        }
+    }
+
+    #[test]
+    fn placeholders_are_never_replaced() {
+        let all = PLACEHOLDERS.join(" ");
+        assert_eq!(scrub(&all), all);
+        let in_context = "ssh <user>@<host> -password <secret> http://<host>:80 /home/<user> \
+                          for user '<user>'@'<ip>' hostname=<host> search <host> <host>";
+        assert_eq!(scrub(in_context), in_context);
+    }
+}

@@ -1,0 +1,223 @@
+//! IP and MAC addresses, in every form a log prints them.
+//!
+//! Candidates are maximal runs of hex digits, `.`, `:` and `-` that are not glued to a
+//! letter or digit on either side (so `std::vec`, `v1.2.3` and `eth0` are left alone, but
+//! `„10.1.2.3“` or an address after a no-break space is not). A run is replaced when it
+//! is an address, or split at `-` (ranges) and `:` (ports) into pieces that are.
+//! Version numbers such as `8.4.14` are not four octets and stay; a four-part version
+//! with every part under 256 cannot be told from an address, and goes.
+
+use std::net::Ipv6Addr;
+
+use super::span::{Found, Rank};
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let starts_run =
+            (c.is_ascii_hexdigit() || c == b':') && !glued(text[..i].chars().next_back());
+        if !starts_run {
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < bytes.len() && is_run_byte(bytes[end]) {
+            end += 1;
+        }
+        // Punctuation at the end belongs to the sentence, not to the address.
+        let mut run_end = end;
+        while run_end > i && matches!(bytes[run_end - 1], b'.' | b'-' | b':') {
+            run_end -= 1;
+        }
+        if !glued(text[end..].chars().next()) {
+            classify_run(text, i..run_end, found);
+        }
+        i = end.max(i + 1);
+    }
+}
+
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'-')
+}
+
+/// A letter or digit of any script, or `_`, next to a run makes it part of a word.
+fn glued(neighbour: Option<char>) -> bool {
+    neighbour.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn classify_run(text: &str, range: std::ops::Range<usize>, found: &mut Found) {
+    let run = &text[range.clone()];
+    if let Some(placeholder) = address(run) {
+        found.put(range, Rank::Address, placeholder);
+        return;
+    }
+    // A range (`10.0.0.100-10.0.0.200`) or `address:port`: the pieces that are
+    // addresses go, ports and the rest stay.
+    let mut offset = range.start;
+    for piece in run.split(['-', ':']) {
+        if let Some(placeholder) = address(piece)
+            && placeholder == "<ip>"
+        {
+            found.put(offset..offset + piece.len(), Rank::Address, placeholder);
+        }
+        offset += piece.len() + 1;
+    }
+    // `addr:port` with an IPv6 address has more than one colon: try without the port.
+    if let Some((head, port)) = run.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && let Some(placeholder) = address(head)
+    {
+        found.put(
+            range.start..range.start + head.len(),
+            Rank::Address,
+            placeholder,
+        );
+    }
+}
+
+/// Whether `text` is an IP or MAC address as a whole.
+pub(super) fn is_address(text: &str) -> bool {
+    address(text).is_some()
+}
+
+/// The placeholder for a whole run that is an address, if it is one.
+fn address(run: &str) -> Option<&'static str> {
+    if is_mac(run) {
+        return Some("<mac>");
+    }
+    if is_ipv4(run) {
+        return Some("<ip>");
+    }
+    if run.contains(':') && run.parse::<Ipv6Addr>().is_ok() {
+        let groups = run.split(':').count();
+        // A time of day (12:34:56) has neither `::` nor the full eight groups; an
+        // embedded IPv4 address stands for the last two.
+        let embedded_v4 = run.contains('.');
+        if run.contains("::") || groups == 8 || (embedded_v4 && groups == 7) {
+            return Some("<ip>");
+        }
+    }
+    None
+}
+
+/// Four decimal octets, leading zeros allowed (`010.001.001.001` is how some tools print).
+fn is_ipv4(s: &str) -> bool {
+    let mut parts = 0;
+    for part in s.split('.') {
+        parts += 1;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        if part.parse::<u16>().map_or(true, |n| n > 255) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// `bc:24:11:ab:cd:ef`, `BC-24-11-AB-CD-EF`, `0:1a:2b:3c:4d:5e`, `bc24.11ab.cdef`, and
+/// twelve bare hex digits that are not all decimal (a number, not an address).
+fn is_mac(run: &str) -> bool {
+    for sep in [':', '-'] {
+        let mut groups = 0;
+        let all_hex_pairs = run.split(sep).all(|g| {
+            groups += 1;
+            (1..=2).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if all_hex_pairs && groups == 6 {
+            return true;
+        }
+    }
+    let dotted = run.split('.').collect::<Vec<_>>();
+    if dotted.len() == 3
+        && dotted
+            .iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return true;
+    }
+    run.len() == 12
+        && run.bytes().all(|b| b.is_ascii_hexdigit())
+        && !run.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scrub::scrub;
+
+    #[test]
+    fn ipv4_addresses_go_whole_and_versions_stay() {
+        assert_eq!(
+            scrub("connect to 192.168.1.20 failed"),
+            "connect to <ip> failed"
+        );
+        assert_eq!(scrub("curl 10.0.0.1:8006/api"), "curl <ip>:8006/api");
+        assert_eq!(
+            scrub("pve 8.4.14 on kernel 6.8.12-4-pve"),
+            "pve 8.4.14 on kernel 6.8.12-4-pve"
+        );
+        assert_eq!(scrub("at 203.0.113.7."), "at <ip>.");
+        assert_eq!(
+            scrub("ip=192.168.1.50/24,gw=192.168.1.1"),
+            "ip=<ip>/24,gw=<ip>"
+        );
+        assert_eq!(scrub("010.001.001.001"), "<ip>");
+    }
+
+    #[test]
+    fn addresses_next_to_other_scripts_punctuation_go() {
+        assert_eq!(scrub("„10.1.2.3“"), "„<ip>“");
+        assert_eq!(scrub("«10.1.2.3»"), "«<ip>»");
+        assert_eq!(scrub("at\u{a0}10.1.2.3\u{a0}now"), "at\u{a0}<ip>\u{a0}now");
+        assert_eq!(scrub("ＩＰ:10.1.2.3"), "ＩＰ:<ip>");
+        // Glued to a letter of any script, a run is part of a word.
+        assert_eq!(scrub("é10.1.2.3"), "é10.1.2.3");
+    }
+
+    #[test]
+    fn ranges_and_ports_keep_what_is_not_an_address() {
+        assert_eq!(scrub("pool 10.0.0.100-10.0.0.200"), "pool <ip>-<ip>");
+        assert_eq!(scrub("[2001:db8::42]:443"), "[<ip>]:443");
+        assert_eq!(scrub("at 2001:db8::42:443 x"), "at <ip> x");
+    }
+
+    #[test]
+    fn ipv6_addresses_go_whole_and_times_and_paths_stay() {
+        assert_eq!(scrub("via fe80::1c2:3ff:fe4d:5e6f dev"), "via <ip> dev");
+        assert_eq!(scrub("2001:0db8:0000:0000:0000:ff00:0042:8329"), "<ip>");
+        assert_eq!(scrub("0:0:0:0:0:ffff:192.168.1.5"), "<ip>");
+        assert_eq!(scrub("::ffff:10.9.8.7"), "<ip>");
+        assert_eq!(scrub("fe80::be24:11ff:feab:cdef%eth0"), "<ip>%eth0");
+        assert_eq!(
+            scrub("at 12:34:56 in std::vec::Vec"),
+            "at 12:34:56 in std::vec::Vec"
+        );
+    }
+
+    #[test]
+    fn mac_addresses_go_in_every_form() {
+        assert_eq!(scrub("hwaddr bc:24:11:ab:cd:ef up"), "hwaddr <mac> up");
+        assert_eq!(scrub("BC-24-11-AB-CD-EF"), "<mac>");
+        assert_eq!(scrub("0:1a:2b:3c:4d:5e"), "<mac>");
+        assert_eq!(scrub("port bc24.11ab.cdef up"), "port <mac> up");
+        assert_eq!(scrub("mac=bc2411abcdef,"), "mac=<mac>,");
+        // Twelve decimal digits are a number.
+        assert_eq!(scrub("size 123456789012"), "size 123456789012");
+    }
+
+    #[test]
+    fn dates_and_version_ranges_stay() {
+        for text in [
+            "2025-01-15",
+            "1.2.3-4.5.6",
+            "2:9.0.1378-2",
+            "deadbeef",
+            "e.g.",
+        ] {
+            assert_eq!(scrub(text), text);
+        }
+    }
+}

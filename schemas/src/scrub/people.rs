@@ -1,0 +1,520 @@
+//! User names and e-mail addresses.
+//!
+//! A user name is a word like any other; only its place gives it away: a home directory
+//! (`/home/alice`, `C:\Users\carol`, `~dave`), the options and messages of the tools that
+//! take one (`sudo -u`, `su -`, `for user "x"`, `psql -U`, `useradd`), the left side of an
+//! SSH target or a shell prompt (`alice@nas:~$`), a Proxmox VE realm user (`ivan@pve`), and
+//! the owner of a fork in a GitHub path. Accounts every system has (`root`, `www-data`,
+//! [`lists::SYSTEM_ACCOUNTS`]) are kept: they say how a step ran, not who ran it.
+
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+use super::hosts::{self, lines_matching};
+use super::lists;
+use super::network;
+use super::span::{Found, Rank};
+
+const USER: &str = "<user>";
+
+/// A user name as the tools print it.
+macro_rules! user {
+    () => {
+        r"([A-Za-z_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z_])"
+    };
+}
+macro_rules! host {
+    () => {
+        r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    };
+}
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    emails(text, found);
+    if text.len() < 3 {
+        return;
+    }
+    for caps in HOME.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in BEFORE_USER.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in PERSON_ID.captures_iter(text) {
+        if let Some(m) = caps.get(1)
+            && !super::is_placeholder(m.as_str())
+        {
+            found.put(m.range(), Rank::User, USER);
+        }
+    }
+    for caps in USER_THEN_VERDICT.captures_iter(text) {
+        for group in 1..=3 {
+            put_user(caps.get(group), 0, found);
+        }
+    }
+    for caps in FULL_NAME.captures_iter(text) {
+        if let Some(m) = (1..=3).find_map(|g| caps.get(g)) {
+            let name = m.as_str().trim_matches(['"', '\'']);
+            if !name.is_empty() && !super::is_placeholder(name) && !name.starts_with('$') {
+                found.put(m.range(), Rank::User, USER);
+                for part in name.split_whitespace() {
+                    found.learn(part, USER);
+                }
+            }
+        }
+    }
+    for caps in GIT_GUESS.captures_iter(text) {
+        put_user_at_host(&caps, 0, found);
+    }
+    for caps in NAME_BEFORE_EMAIL.captures_iter(text) {
+        if let Some(m) = caps.get(1) {
+            found.put(m.range(), Rank::User, USER);
+        }
+    }
+    for caps in OWNER_GROUP.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in ID_OUTPUT.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in MYSQL_ACCOUNT.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+        if let Some(host) = caps.get(2)
+            && hosts::is_context_host(host.as_str())
+            && host.as_str() != "%"
+        {
+            found.put(host.range(), Rank::Host, "<host>");
+        }
+    }
+    for caps in REALM_USER.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in USER_AT_ADDRESS.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in PROMPT.captures_iter(text) {
+        put_user_at_host(&caps, 0, found);
+    }
+    for (at, line) in lines_matching(text, &SSH_LINE) {
+        for caps in SSH_TARGET.captures_iter(line) {
+            put_user_at_host(&caps, at, found);
+        }
+        for caps in SSH_LOGIN.captures_iter(line) {
+            put_user(caps.get(1), at, found);
+        }
+    }
+    for caps in SSH_COMMAND.captures_iter(text) {
+        if let Some(host) = caps.get(3) {
+            if caps.get(2).is_some() {
+                put_user_at_host_parts(caps.get(2), host, 0, found);
+            } else if hosts::is_context_host(host.as_str()) {
+                found.put(host.range(), Rank::Host, "<host>");
+                found.learn(host.as_str(), "<host>");
+            }
+        }
+    }
+    for (at, line) in lines_matching(text, &DATABASE_LINE) {
+        for caps in DATABASE_USER.captures_iter(line) {
+            put_user(caps.get(1), at, found);
+        }
+    }
+    for caps in ACCOUNT_COMMAND.captures_iter(text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in FORK_OWNER.captures_iter(text) {
+        if let Some(owner) = caps.get(1)
+            && !owner.as_str().eq_ignore_ascii_case("community-scripts")
+        {
+            found.put(owner.range(), Rank::User, USER);
+        }
+    }
+}
+
+/// `/home/alice`, `/Users/bob`, `C:\Users\carol` (also with doubled backslashes).
+static HOME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"(?i)(?:/home/|/users/|\\+users\\+)", user!())).expect("a valid pattern")
+});
+
+/// Options and messages after which the next word is a user name.
+static BEFORE_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:",
+        r#"(?:^|[\s'"=:(])~"#,
+        r"|\bsudo(?:[ \t]+-[A-Za-tv-z]+)*[ \t]+(?:-u[ \t]*|--user(?:=|[ \t]+))",
+        r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
+        r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
+        r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
+        r#"|(?i:\buser)[ \t]+["'`‘]"#,
+        r#"|(?i:\binvalid user):?[ \t]*["'`‘]?"#,
+        r"|(?:^|\s)--?ciuser(?:=|[ \t]+)",
+        r"|(?m:^|[\s\x22'?&;,])(?:user|username|ruser|login|user_name)=",
+        r"|\bmachine[ \t]+\S+[ \t]+login[ \t]+",
+        r"|\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+",
+        r"|\bcrontab[ \t]+-u[ \t]*",
+        r"|(?:^|\s)(?:--username|--login-name)(?:=|[ \t]+)",
+        r"|\b(?:USER|LOGNAME|SUDO_USER|USERNAME|PGUSER|[A-Z0-9_]+_USER(?:NAME)?)=",
+        r#"|(?i:\b(?:logged in as|authenticated as|as user))[ \t]+["'`]?"#,
+        r")",
+        user!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// The id of a person in a messenger: `chat_id=918273645`, `user_id=42`.
+static PERSON_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:chat_?id|user_?id)[ \t]*[=:][ \t]*(-?[A-Za-z0-9_@.-]+)")
+        .expect("a valid pattern")
+});
+
+/// A person's full name: git's `user.name`, a display name, useradd's comment.
+static FULL_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)\buser\.name(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*')"#,
+        r#"|\buser\.name[ \t]*=[ \t]*([^\s"']\S*)"#,
+        r#"|(?:--display-?name|--full-?name|--real-?name|\b(?:useradd|usermod|adduser)\b[^\n|;&]*?[ \t](?:-c|--comment))(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*'|[^\s"'-]\S*)"#,
+    ))
+    .expect("a valid pattern")
+});
+
+/// Messages that name a user before they say what is wrong with it.
+static USER_THEN_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)(?:\b(?:user|account)[ \t]+["'`‘]?"#,
+        user!(),
+        r#"["'`’]?:?[ \t]+(?:does not exist|doesn't exist|not found|is unknown|no such user|already exists|is locked|is disabled|is expired|does not have)"#,
+        r#"|(?m:^)[ \t]*"#,
+        user!(),
+        r#"[ \t]+is not in the sudoers file|["'`‘]"#,
+        user!(),
+        r#"["'`’]:?[ \t]+no such user)"#,
+    ))
+    .expect("a valid pattern")
+});
+
+/// git's guess when it has no identity: `(dave@docker-dave.(none))`.
+static GIT_GUESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        user!(),
+        "@",
+        r"([A-Za-z0-9][A-Za-z0-9._-]*)\.\(none\)"
+    ))
+    .expect("a valid pattern")
+});
+
+/// A personal name before an e-mail address: `Author: Alice Smith <alice@…>`.
+static NAME_BEFORE_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)(?:\b(?:Author|Committer|From|To|Cc|Signed-off-by|Co-authored-by|Reported-by|Reviewed-by)[ \t]*:[ \t]*|\b)([A-Z][\w'.-]*(?:[ \t]+[A-Z][\w'.-]*){0,3})[ \t]*<[^<>\s@]+@[^<>\s]+>")
+        .expect("a valid pattern")
+});
+
+/// The group of `chown user:group`, often the user's own.
+static OWNER_GROUP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?:\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?i:\binvalid user):?[ \t]*["'`‘]?)[A-Za-z_<][A-Za-z0-9_.<>-]*:"#,
+        user!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`.
+static ID_OUTPUT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\b(?:uid|gid|euid|egid|groups)=|,)\d+\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+        .expect("a valid pattern")
+});
+
+/// MySQL's accounts: `'alice'@'192.168.1.20'`, `'alice'@'db-host'`.
+static MYSQL_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"['"`]([A-Za-z_][A-Za-z0-9_.-]*)['"`]@['"`]([A-Za-z0-9%][A-Za-z0-9._%-]*)['"`]"#)
+        .expect("a valid pattern")
+});
+
+/// `alice@192.168.1.20`: a login at an address (the address is another rule's).
+static USER_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|[^A-Za-z0-9_.+-])",
+        user!(),
+        r"@(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|<ip>)"
+    ))
+    .expect("a valid pattern")
+});
+
+/// A shell prompt or SSH's password prompt: `alice@nas-kitchen:~$`, `bob@nas's password:`.
+static PROMPT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|[^A-Za-z0-9_.+-])",
+        user!(),
+        "@",
+        host!(),
+        r"(?::[ \t]*[~/]|'s password)"
+    ))
+    .expect("a valid pattern")
+});
+
+static SSH_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:ssh|scp|sftp|rsync|ssh-copy-id|autossh|sshfs)\b").expect("a valid pattern")
+});
+/// `user@host:path` anywhere in an SSH-family line (scp, rsync); a bare `user@host`
+/// after the command is `SSH_COMMAND`'s, and elsewhere in the line it may be an e-mail.
+static SSH_TARGET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r#"(?:^|[\s'"=(])"#, user!(), "@", host!(), ":")).expect("a valid pattern")
+});
+static SSH_LOGIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(concat!(r"(?:^|\s)-l[ \t]*", user!())).expect("a valid pattern"));
+/// `ssh [options] [user@]host` at a command's position: the host needs no dot.
+static SSH_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)(?:^|[;|&$#:(]\s*|\bsudo\s+|\bexec\s+)(?:ssh|ssh-copy-id|autossh)",
+        r"((?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*)",
+        r"[ \t]+(?:",
+        user!(),
+        "@)?",
+        host!(),
+        // A name followed by `@` is the user of a target whose host is already replaced.
+        r"(?:[^@A-Za-z0-9_.-]|$)",
+    ))
+    .expect("a valid pattern")
+});
+
+static DATABASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|createdb|createuser|dropdb|mongosh|mongo|login|crontab)\b")
+        .expect("a valid pattern")
+});
+/// `mysql -u alice`, `mysql -ualice`, `psql -U alice`, `--user=alice`.
+static DATABASE_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|\s)(?:-[uU][ \t]*|--user(?:=|[ \t]+))",
+        user!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Proxmox VE's users carry their realm: `ivan@pve`, `ci@pam!token`.
+static REALM_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|[^A-Za-z0-9_.+-])",
+        user!(),
+        r"@(?:pam|pve|pbs)(?:[^A-Za-z0-9_.-]|$)"
+    ))
+    .expect("a valid pattern")
+});
+
+/// The account that `useradd`, `passwd` and the like act on: the last word of the command.
+static ACCOUNT_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)\b(?:useradd|adduser|usermod|userdel|deluser|passwd|chage|smbpasswd(?:[ \t]+-a)?)[ \t]+[^\n;|&]*?\b([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*(?:$|[;|&\n"'])"#)
+        .expect("a valid pattern")
+});
+
+/// The owner of a fork: `github.com/alice-forks/ProxmoxVE`, `repos/alice-forks/ProxmoxVED`.
+static FORK_OWNER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|[\s'"(=/:])([A-Za-z0-9][A-Za-z0-9-]{0,38})/ProxmoxVED?\b"#)
+        .expect("a valid pattern")
+});
+
+fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
+    let Some(m) = m else { return };
+    let name = m.as_str();
+    if !lists::is_system_account(name) && !lists::CONTEXT_WORDS.contains(&name) {
+        found.put(offset + m.start()..offset + m.end(), Rank::User, USER);
+        found.learn(name, USER);
+    }
+}
+
+fn put_user_at_host(caps: &Captures<'_>, offset: usize, found: &mut Found) {
+    if let Some(host) = caps.get(2) {
+        put_user_at_host_parts(caps.get(1), host, offset, found);
+    }
+}
+
+/// `user@host` as one finding, so that it wins over reading the pair as an e-mail.
+fn put_user_at_host_parts(
+    user: Option<regex::Match<'_>>,
+    host: regex::Match<'_>,
+    offset: usize,
+    found: &mut Found,
+) {
+    let Some(user) = user else { return };
+    let name = user.as_str();
+    let address = host.as_str();
+    let user_part = if lists::is_system_account(name) {
+        name.to_owned()
+    } else {
+        found.learn(name, USER);
+        USER.to_owned()
+    };
+    let host_part = if network::is_address(address) {
+        "<ip>".to_owned()
+    } else if hosts::is_context_host(address) {
+        found.learn(address, "<host>");
+        "<host>".to_owned()
+    } else {
+        address.to_owned()
+    };
+    found.put(
+        offset + user.start()..offset + host.end(),
+        Rank::Composite,
+        format!("{user_part}@{host_part}"),
+    );
+}
+
+fn is_email_local(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+}
+
+fn is_domain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-')
+}
+
+/// `name@example.org` → `<email>`. The domain needs a public or a private suffix, so
+/// `user@host` in a prompt, `pkg@1.2` in npm output and the unit `wg-quick@wg0.service`
+/// are not taken for addresses; `git@github.com` is an SSH login to public
+/// infrastructure, not a mailbox.
+fn emails(text: &str, found: &mut Found) {
+    let mut last = 0;
+    for (at, _) in text.match_indices('@') {
+        if at < last {
+            continue;
+        }
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_email_local(*c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let domain_len = text[at + 1..]
+            .char_indices()
+            .take_while(|(_, c)| is_domain(*c))
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let domain = text[at + 1..at + 1 + domain_len].trim_end_matches(['.', '-']);
+        let lower = domain.to_ascii_lowercase();
+        let tld_ok = lower.rsplit_once('.').is_some_and(|(name, tld)| {
+            !name.is_empty() && tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
+        }) && (lists::under_any(&lower, lists::PRIVATE_SUFFIXES)
+            || psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known()));
+        let local = &text[start..at];
+        let public_login =
+            lists::is_system_account(local) && lists::under_any(&lower, lists::PUBLIC_DOMAINS);
+        if start < at && tld_ok && !public_login {
+            found.put(start..at + 1 + domain.len(), Rank::Email, "<email>");
+            last = at + 1 + domain.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scrub::scrub;
+
+    #[test]
+    fn emails_go_and_lookalikes_stay() {
+        assert_eq!(
+            scrub("contact alice.smith+x@example.co.uk now"),
+            "contact <email> now"
+        );
+        assert_eq!(
+            scrub("npm i left-pad@1.3.0 @scope/pkg@2.0.1"),
+            "npm i left-pad@1.3.0 @scope/pkg@2.0.1"
+        );
+        assert_eq!(
+            scrub("git@github.com:community-scripts/ProxmoxVE.git"),
+            "git@github.com:community-scripts/ProxmoxVE.git"
+        );
+        assert_eq!(
+            scrub("Author: Alice Smith <alice@smith-family.de>"),
+            "Author: <user> <<email>>"
+        );
+    }
+
+    #[test]
+    fn home_directories_lose_their_owner() {
+        assert_eq!(
+            scrub("cd /home/alice/app && make"),
+            "cd /home/<user>/app && make"
+        );
+        assert_eq!(scrub("/Users/bob"), "/Users/<user>");
+        assert_eq!(scrub(r"C:\Users\carol\Desktop"), r"C:\Users\<user>\Desktop");
+        assert_eq!(scrub(r"C:\\Users\\carol"), r"C:\\Users\\<user>");
+        assert_eq!(scrub("ls ~dave/x and ~/y"), "ls ~<user>/x and ~/y");
+        assert_eq!(scrub("/home/"), "/home/");
+    }
+
+    #[test]
+    fn tools_that_take_a_user_lose_it() {
+        for (text, expected) in [
+            ("sudo -u erin make", "sudo -u <user> make"),
+            ("su - frank", "su - <user>"),
+            ("runuser -l heidi -c x", "runuser -l <user> -c x"),
+            (
+                r#"Authentication failure for user "grace""#,
+                r#"Authentication failure for user "<user>""#,
+            ),
+            (
+                "Access denied for user 'alice'@'192.168.1.20' (using password: YES)",
+                "Access denied for user '<user>'@'<ip>' (using password: YES)",
+            ),
+            ("psql -U alice -d nc", "psql -U <user> -d nc"),
+            ("mysql -ualice -p", "mysql -u<user> -p"),
+            (
+                "useradd -m -s /bin/bash alice",
+                "useradd -m -s /bin/bash <user>",
+            ),
+            (
+                "uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)",
+                "uid=1000(<user>) gid=1000(<user>) groups=1000(<user>),27(sudo)",
+            ),
+            ("SUDO_USER=alice", "SUDO_USER=<user>"),
+            (
+                "git config --global user.name \"Alice Smith\"",
+                "git config --global user.name <user>",
+            ),
+            // Accounts every system has stay.
+            ("sudo -u postgres psql", "sudo -u postgres psql"),
+            ("for user root", "for user root"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn ssh_targets_and_prompts_lose_user_and_host() {
+        for (text, expected) in [
+            ("ssh root@pve-kitchen.home.arpa", "ssh root@<host>"),
+            (
+                "ssh -p 2222 alice@nas-kitchen uptime",
+                "ssh -p 2222 <user>@<host> uptime",
+            ),
+            ("$ ssh backup-nas", "$ ssh <host>"),
+            (
+                "alice@192.168.1.20: Permission denied (publickey)",
+                "<user>@<ip>: Permission denied (publickey)",
+            ),
+            (
+                "rsync -avz /data bob@nas.fritz.box:/volume1/backup",
+                "rsync -avz /data <user>@<host>:/volume1/backup",
+            ),
+            ("judy@nas-kitchen:~$ ls", "<user>@<host>:~$ ls"),
+            ("root@pve:~# ls", "root@<host>:~# ls"),
+            ("bob@nas's password:", "<user>@<host>'s password:"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn realm_users_and_fork_owners_go() {
+        assert_eq!(
+            scrub("user ivan@pve has no access"),
+            "user <user>@pve has no access"
+        );
+        assert_eq!(scrub("root@pam"), "root@pam");
+        assert_eq!(
+            scrub("https://raw.githubusercontent.com/alice-forks/ProxmoxVE/main/ct/x.sh"),
+            "https://raw.githubusercontent.com/<user>/ProxmoxVE/main/ct/x.sh"
+        );
+        assert_eq!(
+            scrub("github.com/community-scripts/ProxmoxVED"),
+            "github.com/community-scripts/ProxmoxVED"
+        );
+    }
+}

@@ -1,0 +1,550 @@
+//! Secrets: passwords, tokens and keys that a failing command line carries.
+//!
+//! They come in three forms, each with its rule:
+//! - **the value of something that says it is secret**: a password option (`-password X`,
+//!   `--password=X`, mysql's `-pX`, `sshpass -p X`), an assignment (`PASSWORD=`,
+//!   `*_TOKEN=`, `*_SECRET=`, `*_KEY=`, `"password": "X"`), a header (`Authorization:`,
+//!   `Bearer X`, `X-Api-Key:`), SQL (`IDENTIFIED BY 'X'`), `user:X | chpasswd`;
+//! - **a well-known token shape**: GitHub, GitLab, AWS, Slack, Stripe, Google, npm, PyPI,
+//!   Docker Hub, Hugging Face and Tailscale tokens, JWTs, PEM private keys, SSH keys,
+//!   Proxmox VE API tokens;
+//! - **a long opaque run**: 32 or more hex digits, or 32 or more base64 characters that
+//!   mix upper case, lower case and digits with a secret's entropy. Content digests
+//!   (`sha256:…`) are public and stay.
+//!
+//! Only the value goes; the option or key stays, so that the error still reads.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::lists;
+use super::span::{Found, Rank};
+
+const SECRET: &str = "<secret>";
+
+/// A secret value as written after an option: quoted, or up to the next blank.
+macro_rules! option_value {
+    () => {
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"]+)"#
+    };
+}
+/// A secret value after `=` or `:`: as above, but a URL's `&` or a list's `,`/`;` ends it.
+macro_rules! assigned_value {
+    () => {
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"&,;]+)"#
+    };
+}
+/// Words that make a key or an option secret.
+macro_rules! secret_word {
+    () => {
+        r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)"
+    };
+}
+
+static OPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)(?:^|[\s"'(;|&])--?(?:[a-z-]*"#,
+        secret_word!(),
+        r"|pass|pwd|pw|cipassword|smbpass|(?:root|admin|db|user|smb|ldap|bind)-?pw)(?:=|[ \t]+)",
+        option_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:[a-z0-9_.-]*",
+        secret_word!(),
+        r"|[a-z0-9_]*_(?:pass|pwd|pw|key))[ \t]*=[ \t]*",
+        assigned_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// `"password": "x"` in JSON, `password: x` at the start of a YAML line.
+static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?im)(?:"[a-z0-9_.-]*"#,
+        secret_word!(),
+        r#""[ \t]*:|^[ \t-]*[a-z0-9_.-]*"#,
+        secret_word!(),
+        r"[ \t]*:)[ \t]*",
+        assigned_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Headers whose value is a credential; the scheme (`Bearer`, `Basic`, `token`) stays.
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:(?:proxy-)?authorization[ \t]*:[ \t]*(?:(?:bearer|basic|token|digest|negotiate|apikey|pveapitoken)[ \t=]+)?",
+        r"|x-[a-z0-9-]*(?:key|token|secret|auth)[a-z0-9-]*[ \t]*:[ \t]*",
+        r"|(?:private-token|api-key|cookie|set-cookie)[ \t]*:[ \t]*",
+        r")",
+        option_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// `Password: x` in prose: what a script echoes after generating one.
+static PROSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:password|passwort|passphrase|secret|api[ _-]?key|token)[ \t]*:[ \t]+",
+        option_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Webhook URLs carry their secret in the path: `/api/webhooks/<id>/<token>`.
+static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)/(?:webhooks?|hooks)/([A-Za-z0-9_-]{6,})(?:/([A-Za-z0-9_-]{6,}))?(?:/([A-Za-z0-9_-]{6,}))?")
+        .expect("a valid pattern")
+});
+
+/// `Bearer <token>` without a header before it.
+static BEARER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})").expect("a valid pattern")
+});
+
+static MYSQL_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|mariadb-admin|mysqlcheck|mysqlimport|mysqlshow)\b")
+        .expect("a valid pattern")
+});
+/// mysql's `-pSecret`: the password glued to the option.
+static MYSQL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|\s)-p('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#).expect("a valid pattern")
+});
+
+static SSHPASS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"\bsshpass[ \t]+-p[ \t]*", option_value!())).expect("a valid pattern")
+});
+
+/// SQL that sets a password.
+static SQL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b(?:identified[ \t]+(?:with[ \t]+\w+[ \t]+)?by(?:[ \t]+password)?|password(?:[ \t]*=[ \t]*(?:password[ \t]*\()?|[ \t]*\(|[ \t]+))[ \t]*('[^'\n]*'|"[^"\n]*")"#,
+    )
+    .expect("a valid pattern")
+});
+
+/// `user:password` fed to chpasswd.
+static CHPASSWD_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bchpasswd\b").expect("a valid pattern"));
+static USER_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'])([A-Za-z_][A-Za-z0-9_.-]*):([^\s"'|:]+)"#).expect("a valid pattern")
+});
+/// `htpasswd -b file user password`.
+static HTPASSWD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bhtpasswd[ \t]+-\w*b\w*[ \t]+\S+[ \t]+(\S+)[ \t]+(\S+)").expect("a valid pattern")
+});
+/// `curl -u user:password`, `--user user:password`.
+static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:=|[ \t]*)["']?([^\s:'"]+):([^\s'"]+)"#)
+        .expect("a valid pattern")
+});
+
+static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}",
+        r"|github_pat_[A-Za-z0-9_]{30,}",
+        r"|glpat-[A-Za-z0-9_-]{20,}",
+        r"|(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}",
+        r"|xox[abposr]-[A-Za-z0-9-]{10,}",
+        r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
+        r"|sk-[A-Za-z0-9_-]{20,}",
+        r"|AIza[0-9A-Za-z_-]{35}",
+        r"|npm_[A-Za-z0-9]{36}",
+        r"|pypi-[A-Za-z0-9_-]{40,}",
+        r"|dckr_pat_[A-Za-z0-9_-]{20,}",
+        r"|hf_[A-Za-z0-9]{30,}",
+        r"|tskey-[A-Za-z0-9-]{20,}",
+        r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+        r")"
+    ))
+    .expect("a valid pattern")
+});
+
+static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+    )
+    .expect("a valid pattern")
+});
+
+/// An SSH public key and its comment (`user@laptop`).
+static SSH_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)[ \t]+(AAAA[0-9A-Za-z+/]+={0,3})(?:[ \t]+([^\s'\x22]+))?")
+        .expect("a valid pattern")
+});
+
+/// Proxmox VE API tokens: `PVEAPIToken=user@realm!id=<uuid>`, and the secret alone.
+static PVE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)![A-Za-z0-9._-]+=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    )
+    .expect("a valid pattern")
+});
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    for re in [
+        &*OPTION,
+        &*ASSIGNMENT,
+        &*KEY_VALUE,
+        &*HEADER,
+        &*SSHPASS,
+        &*SQL,
+    ] {
+        for caps in re.captures_iter(text) {
+            put_value(caps.get(1), 0, found);
+        }
+    }
+    for caps in BEARER.captures_iter(text) {
+        put_value(caps.get(1), 0, found);
+    }
+    for caps in PROSE.captures_iter(text) {
+        let answer = |m: &regex::Match<'_>| {
+            m.as_str()
+                .trim_end_matches(|c: char| !c.is_alphanumeric())
+                .to_ascii_lowercase()
+        };
+        if let Some(m) = caps.get(1)
+            && !matches!(answer(&m).as_str(), "yes" | "no" | "")
+        {
+            put_value(Some(m), 0, found);
+        }
+    }
+    for caps in WEBHOOK.captures_iter(text) {
+        for group in 1..=3 {
+            put_value(caps.get(group), 0, found);
+        }
+    }
+    for (at, line) in super::hosts::lines_matching(text, &MYSQL_LINE) {
+        for caps in MYSQL_PASSWORD.captures_iter(line) {
+            put_value(caps.get(1), at, found);
+        }
+    }
+    for (at, line) in super::hosts::lines_matching(text, &CHPASSWD_LINE) {
+        for caps in USER_PASSWORD.captures_iter(line) {
+            put_user(caps.get(1), at, found);
+            put_value(caps.get(2), at, found);
+        }
+    }
+    for re in [&*HTPASSWD, &*CURL_USER] {
+        for caps in re.captures_iter(text) {
+            put_user(caps.get(1), 0, found);
+            put_value(caps.get(2), 0, found);
+        }
+    }
+    for m in TOKEN_SHAPES.find_iter(text) {
+        found.put(m.range(), Rank::Secret, SECRET);
+    }
+    for m in PRIVATE_KEY.find_iter(text) {
+        found.put(m.range(), Rank::Secret, SECRET);
+    }
+    for caps in SSH_KEY.captures_iter(text) {
+        put_value(caps.get(1), 0, found);
+        put_user(caps.get(2), 0, found);
+    }
+    for caps in PVE_TOKEN.captures_iter(text) {
+        put_value(caps.get(1), 0, found);
+    }
+    opaque_runs(text, found);
+}
+
+fn put_value(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
+    let Some(m) = m else { return };
+    let value = m.as_str();
+    let unquoted = value.trim_matches(['\'', '"']);
+    // A variable stands for the secret but is not one, and an empty value hides nothing.
+    if unquoted.is_empty()
+        || unquoted.starts_with('$')
+        || super::PLACEHOLDERS.iter().any(|p| unquoted.starts_with(p))
+    {
+        return;
+    }
+    found.put(offset + m.start()..offset + m.end(), Rank::Secret, SECRET);
+    // A secret is often printed twice: set in one line, echoed in another.
+    if unquoted.chars().count() >= 6 {
+        found.learn(unquoted, SECRET);
+    }
+}
+
+fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
+    let Some(m) = m else { return };
+    let name = m.as_str();
+    if lists::is_system_account(name) || super::is_placeholder(name) || name.starts_with('$') {
+        return;
+    }
+    found.put(offset + m.start()..offset + m.end(), Rank::User, "<user>");
+    found.learn(name, "<user>");
+}
+
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+}
+
+/// Long runs that look like keys. Runs glued to a letter of another script are words.
+fn opaque_runs(text: &str, found: &mut Found) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_run_byte(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_run_byte(bytes[i]) {
+            i += 1;
+        }
+        if i - start >= 32 {
+            opaque_pieces(text, start, i, found);
+        }
+    }
+}
+
+/// A run is judged by its pieces: `/` separates path segments, and `=` inside a run
+/// separates a key from its value (`NODE_OPTIONS=--max-old-space-size=4096`); base64
+/// has `=` only at its end.
+fn opaque_pieces(text: &str, start: usize, end: usize, found: &mut Found) {
+    let run = &text[start..end];
+    let mut at = start;
+    for segment in run.split('/') {
+        let mut inner = at;
+        let trimmed = segment.trim_end_matches('=');
+        for piece in trimmed.split('=') {
+            if is_opaque(text, inner, piece) {
+                // Padding belongs to the secret.
+                let padded = if inner + piece.len() == at + trimmed.len() {
+                    segment.len() - (inner - at)
+                } else {
+                    piece.len()
+                };
+                found.put(inner..inner + padded, Rank::Secret, SECRET);
+            }
+            inner += piece.len() + 1;
+        }
+        at += segment.len() + 1;
+    }
+    // A key that holds `/` (base64) has no piece of words: judge it whole.
+    if run.contains('/') && !run.starts_with('/') && !run.contains("//") {
+        let core = run.trim_end_matches('=');
+        let wordy = core
+            .split('/')
+            .any(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+        if !wordy && !core.contains('=') && is_opaque(text, start, core) {
+            found.put(start..end, Rank::Secret, SECRET);
+        }
+    }
+}
+
+fn is_opaque(text: &str, start: usize, piece: &str) -> bool {
+    let core = piece.trim_matches(['-', '_', '+']);
+    if core.len() < 32 {
+        return false;
+    }
+    if core.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // A content digest names public content, not a secret: after `sha256:`, or as a
+        // path segment of public infrastructure (`files.pythonhosted.org/…/<hash>/…`).
+        let before = text[..start].to_ascii_lowercase();
+        let digest = ["sha1:", "sha256:", "sha512:", "md5:", "sha256=", "sha512="]
+            .iter()
+            .any(|p| before.ends_with(p));
+        return !digest && !in_public_url(&before);
+    }
+    // Words joined by `-` and `_` (a file name, a timestamp) have short parts; a key's
+    // parts are long.
+    let longest = core.split(['-', '_']).map(str::len).max().unwrap_or(0);
+    let upper = core.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = core.bytes().any(|b| b.is_ascii_lowercase());
+    let digit = core.bytes().any(|b| b.is_ascii_digit());
+    upper && lower && digit && longest >= 20 && entropy_bits(core) >= 4.0
+}
+
+/// Whether the text before a run ends inside the path of a URL on public infrastructure.
+fn in_public_url(before: &str) -> bool {
+    let Some(scheme) = before.rfind("://") else {
+        return false;
+    };
+    let rest = &before[scheme + 3..];
+    if rest.contains(char::is_whitespace) {
+        return false;
+    }
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    rest.contains('/') && lists::under_any(host, lists::PUBLIC_DOMAINS)
+}
+
+/// Shannon entropy per character.
+fn entropy_bits(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scrub::scrub;
+
+    #[test]
+    fn password_options_lose_their_values() {
+        for (text, expected) in [
+            (
+                "pct create 105 -password Hunter2 -x",
+                "pct create 105 -password <secret> -x",
+            ),
+            ("--password=Hunter2", "--password=<secret>"),
+            ("--cipassword 'my pass'", "--cipassword <secret>"),
+            (
+                "mysql -u root -pS3cretPass -e 'x'",
+                "mysql -u root -p<secret> -e 'x'",
+            ),
+            ("sshpass -p Hunter2 ssh x", "sshpass -p <secret> ssh x"),
+            (
+                "wget --http-password=Hunter2 x",
+                "wget --http-password=<secret> x",
+            ),
+            // Not a password: ssh's port, a file with the password in it.
+            ("ssh -p 2222 localhost", "ssh -p 2222 localhost"),
+            ("--password-file /run/pw", "--password-file /run/pw"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn secret_assignments_lose_their_values() {
+        for (text, expected) in [
+            ("PASSWORD=Hunter2 ./run", "PASSWORD=<secret> ./run"),
+            (
+                "MYSQL_ROOT_PASSWORD=Hunter2",
+                "MYSQL_ROOT_PASSWORD=<secret>",
+            ),
+            ("GITHUB_TOKEN=abc123def", "GITHUB_TOKEN=<secret>"),
+            ("CF_API_TOKEN='abc def'", "CF_API_TOKEN=<secret>"),
+            (
+                "SECRET_KEY=xyz LICENSE_KEY=k1",
+                "SECRET_KEY=<secret> LICENSE_KEY=<secret>",
+            ),
+            (
+                "https://api.github.com/x?token=abc&page=2",
+                "https://api.github.com/x?token=<secret>&page=2",
+            ),
+            (r#"{"password": "Hunter2"}"#, r#"{"password": <secret>}"#),
+            ("db:\n  password: Hunter2\n", "db:\n  password: <secret>\n"),
+            // A variable is no secret; the working directory is no password.
+            ("PASSWORD=$DB_PASS", "PASSWORD=$DB_PASS"),
+            ("PWD=/root OLDPWD=/opt", "PWD=/root OLDPWD=/opt"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_headers_go() {
+        assert_eq!(
+            scrub("-H 'Authorization: Bearer abcdef123456'"),
+            "-H 'Authorization: Bearer <secret>'"
+        );
+        assert_eq!(
+            scrub("Authorization: token abc"),
+            "Authorization: token <secret>"
+        );
+        assert_eq!(scrub("PRIVATE-TOKEN: abc123"), "PRIVATE-TOKEN: <secret>");
+        assert_eq!(scrub("X-Api-Key: abc123"), "X-Api-Key: <secret>");
+        assert_eq!(scrub("got Bearer abcdefghijklmnop"), "got Bearer <secret>");
+    }
+
+    #[test]
+    fn well_known_token_shapes_go() {
+        for token in [
+            "ghp_1234567890abcdefghijABCDEFGHIJ123456",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "glpat-abcdefghij1234567890",
+            "AKIAIOSFODNN7EXAMPLE",
+            "xoxb-1234567890-abcdefghij",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        ] {
+            assert_eq!(
+                scrub(&format!("use {token} now")),
+                "use <secret> now",
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_sql_and_chpasswd_go() {
+        assert_eq!(
+            scrub(
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\nok"
+            ),
+            "<secret>\nok"
+        );
+        assert_eq!(
+            scrub("CREATE USER 'nc'@'localhost' IDENTIFIED BY 'Hunter2';"),
+            "CREATE USER '<user>'@'localhost' IDENTIFIED BY <secret>;"
+        );
+        assert_eq!(
+            scrub("ALTER ROLE nc WITH PASSWORD 'Hunter2'"),
+            "ALTER ROLE nc WITH PASSWORD <secret>"
+        );
+        assert_eq!(
+            scrub(r#"echo "root:Hunter2" | chpasswd"#),
+            r#"echo "root:<secret>" | chpasswd"#
+        );
+        assert_eq!(
+            scrub("echo alice:Hunter2 | chpasswd"),
+            "echo <user>:<secret> | chpasswd"
+        );
+        assert_eq!(
+            scrub("curl -u alice:Hunter2 https://github.com"),
+            "curl -u <user>:<secret> https://github.com"
+        );
+        assert_eq!(
+            scrub("PVEAPIToken=root@pam!ci=0b9e2c1a-1f2e-4d3c-8b7a-6f5e4d3c2b1a"),
+            "PVEAPIToken=<secret>"
+        );
+    }
+
+    #[test]
+    fn long_opaque_runs_go_and_digests_and_paths_stay() {
+        assert_eq!(
+            scrub("key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1 x"),
+            "key <secret> x"
+        );
+        assert_eq!(
+            scrub(
+                "https://discord.com/api/webhooks/553628475463642731/gBds1ghxY5OokvQyx7eNWVQ4vnakJkS1pAWTN3lg8zV5yPU8d0FZfWe7ihGyiRUIQfHO"
+            ),
+            "https://<host>/api/webhooks/<secret>/<secret>"
+        );
+        assert_eq!(
+            scrub("echo 'Database Password: VfEmhZN7ePVP2I5uDGpXpn5h'"),
+            "echo 'Database Password: <secret>'"
+        );
+        assert_eq!(
+            scrub("api 3f2a1b4c5d6e7f8091a2b3c4d5e6f7a8 x"),
+            "api <secret> x"
+        );
+        for kept in [
+            "sha256:3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a8",
+            "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+            "NODE_OPTIONS=--max-old-space-size=4096",
+            "/root/.npm/_logs/2025-01-14T12_34_56_789Z-debug-0.log",
+            "AbstractAutowireCapableBeanFactory",
+            "python3-setuptools-scm-git-archive",
+        ] {
+            assert_eq!(scrub(kept), kept);
+        }
+    }
+}

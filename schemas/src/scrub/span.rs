@@ -1,0 +1,160 @@
+//! What the rules found, and writing the text again without it.
+//!
+//! Every rule reports the byte ranges it wants replaced, over the same text; the text is
+//! then rewritten once. Rules never see each other's output within a round, so their
+//! order does not matter, and two rules that find the same thing agree by rank.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Which finding wins when two start at the same place and are as long: the more
+/// specific one (a secret over the host name it was glued to, an address over a name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Rank {
+    Secret,
+    /// A replacement that keeps part of what it covers (`root@<host>`).
+    Composite,
+    Address,
+    Email,
+    User,
+    Host,
+    Serial,
+    Location,
+    Label,
+    /// Another mention of a name that a context revealed.
+    Learned,
+}
+
+#[derive(Debug)]
+struct Span {
+    range: Range<usize>,
+    rank: Rank,
+    with: Cow<'static, str>,
+}
+
+/// The findings of one round over one text.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    spans: Vec<Span>,
+    /// Names that a context showed to be a host's or a person's: every other mention of
+    /// them in the same text goes too (`-hostname nas-alice` … `Linux nas-alice 6.8`).
+    learned: Vec<(String, &'static str)>,
+}
+
+impl Found {
+    /// Replace `range` of the text by `with`.
+    pub(super) fn put(
+        &mut self,
+        range: Range<usize>,
+        rank: Rank,
+        with: impl Into<Cow<'static, str>>,
+    ) {
+        if range.start < range.end {
+            self.spans.push(Span {
+                range,
+                rank,
+                with: with.into(),
+            });
+        }
+    }
+
+    /// Remember that `name` is what `placeholder` stands for, wherever else it appears.
+    pub(super) fn learn(&mut self, name: &str, placeholder: &'static str) {
+        if super::lists::is_learnable(name) && !self.learned.iter().any(|(n, _)| n == name) {
+            self.learned.push((name.to_owned(), placeholder));
+        }
+    }
+
+    /// Find every other mention of the learned names: case-insensitively, and as a
+    /// whole word or a whole part of one (`docker-dave` holds `dave`).
+    fn spread(&mut self, text: &str) {
+        if self.learned.is_empty() {
+            return;
+        }
+        let lower = text.to_lowercase();
+        // Lower-casing can change byte lengths outside ASCII; then positions would not
+        // map back, and only the exact spelling is looked for.
+        let caseless = lower.len() == text.len();
+        let learned = std::mem::take(&mut self.learned);
+        for (name, placeholder) in &learned {
+            let (haystack, needle) = if caseless {
+                (lower.as_str(), name.to_lowercase())
+            } else {
+                (text, name.clone())
+            };
+            for (at, _) in haystack.match_indices(needle.as_str()) {
+                let end = at + needle.len();
+                let (Some(before), Some(after)) = (text.get(..at), text.get(end..)) else {
+                    continue;
+                };
+                let bounded = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+                if bounded(before.chars().next_back()) && bounded(after.chars().next()) {
+                    self.put(at..end, Rank::Learned, *placeholder);
+                }
+            }
+        }
+    }
+
+    /// The text with every finding replaced, or `None` when there is nothing to change.
+    ///
+    /// Overlaps are settled left to right: the finding that starts first wins, then the
+    /// longer one, then the better rank. A finding that overlaps one already taken is
+    /// dropped; the next round finds whatever of it still stands.
+    pub(super) fn apply(mut self, text: &str) -> Option<String> {
+        self.spread(text);
+        self.spans.sort_by(|a, b| {
+            a.range
+                .start
+                .cmp(&b.range.start)
+                .then(b.range.end.cmp(&a.range.end))
+                .then(a.rank.cmp(&b.rank))
+        });
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut changed = false;
+        for span in &self.spans {
+            if span.range.start < copied {
+                continue;
+            }
+            let Some(original) = text.get(span.range.clone()) else {
+                continue;
+            };
+            if original == span.with {
+                continue;
+            }
+            out.push_str(&text[copied..span.range.start]);
+            out.push_str(&span.with);
+            copied = span.range.end;
+            changed = true;
+        }
+        if !changed {
+            return None;
+        }
+        out.push_str(&text[copied..]);
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_then_the_longest_then_the_best_ranked_wins() {
+        let text = "ssh alice@nas.lan now";
+        let mut found = Found::default();
+        found.put(10..17, Rank::Host, "<host>");
+        found.put(4..17, Rank::Email, "<email>");
+        found.put(4..17, Rank::Composite, "<user>@<host>");
+        found.put(4..9, Rank::User, "<user>");
+        assert_eq!(found.apply(text).as_deref(), Some("ssh <user>@<host> now"));
+    }
+
+    #[test]
+    fn nothing_found_or_nothing_changed_is_none() {
+        assert_eq!(Found::default().apply("text"), None);
+        let mut found = Found::default();
+        found.put(0..6, Rank::Host, "<host>");
+        assert_eq!(found.apply("<host> x"), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! URLs: `scheme://[userinfo@]host[:port]/…`.
+//!
+//! The host of a URL is a host by its place, dots or not (`http://nas-alice:8096`), and
+//! goes unless it is loopback, an address (another rule's) or public infrastructure. The
+//! user information goes too: `user:password@` is a secret, `user@` a user name unless
+//! it is a system account (`git@`).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::hosts;
+use super::lists;
+use super::span::{Found, Rank};
+
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s/?#"'<>\\]+)(/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?"#,
+    )
+    .expect("a valid pattern")
+});
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    if !text.contains("://") {
+        return;
+    }
+    for caps in URL.captures_iter(text) {
+        let Some(authority) = caps.get(1) else {
+            continue;
+        };
+        let start = authority.start();
+        let authority = authority.as_str();
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let host_start = start + userinfo.map_or(0, |u| u.len() + 1);
+        // `[v6]:port` is the address rule's; a name ends at the port.
+        let host = if hostport.starts_with('[') {
+            ""
+        } else {
+            hostport.split(':').next().unwrap_or(hostport)
+        };
+        let host = host.trim_end_matches('.');
+        let is_name = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        let host_goes = is_name && hosts::is_context_host(host);
+        if host_goes {
+            found.learn(host, "<host>");
+        }
+        // The owner in `/owner/repo` is an account's: on someone's own git server, or
+        // when the URL logs in (a private repository) it is a person's.
+        let personal = host_goes || super::network::is_address(host) || hostport.starts_with('[');
+        if let Some(path) = caps.get(2)
+            && (userinfo.is_some() || (personal && is_git(text, path.as_str(), path.end())))
+            && let Some(owner) = path.as_str()[1..].split('/').next()
+            && !owner.eq_ignore_ascii_case("community-scripts")
+            && !lists::is_system_account(owner)
+        {
+            let at = path.start() + 1;
+            found.put(at..at + owner.len(), Rank::User, "<user>");
+            found.learn(owner, "<user>");
+        }
+        let Some(userinfo) = userinfo else {
+            if host_goes {
+                found.put(host_start..host_start + host.len(), Rank::Host, "<host>");
+            }
+            continue;
+        };
+        let user = userinfo.split(':').next().unwrap_or(userinfo);
+        if !lists::is_system_account(user) {
+            found.learn(user, "<user>");
+        }
+        // `user@host` as one finding, so that it is not read as an e-mail address.
+        let user_part = if userinfo.contains(':') {
+            "<secret>"
+        } else if lists::is_system_account(userinfo) || super::is_placeholder(userinfo) {
+            userinfo
+        } else {
+            "<user>"
+        };
+        let host_part = if host_goes { "<host>" } else { host };
+        found.put(
+            start..host_start + host.len(),
+            Rank::Composite,
+            format!("{user_part}@{host_part}"),
+        );
+    }
+}
+
+/// Whether a URL path is a git repository's: it ends in `.git`, or git is on its line.
+fn is_git(text: &str, path: &str, end: usize) -> bool {
+    if path.ends_with(".git") {
+        return true;
+    }
+    let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    GIT_WORD.is_match(&text[line_start..line_end])
+}
+
+static GIT_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bgit\b").expect("a valid pattern"));
+
+#[cfg(test)]
+mod tests {
+    use crate::scrub::scrub;
+
+    #[test]
+    fn url_hosts_and_credentials_go() {
+        for (text, expected) in [
+            (
+                "git clone https://bob:s3cret@git.example.com/repo.git",
+                "git clone https://<secret>@<host>/repo.git",
+            ),
+            ("http://nas-alice:8096/web", "http://<host>:8096/web"),
+            ("smb://alice@nas/media", "smb://<user>@<host>/media"),
+            ("ssh://git@gitlab.smith.lan/x", "ssh://git@<host>/x"),
+            ("http://192.168.1.10:3142/debian", "http://<ip>:3142/debian"),
+            ("http://[fd00::12]:8006/", "http://[<ip>]:8006/"),
+            (
+                "http://localhost:8080/health",
+                "http://localhost:8080/health",
+            ),
+            (
+                "https://github.com/community-scripts/ProxmoxVE",
+                "https://github.com/community-scripts/ProxmoxVE",
+            ),
+            ("https://example.com/a@b", "https://<host>/a@b"),
+            (
+                "git clone https://gitea.smith.lan/frank/homelab",
+                "git clone https://<host>/<user>/homelab",
+            ),
+            (
+                "https://alice:tok@github.com/alice-smith/cfg.git",
+                "https://<secret>@github.com/<user>/cfg.git",
+            ),
+            (
+                "https://github.com/jellyfin/jellyfin/releases",
+                "https://github.com/jellyfin/jellyfin/releases",
+            ),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+}
