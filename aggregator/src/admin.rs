@@ -1,5 +1,6 @@
-//! The admin API, behind a bearer token: recompute the statistics now, and delete an
-//! installation's raw events on request (a data subject's request, or an operator's).
+//! The admin API, behind a bearer token: recompute the statistics now, and erase an
+//! installation on request (a data subject's request, or an operator's): its raw events,
+//! its events still queued and its dead letters.
 //!
 //! Without `aggregator.admin_token` the admin API is switched off and answers 404, as if
 //! it did not exist. The token is compared in constant time, so the time an answer
@@ -103,51 +104,121 @@ async fn refresh(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Delete every raw event of one installation. The statistics of days not yet frozen
-/// follow at the next refresh; frozen days hold only k-anonymous counts, which name no
-/// installation.
+/// The outcomes of a deletion request, the `outcome` label of `aggregator_erasures_total`.
+pub const ERASURE_OUTCOMES: [&str; 3] = ["complete", "incomplete", "failed"];
+
+/// Erase one installation: its events still queued, its dead letters, then its raw rows.
+/// The queue goes first: a row deleted while its event still waited in the queue would
+/// be stored again. The statistics of days not yet frozen follow at the next refresh;
+/// frozen days hold only k-anonymous counts, which name no installation.
+///
+/// The path takes the id as the client sent it: a UUID, or another client id, which
+/// ingest stored as its UUIDv5 (`schemas::ids`).
 async fn delete_installation(
     State(state): State<AppState>,
     Path(random_id): Path<String>,
 ) -> Response {
-    let Ok(id) = uuid::Uuid::parse_str(&random_id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_random_id",
-            "random_id must be a UUID",
+    let id = match schemas::ids::client_id(&random_id) {
+        Ok(id) => id,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_random_id",
+                &format!("random_id is not a client id: {e}"),
+            );
+        }
+    };
+    let Some(queues) = &state.queues else {
+        return erasure_failed(
+            "queue_unavailable",
+            "the aggregator has no NATS connection; nothing was deleted",
+            json!({}),
         );
     };
-    let client = &state.clickhouse;
-    let counted = client
+    let purged = match queues.erase(id).await {
+        Ok(purged) => purged,
+        Err(e) => {
+            tracing::warn!(random_id = %id, error = %e, "erasing an installation from the queue failed");
+            let message = match e.purged_queued {
+                None => "the queue (NATS) is unavailable; nothing was deleted",
+                Some(_) => {
+                    "the queue (NATS) failed midway; queued events were purged, dead letters and \
+                     rows were not deleted: repeat the request"
+                }
+            };
+            let done = e
+                .purged_queued
+                .map_or_else(|| json!({}), |queued| json!({ "purged_queued": queued }));
+            return erasure_failed("queue_unavailable", message, done);
+        }
+    };
+    let deleted = match delete_rows(&state.clickhouse, id).await {
+        Ok(deleted) => deleted,
+        Err(e) => {
+            tracing::warn!(random_id = %id, error = %e, "deleting an installation's rows failed");
+            return erasure_failed(
+                "store_unavailable",
+                "the queue was purged, the rows were not deleted: repeat the request",
+                json!({
+                    "purged_queued": purged.queued,
+                    "purged_dead_letters": purged.dead_letters,
+                }),
+            );
+        }
+    };
+    let outcome = if purged.settled {
+        "complete"
+    } else {
+        "incomplete"
+    };
+    metrics::counter!("aggregator_erasures_total", "outcome" => outcome).increment(1);
+    // The id is what the requester sent; it is logged so that the request is on record.
+    tracing::info!(
+        random_id = %id,
+        deleted,
+        purged_queued = purged.queued,
+        purged_dead_letters = purged.dead_letters,
+        complete = purged.settled,
+        "installation erased on request"
+    );
+    Json(json!({
+        "random_id": id.to_string(),
+        "deleted_events": deleted,
+        "purged_queued": purged.queued,
+        "purged_dead_letters": purged.dead_letters,
+        "complete": purged.settled,
+    }))
+    .into_response()
+}
+
+/// Delete the installation's raw rows; how many there were.
+async fn delete_rows(
+    client: &clickhouse::Client,
+    id: uuid::Uuid,
+) -> clickhouse::error::Result<u64> {
+    let n = client
         .query("SELECT count() FROM events WHERE random_id = ?")
         .bind(id.to_string())
         .fetch_one::<u64>()
-        .await;
-    let deleted = match counted {
-        Ok(0) => 0,
-        Ok(n) => match client
+        .await?;
+    if n > 0 {
+        client
             .query("DELETE FROM events WHERE random_id = ?")
             .bind(id.to_string())
             .execute()
-            .await
-        {
-            Ok(()) => n,
-            Err(e) => return unavailable(e),
-        },
-        Err(e) => return unavailable(e),
-    };
-    // The id is what the requester sent; it is logged so that the request is on record.
-    tracing::info!(random_id = %id, deleted, "installation's raw events deleted on request");
-    Json(json!({ "random_id": id.to_string(), "deleted_events": deleted })).into_response()
+            .await?;
+    }
+    Ok(n)
 }
 
-fn unavailable(e: clickhouse::error::Error) -> Response {
-    tracing::warn!(error = %e, "deleting an installation failed");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "the store is unavailable; nothing was deleted, or the deletion may be repeated",
-    )
+/// A 503 for a deletion request, with what was done before it failed in `done`.
+fn erasure_failed(code: &str, message: &str, done: serde_json::Value) -> Response {
+    metrics::counter!("aggregator_erasures_total", "outcome" => "failed").increment(1);
+    let mut body = json!({ "error": code, "message": message });
+    if let (Some(body), Some(done)) = (body.as_object_mut(), done.as_object()) {
+        body.extend(done.clone());
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 #[cfg(test)]

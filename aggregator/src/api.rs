@@ -29,6 +29,8 @@ pub struct AppState {
     pub documents: Arc<Documents>,
     pub settings: Arc<Settings>,
     pub cache: Arc<DocumentCache>,
+    /// JetStream, for deletion requests; `None` while the admin API is switched off.
+    pub queues: Option<Arc<crate::erasure::Queues>>,
 }
 
 pub fn router(state: AppState) -> Router {

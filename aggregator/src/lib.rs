@@ -6,6 +6,7 @@ pub mod anonymity;
 pub mod api;
 pub mod dashboard;
 pub mod documents;
+pub mod erasure;
 pub mod export;
 pub mod materialize;
 pub mod settings;
@@ -30,7 +31,19 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     describe_metrics();
     metrics::counter!("aggregator_refresh_failures_total").increment(0);
+    for outcome in admin::ERASURE_OUTCOMES {
+        metrics::counter!("aggregator_erasures_total", "outcome" => outcome).increment(0);
+    }
     let clickhouse = settings.clickhouse.client();
+    // Only deletion requests use NATS: without the admin API there is nothing to connect for.
+    let queues = if settings.aggregator.admin_token.is_empty() {
+        None
+    } else {
+        let queues = erasure::Queues::connect(&settings.nats)
+            .await
+            .map_err(std::io::Error::other)?;
+        Some(Arc::new(queues))
+    };
     let state = api::AppState {
         clickhouse: clickhouse.clone(),
         documents: Arc::new(documents::Documents::new(
@@ -39,6 +52,7 @@ pub async fn serve(
         )),
         settings: Arc::new(settings),
         cache: Arc::default(),
+        queues,
     };
     // Unix seconds of the last successful refresh; 0 before the first.
     let last_success = Arc::new(AtomicI64::new(0));
@@ -82,6 +96,10 @@ fn describe_metrics() {
     describe_gauge!(
         "aggregator_failed_runs_24h",
         "Runs of the last 24 hours whose outcome is failed"
+    );
+    describe_counter!(
+        "aggregator_erasures_total",
+        "Deletion requests for an installation, by outcome: complete, incomplete (repeat it), failed"
     );
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use runtime::logging::LogSettings;
 use schemas::store::ClickHouseSettings;
+use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -11,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     pub aggregator: AggregatorSettings,
     pub clickhouse: ClickHouseSettings,
+    /// The streams, for deletion requests only: the admin API purges an installation's
+    /// queued and dead-lettered messages. The same section as ingest's and the
+    /// consumer's, so that the names agree; the aggregator reads only `url` and the
+    /// stream and subject names.
+    pub nats: NatsSettings,
     pub log: LogSettings,
 }
 

@@ -57,7 +57,7 @@ async fn measure(
     js.create_or_update_stream(nats.events_stream()).await?;
 
     eprintln!("[bench] filling a backlog of {events} events");
-    let (publish_rate, payload_bytes) = fill(js, &nats.subject, events).await?;
+    let (publish_rate, payload_bytes) = fill(js, nats, events).await?;
 
     eprintln!("[bench] draining it with the consumer");
     let binary = std::env::current_exe()?.with_file_name("consumer");
@@ -132,23 +132,30 @@ async fn measure(
 }
 
 /// Publish `events` workload events as ingest does (JSON, with the content id as
-/// `Nats-Msg-Id`), many acks outstanding. Returns messages/s and the mean payload size.
-async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Result<(f64, u64)> {
+/// `Nats-Msg-Id`, on the installation's subject), many acks outstanding. Returns
+/// messages/s and the mean payload size.
+async fn fill(
+    js: &jetstream::Context,
+    nats: &NatsSettings,
+    events: u64,
+) -> anyhow::Result<(f64, u64)> {
     let mut bytes = 0u64;
     let mut publish_secs = 0.0;
     for start in (0..events).step_by(CHUNK as usize) {
-        // Building the payloads is the workload's cost, not the queue's: not timed.
-        let payloads: Vec<(Vec<u8>, String)> = (start..(start + CHUNK).min(events))
+        // Building the payloads and subjects is the workload's cost, not the queue's: not
+        // timed.
+        let payloads: Vec<(Vec<u8>, String, String)> = (start..(start + CHUNK).min(events))
             .map(|i| {
                 let e = workload::event(i);
+                let subject = nats.event_subject(e.random_id);
                 e.encode()
-                    .map(|x| (x.payload, x.content_id))
+                    .map(|x| (x.payload, x.content_id, subject))
                     .unwrap_or_default()
             })
             .collect();
         let t = Instant::now();
         let mut acks: FuturesUnordered<_> = FuturesUnordered::new();
-        for (payload, id) in payloads {
+        for (payload, id, subject) in payloads {
             bytes += payload.len() as u64;
             if acks.len() >= IN_FLIGHT
                 && let Some(ack) = acks.next().await
@@ -158,7 +165,7 @@ async fn fill(js: &jetstream::Context, subject: &str, events: u64) -> anyhow::Re
             }
             let ack = js
                 .send_publish(
-                    subject.to_owned(),
+                    subject,
                     PublishMessage::build()
                         .payload(payload.into())
                         .message_id(id),

@@ -16,6 +16,7 @@ use futures::StreamExt;
 use schemas::Event;
 use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::settings::Settings;
 use crate::sink::ClickHouseSink;
@@ -126,7 +127,10 @@ impl Writer {
                     carriers.push(message);
                 }
                 Err(e) => {
-                    self.dead_letter(&message, &format!("undecodable: {e}"))
+                    // The payload names no installation; the subject ingest published
+                    // it on does, so that a deletion request can still find it.
+                    let installation = self.settings.nats.installation_of(&message.subject);
+                    self.dead_letter(&message, installation, &format!("undecodable: {e}"))
                         .await
                 }
             }
@@ -143,9 +147,9 @@ impl Writer {
             return;
         };
         let mut stored = Vec::with_capacity(carriers.len());
-        for (i, message) in carriers.iter().enumerate() {
+        for (i, (message, row)) in carriers.iter().zip(&rows).enumerate() {
             match rejected.iter().find(|(idx, _)| *idx == i) {
-                Some((_, reason)) => self.dead_letter(message, reason).await,
+                Some((_, reason)) => self.dead_letter(message, Some(row.random_id), reason).await,
                 None => stored.push(message),
             }
         }
@@ -189,7 +193,9 @@ impl Writer {
 
     /// Park a message that can never be stored in the dead-letter stream, then ack it.
     /// If the DLQ itself is unreachable the message stays unacked and comes back later.
-    async fn dead_letter(&self, message: &Message, reason: &str) {
+    /// It goes to its installation's subject when that is known, where a deletion request
+    /// purges it; otherwise to the bare dead-letter subject.
+    async fn dead_letter(&self, message: &Message, installation: Option<Uuid>, reason: &str) {
         let mut headers = HeaderMap::new();
         headers.insert(DLQ_REASON_HEADER, truncate(reason, 512));
         if let Ok(info) = message.info() {
@@ -203,7 +209,10 @@ impl Writer {
             .headers(headers);
         let sent = async {
             self.js
-                .send_publish(self.settings.nats.dlq_subject.clone(), publish)
+                .send_publish(
+                    self.settings.nats.dead_letter_subject(installation),
+                    publish,
+                )
                 .await?
                 .await
         }

@@ -72,6 +72,8 @@ impl Publisher {
     /// The `Nats-Msg-Id` is the event's content id, so an identical client retry inside
     /// the duplicate window is stored once. A timeout is reported as unavailable: the
     /// message may still be stored, and the client's retry is then dropped as a duplicate.
+    /// The subject ends in the installation's id, so that a deletion request can purge
+    /// its queued events by subject.
     pub async fn publish(&self, event: &Event) -> Result<Accepted, ApiError> {
         let encoded = event
             .encode()
@@ -82,7 +84,7 @@ impl Publisher {
         let started = std::time::Instant::now();
         let outcome = tokio::time::timeout(self.timeout, async {
             self.js
-                .send_publish(self.nats.subject.clone(), message)
+                .send_publish(self.nats.event_subject(event.random_id), message)
                 .await?
                 .await
         })

@@ -1,14 +1,22 @@
 //! JetStream stream definitions, shared by ingest (which creates the events stream if it
-//! is absent) and the consumer (which reads it and dead-letters into the DLQ stream).
+//! is absent), the consumer (which reads it and dead-letters into the DLQ stream) and the
+//! aggregator (which purges one installation's messages from both on a deletion request).
+//!
+//! Every message is published on a subject that ends in its installation's `random_id`
+//! (`telemetry.events.<uuid>`, `telemetry.dlq.<uuid>`), so that one subject-filtered
+//! purge removes exactly one installation's messages, however long the backlog. The bare
+//! subjects stay bound too: an older ingest publishes there during a rolling upgrade, and
+//! the consumer dead-letters there what names no installation.
 
 use std::time::Duration;
 
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
+use uuid::Uuid;
 
 use crate::names;
 
-/// The `[nats]` settings section, shared by ingest and the consumer so that both define
-/// the streams identically.
+/// The `[nats]` settings section, shared by ingest, the consumer and the aggregator so
+/// that all three name the streams and subjects identically.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct NatsSettings {
@@ -49,6 +57,33 @@ impl Default for NatsSettings {
 }
 
 impl NatsSettings {
+    /// The subject an event of installation `random_id` is published on.
+    pub fn event_subject(&self, random_id: Uuid) -> String {
+        installation_subject(&self.subject, random_id)
+    }
+
+    /// The subject a dead letter is published on: its installation's, when known.
+    pub fn dead_letter_subject(&self, random_id: Option<Uuid>) -> String {
+        match random_id {
+            Some(id) => installation_subject(&self.dlq_subject, id),
+            None => self.dlq_subject.clone(),
+        }
+    }
+
+    /// The installation an events subject names, if it is `<subject>.<uuid>`: how an
+    /// undecodable payload is still traced to its installation.
+    pub fn installation_of(&self, subject: &str) -> Option<Uuid> {
+        let token = subject
+            .strip_prefix(self.subject.as_str())?
+            .strip_prefix('.')?;
+        // Only the hyphenated form, the one ingest writes: a subject of any other shape
+        // was not published by ingest, and names nothing this code could purge by.
+        if token.len() != 36 {
+            return None;
+        }
+        Uuid::try_parse(token).ok()
+    }
+
     /// The events stream.
     ///
     /// Work-queue retention: a message leaves the stream once the consumer has acked it,
@@ -58,7 +93,7 @@ impl NatsSettings {
     pub fn events_stream(&self) -> Config {
         Config {
             name: self.stream.clone(),
-            subjects: vec![self.subject.clone()],
+            subjects: both_forms(&self.subject),
             storage: StorageType::File,
             retention: RetentionPolicy::WorkQueue,
             discard: DiscardPolicy::New,
@@ -75,7 +110,7 @@ impl NatsSettings {
     pub fn dlq_stream(&self) -> Config {
         Config {
             name: self.dlq_stream.clone(),
-            subjects: vec![self.dlq_subject.clone()],
+            subjects: both_forms(&self.dlq_subject),
             storage: StorageType::File,
             retention: RetentionPolicy::Limits,
             discard: DiscardPolicy::Old,
@@ -89,9 +124,73 @@ impl NatsSettings {
     }
 }
 
+/// `<base>.<uuid>`, the uuid hyphenated and in lower case, as `Uuid`'s `Display` writes it:
+/// publisher and purger must spell it byte for byte alike.
+fn installation_subject(base: &str, random_id: Uuid) -> String {
+    format!("{base}.{random_id}")
+}
+
+/// A stream's subjects: the bare one and every installation's under it.
+fn both_forms(base: &str) -> Vec<String> {
+    vec![base.to_owned(), format!("{base}.>")]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ID: &str = "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f";
+
+    #[test]
+    fn an_installation_has_its_own_subject_in_each_stream() {
+        let settings = NatsSettings::default();
+        let id = Uuid::parse_str(ID).unwrap();
+        assert_eq!(settings.event_subject(id), format!("telemetry.events.{ID}"));
+        assert_eq!(
+            settings.dead_letter_subject(Some(id)),
+            format!("telemetry.dlq.{ID}")
+        );
+        assert_eq!(settings.dead_letter_subject(None), "telemetry.dlq");
+        // Upper-case input still gives the one spelling that a purge will look for.
+        let upper = Uuid::parse_str(&ID.to_uppercase()).unwrap();
+        assert_eq!(settings.event_subject(upper), settings.event_subject(id));
+    }
+
+    #[test]
+    fn each_stream_binds_the_bare_subject_and_every_installation_s() {
+        let settings = NatsSettings::default();
+        assert_eq!(
+            settings.events_stream().subjects,
+            ["telemetry.events", "telemetry.events.>"]
+        );
+        assert_eq!(
+            settings.dlq_stream().subjects,
+            ["telemetry.dlq", "telemetry.dlq.>"]
+        );
+    }
+
+    #[test]
+    fn the_installation_is_read_back_from_an_events_subject_only() {
+        let settings = NatsSettings::default();
+        let id = Uuid::parse_str(ID).unwrap();
+        assert_eq!(
+            settings.installation_of(&settings.event_subject(id)),
+            Some(id)
+        );
+        for other in [
+            "telemetry.events".to_owned(),
+            "telemetry.events.".to_owned(),
+            "telemetry.events.not-a-uuid".to_owned(),
+            format!("telemetry.events.{ID}.more"),
+            format!("telemetry.eventsx.{ID}"),
+            format!("telemetry.dlq.{ID}"),
+            // Other spellings of a UUID are not what ingest publishes.
+            format!("telemetry.events.{}", id.simple()),
+            format!("telemetry.events.{{{ID}}}"),
+        ] {
+            assert_eq!(settings.installation_of(&other), None, "{other}");
+        }
+    }
 
     #[test]
     fn the_replica_count_reaches_both_streams() {

@@ -166,6 +166,7 @@ impl Pipeline {
         let clickhouse_settings = consumer.clickhouse.clone();
         let mut aggregator = aggregator::Settings {
             clickhouse: clickhouse_settings.clone(),
+            nats: consumer.nats.clone(),
             ..Default::default()
         };
         // The tests refresh when they choose to (`refresh`, `refresh_at`); the periodic
@@ -319,6 +320,7 @@ impl Pipeline {
     pub fn aggregator_settings(&self) -> aggregator::Settings {
         aggregator::Settings {
             clickhouse: self.consumer.clickhouse.clone(),
+            nats: self.consumer.nats.clone(),
             ..Default::default()
         }
     }

@@ -143,6 +143,8 @@ async fn a_redelivered_message_never_shows_twice() {
     )
     .unwrap();
     let payload = serde_json::to_vec(&event).unwrap();
+    // On the bare subject, as an ingest from before installation subjects publishes during
+    // a rolling upgrade: the stream still takes it.
     for attempt in ["a", "b"] {
         p.js.send_publish(
             p.consumer.nats.subject.clone(),
@@ -169,6 +171,8 @@ async fn a_redelivered_message_never_shows_twice() {
 async fn a_poison_message_is_dead_lettered_and_the_rest_flows() {
     let p = Pipeline::start().await;
 
+    // On the bare subject: a payload that names no installation anywhere goes to the bare
+    // dead-letter subject.
     p.js.publish(p.consumer.nats.subject.clone(), "not an event".into())
         .await
         .unwrap()

@@ -78,10 +78,11 @@ async fn no_address_or_personal_data_is_stored_published_or_logged() {
     })
     .await;
 
-    // Everything ingest publishes, as any NATS subscriber would see it.
+    // Everything ingest publishes, as any NATS subscriber would see it: each event goes to
+    // its installation's subject under the events subject.
     let nats = async_nats::connect(&p.consumer.nats.url).await.unwrap();
     let mut published = nats
-        .subscribe(p.consumer.nats.subject.clone())
+        .subscribe(format!("{}.>", p.consumer.nats.subject))
         .await
         .unwrap();
     nats.flush().await.unwrap();
@@ -143,7 +144,7 @@ async fn no_address_or_personal_data_is_stored_published_or_logged() {
         "{scrubbed:?}"
     );
 
-    // Every message published to the stream, headers included.
+    // Every message published to the stream, subject and headers included.
     let mut messages = Vec::new();
     for _ in 0..3 {
         let m = tokio::time::timeout(Duration::from_secs(5), published.next())
@@ -151,7 +152,8 @@ async fn no_address_or_personal_data_is_stored_published_or_logged() {
             .unwrap()
             .unwrap();
         messages.push(format!(
-            "{:?} {}",
+            "{} {:?} {}",
+            m.subject,
             m.headers,
             String::from_utf8_lossy(&m.payload)
         ));
