@@ -153,7 +153,7 @@ fn build(
     // Scrubbed, but whole: an app's slug is one word or none.
     let nsapp = f
         .text("nsapp", MEDIUM)?
-        .map(|s| truncate_chars(&crate::scrub::scrub(&s), SHORT).to_lowercase())
+        .map(|s| truncate_chars(&crate::scrub::scrub(&s.to_lowercase()), SHORT))
         .unwrap_or_default();
     if nsapp.is_empty() {
         return Err(missing("nsapp"));
@@ -167,6 +167,13 @@ fn build(
             "nsapp may hold only letters, digits, '-', '_' and '.'",
         ));
     }
+    // The app's own name is nobody's: `chown -R jellyfin:adm` in a jellyfin event
+    // names a service account.
+    let app_words: Vec<&str> = std::iter::once(nsapp.as_str())
+        .chain(nsapp.split(['-', '_', '.']))
+        .filter(|w| w.len() >= 3)
+        .collect();
+    let scrubber = crate::scrub::Scrubber::keeping(&app_words);
     let status = f
         .text("status", SHORT)?
         .ok_or_else(|| missing("status"))
@@ -189,11 +196,12 @@ fn build(
     .to_owned();
     let repo_slug = repo_slug_stored(&raw_slug);
     let free = |key: &'static str| -> Result<String, Rejection> {
-        Ok(crate::scrub::scrub_to(
-            &f.free_text(key, MEDIUM)?,
-            opts.error_max_chars,
-        ))
+        Ok(scrubber.scrub_to(&f.free_text(key, MEDIUM)?, opts.error_max_chars))
     };
+    let error = scrubber.scrub_to(&error, opts.error_max_chars);
+    let cpu_model = free("cpu_model")?;
+    let gpu_model = free("gpu_model")?;
+    let failed_command = free("failed_command")?;
 
     Ok(Event {
         event_id,
@@ -216,15 +224,15 @@ fn build(
         pve_version: f.token("pve_version")?,
         method: f.token("method")?,
         exit_code,
-        error: crate::scrub::scrub_to(&error, opts.error_max_chars),
+        error,
         error_category,
         install_duration: f
             .uint("install_duration", 86_400, Unit::None)?
             .map(|n| n as u32),
         cpu_vendor: f.token("cpu_vendor")?,
-        cpu_model: free("cpu_model")?,
+        cpu_model,
         gpu_vendor: f.token("gpu_vendor")?,
-        gpu_model: free("gpu_model")?,
+        gpu_model,
         gpu_passthrough: f.token("gpu_passthrough")?,
         ram_speed: f.token("ram_speed")?,
         arch: f.token("arch")?,
@@ -235,7 +243,7 @@ fn build(
         payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
         kernel_version: f.token("kernel_version")?,
         app_version: f.token("app_version")?,
-        failed_command: free("failed_command")?,
+        failed_command,
         failed_line: f
             .uint("failed_line", u64::from(u32::MAX), Unit::None)?
             .map(|n| n as u32),
@@ -455,9 +463,10 @@ impl<S: Source> Fields<'_, S> {
     fn token(&self, key: &'static str) -> Result<String, Rejection> {
         match self.text(key, MEDIUM)? {
             Some(s) => {
-                let scrubbed = crate::scrub::scrub(&s);
-                let word = truncate_chars(first_word(&scrubbed), SHORT);
-                pattern_checked(key, word.to_lowercase())
+                // Lower case first, as stored: scrubbing must see what is kept.
+                let scrubbed = crate::scrub::scrub(&s.to_lowercase());
+                let word = crate::scrub::scrub_to(first_word(&scrubbed), SHORT);
+                pattern_checked(key, word)
             }
             None => Ok(String::new()),
         }
@@ -762,6 +771,18 @@ mod tests {
         assert_eq!(e.os_version, "<ip>");
         assert_eq!(e.os_type, "debian");
         assert_eq!(e.method, "/home/<user>");
+    }
+
+    #[test]
+    fn the_app_s_own_name_is_nobody_s() {
+        let body = with(
+            "    \"exit_code\": 1,\n    \"error\": \"chown -R jellyfin:adm /etc/jellyfin failed, and chown -R alice:alice /srv/alice\",",
+        )
+        .replace("\"installing\"", "\"failed\"");
+        assert_eq!(
+            parse(&body).expect("valid").error,
+            "chown -R jellyfin:adm /etc/jellyfin failed, and chown -R <user>:<user> /srv/<user>"
+        );
     }
 
     #[test]

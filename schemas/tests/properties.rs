@@ -249,6 +249,13 @@ proptest! {
     }
 }
 
+/// A scrubbed text without its placeholders: `<user>` holds `use`, which is no leak.
+fn without_placeholders(text: &str) -> String {
+    PLACEHOLDERS
+        .iter()
+        .fold(text.to_owned(), |t, p| t.replace(p, " "))
+}
+
 /// Filler around what is planted: upper case, digits and punctuation, so that it can
 /// never spell a planted (lower-case) name by chance.
 fn filler() -> impl Strategy<Value = String> {
@@ -356,23 +363,30 @@ proptest! {
 
     #[test]
     fn a_planted_host_never_survives((name, planted) in planted_host(), before in filler(), after in filler()) {
+        // The template's own words may hold the name (`user` holds `use`).
+        prop_assume!(planted.matches(name.as_str()).count() == 1);
         let text = format!("{before} {planted} {after}");
-        let scrubbed = scrub(&text);
+        let scrubbed = without_placeholders(&scrub(&text));
         prop_assert!(!scrubbed.contains(&name), "{name} survived in {scrubbed}");
     }
 
     #[test]
     fn a_planted_secret_never_survives((secret, planted) in planted_secret(), before in filler(), after in filler()) {
+        prop_assume!(planted.matches(secret.as_str()).count() == 1);
         let text = format!("{before} {planted} {after}");
-        let scrubbed = scrub(&text);
+        let scrubbed = without_placeholders(&scrub(&text));
         prop_assert!(!scrubbed.contains(&secret), "{secret} survived in {scrubbed}");
     }
 
     #[test]
     fn a_planted_user_never_survives((name, planted) in planted_user(), before in filler(), after in filler()) {
+        // Words that a user name could be but never is, which contexts read as words.
+        prop_assume!(!["and", "the", "for", "with", "from", "not", "was", "all", "any", "via", "null", "none", "true", "false", "yes", "auto", "self", "port", "host", "name", "node", "failed", "error", "found", "unknown", "static", "manual", "dhcp", "domain", "search", "server", "client", "socket", "address", "bus", "nil", "localhost", "hosts", "nodes", "hostname", "this", "that"].contains(&name.as_str()));
         prop_assume!(!["root", "admin", "user", "guest", "git", "sys", "bin", "adm", "dip", "lxd", "nobody", "daemon", "debian", "ubuntu", "mysql", "docker", "sudo", "users", "wheel", "video", "audio", "render", "cdrom", "netdev", "public", "default", "postgres", "syslog", "plugdev"].contains(&name.as_str()));
+        // The template's own words may hold the name (`user` holds `use`).
+        prop_assume!(planted.matches(name.as_str()).count() == 1);
         let text = format!("{before} {planted} {after}");
-        let scrubbed = scrub(&text);
+        let scrubbed = without_placeholders(&scrub(&text));
         prop_assert!(!scrubbed.contains(&name), "{name} survived in {scrubbed}");
     }
 

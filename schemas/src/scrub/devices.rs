@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::span::{Found, Rank};
 
 const SERIAL: &str = "<serial>";
@@ -35,19 +36,49 @@ static SERIAL_WORD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
+/// A disk's row in `lsblk` or `nvme list` printed without its heading: the device,
+/// then its size or generic device, then the serial.
+static DISK_ROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^[ \t]*(?:/dev/)?(?:sd[a-z]+|nvme\d+n\d+|vd[a-z]+|hd[a-z]+)[ \t]+(?:/dev/ng\S+|[\d.]+[KMGTP]B?)[ \t]+([A-Z0-9][A-Z0-9_-]{5,})(?:[ \t]|$)")
+        .expect("a valid pattern")
+});
+
 /// smartctl's `LU WWN Device Id: 5 0014ee 2b8f3a1c9`, blanks and all.
 static WWN_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?im)\bWWN Device Id:[ \t]*([^\n]*[^\s])").expect("a valid pattern")
 });
 
-/// World-wide names and NVMe EUIs are serials in hex.
+/// Ids that name one device: world-wide names and NVMe EUIs, disk ids as udev names
+/// them (`ata-WDC_WD40EFRX-68N32N0_WD-WCC7K4HX1L2P`: model, then serial), NVIDIA's GPU
+/// UUIDs and Syncthing's device ids.
 static WWN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:wwn-0x[0-9a-f]{8,}|nvme-eui\.[0-9a-f]{8,})").expect("a valid pattern")
+    Regex::new(concat!(
+        r"(?i)\b(?:wwn-0x[0-9a-f]{8,}|nvme-eui\.[0-9a-f]{8,}",
+        r"|(?:ata|scsi|nvme|usb|sata)-[A-Za-z0-9.-]+_[A-Za-z0-9_.:-]+",
+        r"|(?:GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+        r"|\b[A-Z0-9]{7}(?:-[A-Z0-9]{7}){7}\b",
+    ))
+    .expect("a valid pattern")
 });
 
-pub(super) fn find(text: &str, found: &mut Found) {
-    for re in [&*SERIALS, &*SERIAL_WORD, &*WWN_LINE] {
-        for caps in re.captures_iter(text) {
+/// The rules that apply to one word on its own: the shapes of device ids.
+pub(super) fn find_in_word(text: &str, found: &mut Found) {
+    if text.len() < 12 {
+        return;
+    }
+    for m in WWN.find_iter(text) {
+        found.put(m.range(), Rank::Serial, SERIAL);
+    }
+}
+
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![&*SERIALS, &*SERIAL_WORD, &*WWN_LINE, &*DISK_ROW, &*WWN]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
+    for re in [&*SERIALS, &*SERIAL_WORD, &*WWN_LINE, &*DISK_ROW] {
+        for caps in open.captures(re, text) {
             if let Some(m) = caps.get(1)
                 && !super::is_placeholder(m.as_str())
             {
@@ -57,7 +88,7 @@ pub(super) fn find(text: &str, found: &mut Found) {
         }
     }
     serial_columns(text, found);
-    for m in WWN.find_iter(text) {
+    for m in open.find(&WWN, text) {
         found.put(m.range(), Rank::Serial, SERIAL);
     }
 }
@@ -65,38 +96,49 @@ pub(super) fn find(text: &str, found: &mut Found) {
 /// Tables with a `SERIAL` column (lsblk, lshw): the word under the heading is a serial.
 /// Columns are aligned, so a value starts where its heading does.
 fn serial_columns(text: &str, found: &mut Found) {
-    let mut column: Option<usize> = None;
+    let mut columns: Vec<usize> = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let at = offset;
         offset += line.len();
-        let heading = line
-            .match_indices("SERIAL")
-            .find(|(i, _)| {
-                let before = line[..*i].chars().next_back();
-                let after = line[i + 6..].chars().next();
-                before.is_none_or(char::is_whitespace) && after.is_none_or(char::is_whitespace)
+        let headings: Vec<usize> = ["SERIAL", "SN", "WWN", "Serial Number"]
+            .iter()
+            .flat_map(|word| {
+                line.match_indices(word).filter(|(i, w)| {
+                    let before = line[..*i].chars().next_back();
+                    let after = line[i + w.len()..].chars().next();
+                    before.is_none_or(char::is_whitespace) && after.is_none_or(char::is_whitespace)
+                })
             })
-            .map(|(i, _)| i);
-        if heading.is_some() {
-            column = heading;
+            .map(|(i, _)| i)
+            .collect();
+        // A heading line is words in capitals (`NAME SIZE SERIAL MODEL`, nvme's `Node SN
+        // Model` has a few capitalised ones); a row of values is not.
+        let capitals = line
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_lowercase))
+            .count();
+        if !headings.is_empty() && capitals <= 3 {
+            columns = headings;
             continue;
         }
-        let Some(col) = column else { continue };
-        if line.trim().is_empty() || !line.is_char_boundary(col) || col >= line.len() {
-            column = None;
+        if line.trim().is_empty() {
+            columns.clear();
             continue;
         }
-        let starts_here = line[..col]
-            .chars()
-            .next_back()
-            .is_none_or(char::is_whitespace);
-        let value_len = line[col..]
-            .find(char::is_whitespace)
-            .unwrap_or(line.len() - col);
-        if starts_here && value_len > 0 {
+        for &col in &columns {
+            if col >= line.len() || !line.is_char_boundary(col) {
+                continue;
+            }
+            let starts_here = line[..col]
+                .chars()
+                .next_back()
+                .is_none_or(char::is_whitespace);
+            let value_len = line[col..]
+                .find(char::is_whitespace)
+                .unwrap_or(line.len() - col);
             let value = &line[col..col + value_len];
-            if !super::is_placeholder(value) {
+            if starts_here && value_len > 0 && !value.starts_with('<') && value != "-" {
                 found.put(at + col..at + col + value_len, Rank::Serial, SERIAL);
             }
         }

@@ -15,16 +15,25 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::lists::{self, under_any};
 use super::network;
 use super::span::{Found, Rank};
 
 const HOST: &str = "<host>";
 
-pub(super) fn find(text: &str, found: &mut Found) {
+/// The rules that apply to one word on its own: its shape.
+pub(super) fn find_in_word(text: &str, found: &mut Found) {
+    find_names(text, found);
+    for m in WINDOWS_NAME.find_iter(text) {
+        put_host(Some(m), found);
+    }
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     find_names(text, found);
     if text.len() > 2 {
-        find_contexts(text, found);
+        find_contexts(text, found, open);
     }
 }
 
@@ -47,16 +56,31 @@ fn find_names(text: &str, found: &mut Found) {
         let word = text[start..end].trim_matches(['.', '-', '_']);
         let s = start + text[start..end].find(word).unwrap_or(0);
         if word.contains('.')
+            && !is_namespace(word)
             && let Some(len) = host_prefix(word)
         {
             found.put(s..s + len, Rank::Host, HOST);
             learn_short_name(&word[..len], found);
+            learn_owner_label(&word[..len], found);
         }
     }
 }
 
 fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
+/// The label a person registered (`kowalski` of `lernen.kowalski.pl`) names them
+/// wherever else it appears (`/var/www/moodle-schule-kowalski`).
+fn learn_owner_label(name: &str, found: &mut Found) {
+    let lower = name.to_lowercase();
+    if let Some(domain) = psl::domain(lower.as_bytes())
+        && domain.suffix().is_known()
+        && let Ok(domain) = std::str::from_utf8(domain.as_bytes())
+        && let Some((label, _)) = domain.split_once('.')
+    {
+        found.learn(label, HOST);
+    }
 }
 
 /// A private name's first label is the host's short name, which logs print alone
@@ -138,6 +162,18 @@ fn is_public_host(name: &str) -> bool {
     true
 }
 
+/// `Microsoft.Extensions.Hosting`, `NzbDrone.Core`: every label capitalised is a
+/// namespace in code; host names are not written so.
+fn is_namespace(word: &str) -> bool {
+    word.split('.').count() >= 2
+        && word.split('.').all(|label| {
+            let mut chars = label.chars();
+            chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && chars.clone().any(|c| c.is_ascii_lowercase())
+                && chars.all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
 /// A name found by its context: a host unless it is loopback, an address (another
 /// rule's), a number, a wildcard or public infrastructure.
 pub(super) fn is_context_host(name: &str) -> bool {
@@ -169,7 +205,8 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         // Options and keys that name a host or a domain.
         r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
         r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
-        r"|\bserver_name[ \t]+",
+        r"|\bserver_?name[ \t]+",
+        r"|\bHost\(\x60",
         r"|\bset-hostname[ \t]+",
         r#"|\boption[ \t]+(?:host-name|domain-name|fqdn)[ \t]+["']?"#,
         r"|(?m:^)name:[ \t]*",
@@ -185,7 +222,12 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         // Proxmox VE: nodes and VMs by name, in messages and paths.
         r#"|\bnode[ \t]+["']"#,
         r#"|(?:^|[/\s'"])nodes/"#,
-        r"|\bVM[ \t]+\d+[ \t]+\(",
+        r#"|\bVM[ \t]+\d+[ \t]+[('"]"#,
+        r"|\(host[ \t]+",
+        r"|\b(?:to|for|from|on)[ \t]+VM[ \t]+\d+[ \t]+",
+        r"|\bsysName(?:\.0)?[ \t]*=[ \t]*STRING:[ \t]*\x22?",
+        r"|\bnode[ \t]*\{[ \t]*name:[ \t]*",
+        r"|(?:\b\d{1,3}(?:\.\d{1,3}){3}|<ip>)[ \t]+\(",
         // `uname -a`: the host follows the kernel's name.
         // Shares: `\\nas\media`, `//nas/media`; `smb://` is a URL.
         r#"|(?:^|[\s"'=(])\\\\"#,
@@ -237,7 +279,7 @@ static UNAME: LazyLock<Regex> = LazyLock::new(|| {
 /// A syslog or journal line: time, then the host, then the program.
 static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?m)^(?:[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
+        r"(?m)^(?:\p{L}{3,5}\.?[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
         name!(),
         r"[ \t]+[A-Za-z0-9_.@/()-]+(?:\[\d+\])?:"
     ))
@@ -249,6 +291,59 @@ static DHCP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\bDHCP(?:ACK|REQUEST|OFFER|INFORM|RELEASE|DISCOVER)\([^)\n]*\)[ \t]+\S+[ \t]+\S+[ \t]+",
         name!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// Lists of hosts: ceph's `quorum a,b,c`, tailscale's peers (address, name, owner).
+static QUORUM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bquorum[ \t]+([A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*)").expect("a valid pattern")
+});
+static TAILSCALE_PEER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)^[ \t]*(?:100\.\d{1,3}\.\d{1,3}\.\d{1,3}|fd7a:[0-9a-f:]+|<ip>)[ \t]+",
+        name!(),
+        r"[ \t]+([A-Za-z0-9._-]+)@"
+    ))
+    .expect("a valid pattern")
+});
+
+/// Windows names its machines `DESKTOP-7QK2M1F`: that is one machine's name.
+static WINDOWS_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:DESKTOP|LAPTOP|WIN)-[A-Z0-9]{7,8}\b").expect("a valid pattern")
+});
+
+/// The domains a certificate is asked for: `certbot -d x`, `acme.sh --issue -d x`.
+static CERT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:certbot|acme\.sh|lego|dehydrated|getssl)\b").expect("a valid pattern")
+});
+static CERT_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|\s)(?:-d|--domains?(?:=|[ \t]))[ \t]*\*?\.?",
+        name!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// LDAP's domain components: `dc=smith,dc=lan`.
+static DOMAIN_COMPONENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(concat!(r"\b(?i:dc)=", name!())).expect("a valid pattern"));
+
+/// NUT names a UPS by `ups@host`.
+static UPS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:MONITOR|UPS|upsc|upscmd|upsrw)[ \t\[]+[A-Za-z0-9_.-]+@",
+        name!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// A quoted device name that is reached at an address: syncthing's `"laptop" at 10.0.0.5`.
+static NAME_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"["']"#,
+        name!(),
+        r#"["'][ \t]+at[ \t]+(?:<ip>|\d{1,3}\.\d)"#
     ))
     .expect("a valid pattern")
 });
@@ -358,26 +453,89 @@ static PROBE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-fn find_contexts(text: &str, found: &mut Found) {
-    for caps in BEFORE_NAME.captures_iter(text) {
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![
+        &*BEFORE_NAME,
+        &*AFTER_NAME,
+        &*LOOKUP,
+        &*CONNECT,
+        &*UNAME,
+        &*SYSLOG,
+        &*DHCP,
+        &*TAILSCALE_PEER,
+        &*DOMAIN_COMPONENT,
+        &*UPS,
+        &*NAME_AT_ADDRESS,
+        &*QUORUM,
+        &*CERT_LINE,
+        &*NAME_LISTS,
+        &*HOSTS_LINE,
+        &*MOUNT_LINE,
+        &*DATABASE_LINE,
+        &*QM_LINE,
+        &*PROBE,
+    ]
+}
+
+fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {
+    for caps in open.captures(&BEFORE_NAME, text) {
         put_host(caps.get(1), found);
     }
-    for caps in AFTER_NAME.captures_iter(text) {
+    for caps in open.captures(&AFTER_NAME, text) {
         if let Some(m) = caps.get(1)
             && !NOT_HOSTS.contains(&m.as_str().to_ascii_lowercase().as_str())
         {
             put_host(Some(m), found);
         }
     }
-    for re in [&*LOOKUP, &*CONNECT, &*UNAME, &*SYSLOG, &*DHCP] {
-        for caps in re.captures_iter(text) {
+    for re in [
+        &*LOOKUP,
+        &*CONNECT,
+        &*UNAME,
+        &*SYSLOG,
+        &*DHCP,
+        &*TAILSCALE_PEER,
+        &*DOMAIN_COMPONENT,
+        &*UPS,
+        &*NAME_AT_ADDRESS,
+    ] {
+        for caps in open.captures(re, text) {
             put_host(caps.get(1), found);
         }
     }
-    for caps in NAME_LISTS.captures_iter(text) {
+    for caps in open.captures(&TAILSCALE_PEER, text) {
+        if let Some(owner) = caps.get(2)
+            && !lists::is_system_account(owner.as_str())
+        {
+            found.put(owner.range(), Rank::User, "<user>");
+            found.learn(owner.as_str(), "<user>");
+        }
+    }
+    for m in WINDOWS_NAME.find_iter(text) {
+        put_host(Some(m), found);
+    }
+    for caps in open.captures(&QUORUM, text) {
+        if let Some(list) = caps.get(1) {
+            let mut at = list.start();
+            for name in list.as_str().split(',') {
+                if is_context_host(name) {
+                    found.put(at..at + name.len(), Rank::Host, HOST);
+                    found.learn(name, HOST);
+                }
+                at += name.len() + 1;
+            }
+        }
+    }
+    for (at, line) in open.lines(&CERT_LINE, text) {
+        for caps in CERT_DOMAIN.captures_iter(line) {
+            put_host_at(at, caps.get(1), found);
+        }
+    }
+    for caps in open.captures(&NAME_LISTS, text) {
         put_words(text, caps.get(1), &[], found);
     }
-    for caps in HOSTS_LINE.captures_iter(text) {
+    for caps in open.captures(&HOSTS_LINE, text) {
         let (Some(address), Some(names)) = (caps.get(1), caps.get(2)) else {
             continue;
         };
@@ -395,22 +553,22 @@ fn find_contexts(text: &str, found: &mut Found) {
             put_words(text, Some(names), &[], found);
         }
     }
-    for line in lines_matching(text, &MOUNT_LINE) {
+    for line in open.lines(&MOUNT_LINE, text) {
         for caps in NFS_TARGET.captures_iter(line.1) {
             put_host_at(line.0, caps.get(1), found);
         }
     }
-    for line in lines_matching(text, &DATABASE_LINE) {
+    for line in open.lines(&DATABASE_LINE, text) {
         for caps in DATABASE_HOST.captures_iter(line.1) {
             put_host_at(line.0, caps.get(1), found);
         }
     }
-    for line in lines_matching(text, &QM_LINE) {
+    for line in open.lines(&QM_LINE, text) {
         for caps in QM_NAME.captures_iter(line.1) {
             put_host_at(line.0, caps.get(1), found);
         }
     }
-    for caps in PROBE.captures_iter(text) {
+    for caps in open.captures(&PROBE, text) {
         put_host(caps.get(2), found);
     }
 }
@@ -587,13 +745,58 @@ mod tests {
     }
 
     #[test]
+    fn names_in_the_forms_of_particular_tools_go() {
+        for (text, expected) in [
+            (
+                "MON_DOWN: quorum pve-o-01,pve-o-03",
+                "MON_DOWN: quorum <host>,<host>",
+            ),
+            (
+                "100.101.102.103  svens-iphone  sven@  ios  -",
+                "<ip>  <host>  <user>@  ios  -",
+            ),
+            ("workstation DESKTOP-7QK2M1F", "workstation <host>"),
+            (
+                "certbot certonly -d cloud.rossi-casa.it -d rossi-casa.it",
+                "certbot certonly -d <host> -d <host>",
+            ),
+            (
+                "bind cn=admin,dc=fairbairn,dc=lan",
+                "bind cn=admin,dc=<host>,dc=<host>",
+            ),
+            (
+                "Login on UPS [eaton5sc@nas-ingrid] failed",
+                "Login on UPS [eaton5sc@<host>] failed",
+            ),
+            (
+                r#""jonas-laptop" at 10.0.0.5:22000"#,
+                r#""<host>" at <ip>:22000"#,
+            ),
+            (
+                "janv. 14 12:34:56 nextcloud-dubois php[12]: x",
+                "janv. 14 12:34:56 <host> php[12]: x",
+            ),
+            (
+                "QEMU exited with code 1 (VM 104 'win11-jonas-gaming')",
+                "QEMU exited with code 1 (VM 104 '<host>')",
+            ),
+            (
+                "Could not load 'Microsoft.Extensions.Hosting, Version=8.0.0.0'",
+                "Could not load 'Microsoft.Extensions.Hosting, Version=8.0.0.0'",
+            ),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
     fn proxmox_nodes_shares_and_mounts_go() {
         assert_eq!(
             scrub("/etc/pve/nodes/pve-kitchen/lxc/105.conf"),
             "/etc/pve/nodes/<host>/lxc/105.conf"
         );
         assert_eq!(
-            scrub("storage 'nas' is not available on node 'pve-kitchen'"),
+            scrub("storage 'nas-heidi' is not available on node 'pve-kitchen'"),
             "storage '<name>' is not available on node '<host>'"
         );
         assert_eq!(

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::hosts;
 use super::lists;
 use super::span::{Found, Rank};
@@ -28,6 +29,13 @@ static STORAGE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:^|\s)--?(?:storage|datastore)(?:=|[ \t]+)",
         r"|\bpvesm[ \t]+(?:add[ \t]+[a-z]+|set|remove|list|free|alloc)[ \t]+",
         r"|/mnt/pve/",
+        r"|--repository[= ]\S*:",
+        r"|\bpool:[ \t]*",
+        r"|\bzpool[ \t]+(?:create|import|export|destroy|status|list|scrub)(?:[ \t]+-\S+)*[ \t]+",
+        r"|\bregister\b[^\n]*?--name(?:=|[ \t]+)",
+        r"|\btarget[ \t]+\x60",
+        r#"|\bmonitor[ \t]+#?\d+[ \t]+["']"#,
+        r#"|(?:^|[\s"'=(])//[^/\s]+/"#,
         r")",
         label!()
     ))
@@ -49,10 +57,26 @@ static SSID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\bssid["']?[ \t]*[=:][ \t]*["']?([^"'\n]*[^"'\s])"#).expect("a valid pattern")
 });
 
-/// S3 buckets: `s3:https://host/bucket`, `s3://bucket`.
+/// Buckets: `s3:https://host/bucket`, `s3://bucket`, rclone's `b2:bucket`.
 static BUCKET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"(?i)\bs3:(?://|https?://[^/\s]+/)", label!())).expect("a valid pattern")
+    Regex::new(concat!(
+        r"(?i)(?:\b(?:s3|gs|gcs|r2|wasabi):(?://|https?://[^/\s]+/)|\bb2:)",
+        label!()
+    ))
+    .expect("a valid pattern")
 });
+
+/// NetworkManager's connections, named after the network: `nmcli con up id "x"`.
+static NMCLI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\bnmcli\b[^\n]*?\b(?:id|con-name|ssid|connect)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'-]\S*)"#,
+    )
+    .expect("a valid pattern")
+});
+
+/// A quoted name in a YAML configuration: a zone's, a device's (`name: "Am Lindenhof 7"`).
+static QUOTED_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\bname:[ \t]*"([^"\n]+)""#).expect("a valid pattern"));
 
 /// A certificate's subject: `C = DE, L = Rosenheim, O = Huber Home, CN = …`, or with `/`.
 static SUBJECT_LINE: LazyLock<Regex> =
@@ -62,20 +86,40 @@ static SUBJECT_FIELD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
-pub(super) fn find(text: &str, found: &mut Found) {
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![
+        &*STORAGE,
+        &*VOLUME,
+        &*BUCKET,
+        &*NMCLI,
+        &*QUOTED_NAME,
+        &*SSID,
+        &*SUBJECT_LINE,
+    ]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     for re in [&*STORAGE, &*VOLUME, &*BUCKET] {
-        for caps in re.captures_iter(text) {
+        for caps in open.captures(re, text) {
             if let Some(m) = caps.get(1) {
                 put_label(m, Rank::Label, NAME, found);
             }
         }
     }
-    for caps in SSID.captures_iter(text) {
+    for re in [&*NMCLI, &*QUOTED_NAME] {
+        for caps in open.captures(re, text) {
+            if let Some(m) = caps.get(1) {
+                put_label(m, Rank::Label, NAME, found);
+            }
+        }
+    }
+    for caps in open.captures(&SSID, text) {
         if let Some(m) = caps.get(1) {
             put_label(m, Rank::Label, NAME, found);
         }
     }
-    for (at, line) in hosts::lines_matching(text, &SUBJECT_LINE) {
+    for (at, line) in open.lines(&SUBJECT_LINE, text) {
         for caps in SUBJECT_FIELD.captures_iter(line) {
             let (Some(key), Some(value)) = (caps.get(1), caps.get(2)) else {
                 continue;
@@ -99,6 +143,7 @@ fn put_label(m: regex::Match<'_>, rank: Rank, placeholder: &'static str, found: 
     let lower = label.to_ascii_lowercase();
     if lists::DEFAULT_STORAGES.contains(&lower.as_str())
         || lists::CONTEXT_WORDS.contains(&lower.as_str())
+        || lists::COMMON_WORDS.contains(&lower.as_str())
         || super::is_placeholder(label)
     {
         return;

@@ -17,6 +17,7 @@
 //! | `<secret>` | [`secrets`], [`urls`] | `-password X`, `-pX`, `PASSWORD=`, `*_TOKEN=`, `Bearer X`, `ghp_…`, JWTs, keys, long opaque runs |
 //! | `<serial>` | [`devices`] | `/dev/disk/by-id/ata-…`, `Serial Number: X` |
 //! | `<location>` | [`places`] | `Europe/Berlin`, `lat=52.52`, a certificate's locality |
+//! | any of them | [`keys`] | `DB_PASSWORD=x`, `"username": "x"`, `MQTT_HOST=x`, `'dbpassword' => 'x'` |
 //! | `<name>` | [`labels`] | a storage `nas-heidi-nfs`, a Wi-Fi network, an S3 bucket |
 //!
 //! A name that a context gives away (`-hostname nas-alice`, `/home/dave`, a password
@@ -33,7 +34,9 @@
 //! for something to replace, so that happens after one or two).
 
 mod devices;
+mod gate;
 mod hosts;
+mod keys;
 mod labels;
 mod lists;
 mod network;
@@ -43,7 +46,27 @@ mod secrets;
 mod span;
 mod urls;
 
+use std::sync::LazyLock;
+
+use gate::Gate;
 use span::Found;
+
+/// Every context rule of every module, so that one pass tells which can match a text.
+static GATE: LazyLock<Gate> = LazyLock::new(|| {
+    Gate::new(
+        [
+            hosts::rules(),
+            urls::rules(),
+            keys::rules(),
+            people::rules(),
+            secrets::rules(),
+            devices::rules(),
+            places::rules(),
+            labels::rules(),
+        ]
+        .concat(),
+    )
+});
 
 /// Every placeholder the scrubber writes.
 pub const PLACEHOLDERS: [&str; 9] = [
@@ -69,60 +92,102 @@ const MAX_ROUNDS: usize = 4;
 
 /// Scrub one text.
 pub fn scrub(text: &str) -> String {
-    let mut current = strip_controls(text);
-    for _ in 0..MAX_ROUNDS {
-        match round(&current) {
-            Some(next) => current = next,
-            None => break,
-        }
-    }
-    current
+    Scrubber::default().scrub(text)
 }
 
-fn round(text: &str) -> Option<String> {
+/// Scrub, then cut to `max` characters (see [`Scrubber::scrub_to`]).
+pub fn scrub_to(text: &str, max: usize) -> String {
+    Scrubber::default().scrub_to(text, max)
+}
+
+/// The scrubber, with the words it must leave alone whatever their context: the app an
+/// event is about (`jellyfin` in `chown -R jellyfin:adm /etc/jellyfin`) is nobody's name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scrubber<'k> {
+    keep: &'k [&'k str],
+}
+
+impl<'k> Scrubber<'k> {
+    pub fn keeping(keep: &'k [&'k str]) -> Self {
+        Self { keep }
+    }
+
+    /// Scrub one text.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut current = strip_controls(text);
+        for _ in 0..MAX_ROUNDS {
+            match round(&current, self.keep) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        current
+    }
+
+    /// Scrub, then cut to `max` characters.
+    ///
+    /// Only the part of a long text that can reach the stored prefix is scrubbed: a
+    /// window of whole lines, widened until its scrubbed form is long enough (an
+    /// `error` carries up to 16 KB of log of which 120 characters are kept). Every rule
+    /// looks at most at one line around what it replaces, so a window of whole lines
+    /// scrubs its start as the whole text would. Cutting can leave a tail that reads as
+    /// something else (the front of a longer hex run looks like a MAC), so scrub and cut
+    /// repeat until nothing changes; each round is over at most `max` characters.
+    pub fn scrub_to(&self, text: &str, max: usize) -> String {
+        let mut window = max.saturating_mul(4).max(256);
+        let mut scrubbed = loop {
+            let (part, whole) = line_window(text, window);
+            let scrubbed = self.scrub(part);
+            if whole || scrubbed.chars().count() > max + 64 {
+                break scrubbed;
+            }
+            window = window.saturating_mul(4);
+        };
+        scrubbed = crate::parse::truncate_chars(&scrubbed, max);
+        for _ in 0..8 {
+            let next = crate::parse::truncate_chars(&self.scrub(&scrubbed), max);
+            if next == scrubbed {
+                break;
+            }
+            scrubbed = next;
+        }
+        scrubbed
+    }
+}
+
+fn round(text: &str, keep: &[&str]) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let mut found = Found::default();
+    let mut found = Found::keeping(keep);
+    if is_one_word(text) {
+        // Most short fields are one plain word (`debian`, `8.4.14`, `amd64`): no
+        // context can be in it, only a shape. The rules of shapes are all it needs.
+        network::find(text, &mut found);
+        hosts::find_in_word(text, &mut found);
+        secrets::find_in_word(text, &mut found);
+        devices::find_in_word(text, &mut found);
+        return found.apply(text);
+    }
+    let open = GATE.open(text);
     network::find(text, &mut found);
-    hosts::find(text, &mut found);
-    urls::find(text, &mut found);
-    people::find(text, &mut found);
-    secrets::find(text, &mut found);
-    devices::find(text, &mut found);
-    places::find(text, &mut found);
-    labels::find(text, &mut found);
+    hosts::find(text, &mut found, &open);
+    urls::find(text, &mut found, &open);
+    keys::find(text, &mut found, &open);
+    people::find(text, &mut found, &open);
+    secrets::find(text, &mut found, &open);
+    devices::find(text, &mut found, &open);
+    places::find(text, &mut found, &open);
+    labels::find(text, &mut found, &open);
     found.apply(text)
 }
 
-/// Scrub, then cut to `max` characters.
-///
-/// Only the part of a long text that can reach the stored prefix is scrubbed: a window
-/// of whole lines, widened until its scrubbed form is long enough (an `error` carries up
-/// to 16 KB of log of which 120 characters are kept). Every rule looks at most at one
-/// line around what it replaces, so a window of whole lines scrubs its start exactly as
-/// the whole text would. Cutting can leave a tail that reads as something else (the
-/// front of a longer hex run looks like a MAC), so scrub and cut repeat until nothing
-/// changes; each round is over at most `max` characters.
-pub fn scrub_to(text: &str, max: usize) -> String {
-    let mut window = max.saturating_mul(8).max(256);
-    let mut scrubbed = loop {
-        let (part, whole) = line_window(text, window);
-        let scrubbed = scrub(part);
-        if whole || scrubbed.chars().count() > max + 64 {
-            break scrubbed;
-        }
-        window = window.saturating_mul(4);
-    };
-    scrubbed = crate::parse::truncate_chars(&scrubbed, max);
-    for _ in 0..8 {
-        let next = crate::parse::truncate_chars(&scrub(&scrubbed), max);
-        if next == scrubbed {
-            break;
-        }
-        scrubbed = next;
-    }
-    scrubbed
+/// A word of letters, digits and `.` `_` `+` `-` only, which no context can be part of.
+fn is_one_word(text: &str) -> bool {
+    text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
 }
 
 /// The start of `text` up to the end of the line that holds byte `at`, and whether that

@@ -8,10 +8,25 @@
 //! with every part under 256 cannot be told from an address, and goes.
 
 use std::net::Ipv6Addr;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::span::{Found, Rank};
 
+/// MACs that other words carry: a USB NIC's name (`enx00e04c680a2b`) and the
+/// destination, source and type that a firewall log prints as one `MAC=` field.
+static EMBEDDED_MAC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\benx([0-9a-f]{12})\b|\bMAC=([0-9a-f]{2}(?::[0-9a-f]{2}){5,})")
+        .expect("a valid pattern")
+});
+
 pub(super) fn find(text: &str, found: &mut Found) {
+    for caps in EMBEDDED_MAC.captures_iter(text) {
+        if let Some(m) = caps.get(1).or_else(|| caps.get(2)) {
+            found.put(m.range(), Rank::Address, "<mac>");
+        }
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -26,13 +41,29 @@ pub(super) fn find(text: &str, found: &mut Found) {
         while end < bytes.len() && is_run_byte(bytes[end]) {
             end += 1;
         }
-        // Punctuation at the end belongs to the sentence, not to the address.
+        // Punctuation at the end belongs to the sentence, not to the address; but an
+        // IPv6 prefix ends in `::` (`2a01:4f8:c17:9e2a::`).
         let mut run_end = end;
         while run_end > i && matches!(bytes[run_end - 1], b'.' | b'-' | b':') {
             run_end -= 1;
         }
-        if !glued(text[end..].chars().next()) {
+        if text[run_end..end].starts_with("::") {
+            run_end += 2;
+        }
+        // An assembly's or a package's `Version=8.0.0.0` is no address.
+        let before = &bytes[i.saturating_sub(8)..i];
+        let versioned =
+            before.eq_ignore_ascii_case(b"version=") || before.eq_ignore_ascii_case(b"version ");
+        let glued_after = glued(text[end..].chars().next());
+        if !versioned && !glued_after {
             classify_run(text, i..run_end, found);
+        } else if !versioned
+            && let Some(cut) = text[i..end].rfind([':', '-', '.'])
+            && cut > 0
+        {
+            // Glued to a word at its end (`10.1.1.30:datastore`): what is before the
+            // last separator may still be an address.
+            classify_run(text, i..i + cut, found);
         }
         i = end.max(i + 1);
     }
@@ -88,6 +119,9 @@ fn address(run: &str) -> Option<&'static str> {
     if is_mac(run) {
         return Some("<mac>");
     }
+    if is_fingerprint(run) {
+        return Some("<serial>");
+    }
     if is_ipv4(run) {
         return Some("<ip>");
     }
@@ -116,6 +150,16 @@ fn is_ipv4(s: &str) -> bool {
         }
     }
     parts == 4
+}
+
+/// A key's fingerprint (SSH, TLS, Proxmox Backup Server): more hex pairs than any address
+/// has, naming one machine.
+fn is_fingerprint(run: &str) -> bool {
+    let groups: Vec<&str> = run.split(':').collect();
+    groups.len() >= 9
+        && groups
+            .iter()
+            .all(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `bc:24:11:ab:cd:ef`, `BC-24-11-AB-CD-EF`, `0:1a:2b:3c:4d:5e`, `bc24.11ab.cdef`, and
@@ -182,6 +226,12 @@ mod tests {
         assert_eq!(scrub("pool 10.0.0.100-10.0.0.200"), "pool <ip>-<ip>");
         assert_eq!(scrub("[2001:db8::42]:443"), "[<ip>]:443");
         assert_eq!(scrub("at 2001:db8::42:443 x"), "at <ip> x");
+        assert_eq!(scrub("prefix 2a01:4f8:c17:9e2a:: x"), "prefix <ip> x");
+        assert_eq!(scrub("root@pam@10.1.1.30:store"), "root@pam@<ip>:store");
+        assert_eq!(
+            scrub("Version=8.0.0.0, Culture=neutral"),
+            "Version=8.0.0.0, Culture=neutral"
+        );
     }
 
     #[test]
@@ -204,6 +254,18 @@ mod tests {
         assert_eq!(scrub("0:1a:2b:3c:4d:5e"), "<mac>");
         assert_eq!(scrub("port bc24.11ab.cdef up"), "port <mac> up");
         assert_eq!(scrub("mac=bc2411abcdef,"), "mac=<mac>,");
+        assert_eq!(
+            scrub("bridge-ports enx00e04c680a2b"),
+            "bridge-ports enx<mac>"
+        );
+        assert_eq!(
+            scrub("IN=vmbr0 MAC=bc:24:11:aa:4b:cc:dc:a6:32:11:22:33:08:00 SRC"),
+            "IN=vmbr0 MAC=<mac> SRC"
+        );
+        assert_eq!(
+            scrub("fingerprint 4e:9a:2b:7c:1d:8e:3f:60:a5:b4:c3:d2:e1:f0:09:18:27:36"),
+            "fingerprint <serial>"
+        );
         // Twelve decimal digits are a number.
         assert_eq!(scrub("size 123456789012"), "size 123456789012");
     }

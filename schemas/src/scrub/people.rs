@@ -11,7 +11,8 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-use super::hosts::{self, lines_matching};
+use super::gate::Open;
+use super::hosts;
 use super::lists;
 use super::network;
 use super::span::{Found, Rank};
@@ -30,30 +31,77 @@ macro_rules! host {
     };
 }
 
-pub(super) fn find(text: &str, found: &mut Found) {
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![
+        &*ACCOUNT_COMMAND,
+        &*BEFORE_USER,
+        &*DATABASE_USER,
+        &*FORK_OWNER,
+        &*FULL_NAME,
+        &*GIT_GUESS,
+        &*HOME,
+        &*ID_OUTPUT,
+        &*MYSQL_ACCOUNT,
+        &*NAME_BEFORE_EMAIL,
+        &*OWNER_GROUP,
+        &*PERSON_ID,
+        &*PROMPT,
+        &*REALM_USER,
+        &*SSH_COMMAND,
+        &*SSH_LOGIN,
+        &*SSH_LOGIN_TARGET,
+        &*SSH_TARGET,
+        &*USER_AT_ADDRESS,
+        &*USER_BEFORE,
+        &*USER_THEN_VERDICT,
+        &*DATABASE_LINE,
+        &*SSH_LINE,
+        &*ACCESS_LOG_USER,
+        &*LDAP_USER,
+    ]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     emails(text, found);
     if text.len() < 3 {
         return;
     }
-    for caps in HOME.captures_iter(text) {
+    for caps in open.captures(&HOME, text) {
+        // A home directory is a user's, whatever the word: no context-word check.
+        if let Some(m) = caps.get(1)
+            && !lists::is_system_account(m.as_str())
+        {
+            found.put(m.range(), Rank::User, USER);
+            found.learn(m.as_str(), USER);
+        }
+    }
+    for caps in open.captures(&BEFORE_USER, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in BEFORE_USER.captures_iter(text) {
-        put_user(caps.get(1), 0, found);
+    for caps in open.captures(&USER_BEFORE, text) {
+        for group in 1..=3 {
+            put_user(caps.get(group), 0, found);
+        }
     }
-    for caps in PERSON_ID.captures_iter(text) {
+    for re in [&*ACCESS_LOG_USER, &*LDAP_USER] {
+        for caps in open.captures(re, text) {
+            put_user(caps.get(1), 0, found);
+        }
+    }
+    for caps in open.captures(&PERSON_ID, text) {
         if let Some(m) = caps.get(1)
             && !super::is_placeholder(m.as_str())
         {
             found.put(m.range(), Rank::User, USER);
         }
     }
-    for caps in USER_THEN_VERDICT.captures_iter(text) {
+    for caps in open.captures(&USER_THEN_VERDICT, text) {
         for group in 1..=3 {
             put_user(caps.get(group), 0, found);
         }
     }
-    for caps in FULL_NAME.captures_iter(text) {
+    for caps in open.captures(&FULL_NAME, text) {
         if let Some(m) = (1..=3).find_map(|g| caps.get(g)) {
             let name = m.as_str().trim_matches(['"', '\'']);
             if !name.is_empty() && !super::is_placeholder(name) && !name.starts_with('$') {
@@ -64,21 +112,21 @@ pub(super) fn find(text: &str, found: &mut Found) {
             }
         }
     }
-    for caps in GIT_GUESS.captures_iter(text) {
+    for caps in open.captures(&GIT_GUESS, text) {
         put_user_at_host(&caps, 0, found);
     }
-    for caps in NAME_BEFORE_EMAIL.captures_iter(text) {
+    for caps in open.captures(&NAME_BEFORE_EMAIL, text) {
         if let Some(m) = caps.get(1) {
             found.put(m.range(), Rank::User, USER);
         }
     }
-    for caps in OWNER_GROUP.captures_iter(text) {
+    for caps in open.captures(&OWNER_GROUP, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in ID_OUTPUT.captures_iter(text) {
+    for caps in open.captures(&ID_OUTPUT, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in MYSQL_ACCOUNT.captures_iter(text) {
+    for caps in open.captures(&MYSQL_ACCOUNT, text) {
         put_user(caps.get(1), 0, found);
         if let Some(host) = caps.get(2)
             && hosts::is_context_host(host.as_str())
@@ -87,16 +135,16 @@ pub(super) fn find(text: &str, found: &mut Found) {
             found.put(host.range(), Rank::Host, "<host>");
         }
     }
-    for caps in REALM_USER.captures_iter(text) {
+    for caps in open.captures(&REALM_USER, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in USER_AT_ADDRESS.captures_iter(text) {
+    for caps in open.captures(&USER_AT_ADDRESS, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in PROMPT.captures_iter(text) {
+    for caps in open.captures(&PROMPT, text) {
         put_user_at_host(&caps, 0, found);
     }
-    for (at, line) in lines_matching(text, &SSH_LINE) {
+    for (at, line) in open.lines(&SSH_LINE, text) {
         for caps in SSH_TARGET.captures_iter(line) {
             put_user_at_host(&caps, at, found);
         }
@@ -104,7 +152,10 @@ pub(super) fn find(text: &str, found: &mut Found) {
             put_user(caps.get(1), at, found);
         }
     }
-    for caps in SSH_COMMAND.captures_iter(text) {
+    for caps in open.captures(&SSH_LOGIN_TARGET, text) {
+        put_user_at_host(&caps, 0, found);
+    }
+    for caps in open.captures(&SSH_COMMAND, text) {
         if let Some(host) = caps.get(3) {
             if caps.get(2).is_some() {
                 put_user_at_host_parts(caps.get(2), host, 0, found);
@@ -114,15 +165,15 @@ pub(super) fn find(text: &str, found: &mut Found) {
             }
         }
     }
-    for (at, line) in lines_matching(text, &DATABASE_LINE) {
+    for (at, line) in open.lines(&DATABASE_LINE, text) {
         for caps in DATABASE_USER.captures_iter(line) {
             put_user(caps.get(1), at, found);
         }
     }
-    for caps in ACCOUNT_COMMAND.captures_iter(text) {
+    for caps in open.captures(&ACCOUNT_COMMAND, text) {
         put_user(caps.get(1), 0, found);
     }
-    for caps in FORK_OWNER.captures_iter(text) {
+    for caps in open.captures(&FORK_OWNER, text) {
         if let Some(owner) = caps.get(1)
             && !owner.as_str().eq_ignore_ascii_case("community-scripts")
         {
@@ -145,18 +196,58 @@ static BEFORE_USER: LazyLock<Regex> = LazyLock::new(|| {
         r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
         r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
         r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
-        r#"|(?i:\buser)[ \t]+["'`‘]"#,
+        r#"|(?i:\buser)[ \t]+["'`‘\[]"#,
+        r"|->[ \t]*\[",
         r#"|(?i:\binvalid user):?[ \t]*["'`‘]?"#,
-        r"|(?:^|\s)--?ciuser(?:=|[ \t]+)",
-        r"|(?m:^|[\s\x22'?&;,])(?:user|username|ruser|login|user_name)=",
+        r#"|(?:^|\s)--?[a-z]+[_-]?(?:user|username|login)(?:=|[ \t]+)["']?"#,
         r"|\bmachine[ \t]+\S+[ \t]+login[ \t]+",
+        r#"|(?i:\b(?:login as|authentication request for|request for user))[ \t]+["'`]?"#,
+        r"|\bu'",
+        r"|(?i:\b(?:authenticating|invalid|illegal) user)[ \t]+",
+        r"|\((?i:uid|cn|samaccountname)=",
+        // Messages of localised systems: German, French, Italian, Spanish.
+        r#"|(?i:\b(?:benutzer|benutzers|utilisateur|utente|usuario|authentification pour))[ \t]+["'`„«]?"#,
         r"|\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+",
         r"|\bcrontab[ \t]+-u[ \t]*",
         r"|(?:^|\s)(?:--username|--login-name)(?:=|[ \t]+)",
-        r"|\b(?:USER|LOGNAME|SUDO_USER|USERNAME|PGUSER|[A-Z0-9_]+_USER(?:NAME)?)=",
         r#"|(?i:\b(?:logged in as|authenticated as|as user))[ \t]+["'`]?"#,
         r")",
         user!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// The user of a web server's access log line: `10.0.0.5 - jonasb [14/Jan/2025:…`.
+static ACCESS_LOG_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)^\S+[ \t]+\S+[ \t]+",
+        user!(),
+        r"[ \t]+\[\d{1,2}/\w{3}/\d{4}"
+    ))
+    .expect("a valid pattern")
+});
+
+/// An LDAP user: `uid=fiona,ou=people,dc=…`, `cn=ingrid,…` beside a domain component.
+static LDAP_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:uid|cn)=",
+        user!(),
+        r"(?:,[a-z]+=[^,\s]+)*,dc="
+    ))
+    .expect("a valid pattern")
+});
+
+/// Names that a suffix marks as a user's: sshd's `for erik from 10.0.0.5`, a broker's
+/// `user frigate_x: Connection refused`, a list's `name: x password: …`.
+static USER_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?:\b(?:password|publickey|keyboard-interactive(?:/pam)?|none)[ \t]+for[ \t]+(?:invalid[ \t]+user[ \t]+)?",
+        user!(),
+        r"[ \t]+from\b|\buser[ \t]+",
+        user!(),
+        r":[ \t]|\bname:[ \t]*",
+        user!(),
+        r"[ \t]+password:)",
     ))
     .expect("a valid pattern")
 });
@@ -185,7 +276,7 @@ static USER_THEN_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
         r#"["'`’]?:?[ \t]+(?:does not exist|doesn't exist|not found|is unknown|no such user|already exists|is locked|is disabled|is expired|does not have)"#,
         r#"|(?m:^)[ \t]*"#,
         user!(),
-        r#"[ \t]+is not in the sudoers file|["'`‘]"#,
+        r#"[ \t]+(?:is not in the sudoers file|ist nicht in der sudoers|n'est pas dans le fichier sudoers)|["'`‘]"#,
         user!(),
         r#"["'`’]:?[ \t]+no such user)"#,
     ))
@@ -232,7 +323,7 @@ static MYSQL_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
 /// `alice@192.168.1.20`: a login at an address (the address is another rule's).
 static USER_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+-])",
+        r"(?:^|[^A-Za-z0-9_.+@-])",
         user!(),
         r"@(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|<ip>)"
     ))
@@ -242,7 +333,7 @@ static USER_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// A shell prompt or SSH's password prompt: `alice@nas-kitchen:~$`, `bob@nas's password:`.
 static PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+-])",
+        r"(?:^|[^A-Za-z0-9_.+@-])",
         user!(),
         "@",
         host!(),
@@ -264,7 +355,7 @@ static SSH_LOGIN: LazyLock<Regex> =
 /// `ssh [options] [user@]host` at a command's position: the host needs no dot.
 static SSH_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?m)(?:^|[;|&$#:(]\s*|\bsudo\s+|\bexec\s+)(?:ssh|ssh-copy-id|autossh)",
+        r"(?m)(?:^\s*|[;|&$#:(]\s*|\bsudo\s+|\bexec\s+)(?:ssh|ssh-copy-id|autossh)",
         r"((?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*)",
         r"[ \t]+(?:",
         user!(),
@@ -272,6 +363,19 @@ static SSH_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
         host!(),
         // A name followed by `@` is the user of a target whose host is already replaced.
         r"(?:[^@A-Za-z0-9_.-]|$)",
+    ))
+    .expect("a valid pattern")
+});
+
+/// `ssh [options] user@host` anywhere: with the `user@`, the target is unmistakable.
+static SSH_LOGIN_TARGET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:ssh|ssh-copy-id|autossh)",
+        r"(?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*",
+        r"[ \t]+",
+        user!(),
+        "@",
+        host!(),
     ))
     .expect("a valid pattern")
 });
@@ -292,7 +396,7 @@ static DATABASE_USER: LazyLock<Regex> = LazyLock::new(|| {
 /// Proxmox VE's users carry their realm: `ivan@pve`, `ci@pam!token`.
 static REALM_USER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+-])",
+        r"(?:^|[^A-Za-z0-9_.+@-])",
         user!(),
         r"@(?:pam|pve|pbs)(?:[^A-Za-z0-9_.-]|$)"
     ))
@@ -398,6 +502,16 @@ fn emails(text: &str, found: &mut Found) {
         if start < at && tld_ok && !public_login {
             found.put(start..at + 1 + domain.len(), Rank::Email, "<email>");
             last = at + 1 + domain.len();
+            // An address names its owner: `fiona.fairbairn@…`, `…@kowalski.pl`.
+            found.learn(local, "<user>");
+            if !lists::under_any(&lower, lists::PUBLIC_DOMAINS)
+                && let Some(owner) = psl::domain(lower.as_bytes())
+                && let Ok(owner) = std::str::from_utf8(owner.as_bytes())
+                && let Some((label, _)) = owner.split_once('.')
+                && !lists::MAIL_PROVIDERS.contains(&owner)
+            {
+                found.learn(label, "<user>");
+            }
         }
     }
 }
@@ -464,6 +578,42 @@ mod tests {
                 "uid=1000(<user>) gid=1000(<user>) groups=1000(<user>),27(sudo)",
             ),
             ("SUDO_USER=alice", "SUDO_USER=<user>"),
+            (
+                "login as ha-ingrid (x) failed",
+                "login as <user> (x) failed",
+            ),
+            (
+                r#"Authentication request for "jonasb" has been denied"#,
+                r#"Authentication request for "<user>" has been denied"#,
+            ),
+            (
+                "as shelly (u'ingrid') not authorised",
+                "as shelly (u'<user>') not authorised",
+            ),
+            (
+                "Authentication for user [jonasb] -> [jonasb] FAILED",
+                "Authentication for user [<user>] -> [<user>] FAILED",
+            ),
+            (
+                "10.0.0.5 - jonasb [14/Jan/2025:10:00:00 +0100] \"GET /\"",
+                "<ip> - <user> [14/Jan/2025:10:00:00 +0100] \"GET /\"",
+            ),
+            (
+                "ldapsearch -D uid=fiona,ou=people,dc=x,dc=lan",
+                "ldapsearch -D uid=<user>,ou=people,dc=<host>,dc=<host>",
+            ),
+            (
+                "hgruber ist nicht in der sudoers-Datei",
+                "<user> ist nicht in der sudoers-Datei",
+            ),
+            (
+                "Échec de l'authentification pour marie depuis",
+                "Échec de l'authentification pour <user> depuis",
+            ),
+            (
+                "php occ --admin-user marie.d --database-user nc_dubois",
+                "php occ --admin-user <user> --database-user <user>",
+            ),
             (
                 "git config --global user.name \"Alice Smith\"",
                 "git config --global user.name <user>",

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::lists;
 use super::span::{Found, Rank};
 
@@ -17,10 +18,23 @@ static TIME_ZONE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-/// Coordinates after their key: `latitude: 52.520008`, `lon=13.2245`.
+/// Coordinates after their key (`latitude: 52.520008`, `home_latitude: …`, `lon=13.2245`),
+/// and in degrees, minutes and seconds (`41 deg 23' 12.34" N`).
 static COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:lat|latitude|lon|lng|long|longitude)["']?[ \t]*[=:][ \t]*["']?(-?\d{1,3}\.\d+[NSEW]?)"#)
-        .expect("a valid pattern")
+    Regex::new(concat!(
+        r#"(?i)(?:^|[^a-z])(?:lat|latitude|lon|lng|long|longitude)["']?[ \t]*[=:][ \t]*["']?(-?\d{1,3}\.\d+[NSEW]?)"#,
+        r#"|(\d{1,3}[ \t]*(?:deg|°)[ \t]*\d{1,2}'[ \t]*[\d.]+"?[ \t]*[NSEW])"#,
+    ))
+    .expect("a valid pattern")
+});
+
+/// Where a device says it stands: SNMP's `sysLocation`, a CDN's `location=fra08`.
+static STATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)\bsys_?location(?:\.0)?(?:[ \t]*=[ \t]*STRING:)?[ \t]+"?([^\n"]*[^\s"])"#,
+        r"|\blocation=([A-Za-z0-9_-]+)",
+    ))
+    .expect("a valid pattern")
 });
 
 /// A place by name, quoted after a key that says so: `location "Kleinmachnow, DE"`.
@@ -31,13 +45,18 @@ static PLACE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-pub(super) fn find(text: &str, found: &mut Found) {
-    for m in TIME_ZONE.find_iter(text) {
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![&*TIME_ZONE, &*COORDINATE, &*PLACE, &*STATED]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
+    for m in open.find(&TIME_ZONE, text) {
         found.put(m.range(), Rank::Location, "<location>");
     }
-    for re in [&*COORDINATE, &*PLACE] {
-        for caps in re.captures_iter(text) {
-            if let Some(m) = caps.get(1)
+    for re in [&*COORDINATE, &*PLACE, &*STATED] {
+        for caps in open.captures(re, text) {
+            if let Some(m) = (1..=2).find_map(|g| caps.get(g))
                 && !super::is_placeholder(m.as_str())
             {
                 found.put(m.range(), Rank::Location, "<location>");

@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::lists;
 use super::span::{Found, Rank};
 
@@ -29,12 +30,6 @@ macro_rules! option_value {
         r#"('[^'\n]*'|"[^"\n]*"|[^\s'"]+)"#
     };
 }
-/// A secret value after `=` or `:`: as above, but a URL's `&` or a list's `,`/`;` ends it.
-macro_rules! assigned_value {
-    () => {
-        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"&,;]+)"#
-    };
-}
 /// Words that make a key or an option secret.
 macro_rules! secret_word {
     () => {
@@ -44,35 +39,75 @@ macro_rules! secret_word {
 
 static OPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?i)(?:^|[\s"'(;|&])--?(?:[a-z-]*"#,
+        r#"(?i)(?:^|[\s"'(;|&])--?[a-z-]*(?:"#,
         secret_word!(),
-        r"|pass|pwd|pw|cipassword|smbpass|(?:root|admin|db|user|smb|ldap|bind)-?pw)(?:=|[ \t]+)",
+        r"|pass|pwd|pw|psk|setup-?key|auth-?key)(?:=|[ \t]+)",
         option_value!()
     ))
     .expect("a valid pattern")
 });
 
-static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+/// Configuration lines of the form `password secret` (msmtp, netrc, fetchmail), and
+/// netrc's `login x password y` on one line.
+static CONFIG_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:[a-z0-9_.-]*",
-        secret_word!(),
-        r"|[a-z0-9_]*_(?:pass|pwd|pw|key))[ \t]*=[ \t]*",
-        assigned_value!()
+        r"(?im)(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)(?:password|passwd|passphrase)[ \t]+",
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"=:][^\s'"]*)"#
     ))
     .expect("a valid pattern")
 });
 
-/// `"password": "x"` in JSON, `password: x` at the start of a YAML line.
-static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+/// An SNMP community is its password: `snmpwalk -c x`, `rocommunity x`.
+static SNMP_COMMUNITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?im)(?:"[a-z0-9_.-]*"#,
-        secret_word!(),
-        r#""[ \t]*:|^[ \t-]*[a-z0-9_.-]*"#,
-        secret_word!(),
-        r"[ \t]*:)[ \t]*",
-        assigned_value!()
+        r"(?i)(?:\bsnmp[a-z]*\b[^\n]*?[ \t]-c[ \t]*|\b(?:ro|rw)?community6?[ \t]+)",
+        option_value!()
     ))
     .expect("a valid pattern")
+});
+
+/// The password of a login command: `docker login -u x -p secret`.
+static LOGIN_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"\blogin\b[^\n]*?[ \t]-p[ \t]*", option_value!())).expect("a valid pattern")
+});
+
+/// A login and its password on one line: `user x password y` (msmtp), netrc.
+static LINE_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:user|username|login)[ \t]+([^\s@]+)[ \t]+(?:password|passwd)[ \t]+",
+        option_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// NUT's `MONITOR ups@host 1 user password primary`.
+static UPS_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bMONITOR[ \t]+\S+[ \t]+\d+[ \t]+(\S+)[ \t]+(\S+)").expect("a valid pattern")
+});
+
+/// Samba's `-U user%password`.
+static SAMBA_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|\s)-U[ \t]*([A-Za-z0-9_.\\-]+)%(\S+)").expect("a valid pattern")
+});
+
+/// ldapsearch and friends take the bind password after `-w`.
+static LDAP_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bldap[a-z]*\b").expect("a valid pattern"));
+static LDAP_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(r"(?:^|\s)-w[ \t]*", option_value!())).expect("a valid pattern")
+});
+
+/// An app password of four groups of four letters after a mail login
+/// (`user@gmail.com:abcd efgh ijkl mnop`, as SASL password maps hold them).
+static APP_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"@[^\s:@]+:[ \t]*([a-z]{4}(?: [a-z]{4}){3})\b").expect("a valid pattern")
+});
+
+/// A password's hash is as good as the password to whoever holds a wordlist, and names
+/// its user: `user:$apr1$…` (htpasswd, traefik doubles the `$`), `user $2a$14$…` (Caddy).
+static CRYPT_HASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:([A-Za-z_][A-Za-z0-9_.-]*)(?::|[ \t]+))?(\$\$?(?:apr1|2[abxy]|1|5|6|y|argon2[a-z]*)\$\$?[^\s\x22',]+)")
+        .expect("a valid pattern")
 });
 
 /// Headers whose value is a credential; the scheme (`Bearer`, `Basic`, `token`) stays.
@@ -98,8 +133,11 @@ static PROSE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Webhook URLs carry their secret in the path: `/api/webhooks/<id>/<token>`.
 static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)/(?:webhooks?|hooks)/([A-Za-z0-9_-]{6,})(?:/([A-Za-z0-9_-]{6,}))?(?:/([A-Za-z0-9_-]{6,}))?")
-        .expect("a valid pattern")
+    Regex::new(concat!(
+        r"(?i)(?:/(?:webhooks?|hooks|services)/|\bntfy\.sh/|\btopic[ \t]*[=:][ \t]*)",
+        r"([A-Za-z0-9_-]{6,})(?:/([A-Za-z0-9_-]{6,}))?(?:/([A-Za-z0-9_-]{6,}))?"
+    ))
+    .expect("a valid pattern")
 });
 
 /// `Bearer <token>` without a header before it.
@@ -159,6 +197,8 @@ static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
         r"|dckr_pat_[A-Za-z0-9_-]{20,}",
         r"|hf_[A-Za-z0-9]{30,}",
         r"|tskey-[A-Za-z0-9-]{20,}",
+        r"|claim-[A-Za-z0-9_-]{16,}",
+        r"|SHA256:[A-Za-z0-9+/]{43}\b",
         r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
         r")"
     ))
@@ -186,23 +226,67 @@ static PVE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-pub(super) fn find(text: &str, found: &mut Found) {
-    for re in [
+/// The rules that apply to one word on its own: token shapes and opaque runs.
+pub(super) fn find_in_word(text: &str, found: &mut Found) {
+    if text.len() < 20 {
+        return;
+    }
+    for m in TOKEN_SHAPES.find_iter(text) {
+        found.put(m.range(), Rank::Secret, SECRET);
+    }
+    opaque_runs(text, found);
+}
+
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![
         &*OPTION,
-        &*ASSIGNMENT,
-        &*KEY_VALUE,
         &*HEADER,
         &*SSHPASS,
         &*SQL,
+        &*CONFIG_LINE,
+        &*SNMP_COMMUNITY,
+        &*APP_PASSWORD,
+        &*BEARER,
+        &*CRYPT_HASH,
+        &*LDAP_PASSWORD,
+        &*LOGIN_PASSWORD,
+        &*MYSQL_PASSWORD,
+        &*PRIVATE_KEY,
+        &*PROSE,
+        &*PVE_TOKEN,
+        &*SSH_KEY,
+        &*TOKEN_SHAPES,
+        &*USER_PASSWORD,
+        &*WEBHOOK,
+        &*CHPASSWD_LINE,
+        &*LDAP_LINE,
+        &*MYSQL_LINE,
+        &*LINE_LOGIN,
+        &*UPS_LOGIN,
+        &*SAMBA_LOGIN,
+        &*HTPASSWD,
+        &*CURL_USER,
+    ]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
+    for re in [
+        &*OPTION,
+        &*HEADER,
+        &*SSHPASS,
+        &*SQL,
+        &*CONFIG_LINE,
+        &*SNMP_COMMUNITY,
     ] {
-        for caps in re.captures_iter(text) {
+        for caps in open.captures(re, text) {
             put_value(caps.get(1), 0, found);
         }
     }
-    for caps in BEARER.captures_iter(text) {
+    for caps in open.captures(&BEARER, text) {
         put_value(caps.get(1), 0, found);
     }
-    for caps in PROSE.captures_iter(text) {
+    for caps in open.captures(&PROSE, text) {
         let answer = |m: &regex::Match<'_>| {
             m.as_str()
                 .trim_end_matches(|c: char| !c.is_alphanumeric())
@@ -214,39 +298,69 @@ pub(super) fn find(text: &str, found: &mut Found) {
             put_value(Some(m), 0, found);
         }
     }
-    for caps in WEBHOOK.captures_iter(text) {
+    for caps in open.captures(&WEBHOOK, text) {
         for group in 1..=3 {
             put_value(caps.get(group), 0, found);
         }
     }
-    for (at, line) in super::hosts::lines_matching(text, &MYSQL_LINE) {
+    for (at, line) in open.lines(&MYSQL_LINE, text) {
         for caps in MYSQL_PASSWORD.captures_iter(line) {
             put_value(caps.get(1), at, found);
         }
     }
-    for (at, line) in super::hosts::lines_matching(text, &CHPASSWD_LINE) {
+    for (at, line) in open.lines(&CHPASSWD_LINE, text) {
         for caps in USER_PASSWORD.captures_iter(line) {
             put_user(caps.get(1), at, found);
             put_value(caps.get(2), at, found);
         }
     }
-    for re in [&*HTPASSWD, &*CURL_USER] {
-        for caps in re.captures_iter(text) {
+    for caps in open.captures(&LOGIN_PASSWORD, text) {
+        put_value(caps.get(1), 0, found);
+    }
+    for caps in open.captures(&CRYPT_HASH, text) {
+        // The word before a hash is its user, unless it is the key that says what the
+        // hash is (`password: $2y$…`).
+        if let Some(user) = caps.get(1)
+            && !user.as_str().to_ascii_lowercase().contains("pass")
+            && !user.as_str().to_ascii_lowercase().contains("hash")
+        {
+            put_user(Some(user), 0, found);
+        }
+        if let Some(hash) = caps.get(2) {
+            found.put(hash.range(), Rank::Secret, SECRET);
+        }
+    }
+    for re in [&*LINE_LOGIN, &*UPS_LOGIN, &*SAMBA_LOGIN] {
+        for caps in open.captures(re, text) {
             put_user(caps.get(1), 0, found);
             put_value(caps.get(2), 0, found);
         }
     }
-    for m in TOKEN_SHAPES.find_iter(text) {
+    for (at, line) in open.lines(&LDAP_LINE, text) {
+        for caps in LDAP_PASSWORD.captures_iter(line) {
+            put_value(caps.get(1), at, found);
+        }
+    }
+    for caps in open.captures(&APP_PASSWORD, text) {
+        put_value(caps.get(1), 0, found);
+    }
+    for re in [&*HTPASSWD, &*CURL_USER] {
+        for caps in open.captures(re, text) {
+            put_user(caps.get(1), 0, found);
+            put_value(caps.get(2), 0, found);
+        }
+    }
+    for m in open.find(&TOKEN_SHAPES, text) {
         found.put(m.range(), Rank::Secret, SECRET);
     }
-    for m in PRIVATE_KEY.find_iter(text) {
+    for m in open.find(&PRIVATE_KEY, text) {
         found.put(m.range(), Rank::Secret, SECRET);
     }
-    for caps in SSH_KEY.captures_iter(text) {
+    for caps in open.captures(&SSH_KEY, text) {
         put_value(caps.get(1), 0, found);
         put_user(caps.get(2), 0, found);
     }
-    for caps in PVE_TOKEN.captures_iter(text) {
+    for caps in open.captures(&PVE_TOKEN, text) {
         put_value(caps.get(1), 0, found);
     }
     opaque_runs(text, found);
@@ -344,12 +458,14 @@ fn is_opaque(text: &str, start: usize, piece: &str) -> bool {
         return false;
     }
     if core.bytes().all(|b| b.is_ascii_hexdigit()) {
-        // A content digest names public content, not a secret: after `sha256:`, or as a
-        // path segment of public infrastructure (`files.pythonhosted.org/…/<hash>/…`).
-        let before = text[..start].to_ascii_lowercase();
-        let digest = ["sha1:", "sha256:", "sha512:", "md5:", "sha256=", "sha512="]
-            .iter()
-            .any(|p| before.ends_with(p));
+        // A content digest names public content, not a secret: on a line that says it
+        // is one (`sha256:`, `Expected sha256 …`, `checksum`, a commit), or as a path
+        // segment of public infrastructure (`files.pythonhosted.org/…/<hash>/…`).
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let before = text[line_start..start].to_ascii_lowercase();
+        let line = before.as_str();
+        let digest =
+            DIGEST_WORDS.iter().any(|w| line.contains(w)) || line.trim_start().starts_with("got");
         return !digest && !in_public_url(&before);
     }
     // Words joined by `-` and `_` (a file name, a timestamp) have short parts; a key's
@@ -360,6 +476,23 @@ fn is_opaque(text: &str, start: usize, piece: &str) -> bool {
     let digit = core.bytes().any(|b| b.is_ascii_digit());
     upper && lower && digit && longest >= 20 && entropy_bits(core) >= 4.0
 }
+
+/// Words that say a hex run on their line is a content digest.
+const DIGEST_WORDS: &[&str] = &[
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "md5",
+    "blake2",
+    "digest",
+    "checksum",
+    "hash",
+    "commit",
+    "layer",
+    "integrity",
+];
 
 /// Whether the text before a run ends inside the path of a URL on public infrastructure.
 fn in_public_url(before: &str) -> bool {
@@ -538,6 +671,7 @@ mod tests {
         );
         for kept in [
             "sha256:3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a8",
+            "Expected sha256 3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a8\n  Got 3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a9",
             "/usr/lib/x86_64-linux-gnu/libssl.so.3",
             "NODE_OPTIONS=--max-old-space-size=4096",
             "/root/.npm/_logs/2025-01-14T12_34_56_789Z-debug-0.log",

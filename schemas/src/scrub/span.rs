@@ -39,9 +39,23 @@ pub(super) struct Found {
     /// Names that a context showed to be a host's or a person's: every other mention of
     /// them in the same text goes too (`-hostname nas-alice` … `Linux nas-alice 6.8`).
     learned: Vec<(String, &'static str)>,
+    /// Words that are never anyone's (the app's own name), lower case.
+    keep: Vec<String>,
 }
 
 impl Found {
+    /// Findings that never replace one of `keep` (compared without case).
+    pub(super) fn keeping(keep: &[&str]) -> Self {
+        Self {
+            keep: keep.iter().map(|k| k.to_lowercase()).collect(),
+            ..Self::default()
+        }
+    }
+
+    fn kept(&self, word: &str) -> bool {
+        !self.keep.is_empty() && self.keep.iter().any(|k| k.eq_ignore_ascii_case(word))
+    }
+
     /// Replace `range` of the text by `with`.
     pub(super) fn put(
         &mut self,
@@ -60,7 +74,24 @@ impl Found {
 
     /// Remember that `name` is what `placeholder` stands for, wherever else it appears.
     pub(super) fn learn(&mut self, name: &str, placeholder: &'static str) {
-        if super::lists::is_learnable(name) && !self.learned.iter().any(|(n, _)| n == name) {
+        self.learn_one(name, placeholder);
+        // People name their hosts and accounts after themselves (`nas-okonkwo`,
+        // `immich_okonkwo`): the parts of a name are looked for too, the common ones
+        // (`nas`, `pve`, `backup`) excepted.
+        if placeholder != "<secret>" && name.contains(['-', '_', '.']) {
+            for part in name.split(['-', '_', '.']) {
+                if part.chars().any(char::is_alphabetic) && part.chars().count() >= 4 {
+                    self.learn_one(part, placeholder);
+                }
+            }
+        }
+    }
+
+    fn learn_one(&mut self, name: &str, placeholder: &'static str) {
+        if super::lists::is_learnable(name)
+            && !self.kept(name)
+            && !self.learned.iter().any(|(n, _)| n == name)
+        {
             self.learned.push((name.to_owned(), placeholder));
         }
     }
@@ -119,7 +150,7 @@ impl Found {
             let Some(original) = text.get(span.range.clone()) else {
                 continue;
             };
-            if original == span.with {
+            if original == span.with || self.kept(original) {
                 continue;
             }
             out.push_str(&text[copied..span.range.start]);

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gate::Open;
 use super::hosts;
 use super::lists;
 use super::span::{Found, Rank};
@@ -20,11 +21,31 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-pub(super) fn find(text: &str, found: &mut Found) {
+/// A UUID in a URL's path is a capability (`https://hc-ping.com/<uuid>`): whoever has
+/// the URL may use it.
+static UUID_IN_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)://([^/\s]+)/(?:[^\s?#]*/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
+        .expect("a valid pattern")
+});
+
+/// The rules of this module, for the gate that tells which can match (`gate.rs`).
+pub(super) fn rules() -> Vec<&'static Regex> {
+    vec![&*URL, &*UUID_IN_PATH]
+}
+
+pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     if !text.contains("://") {
         return;
     }
-    for caps in URL.captures_iter(text) {
+    for caps in open.captures(&UUID_IN_PATH, text) {
+        let (Some(host), Some(uuid)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        if !lists::under_any(&host.as_str().to_ascii_lowercase(), lists::PUBLIC_DOMAINS) {
+            found.put(uuid.range(), Rank::Secret, "<secret>");
+        }
+    }
+    for caps in open.captures(&URL, text) {
         let Some(authority) = caps.get(1) else {
             continue;
         };
@@ -139,6 +160,10 @@ mod tests {
             (
                 "https://github.com/jellyfin/jellyfin/releases",
                 "https://github.com/jellyfin/jellyfin/releases",
+            ),
+            (
+                "curl https://hc-ping.com/5b8e2f1a-3c4d-4e6f-9a7b-8c9d0e1f2a3b",
+                "curl https://<host>/<secret>",
             ),
         ] {
             assert_eq!(scrub(text), expected, "{text}");
