@@ -344,6 +344,18 @@ impl Pipeline {
         self.refresh_at(time::OffsetDateTime::now_utc()).await
     }
 
+    /// Runs per value of a statistics `dimension` over all apps, from the current
+    /// generations of the materialised rollups (before any k-anonymity is applied).
+    pub async fn rollup(&self, dimension: &str) -> Vec<serde_json::Value> {
+        self.rows(&format!(
+            "SELECT value, sum(runs) AS runs FROM stats_runs
+             WHERE {} AND dimension = '{dimension}' AND nsapp = '' AND value != ''
+             GROUP BY value ORDER BY value",
+            aggregator::materialize::CURRENT
+        ))
+        .await
+    }
+
     /// Recompute the statistics as a refresh at `now` would.
     pub async fn refresh_at(
         &self,

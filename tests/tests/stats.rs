@@ -101,17 +101,6 @@ async fn insert(p: &Pipeline, events: &[schemas::Event]) {
     insert.end().await.unwrap();
 }
 
-/// Runs per value of `dimension` over all apps, from the current generations.
-async fn rollup(p: &Pipeline, dimension: &str) -> Vec<Value> {
-    p.rows(&format!(
-        "SELECT value, sum(runs) AS runs FROM stats_runs
-         WHERE {} AND dimension = '{dimension}' AND nsapp = '' AND value != ''
-         GROUP BY value ORDER BY value",
-        aggregator::materialize::CURRENT
-    ))
-    .await
-}
-
 async fn summary(p: &Pipeline, days: &str) -> Value {
     p.get_json(&format!(
         "{}/v1/stats/summary?days={days}",
@@ -139,14 +128,14 @@ async fn a_seeded_set_of_runs_gives_the_known_answers() {
 
     // The per-dimension rollups agree with the seed.
     assert_eq!(
-        rollup(&p, "app").await,
+        p.rollup("app").await,
         [
             serde_json::json!({"value": "jellyfin", "runs": 10}),
             serde_json::json!({"value": "nextcloud", "runs": 3})
         ]
     );
     assert_eq!(
-        rollup(&p, "error_category").await,
+        p.rollup("error_category").await,
         [
             serde_json::json!({"value": "apt", "runs": 2}),
             serde_json::json!({"value": "user_aborted", "runs": 1})
