@@ -1,5 +1,6 @@
 //! Fault scenarios over real processes, each ending with an exact account: the events
-//! answered 202 are the events stored, each exactly once, and nothing else is stored.
+//! answered 202 are the events stored, each exactly once, and nothing else is stored
+//! (across a NATS restart, with the one exception `assert_restart_account` explains).
 //! (SIGKILLs of the consumer, a ClickHouse outage and a full queue are in
 //! exactly_once.rs.) `make chaos` runs these and those with more load.
 //!
@@ -50,20 +51,28 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// second, so that the faults land in the middle of the load.
 const CLIENT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Post every event of every client to `url` until each got a 2xx; returns the
-/// execution ids answered 202.
-async fn load(url: String, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
+/// What the clients saw: the execution ids answered 202, and those of them that had to
+/// be sent again first (an earlier attempt got a 503 or no answer).
+struct Outcome {
+    accepted: BTreeSet<String>,
+    retried: BTreeSet<String>,
+}
+
+/// Post every event of every client to `url` until each got a 2xx.
+async fn load(url: String, progress: Arc<AtomicUsize>) -> Outcome {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let accepted = Arc::new(Mutex::new(BTreeSet::new()));
+    let retried = Arc::new(Mutex::new(BTreeSet::new()));
     let mut tasks = Vec::new();
     for c in 0..clients() {
-        let (http, url, accepted, progress) = (
+        let (http, url, accepted, retried, progress) = (
             http.clone(),
             url.clone(),
             accepted.clone(),
+            retried.clone(),
             progress.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -72,6 +81,8 @@ async fn load(url: String, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
                 pace.tick().await;
                 let body = body(c, i);
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let id = v["execution_id"].as_str().unwrap().to_owned();
                 loop {
                     let r = http
                         .post(format!("{url}/telemetry"))
@@ -83,14 +94,11 @@ async fn load(url: String, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
                         && r.status().is_success()
                     {
                         assert_eq!(r.status(), 202);
-                        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                        accepted
-                            .lock()
-                            .unwrap()
-                            .insert(v["execution_id"].as_str().unwrap().to_owned());
+                        accepted.lock().unwrap().insert(id.clone());
                         progress.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
+                    retried.lock().unwrap().insert(id.clone());
                     assert!(
                         tokio::time::Instant::now() < deadline,
                         "client {c} could not deliver event {i}"
@@ -103,7 +111,10 @@ async fn load(url: String, progress: Arc<AtomicUsize>) -> BTreeSet<String> {
     for t in tasks {
         t.await.unwrap();
     }
-    Arc::try_unwrap(accepted).unwrap().into_inner().unwrap()
+    Outcome {
+        accepted: Arc::try_unwrap(accepted).unwrap().into_inner().unwrap(),
+        retried: Arc::try_unwrap(retried).unwrap().into_inner().unwrap(),
+    }
 }
 
 /// Wait until `fraction` of all events were answered 202: the faults land at fixed
@@ -117,7 +128,8 @@ async fn reached(progress: &AtomicUsize, fraction: f64) {
 }
 
 /// The exact account: every accepted event stored once, and nothing else.
-async fn assert_exact(p: &Pipeline, accepted: &BTreeSet<String>) {
+async fn assert_exact(p: &Pipeline, outcome: &Outcome) {
+    let accepted = &outcome.accepted;
     let n = accepted.len() as u64;
     assert_eq!(n, (clients() * events_per_client()) as u64);
     p.assert_stored_exactly(n, Duration::from_secs(120)).await;
@@ -132,6 +144,44 @@ async fn assert_exact(p: &Pipeline, accepted: &BTreeSet<String>) {
             "stored without a 202: {row}"
         );
     }
+}
+
+/// The account across a NATS restart. Every accepted event is stored, nothing that was
+/// never sent is, and an event is stored once, but for one case: a first attempt that
+/// JetStream stored, whose acknowledgement did not reach ingest in time (a 503), and that
+/// the consumer stored and acked before NATS was killed. A work-queue stream deletes what
+/// was acked, and a restarted server rebuilds its memory of message ids from the messages
+/// it still holds, so the client's retry after the restart is not known as a duplicate
+/// and is stored a second time. Only events that were retried may be stored twice
+/// (ARCHITECTURE.md, "Exactly once").
+async fn assert_restart_account(p: &Pipeline, outcome: &Outcome) {
+    let n = outcome.accepted.len() as u64;
+    assert_eq!(n, (clients() * events_per_client()) as u64);
+    let stored: Vec<serde_json::Value> = poll(
+        Duration::from_secs(120),
+        "every accepted event stored",
+        || async {
+            let rows = p
+                .rows("SELECT toString(execution_id) AS id, toUInt32(count()) AS n FROM events FINAL GROUP BY id")
+                .await;
+            (rows.len() as u64 == n && p.queued().await == 0).then_some(rows)
+        },
+    )
+    .await;
+    let mut twice = 0;
+    for row in &stored {
+        let id = row["id"].as_str().unwrap();
+        assert!(outcome.accepted.contains(id), "stored without a 202: {row}");
+        match row["n"].as_u64() {
+            Some(1) => {}
+            Some(2) if outcome.retried.contains(id) => twice += 1,
+            _ => panic!("stored more than once without a retry to explain it: {row}"),
+        }
+    }
+    println!(
+        "{n} events accepted, {} retried, {twice} of those stored twice",
+        outcome.retried.len()
+    );
 }
 
 /// Ingest as a process of its own on `port`, so that the test can SIGKILL it.
@@ -180,8 +230,8 @@ async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_qu
         ingest = Some(spawn_ingest(&p.ingest, port));
         ready(&p, &url).await;
     }
-    let accepted = load.await.unwrap();
-    assert_exact(&p, &accepted).await;
+    let outcome = load.await.unwrap();
+    assert_exact(&p, &outcome).await;
     drop(ingest);
     p.stop().await;
 }
@@ -216,8 +266,8 @@ async fn restarting_nats_under_load_loses_nothing_the_clients_were_told_was_queu
         nats.resume().await;
         ready(&p, &p.ingest_url).await;
     }
-    let accepted = load.await.unwrap();
-    assert_exact(&p, &accepted).await;
+    let outcome = load.await.unwrap();
+    assert_restart_account(&p, &outcome).await;
     p.stop().await;
     drop(nats);
 }
