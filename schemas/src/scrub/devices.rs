@@ -17,7 +17,7 @@ const SERIAL: &str = "<serial>";
 static SERIALS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)(?:/dev/disk/by-id/",
-        r"|\bserial(?:[ _-]?(?:number|no\.?))?[ \t]*[:=][ \t]*",
+        r"|\b(?:serial(?:[ _-]?(?:number|no\.?))?|service[ _-]?tag|software[ _-]?id|imei|uniqueid)[ \t]*[:=][ \t]*",
         r"|--serial(?:=|[ \t]+)",
         r"|\bS/N:?[ \t]*",
         r"|\bID_SERIAL(?:_SHORT)?=",
@@ -42,6 +42,10 @@ static DISK_ROW: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^[ \t]*(?:/dev/)?(?:sd[a-z]+|nvme\d+n\d+|vd[a-z]+|hd[a-z]+)[ \t]+(?:/dev/ng\S+|[\d.]+[KMGTP]B?)[ \t]+([A-Z0-9][A-Z0-9_-]{5,})(?:[ \t]|$)")
         .expect("a valid pattern")
 });
+
+/// A tracker's IMEI: fifteen digits after `id:`.
+static IMEI: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bid:[ \t]*(\d{15})\b").expect("a valid pattern"));
 
 /// smartctl's `LU WWN Device Id: 5 0014ee 2b8f3a1c9`, blanks and all.
 static WWN_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -73,11 +77,18 @@ pub(super) fn find_in_word(text: &str, found: &mut Found) {
 
 /// The rules of this module, for the gate that tells which can match (`gate.rs`).
 pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![&*SERIALS, &*SERIAL_WORD, &*WWN_LINE, &*DISK_ROW, &*WWN]
+    vec![
+        &*SERIALS,
+        &*SERIAL_WORD,
+        &*WWN_LINE,
+        &*DISK_ROW,
+        &*WWN,
+        &*IMEI,
+    ]
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
-    for re in [&*SERIALS, &*SERIAL_WORD, &*WWN_LINE, &*DISK_ROW] {
+    for re in [&*SERIALS, &*SERIAL_WORD, &*WWN_LINE, &*DISK_ROW, &*IMEI] {
         for caps in open.captures(re, text) {
             if let Some(m) = caps.get(1)
                 && !super::is_placeholder(m.as_str())

@@ -223,11 +223,15 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         r#"|\bnode[ \t]+["']"#,
         r#"|(?:^|[/\s'"])nodes/"#,
         r#"|\bVM[ \t]+\d+[ \t]+[('"]"#,
-        r"|\(host[ \t]+",
+        r#"|\(host[ \t]+["']?"#,
+        r"|\bPinging[ \t]+",
+        r#"|\bDevice[ \t]+\S+[ \t]+name[ \t]+["']"#,
+        r"|(?:^|[\s,])(?:fatal|ok|changed|failed|skipping|unreachable):[ \t]+\[",
+        r"|(?m:^)/system[ \t]+identity[ \t]+set[ \t]+name=",
         r"|\b(?:to|for|from|on)[ \t]+VM[ \t]+\d+[ \t]+",
         r"|\bsysName(?:\.0)?[ \t]*=[ \t]*STRING:[ \t]*\x22?",
         r"|\bnode[ \t]*\{[ \t]*name:[ \t]*",
-        r"|(?:\b\d{1,3}(?:\.\d{1,3}){3}|<ip>)[ \t]+\(",
+        r"|(?:\b\d{1,3}(?:\.\d{1,3}){3}|<ip>|<mac>|\b[0-9A-Fa-f]{12})[ \t]+\(",
         // `uname -a`: the host follows the kernel's name.
         // Shares: `\\nas\media`, `//nas/media`; `smb://` is a URL.
         r#"|(?:^|[\s"'=(])\\\\"#,
@@ -304,6 +308,21 @@ static TAILSCALE_PEER: LazyLock<Regex> = LazyLock::new(|| {
         r"(?m)^[ \t]*(?:100\.\d{1,3}\.\d{1,3}\.\d{1,3}|fd7a:[0-9a-f:]+|<ip>)[ \t]+",
         name!(),
         r"[ \t]+([A-Za-z0-9._-]+)@"
+    ))
+    .expect("a valid pattern")
+});
+
+/// An inventory line (`pve-x ansible_host=10.0.0.5`), a quoted `host:port` target
+/// (`'nas-x:9100'`), a RADIUS client (`client ap-x {`).
+static INVENTORY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)^[ \t]*",
+        name!(),
+        r"[ \t]+ansible_|[\x22']",
+        name!(),
+        r":\d{4,5}[\x22']|\bclient[ \t]+",
+        name!(),
+        r"[ \t]*\{",
     ))
     .expect("a valid pattern")
 });
@@ -475,6 +494,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*DATABASE_LINE,
         &*QM_LINE,
         &*PROBE,
+        &*INVENTORY,
     ]
 }
 
@@ -503,6 +523,9 @@ fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {
         for caps in open.captures(re, text) {
             put_host(caps.get(1), found);
         }
+    }
+    for caps in open.captures(&INVENTORY, text) {
+        put_host((1..=3).find_map(|g| caps.get(g)), found);
     }
     for caps in open.captures(&TAILSCALE_PEER, text) {
         if let Some(owner) = caps.get(2)

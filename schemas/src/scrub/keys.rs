@@ -48,23 +48,29 @@ impl Kind {
 
 /// The last word of a key, by kind. A secret's key may also end in `key` after some
 /// prefix (`SECRET_KEY`, `encryptionKey`), but `key` alone names nothing in particular.
-const SECRET_WORDS: &str = r"password|passwd|passphrase|pass|[a-z0-9][_.-]pwd|secret|token|api[_-]?key|apikey|[a-z0-9][_.-]?key|psk|salt|credentials?|auth|community|claim";
+const SECRET_WORDS: &str = r"password|passwd|passphrase|pass|[a-z0-9][_.-]pwd|secret[_-]?id|secret|token|api[_-]?key|apikey|[a-z0-9][_.-]?key|psk|salt|credentials?|auth|community|claim";
 const USER_WORDS: &str = r"username|user_name|user|login|account|owner";
-const HOST_WORDS: &str =
-    r"hostname|host|fqdn|domains?|servername|[a-z0-9]_server|endpoint|broker|addr|upstream_dns";
+const HOST_WORDS: &str = r"hostname|host|fqdn|domains?|servername|[a-z0-9]_server|endpoint|broker|addr|upstream_dns|nodename|node|upsname";
 const LABEL_WORDS: &str = r"ssid|friendly_?name|device_?name|site_?name";
 
 /// A value: triple-quoted, quoted, a list in brackets, or a word up to punctuation that
-/// ends values in these syntaxes. It cannot start with `<`, so a placeholder is never
-/// taken for a value.
+/// ends values in these syntaxes (`<` ends an XML element's). It cannot start with `<`,
+/// so a placeholder is never taken for a value.
 const VALUE: &str =
-    r#"("""[^"\n]*"""|"[^"\n]*"|'[^'\n]*'|\[[^\]\n]*\]|[^\s'"&,;)}\]<][^\s'"&,;)}\]]*)"#;
+    r#"("""[^"\n]*"""|"[^"\n]*"|'[^'\n]*'|\[[^\]\n]*\]|[^\s'"&,;)}\]<][^\s'"&,;)}\]<]*)"#;
 
-fn pattern(words: &str) -> String {
+fn pattern(words: &str, prose: bool) -> String {
     // `token_value:` is a token's value, as `token:` is.
     let key = format!(r"[a-z0-9_.-]*(?:{words})(?:[_-]?value)?");
+    // `key: value` inside a sentence is too loose for a host (`endpoint: Bind for port`),
+    // but a user's or a secret's key is seldom followed by anything else.
+    let prose = if prose {
+        format!(r#"|\b{key}(?::[ \t]+|[ \t]+["'])"#)
+    } else {
+        String::new()
+    };
     format!(
-        r#"(?im)(?:["']{key}["'][ \t]*(?:=>|:)[ \t]*|^[ \t]*-?[ \t]*{key}[ \t]*[:=][ \t]*|(?:^|[^a-z0-9_.-]){key}[ \t]*=[ \t]*|\b{key}(?::[ \t]+|[ \t]+["']))"#,
+        r#"(?im)(?:["']{key}["'][ \t]*(?:=>|:)[ \t]*|^[ \t]*-?[ \t]*{key}[ \t]*[:=][ \t]*|(?:^|[^a-z0-9_.-]){key}[ \t]*=[ \t]*|\boption[ \t]+{key}[ \t]+{prose})"#,
     )
 }
 
@@ -76,21 +82,51 @@ static KEYED: LazyLock<Vec<(Kind, Regex)>> = LazyLock::new(|| {
         (Kind::Label, LABEL_WORDS),
     ]
     .into_iter()
-    .map(|(kind, words)| {
+    .flat_map(|(kind, words)| {
         // A host's key is not followed by a prose `key: value` (an HTTP `Host:`
         // header is a line's start): the last form is for users and secrets only.
-        let re = format!("{}{VALUE}", pattern(words));
-        (kind, Regex::new(&re).expect("a valid pattern"))
+        let prose = matches!(kind, Kind::Secret | Kind::User);
+        let keyed = format!("{}{VALUE}", pattern(words, prose));
+        // An XML element, closed, so that a placeholder (`<user>`) never reads as one.
+        let element = format!(r"(?i)<[a-z0-9_.-]*(?:{words})>([^<\n]+)</");
+        [
+            (kind, Regex::new(&keyed).expect("a valid pattern")),
+            (kind, Regex::new(&element).expect("a valid pattern")),
+        ]
     })
     .collect()
 });
 
 /// The rules of this module, for the gate that tells which can match (`gate.rs`).
 pub(super) fn rules() -> Vec<&'static Regex> {
-    KEYED.iter().map(|(_, re)| re).collect()
+    KEYED
+        .iter()
+        .map(|(_, re)| re)
+        .chain(std::iter::once(&*SPECIAL))
+        .collect()
 }
 
+/// OpenWrt's UCI names a Wi-Fi key `option key`, which alone says nothing elsewhere; an
+/// XML account names its user `<user><name>x</name>`.
+static SPECIAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)\boption[ \t]+key[ \t]+('[^'\n]*'|"[^"\n]*"|\S+)"#,
+        r"|<user>[ \t\n]*<name>([^<\n]+)</name>",
+    ))
+    .expect("a valid pattern")
+});
+
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
+    for caps in open.captures(&SPECIAL, text) {
+        if caps.get(1).is_some() {
+            put(Kind::Secret, &caps, found);
+        } else if let Some(user) = caps.get(2)
+            && !lists::is_system_account(user.as_str())
+        {
+            found.put(user.range(), Rank::User, "<user>");
+            found.learn(user.as_str(), "<user>");
+        }
+    }
     for (kind, re) in KEYED.iter() {
         for caps in open.captures(re, text) {
             put(*kind, &caps, found);
@@ -100,8 +136,15 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 
 fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
     let Some(m) = caps.get(1) else { return };
-    // .NET's `PublicKeyToken=` names a publisher's key, which is public.
-    if caps[0].to_ascii_lowercase().contains("publickeytoken") {
+    // .NET's `PublicKeyToken=` names a publisher's key, which is public; `chpasswd:` at
+    // a line's start is the tool speaking, not a setting.
+    let key = caps[0].to_ascii_lowercase();
+    let key = key.trim_start();
+    if key.contains("publickeytoken")
+        || ["chpasswd", "htpasswd", "smbpasswd", "gpasswd"]
+            .iter()
+            .any(|tool| key.starts_with(tool))
+    {
         return;
     }
     let raw = m.as_str();
@@ -110,6 +153,7 @@ fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
     if value.is_empty()
         || value.starts_with(['$', '%', '<', '{', '*'])
         || lists::CONTEXT_WORDS.contains(&lower.as_str())
+        || lists::COMMON_WORDS.contains(&lower.as_str())
     {
         return;
     }
@@ -133,7 +177,8 @@ fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
         }
         Kind::Host => {
             // A URL or an address is another rule's; a list names several hosts.
-            if value.contains("://") || lower.starts_with("0x") {
+            // A URL is the URL rule's; a path (`node:internal/modules/…`) is no host.
+            if value.contains("://") || value.contains('/') || lower.starts_with("0x") {
                 return;
             }
             let offset = m.start() + raw.find(value).unwrap_or(0);
@@ -225,6 +270,28 @@ mod tests {
             (
                 "chown: invalid user: ‘postgres:postgres’",
                 "chown: invalid user: ‘postgres:postgres’",
+            ),
+            (
+                "failed on endpoint: Bind for port 3000",
+                "failed on endpoint: Bind for port 3000",
+            ),
+            (
+                "chpasswd: (user root) failed",
+                "chpasswd: (user root) failed",
+            ),
+            // Other syntaxes: XML, OpenWrt's UCI, output of `key:   value`.
+            (
+                "<hostname>fw-naka</hostname><user><name>kenji</name><password>$2y$11$tFe</password>",
+                "<hostname><host></hostname><user><name><user></name><password><secret></password>",
+            ),
+            ("\toption key 'Apfelbaum2021'", "\toption key <secret>"),
+            (
+                "SecretID:         9b8c7d6e-5f4a",
+                "SecretID:         <secret>",
+            ),
+            (
+                "Node:             consul-x\nUPSNAME  : ups-b",
+                "Node:             <host>\nUPSNAME  : <host>",
             ),
         ] {
             assert_eq!(scrub(text), expected, "{text}");

@@ -30,7 +30,7 @@ static STORAGE: LazyLock<Regex> = LazyLock::new(|| {
         r"|\bpvesm[ \t]+(?:add[ \t]+[a-z]+|set|remove|list|free|alloc)[ \t]+",
         r"|/mnt/pve/",
         r"|--repository[= ]\S*:",
-        r"|\bpool:[ \t]*",
+        r"|(?m:^)[ \t]*pool:[ \t]*",
         r"|\bzpool[ \t]+(?:create|import|export|destroy|status|list|scrub)(?:[ \t]+-\S+)*[ \t]+",
         r"|\bregister\b[^\n]*?--name(?:=|[ \t]+)",
         r"|\btarget[ \t]+\x60",
@@ -52,6 +52,12 @@ static VOLUME: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// An rclone remote's section, named by its owner: `[b2-haraldsen]` then `type = b2`.
+static RCLONE_REMOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\[([A-Za-z0-9][A-Za-z0-9_.-]*)\][ \t]*\n[ \t]*type[ \t]*=")
+        .expect("a valid pattern")
+});
+
 /// Wi-Fi network names, which may hold blanks.
 static SSID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\bssid["']?[ \t]*[=:][ \t]*["']?([^"'\n]*[^"'\s])"#).expect("a valid pattern")
@@ -71,6 +77,19 @@ static NMCLI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"\bnmcli\b[^\n]*?\b(?:id|con-name|ssid|connect)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'-]\S*)"#,
     )
+    .expect("a valid pattern")
+});
+
+/// A network connection named in a message: `Verbindung mit „x“`, `connection 'x'`, an
+/// organisation (`--org x`), a ZeroTier network's name after its id, a key's owner
+/// (`API key for 'x':`).
+static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)(?:\bverbindung mit|\bconnection)[ \t]+["'„«‚]([^"'“»‘\n]+)["'“»‘]"#,
+        r"|(?:^|\s)--org(?:anization)?(?:=|[ \t]+)([A-Za-z0-9][A-Za-z0-9._-]*)",
+        r"|\blistnetworks[ \t]+[0-9a-f]{16}[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)",
+        r#"|\bkey for ["']([^"'\n]+)["']"#,
+    ))
     .expect("a valid pattern")
 });
 
@@ -96,6 +115,8 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*QUOTED_NAME,
         &*SSID,
         &*SUBJECT_LINE,
+        &*RCLONE_REMOTE,
+        &*NAMED,
     ]
 }
 
@@ -107,7 +128,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
             }
         }
     }
-    for re in [&*NMCLI, &*QUOTED_NAME] {
+    for caps in open.captures(&NAMED, text) {
+        if let Some(m) = (1..=4).find_map(|g| caps.get(g)) {
+            put_label(m, Rank::Label, NAME, found);
+        }
+    }
+    for re in [&*NMCLI, &*QUOTED_NAME, &*RCLONE_REMOTE] {
         for caps in open.captures(re, text) {
             if let Some(m) = caps.get(1) {
                 put_label(m, Rank::Label, NAME, found);

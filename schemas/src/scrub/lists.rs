@@ -114,7 +114,8 @@ pub(super) const FILE_LIKE_TLDS: &[&str] = &[
     "sh", "py", "pl", "pm", "md", "rs", "so", "zip", "mov", "cc", "mk", "am", "ac", "in", "ps",
     "sc", "pro", // Members in code and words after a dot.
     "run", "app", "link", "id", "name", "is", "it", "to", "at", "be", "no", "do", "page", "info",
-    "network", "services", "tools", "ai", "io", "email", "host", "site", "store", "online",
+    "network", "services", "tools", "ai", "io", "email", "host", "site", "store", "online", "java",
+    "kt", "scala",
 ];
 
 /// File extensions that may follow a host name in a path (`/etc/nginx/cloud.alice.de.conf`):

@@ -59,6 +59,8 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*SSH_LINE,
         &*ACCESS_LOG_USER,
         &*LDAP_USER,
+        &*ACCOUNT_FORMS,
+        &*USER_OPTION,
     ]
 }
 
@@ -86,6 +88,18 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for re in [&*ACCESS_LOG_USER, &*LDAP_USER] {
         for caps in open.captures(re, text) {
+            put_user(caps.get(1), 0, found);
+        }
+    }
+    for caps in open.captures(&ACCOUNT_FORMS, text) {
+        put_user(caps.get(1).or_else(|| caps.get(2)), 0, found);
+    }
+    for caps in open.captures(&USER_OPTION, text) {
+        let line = caps.get(0).map_or("", |m| m.as_str());
+        if !["pip", "systemctl", "journalctl", "pipx", "npm"]
+            .iter()
+            .any(|tool| line.contains(tool))
+        {
             put_user(caps.get(1), 0, found);
         }
     }
@@ -205,8 +219,11 @@ static BEFORE_USER: LazyLock<Regex> = LazyLock::new(|| {
         r"|\bu'",
         r"|(?i:\b(?:authenticating|invalid|illegal) user)[ \t]+",
         r"|\((?i:uid|cn|samaccountname)=",
+        r#"|(?i:\brole)[ \t]+["'`‘«]"#,
+        r"|(?m:^)[ \t]*/user[ \t]+add[ \t]+name=",
         // Messages of localised systems: German, French, Italian, Spanish.
-        r#"|(?i:\b(?:benutzer|benutzers|utilisateur|utente|usuario|authentification pour))[ \t]+["'`„«]?"#,
+        r#"|(?i:\b(?:benutzer|benutzers|utilisateur|l'utilisateur|utente|usuario|użytkownik|authentification pour))[ \t]+["'`„«]?[ \t]*"#,
+        r#"|(?i:пользователь|пользователя)[ \t]+["'«„]?"#,
         r"|\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+",
         r"|\bcrontab[ \t]+-u[ \t]*",
         r"|(?:^|\s)(?:--username|--login-name)(?:=|[ \t]+)",
@@ -247,14 +264,29 @@ static USER_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
         user!(),
         r":[ \t]|\bname:[ \t]*",
         user!(),
-        r"[ \t]+password:)",
+        r",?[ \t]+password:)",
     ))
     .expect("a valid pattern")
 });
 
+/// A Matrix id (`@sofie:matrix.example.org`) and a Windows account (`FAM-HOLST\wiebke`).
+static ACCOUNT_FORMS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|[\s\x22'(<])@([a-z0-9._=/-]+):[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+        r"|(?:^|[\s\x22'(,=])[A-Z][A-Z0-9-]{1,14}\\([a-z][a-z0-9._-]{1,19})\b",
+    ))
+    .expect("a valid pattern")
+});
+
+/// `--user x` is a user, but for the tools whose `--user` is a flag (pip, systemctl).
+static USER_OPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^(?:[^\n]*?)\s--user(?:=|[ \t]+)([A-Za-z_][A-Za-z0-9_.-]*)")
+        .expect("a valid pattern")
+});
+
 /// The id of a person in a messenger: `chat_id=918273645`, `user_id=42`.
 static PERSON_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:chat_?id|user_?id)[ \t]*[=:][ \t]*(-?[A-Za-z0-9_@.-]+)")
+    Regex::new(r#"(?i)(?:chat_?id|user_?id)["']?[ \t]*[=:][ \t]*["']?(-?[A-Za-z0-9_@.-]+)"#)
         .expect("a valid pattern")
 });
 

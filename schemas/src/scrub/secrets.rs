@@ -74,8 +74,41 @@ static LOGIN_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 /// A login and its password on one line: `user x password y` (msmtp), netrc.
 static LINE_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:user|username|login)[ \t]+([^\s@]+)[ \t]+(?:password|passwd)[ \t]+",
+        r"(?i)\b(?:user|username|login)[ \t]+([A-Za-z0-9_.-]+)[ \t]+(?:password|passwd)[ \t]+",
         option_value!()
+    ))
+    .expect("a valid pattern")
+});
+
+/// A command that takes a user with `-u`/`-U` takes its password with `-p`/`-P`
+/// (ipmitool, racadm, zmupdate, mysql-alikes, agent-auth): the pair gives both away.
+static USER_THEN_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|\s)-[uUAmHhr][ \t]*([A-Za-z0-9_.\\-]+)[^\n|;&]*?[ \t]-[pP][ \t]*",
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
+    ))
+    .expect("a valid pattern")
+});
+
+/// `redis-cli -a password`, HAProxy's `stats auth user:password`, a `.pgpass` line
+/// (`host:port:db:user:password`), MinIO's `mc alias set name url user password`.
+static OTHER_LOGINS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?:\bredis-cli\b[^\n]*?[ \t]-a[ \t]*()('[^'\n]*'|"[^"\n]*"|\S+)"#,
+        r"|\bstats[ \t]+auth[ \t]+([^\s:]+):(\S+)",
+        r"|\b[A-Za-z0-9.-]+:(?:\d+|\*):[^\s:]+:([^\s:]+):(\S+)",
+        r#"|\bmc[ \t]+alias[ \t]+set[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[ \t]+('[^'\n]*'|"[^"\n]*"|\S+))"#,
+    ))
+    .expect("a valid pattern")
+});
+
+/// Ids that let whoever holds them join or enrol: a ZeroTier network id, an enrolment
+/// key, an API key printed after its owner (`API key for 'x': …`).
+static JOIN_KEYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:join|leave|listnetworks|set)[ \t]+([0-9a-f]{16})\b",
+        r"|\benroll[ \t]+([A-Za-z0-9_-]{16,})",
+        r#"|(?i:\bkey) for ["'][^"'\n]+["']:[ \t]*(\S+)"#,
     ))
     .expect("a valid pattern")
 });
@@ -106,7 +139,7 @@ static APP_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 /// A password's hash is as good as the password to whoever holds a wordlist, and names
 /// its user: `user:$apr1$…` (htpasswd, traefik doubles the `$`), `user $2a$14$…` (Caddy).
 static CRYPT_HASH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:([A-Za-z_][A-Za-z0-9_.-]*)(?::|[ \t]+))?(\$\$?(?:apr1|2[abxy]|1|5|6|y|argon2[a-z]*)\$\$?[^\s\x22',]+)")
+    Regex::new(r"(?:([A-Za-z_][A-Za-z0-9_.-]*)(?::|[ \t]+))?(\$\$?(?:apr1|2[abxy]|1|5|6|y|argon2[a-z]*)\$\$?[^\s\x22',<]+)")
         .expect("a valid pattern")
 });
 
@@ -198,6 +231,7 @@ static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
         r"|hf_[A-Za-z0-9]{30,}",
         r"|tskey-[A-Za-z0-9-]{20,}",
         r"|claim-[A-Za-z0-9_-]{16,}",
+        r"|gl(?:c|sa)_[A-Za-z0-9+/=_-]{20,}",
         r"|SHA256:[A-Za-z0-9+/]{43}\b",
         r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
         r")"
@@ -265,6 +299,9 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*LINE_LOGIN,
         &*UPS_LOGIN,
         &*SAMBA_LOGIN,
+        &*USER_THEN_PASSWORD,
+        &*OTHER_LOGINS,
+        &*JOIN_KEYS,
         &*HTPASSWD,
         &*CURL_USER,
     ]
@@ -336,6 +373,30 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
             put_value(caps.get(2), 0, found);
         }
     }
+    for caps in open.captures(&USER_THEN_PASSWORD, text) {
+        // The option before the password names the user (`-u`) or the host it logs in to.
+        let option = caps.get(0).map_or("", |m| m.as_str().trim_start());
+        if option.starts_with("-u") || option.starts_with("-U") {
+            put_user(caps.get(1), 0, found);
+        }
+        // A port mapping (`docker run -u 1000 -p 8080:80`) is no password.
+        if let Some(v) = caps.get(2)
+            && !v.as_str().bytes().all(|b| b.is_ascii_digit() || b == b':')
+        {
+            put_value(Some(v), 0, found);
+        }
+    }
+    for caps in open.captures(&JOIN_KEYS, text) {
+        put_value((1..=3).find_map(|g| caps.get(g)), 0, found);
+    }
+    for caps in open.captures(&OTHER_LOGINS, text) {
+        for (user, secret) in [(1, 2), (3, 4), (5, 6), (7, 8)] {
+            if caps.get(secret).is_some() {
+                put_user(caps.get(user).filter(|u| !u.is_empty()), 0, found);
+                put_value(caps.get(secret), 0, found);
+            }
+        }
+    }
     for (at, line) in open.lines(&LDAP_LINE, text) {
         for caps in LDAP_PASSWORD.captures_iter(line) {
             put_value(caps.get(1), at, found);
@@ -358,7 +419,16 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for caps in open.captures(&SSH_KEY, text) {
         put_value(caps.get(1), 0, found);
-        put_user(caps.get(2), 0, found);
+        // The comment is the key's owner and machine: `edvard@laptop-edvard`.
+        if let Some(comment) = caps.get(2) {
+            put_user(Some(comment), 0, found);
+            for part in comment.as_str().split('@') {
+                let part = part.trim_matches(|c: char| !c.is_alphanumeric());
+                if !part.is_empty() && !lists::is_system_account(part) {
+                    found.learn(part, "<user>");
+                }
+            }
+        }
     }
     for caps in open.captures(&PVE_TOKEN, text) {
         put_value(caps.get(1), 0, found);

@@ -16,7 +16,7 @@ use super::span::{Found, Rank};
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s/?#"'<>\\]+)(/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?"#,
+        r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s/?#"'<>\\]+)(/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?)?"#,
     )
     .expect("a valid pattern")
 });
@@ -74,7 +74,14 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         // The owner in `/owner/repo` is an account's: on someone's own git server, or
         // when the URL logs in (a private repository) it is a person's.
         let personal = host_goes || super::network::is_address(host) || hostport.starts_with('[');
+        // A path of one segment is a bucket of object storage (`s3://key:secret@host/bucket`);
+        // elsewhere the owner is the first of two (`/owner/repo`).
+        let two_segments = caps.get(2).is_some_and(|p| p.as_str()[1..].contains('/'));
+        let bucket = ["s3://", "gs://", "b2://", "minio://"]
+            .iter()
+            .any(|scheme| text[..start].to_ascii_lowercase().ends_with(scheme));
         if let Some(path) = caps.get(2)
+            && (two_segments || bucket)
             && (userinfo.is_some() || (personal && is_git(text, path.as_str(), path.end())))
             && let Some(owner) = path.as_str()[1..].split('/').next()
             && !owner.eq_ignore_ascii_case("community-scripts")
