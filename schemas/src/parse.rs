@@ -386,10 +386,17 @@ fn first_word(value: &str) -> &str {
 }
 
 fn pattern_checked(key: &'static str, value: String) -> Result<String, Rejection> {
-    let unplaced = crate::scrub::PLACEHOLDERS
-        .iter()
-        .fold(value.clone(), |v, p| v.replace(p, ""));
-    if unplaced.chars().all(token_char) {
+    let plain = |v: &str| v.chars().all(token_char);
+    let ok = if value.contains('<') {
+        plain(
+            &crate::scrub::PLACEHOLDERS
+                .iter()
+                .fold(value.clone(), |v, p| v.replace(p, "")),
+        )
+    } else {
+        plain(&value)
+    };
+    if ok {
         Ok(value)
     } else {
         Err(invalid(
@@ -465,7 +472,13 @@ impl<S: Source> Fields<'_, S> {
             Some(s) => {
                 // Lower case first, as stored: scrubbing must see what is kept.
                 let scrubbed = crate::scrub::scrub(&s.to_lowercase());
-                let word = crate::scrub::scrub_to(first_word(&scrubbed), SHORT);
+                let word = first_word(&scrubbed);
+                // A cut can leave a tail that reads as something else: scrub what is cut.
+                let word = if word.chars().count() <= SHORT {
+                    word.to_owned()
+                } else {
+                    crate::scrub::scrub_to(word, SHORT)
+                };
                 pattern_checked(key, word)
             }
             None => Ok(String::new()),

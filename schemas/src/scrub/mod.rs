@@ -114,8 +114,13 @@ impl<'k> Scrubber<'k> {
 
     /// Scrub one text.
     pub fn scrub(&self, text: &str) -> String {
-        let mut current = strip_controls(text);
-        for _ in 0..MAX_ROUNDS {
+        // Most texts have no control character and nothing to replace: then the only
+        // allocation is the returned copy.
+        let stripped = strip_controls(text);
+        let Some(mut current) = round(&stripped, self.keep) else {
+            return stripped.into_owned();
+        };
+        for _ in 1..MAX_ROUNDS {
             match round(&current, self.keep) {
                 Some(next) => current = next,
                 None => break,
@@ -218,7 +223,13 @@ fn line_window(text: &str, at: usize) -> (&str, bool) {
 }
 
 /// Drop ANSI escape sequences and control characters other than `\n` and `\t`.
-fn strip_controls(text: &str) -> String {
+fn strip_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -239,7 +250,7 @@ fn strip_controls(text: &str) -> String {
         }
         out.push(c);
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
