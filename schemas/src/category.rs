@@ -3,8 +3,21 @@
 //! Clients send their own guess (`error_category`), but older clients guess coarsely or
 //! not at all. The server derives one from evidence it can check; it wins unless it
 //! is `unknown`, in which case the client's guess is kept.
+//!
+//! Exit codes are read with the client's own table, `schemas/data/exit-codes.tsv`: a
+//! byte-for-byte copy of the `exit-codes.tsv` that accompanies the client contract
+//! (client-contract.md, "Exit codes"), one `code<TAB>meaning<TAB>category` line per code
+//! the client's scripts use, after a header line. The project's own codes (214, "not
+//! enough storage", among them) mean nothing outside it, so the table is the only place
+//! their meaning and category can come from. It is kept unchanged so that a new version of the client's table can be copied
+//! over it as it is; where it gives a category the server agrees with it, and where it
+//! says `unknown` or lacks a code the conventional readings below still apply.
 
-/// Every category a client or the server may name (client-contract.md).
+use std::sync::LazyLock;
+
+/// Every category a client or the server may name (client-contract.md), and `runtime`,
+/// which the client's exit-code table uses for Node.js and npm failures although the
+/// contract's list of guesses does not name it.
 pub const CATEGORIES: &[&str] = &[
     "network",
     "storage",
@@ -22,30 +35,83 @@ pub const CATEGORIES: &[&str] = &[
     "shell",
     "build",
     "user_aborted",
+    "runtime",
     "unknown",
 ];
 
-/// Exit codes that say the cause on their own.
+/// The client's exit-code table, as the client ships it.
+const CLIENT_TABLE: &str = include_str!("../data/exit-codes.tsv");
+
+/// The client's meaning and category of an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClientCode {
+    meaning: &'static str,
+    category: &'static str,
+}
+
+/// One line of the client's table; `None` for the header and for anything malformed.
+/// A unit test parses every line (and checks each category is in [`CATEGORIES`]), so
+/// `None` is only ever the header; skipping rather than panicking keeps a bad copy of the
+/// table from taking the ingest path down with it.
+fn parse_line(line: &'static str) -> Option<(u8, ClientCode)> {
+    let mut fields = line.split('\t');
+    let (code, meaning, category) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() || meaning.is_empty() || category.is_empty() {
+        return None;
+    }
+    Some((code.parse().ok()?, ClientCode { meaning, category }))
+}
+
+/// The client's table, indexed by exit code.
+static CLIENT_CODES: LazyLock<[Option<ClientCode>; 256]> = LazyLock::new(|| {
+    let mut codes = [None; 256];
+    for (code, entry) in CLIENT_TABLE.lines().filter_map(parse_line) {
+        codes[usize::from(code)] = Some(entry);
+    }
+    codes
+});
+
+fn client_code(code: u8) -> Option<ClientCode> {
+    CLIENT_CODES[usize::from(code)]
+}
+
+/// The client's category for an exit code, unless it has none.
+fn client_category(code: u8) -> Option<&'static str> {
+    client_code(code)
+        .map(|c| c.category)
+        .filter(|category| *category != "unknown")
+}
+
+/// Exit codes that say the cause on their own, for the codes the client's table leaves
+/// `unknown` or does not list, or a later table that drops one. Where the table has a
+/// category it decides, so a reading here that contradicted it would be dead code at best;
+/// a test checks there is none.
 fn from_exit_code(code: u8) -> Option<&'static str> {
     Some(match code {
         2 => "shell",
         6 | 7 | 35 | 56 => "network", // curl: resolve, connect, TLS, receive
         22 => "network",              // curl: HTTP error
         28 | 124 => "timeout",        // curl timeout, timeout(1)
-        100 | 101 => "apt",           // apt-get / dpkg
         126 => "permission",          // found but not executable
-        127 => "command_not_found",
         129 | 130 | 143 => "user_aborted", // SIGHUP, SIGINT, SIGTERM
-        134 | 139 => "signal",             // SIGABRT, SIGSEGV
-        137 => "resource",                 // SIGKILL: the OOM killer, in practice
+        139 => "signal",              // SIGSEGV
+        137 => "resource",            // SIGKILL: the OOM killer, in practice
         _ => return None,
     })
 }
 
-/// What an exit code usually means, for the public error statistics. Only the codes
-/// whose meaning is conventional (POSIX shells, signals, curl, apt, timeout(1)) are
-/// described; a script's own codes are published without a description.
+/// What an exit code means, for the public error statistics: the client's own meaning
+/// for every code in its table, which is the only source for the project's own codes.
 pub fn describe_exit_code(code: u8) -> Option<&'static str> {
+    client_code(code)
+        .map(|c| c.meaning)
+        .or_else(|| conventional_meaning(code))
+}
+
+/// The conventional meaning of the codes POSIX shells, signals, curl, apt and timeout(1)
+/// give, for codes the client's table does not list (today only 0); other codes are
+/// published without a description.
+fn conventional_meaning(code: u8) -> Option<&'static str> {
     Some(match code {
         0 => "success",
         1 => "general error",
@@ -118,8 +184,15 @@ const PHRASES: &[(&str, &str)] = &[
 ];
 
 /// The server's category for a failed or aborted run, `unknown` when nothing tells.
+///
+/// The client's table decides every code it gives a category, so the server never
+/// contradicts the client's own reading of its own codes; that includes 1, which the
+/// table files under `shell`, so the text of an exit-1 failure is not read. Only codes
+/// the table leaves `unknown` or lacks fall through to the conventional codes and then
+/// to the error text.
 pub fn derive(exit_code: Option<u8>, error: &str) -> &'static str {
-    if let Some(category) = exit_code.and_then(from_exit_code) {
+    let by_code = |code| client_category(code).or_else(|| from_exit_code(code));
+    if let Some(category) = exit_code.and_then(by_code) {
         return category;
     }
     let text = error.to_lowercase();
@@ -142,22 +215,122 @@ pub fn says_user_aborted(error: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The table's data lines, each parsed; a malformed line fails the test that asks.
+    fn table() -> Vec<(u8, ClientCode)> {
+        CLIENT_TABLE
+            .lines()
+            .skip(1)
+            .map(|line| parse_line(line).unwrap_or_else(|| panic!("malformed: {line:?}")))
+            .collect()
+    }
+
+    #[test]
+    fn every_line_of_the_clients_table_parses() {
+        assert_eq!(CLIENT_TABLE.lines().next(), Some("code\tmeaning\tcategory"));
+        assert_eq!(parse_line("code\tmeaning\tcategory"), None);
+        let table = table();
+        assert_eq!(table.len(), 162);
+        for (code, entry) in &table {
+            assert!(
+                CATEGORIES.contains(&entry.category),
+                "{code}: {} is not a known category",
+                entry.category
+            );
+        }
+        // A repeated code would overwrite an earlier line and leave fewer entries.
+        assert_eq!(CLIENT_CODES.iter().flatten().count(), 162);
+    }
+
+    #[test]
+    fn the_server_agrees_with_the_clients_table_where_it_has_a_category() {
+        let mut categorised = 0;
+        for (code, entry) in table() {
+            if entry.category != "unknown" {
+                categorised += 1;
+                assert_eq!(derive(Some(code), ""), entry.category, "exit {code}");
+                assert_eq!(derive(Some(code), "permission denied"), entry.category);
+            }
+        }
+        assert_eq!(categorised, 74);
+    }
+
+    #[test]
+    fn the_conventional_codes_never_contradict_the_table() {
+        for code in 0..=255u8 {
+            if let (Some(table), Some(conventional)) = (client_category(code), from_exit_code(code))
+            {
+                assert_eq!(conventional, table, "exit {code}");
+            }
+        }
+    }
+
+    #[test]
+    fn codes_the_table_leaves_unknown_keep_the_conventional_reading() {
+        assert_eq!(client_code(56).map(|c| c.category), Some("unknown"));
+        assert_eq!(derive(Some(56), ""), "network");
+        // 3 is `unknown` in the table and has no conventional reading: the text decides.
+        assert_eq!(derive(Some(3), "No space left on device"), "storage");
+        assert_eq!(derive(Some(3), ""), "unknown");
+        // Absent from the table.
+        assert_eq!(client_code(9), None);
+        assert_eq!(derive(Some(9), "connection refused"), "network");
+    }
+
+    #[test]
+    fn every_code_in_the_table_is_described_as_the_client_describes_it() {
+        for (code, entry) in table() {
+            assert_eq!(describe_exit_code(code), Some(entry.meaning));
+        }
+    }
+
+    #[test]
+    fn codes_the_table_lacks_keep_their_conventional_meaning() {
+        assert_eq!(client_code(0), None);
+        assert_eq!(describe_exit_code(0), Some("success"));
+        // The fallback is kept whole for a table that drops a code; today the table
+        // describes these itself.
+        assert_eq!(
+            conventional_meaning(130),
+            Some("interrupted by the user (SIGINT)")
+        );
+        assert_eq!(
+            conventional_meaning(137),
+            Some("killed (SIGKILL), usually out of memory")
+        );
+        assert_eq!(describe_exit_code(9), None);
+    }
+
+    #[test]
+    fn the_projects_own_codes_are_described_and_categorised() {
+        assert_eq!(
+            describe_exit_code(214),
+            Some("Proxmox: Not enough storage space")
+        );
+        assert_eq!(derive(Some(214), ""), "storage");
+        assert_eq!(derive(Some(170), ""), "database");
+        assert_eq!(derive(Some(243), ""), "runtime");
+    }
+
     #[test]
     fn exit_codes_decide_when_they_can() {
-        assert_eq!(derive(Some(127), "whatever"), "command_not_found");
-        assert_eq!(derive(Some(100), ""), "apt");
+        // The client's table: 127 and apt's 100 are `dependency` there.
+        assert_eq!(derive(Some(127), "whatever"), "dependency");
+        assert_eq!(derive(Some(100), ""), "dependency");
+        assert_eq!(derive(Some(134), ""), "resource");
         assert_eq!(derive(Some(130), ""), "user_aborted");
+        // The table files the generic 1 under `shell`, whatever the text says.
+        assert_eq!(derive(Some(1), "E: No space left on device"), "shell");
     }
 
     #[test]
     fn otherwise_the_text_decides() {
-        assert_eq!(derive(Some(1), "E: No space left on device"), "storage");
+        assert_eq!(derive(None, "E: No space left on device"), "storage");
         assert_eq!(
-            derive(Some(1), "curl: (6) Could not resolve host"),
+            derive(Some(3), "curl: (6) Could not resolve host"),
             "network"
         );
         assert_eq!(derive(None, "Installation aborted by user"), "user_aborted");
-        assert_eq!(derive(Some(1), "something odd"), "unknown");
+        assert_eq!(derive(None, "something odd"), "unknown");
     }
 
     #[test]

@@ -849,9 +849,12 @@ mod tests {
             .replace("\"installing\"", "\"failed\"");
             parse(&body).expect("valid").error_category
         };
-        assert_eq!(failed(127, "x", "network"), "command_not_found");
-        assert_eq!(failed(1, "odd", "database"), "database");
-        assert_eq!(failed(1, "odd", ""), "unknown");
+        // The client's exit-code table files 127 under `dependency` and 1 under `shell`.
+        assert_eq!(failed(127, "x", "network"), "dependency");
+        assert_eq!(failed(1, "odd", "database"), "shell");
+        // 3 is `unknown` in the table and the text says nothing: the client's guess stays.
+        assert_eq!(failed(3, "odd", "database"), "database");
+        assert_eq!(failed(3, "odd", ""), "unknown");
     }
 
     #[test]
