@@ -9,8 +9,8 @@
 //! (client-contract.md, "Exit codes"), one `code<TAB>meaning<TAB>category` line per code
 //! the client's scripts use, after a header line. The project's own codes (214, "not
 //! enough storage", among them) mean nothing outside it, so the table is the only place
-//! their meaning and category can come from. It is kept unchanged so that a new version of the client's table can be copied
-//! over it as it is; where it gives a category the server agrees with it, and where it
+//! their meaning and category can come from. It is kept unchanged, so
+//! that a new version of the client's table can be copied over it as it is; where it gives a category the server agrees with it, and where it
 //! says `unknown` or lacks a code the conventional readings below still apply.
 
 use std::sync::LazyLock;
@@ -186,21 +186,30 @@ const PHRASES: &[(&str, &str)] = &[
 /// The server's category for a failed or aborted run, `unknown` when nothing tells.
 ///
 /// The client's table decides every code it gives a category, so the server never
-/// contradicts the client's own reading of its own codes; that includes 1, which the
-/// table files under `shell`, so the text of an exit-1 failure is not read. Only codes
-/// the table leaves `unknown` or lacks fall through to the conventional codes and then
-/// to the error text.
+/// contradicts the client's own reading of its own codes. The one exception is 1, the
+/// generic "general error" that most failures end with: the table files it under
+/// `shell` for want of anything better, so a text that names the cause ("No space left
+/// on device") is read first, and `shell` is what is left when it names none. Codes the
+/// table leaves `unknown` or lacks fall through to the conventional codes and then to
+/// the error text.
 pub fn derive(exit_code: Option<u8>, error: &str) -> &'static str {
     let by_code = |code| client_category(code).or_else(|| from_exit_code(code));
-    if let Some(category) = exit_code.and_then(by_code) {
+    if let Some(code) = exit_code.filter(|c| *c != GENERIC)
+        && let Some(category) = by_code(code)
+    {
         return category;
     }
     let text = error.to_lowercase();
     PHRASES
         .iter()
         .find(|(phrase, _)| text.contains(phrase))
-        .map_or("unknown", |(_, category)| category)
+        .map(|(_, category)| *category)
+        .or_else(|| exit_code.and_then(by_code))
+        .unwrap_or("unknown")
 }
+
+/// The exit code of a failure that says nothing more: `exit 1`, `false`, a failed `[`.
+const GENERIC: u8 = 1;
 
 /// Whether an error text says the user aborted the run.
 pub fn says_user_aborted(error: &str) -> bool {
@@ -248,7 +257,9 @@ mod tests {
             if entry.category != "unknown" {
                 categorised += 1;
                 assert_eq!(derive(Some(code), ""), entry.category, "exit {code}");
-                assert_eq!(derive(Some(code), "permission denied"), entry.category);
+                if code != GENERIC {
+                    assert_eq!(derive(Some(code), "permission denied"), entry.category);
+                }
             }
         }
         assert_eq!(categorised, 74);
@@ -318,8 +329,9 @@ mod tests {
         assert_eq!(derive(Some(100), ""), "dependency");
         assert_eq!(derive(Some(134), ""), "resource");
         assert_eq!(derive(Some(130), ""), "user_aborted");
-        // The table files the generic 1 under `shell`, whatever the text says.
-        assert_eq!(derive(Some(1), "E: No space left on device"), "shell");
+        // The generic 1 is `shell` in the table, unless the text names a cause.
+        assert_eq!(derive(Some(1), "E: No space left on device"), "storage");
+        assert_eq!(derive(Some(1), "something odd"), "shell");
     }
 
     #[test]
