@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::dashboard;
 use crate::documents::{Documents, Meta};
 use crate::settings::Settings;
-use crate::stats::Window;
+use crate::stats::{Repo, Scope, Window};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,7 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/index.html", get(index))
         .route("/dashboard.css", get(css))
         .route("/dashboard.js", get(js))
-        .route("/data.js", get(data))
+        .route("/data.js", get(manifest))
+        .route("/data/{repo}/{file}", get(data))
+        .route("/data/{repo}/{window}/apps/{file}", get(app_data))
         .route("/v1/stats/summary", get(summary))
         .route("/v1/stats/apps", get(apps))
         .route("/v1/stats/apps/{nsapp}", get(app))
@@ -57,8 +59,10 @@ pub fn router(state: AppState) -> Router {
 /// Every way a statistics request can fail, and its HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("days must be a whole number from 1 to 365, or \"all\"")]
+    #[error("days must be one of 1, 7, 30, 90, 365 or \"all\"")]
     BadWindow,
+    #[error("repo must be one of production, development, external or all")]
+    BadRepo,
     #[error("an app name holds only lower-case letters, digits, '-', '_' and '.'")]
     BadApp,
     #[error("{0}")]
@@ -73,6 +77,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
             ApiError::BadWindow => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),
+            ApiError::BadRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
             ApiError::BadApp => (StatusCode::BAD_REQUEST, "invalid_app", Some("nsapp")),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::Unavailable(e) => {
@@ -90,21 +95,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The query of every statistics document: `days` (one of `WINDOWS`, default 30) and
+/// `repo` (default `production`).
 #[derive(Debug, Deserialize)]
-pub struct WindowQuery {
+pub struct ScopeQuery {
     days: Option<String>,
+    repo: Option<String>,
 }
 
-impl WindowQuery {
-    fn window(&self) -> Result<Window, ApiError> {
-        match self.days.as_deref() {
-            None => Ok(Window::today(Some(30))),
-            Some("all") => Ok(Window::today(None)),
-            Some(d) => match d.parse::<u32>() {
-                Ok(n @ 1..=365) => Ok(Window::today(Some(n))),
-                _ => Err(ApiError::BadWindow),
-            },
-        }
+/// The window a document covers when the request names none.
+pub const DEFAULT_DAYS: u32 = 30;
+
+impl ScopeQuery {
+    fn scope(&self) -> Result<Scope, ApiError> {
+        // Only the plain number is a `days` value; `30d` is the dashboard's file name.
+        let window = match self.days.as_deref() {
+            None => Window::today(Some(DEFAULT_DAYS)),
+            Some(d) if d.ends_with('d') => return Err(ApiError::BadWindow),
+            Some(d) => Window::named(d).ok_or(ApiError::BadWindow)?,
+        };
+        let repo = match self.repo.as_deref() {
+            None => Repo::Production,
+            Some(r) => Repo::named(r).ok_or(ApiError::BadRepo)?,
+        };
+        Ok(Scope { window, repo })
     }
 }
 
@@ -203,7 +217,7 @@ where
         None => {
             let Some(bytes) = build.await? else {
                 return Err(ApiError::NotFound(
-                    "no app of this name has at least k runs in this window",
+                    "no app of this name has k runs from k installations in this window and repository",
                 ));
             };
             let body = Arc::new(bytes);
@@ -224,7 +238,7 @@ where
 async fn document<T, F, Fut>(
     state: &AppState,
     request: &HeaderMap,
-    query: &WindowQuery,
+    query: &ScopeQuery,
     name: &str,
     build: F,
 ) -> Result<Response, ApiError>
@@ -233,8 +247,9 @@ where
     F: FnOnce(Arc<Documents>, Meta) -> Fut,
     Fut: Future<Output = clickhouse::error::Result<Option<T>>>,
 {
-    let meta = state.documents.meta(query.window()?).await?;
-    let key = format!("{name}/{}@{}", meta.window.name(), meta.window.until);
+    let scope = query.scope()?;
+    let meta = state.documents.meta(scope).await?;
+    let key = format!("{name}/{}@{}", scope.name(), meta.window.until);
     let as_of = meta.generated_at;
     let docs = state.documents.clone();
     cached(state, request, key, as_of, "application/json", async move {
@@ -248,7 +263,7 @@ where
 
 async fn summary(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "summary", |d, m| async move {
@@ -259,7 +274,7 @@ async fn summary(
 
 async fn apps(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "apps", |d, m| async move {
@@ -280,7 +295,7 @@ pub fn valid_app(nsapp: &str) -> bool {
 async fn app(
     State(state): State<AppState>,
     Path(nsapp): Path<String>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !valid_app(&nsapp) {
@@ -295,7 +310,7 @@ async fn app(
 
 async fn daily(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "daily", |d, m| async move {
@@ -307,7 +322,7 @@ async fn daily(
 /// Runs by operating system and version (`debian 12`).
 async fn os(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "os", |d, m| async move {
@@ -319,7 +334,7 @@ async fn os(
 /// Runs by Proxmox VE version.
 async fn pve(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "pve", |d, m| async move {
@@ -330,7 +345,7 @@ async fn pve(
 
 async fn hardware(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "hardware", |d, m| async move {
@@ -341,7 +356,7 @@ async fn hardware(
 
 async fn errors(
     State(state): State<AppState>,
-    Query(query): Query<WindowQuery>,
+    Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     document(&state, &headers, &query, "errors", |d, m| async move {
@@ -377,10 +392,55 @@ async fn js(State(state): State<AppState>, headers: HeaderMap) -> Response {
     )
 }
 
-/// The dashboard's data: every document of every dashboard window, as one script.
-async fn data(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let meta = state.documents.meta(Window::today(None)).await?;
+/// The dashboard's manifest: the windows and repositories it offers, `k`, and how often
+/// the statistics can change (the dashboard refreshes itself at that pace).
+async fn manifest(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let meta = state
+        .documents
+        .meta(Scope {
+            window: Window::today(None),
+            repo: Repo::Production,
+        })
+        .await?;
     let key = format!("data.js@{}", meta.window.until);
+    let max_age = max_age(&state);
+    cached(
+        &state,
+        &headers,
+        key,
+        meta.generated_at,
+        "text/javascript; charset=utf-8",
+        async move {
+            Ok(Some(
+                dashboard::manifest_js(&meta, Some(max_age)).into_bytes(),
+            ))
+        },
+    )
+    .await
+}
+
+/// The scope named by a data script's path: `{repo}` and `{window}` as the dashboard
+/// names them (`production`, `30d`).
+fn data_scope(repo: &str, window: &str) -> Result<Scope, ApiError> {
+    let repo = Repo::named(repo).ok_or(ApiError::NotFound("no such repository"))?;
+    let window = Window::named(window)
+        .filter(|w| window == w.name())
+        .ok_or(ApiError::NotFound("no such window"))?;
+    Ok(Scope { window, repo })
+}
+
+/// `/data/{repo}/{window}.js`: every dashboard document of one scope, as a script.
+async fn data(
+    State(state): State<AppState>,
+    Path((repo, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let window = file
+        .strip_suffix(".js")
+        .ok_or(ApiError::NotFound("no such resource"))?;
+    let scope = data_scope(&repo, window)?;
+    let meta = state.documents.meta(scope).await?;
+    let key = format!("data/{}@{}", scope.name(), meta.window.until);
     let docs = state.documents.clone();
     cached(
         &state,
@@ -389,9 +449,117 @@ async fn data(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         meta.generated_at,
         "text/javascript; charset=utf-8",
         async move {
-            let bundle = dashboard::bundle(&docs).await?;
-            Ok(Some(dashboard::data_js(&bundle).into_bytes()))
+            let documents = dashboard::scope_documents(&docs, scope).await?;
+            Ok(Some(dashboard::data_js(scope, &documents).into_bytes()))
         },
     )
     .await
+}
+
+/// `/data/{repo}/{window}/apps/{nsapp}.js`: one app's document, as a script.
+async fn app_data(
+    State(state): State<AppState>,
+    Path((repo, window, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let nsapp = file
+        .strip_suffix(".js")
+        .ok_or(ApiError::NotFound("no such resource"))?;
+    if !valid_app(nsapp) {
+        return Err(ApiError::BadApp);
+    }
+    let scope = data_scope(&repo, &window)?;
+    let meta = state.documents.meta(scope).await?;
+    let key = format!("data/{}/apps/{nsapp}@{}", scope.name(), meta.window.until);
+    let docs = state.documents.clone();
+    let nsapp = nsapp.to_owned();
+    cached(
+        &state,
+        &headers,
+        key,
+        meta.generated_at,
+        "text/javascript; charset=utf-8",
+        async move {
+            match docs.app(meta, &nsapp).await? {
+                Some(doc) => Ok(Some(
+                    dashboard::app_js(
+                        scope,
+                        &nsapp,
+                        &serde_json::to_value(&doc).map_err(ApiError::Serialise)?,
+                    )
+                    .into_bytes(),
+                )),
+                None => Ok(None),
+            }
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::WINDOWS;
+
+    fn scope(days: Option<&str>, repo: Option<&str>) -> Result<Scope, ApiError> {
+        ScopeQuery {
+            days: days.map(str::to_owned),
+            repo: repo.map(str::to_owned),
+        }
+        .scope()
+    }
+
+    #[test]
+    fn only_the_fixed_windows_are_answered() {
+        for days in ["1", "7", "30", "90", "365"] {
+            let s = scope(Some(days), None).unwrap_or_else(|e| panic!("{days}: {e}"));
+            assert_eq!(s.window.days.map(|d| d.to_string()).as_deref(), Some(days));
+        }
+        assert_eq!(
+            scope(Some("all"), None).map(|s| s.window.days).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            scope(None, None).map(|s| s.window.days).ok(),
+            Some(Some(30))
+        );
+        for bad in ["2", "0", "31", "366", "30d", "week", "", "-1", "7.0"] {
+            assert!(
+                matches!(scope(Some(bad), None), Err(ApiError::BadWindow)),
+                "{bad}"
+            );
+        }
+        assert_eq!(WINDOWS.len(), 6);
+    }
+
+    #[test]
+    fn the_repository_defaults_to_production() {
+        assert_eq!(
+            scope(None, None).map(|s| s.repo).ok(),
+            Some(Repo::Production)
+        );
+        for r in Repo::CHOICES {
+            assert_eq!(scope(None, Some(r.name())).map(|s| s.repo).ok(), Some(r));
+        }
+        for bad in ["ProxmoxVE", "prod", "", "ALL"] {
+            assert!(
+                matches!(scope(None, Some(bad)), Err(ApiError::BadRepo)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_400s_say_what_is_allowed() {
+        assert!(
+            ApiError::BadWindow
+                .to_string()
+                .contains("1, 7, 30, 90, 365")
+        );
+        assert!(
+            ApiError::BadRepo
+                .to_string()
+                .contains("production, development, external")
+        );
+    }
 }

@@ -1,10 +1,15 @@
 //! The published documents: what the API serves and `aggregator export` writes.
 //!
 //! Every document says when its statistics were materialised (`generated_at`), the
-//! window it covers and the `k` its groups respect, and names run counts the same way
-//! (`runs`, `success`, `failed`, `aborted`, `unfinished`, `in_progress`). Each is built
-//! from the materialised tables only, so two builds between refreshes give the same
-//! bytes; that is what makes the API's ETags stable and the export reproducible.
+//! window and the repositories it covers, and the `k` its groups respect, and names run
+//! counts the same way (`runs`, `success`, `failed`, `aborted`, `unfinished`,
+//! `in_progress`). Each is built from the materialised tables only, so two builds between
+//! refreshes give the same bytes; that is what makes the API's ETags stable and the
+//! export reproducible.
+//!
+//! Every number is published only from a group of at least `k` runs from at least `k`
+//! installations (crate::anonymity): groups, the `other` of a breakdown, a day, an app,
+//! an app's top exit code, the apps of an error pattern.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +17,9 @@ use clickhouse::Client;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::anonymity::{self, Published};
+use crate::anonymity::{self, Group, Published};
 use crate::settings::AggregatorSettings;
-use crate::stats::{self, Durations, RunCounts, Window};
+use crate::stats::{self, AppGroup, Durations, Of, Repo, RunCounts, Scope, Tally, Window};
 
 /// The header of every document.
 #[derive(Debug, Clone, Serialize)]
@@ -23,8 +28,19 @@ pub struct Meta {
     #[serde(with = "time::serde::rfc3339::option")]
     pub generated_at: Option<OffsetDateTime>,
     pub window: Window,
-    /// No published group has fewer runs than this.
+    /// Whose runs are counted: `production`, `development`, `external` or `all`.
+    pub repo: Repo,
+    /// No published number comes from fewer runs, or fewer installations, than this.
     pub k: u64,
+}
+
+impl Meta {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            window: self.window,
+            repo: self.repo,
+        }
+    }
 }
 
 /// `GET /v1/stats/summary`.
@@ -32,14 +48,14 @@ pub struct Meta {
 pub struct Summary {
     #[serde(flatten)]
     pub meta: Meta,
-    /// True when the window holds fewer than `k` runs: the counts are then withheld.
+    /// True when the scope's runs do not pass the k rule: the counts are then withheld.
     pub suppressed: bool,
     #[serde(flatten)]
     pub counts: Option<RunCounts>,
     pub success_rate: Option<f64>,
 }
 
-/// One app in `GET /v1/stats/apps`.
+/// One app in `GET /v1/stats/apps`: what the script analysis lists.
 #[derive(Debug, Serialize)]
 pub struct AppEntry {
     pub nsapp: String,
@@ -47,6 +63,10 @@ pub struct AppEntry {
     pub counts: RunCounts,
     pub success_rate: Option<f64>,
     pub failure_rate: Option<f64>,
+    /// Runs per day of the window (per day with statistics, for `all`).
+    pub runs_per_day: f64,
+    /// The last day on which the app had at least `k` runs from `k` installations.
+    pub last_active: Option<String>,
     /// Install duration of successful runs, when at least `k` reported one.
     pub duration: Option<Durations>,
 }
@@ -65,9 +85,9 @@ pub struct RateEntry {
 pub struct Apps {
     #[serde(flatten)]
     pub meta: Meta,
-    /// Apps with at least `k` runs, most runs first.
+    /// Every app that passes the k rule, most runs first.
     pub apps: Vec<AppEntry>,
-    /// The apps below `k`, together, when they reach `k` between them.
+    /// The apps that do not, together, when they pass between them.
     pub other: Option<RunCounts>,
     pub suppressed_groups: usize,
     /// The smallest number of finished runs an app needs to be ranked by failure rate:
@@ -76,9 +96,13 @@ pub struct Apps {
     pub min_runs: u64,
     /// Apps with at least `min_runs` finished runs, highest failure rate first.
     pub highest_failure_rate: Vec<RateEntry>,
+    /// The published apps with the fewest runs, fewest first.
+    pub least_used: Vec<String>,
+    /// The published apps last active most recently, most recent first.
+    pub recently_active: Vec<String>,
 }
 
-/// `GET /v1/stats/apps/{nsapp}`.
+/// `GET /v1/stats/apps/{nsapp}`: one app's page.
 #[derive(Debug, Serialize)]
 pub struct App {
     #[serde(flatten)]
@@ -88,9 +112,15 @@ pub struct App {
     pub counts: RunCounts,
     pub success_rate: Option<f64>,
     pub failure_rate: Option<f64>,
+    pub runs_per_day: f64,
     pub duration: Option<Durations>,
-    /// The app's runs by type, os, pve, error_category and exit_code.
+    /// The app's runs per day; days that do not pass the k rule are left out.
+    pub days: Vec<Day>,
+    pub suppressed_days: usize,
+    /// The app's runs by type, os, pve, error_category and error pattern.
     pub breakdowns: BTreeMap<&'static str, Published>,
+    /// The exit codes of its failed and aborted runs.
+    pub exit_codes: Published<ExitCode>,
 }
 
 /// One day of `GET /v1/stats/daily`.
@@ -106,9 +136,9 @@ pub struct Day {
 pub struct Daily {
     #[serde(flatten)]
     pub meta: Meta,
-    /// Days with at least `k` runs, oldest first.
+    /// Days that pass the k rule, oldest first.
     pub days: Vec<Day>,
-    /// Days left out because they had fewer than `k` runs.
+    /// Days left out because they did not.
     pub suppressed_days: usize,
 }
 
@@ -130,29 +160,113 @@ pub struct Hardware {
     pub dimensions: BTreeMap<&'static str, Published>,
 }
 
-/// An exit code with what it usually means.
+/// An exit code of failed and aborted runs, with what the client's table says of it.
 #[derive(Debug, Serialize)]
 pub struct ExitCode {
     pub value: String,
-    pub description: Option<&'static str>,
+    pub meaning: Option<&'static str>,
+    pub category: Option<&'static str>,
     #[serde(flatten)]
     pub counts: RunCounts,
+    /// Its runs among all failed and aborted runs of the scope.
+    pub share: Option<f64>,
 }
 
+/// An app and its runs within some group.
 #[derive(Debug, Serialize)]
-pub struct ExitCodes {
-    pub groups: Vec<ExitCode>,
-    pub other: Option<RunCounts>,
-    pub suppressed_groups: usize,
+pub struct AppRuns {
+    pub nsapp: String,
+    pub runs: u64,
 }
 
-/// `GET /v1/stats/errors`: why failed and aborted runs ended.
+/// An error category, and the apps whose failures it holds most.
+#[derive(Debug, Serialize)]
+pub struct Category {
+    pub value: String,
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    pub share: Option<f64>,
+    /// Up to five apps, most runs first; each (app, category) group passes the k rule.
+    pub top_apps: Vec<AppRuns>,
+}
+
+/// An error pattern: failure texts that differ only in what crate::patterns masks.
+#[derive(Debug, Serialize)]
+pub struct Pattern {
+    pub pattern: String,
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    pub share: Option<f64>,
+    /// Up to five apps, most runs first; each (app, pattern) group passes the k rule.
+    pub apps: Vec<AppRuns>,
+}
+
+/// The most common value of one of an app's breakdowns.
+#[derive(Debug, Serialize)]
+pub struct Top {
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<&'static str>,
+    pub runs: u64,
+}
+
+/// How one app fails.
+#[derive(Debug, Serialize)]
+pub struct FailingApp {
+    pub nsapp: String,
+    pub runs: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub failure_rate: Option<f64>,
+    pub top_exit_code: Option<Top>,
+    pub top_category: Option<Top>,
+}
+
+/// Failed and aborted runs of one day.
+#[derive(Debug, Serialize)]
+pub struct FailureDay {
+    pub day: String,
+    pub runs: u64,
+    pub failed: u64,
+    pub aborted: u64,
+}
+
+/// An app's runs that never sent a terminal status.
+#[derive(Debug, Serialize)]
+pub struct UnfinishedApp {
+    pub nsapp: String,
+    pub runs: u64,
+    pub unfinished: u64,
+    pub share: Option<f64>,
+}
+
+/// Runs that never finished ("stuck"): started, then no terminal status for
+/// `stuck_after`.
+#[derive(Debug, Serialize)]
+pub struct Unfinished {
+    /// All of the scope's (`null` when the scope does not pass the k rule).
+    pub runs: Option<u64>,
+    /// The apps with the most, up to twenty.
+    pub apps: Vec<UnfinishedApp>,
+}
+
+/// `GET /v1/stats/errors`: why runs fail, for the maintainers deciding what to fix.
 #[derive(Debug, Serialize)]
 pub struct Errors {
     #[serde(flatten)]
     pub meta: Meta,
-    pub categories: Published,
-    pub exit_codes: ExitCodes,
+    /// The scope's runs (`null` when they do not pass the k rule).
+    pub totals: Option<RunCounts>,
+    /// Failed and aborted runs per day, oldest first; days that do not pass are left out.
+    pub days: Vec<FailureDay>,
+    pub suppressed_days: usize,
+    pub exit_codes: Published<ExitCode>,
+    pub categories: Published<Category>,
+    /// The most common error patterns, up to fifty; the rest are in `other`.
+    pub patterns: Published<Pattern>,
+    /// Every published app with failed or aborted runs, most failures first.
+    pub apps: Vec<FailingApp>,
+    pub unfinished: Unfinished,
 }
 
 /// The dimensions of `/v1/stats/hardware`, as materialised.
@@ -171,8 +285,17 @@ pub const HARDWARE: &[&str] = &[
     "repo_source",
 ];
 
-/// The per-app dimensions of `/v1/stats/apps/{nsapp}` (materialize::PER_APP).
-const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "exit_code"];
+/// The per-app breakdowns of `/v1/stats/apps/{nsapp}` (exit codes have their own list).
+const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern"];
+
+/// The most error patterns the errors document lists.
+const PATTERNS: usize = 50;
+
+/// Rates and shares are published to four places: enough for a chart, and the same
+/// bytes on every platform.
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
 
 /// Builds documents from one ClickHouse.
 pub struct Documents {
@@ -192,17 +315,70 @@ impl Documents {
         }
     }
 
-    pub async fn meta(&self, window: Window) -> clickhouse::error::Result<Meta> {
+    pub async fn meta(&self, scope: Scope) -> clickhouse::error::Result<Meta> {
         Ok(Meta {
             generated_at: stats::as_of(&self.client).await?,
-            window,
+            window: scope.window,
+            repo: scope.repo,
             k: self.k,
         })
     }
 
+    fn passes(&self, tally: &Tally) -> bool {
+        anonymity::passes(tally.runs, tally.installs, self.k)
+    }
+
+    /// A breakdown, k-anonymised.
+    async fn published(&self, of: Of<'_>, scope: Scope) -> clickhouse::error::Result<Published> {
+        let groups = stats::breakdown(&self.client, of, scope).await?;
+        let (small, runs) = anonymity::small(&groups, self.k);
+        // Only when `other` has k runs can its installations decide.
+        let other_installs = if runs >= self.k {
+            stats::installs_of(&self.client, of, scope, &small).await?
+        } else {
+            0
+        };
+        Ok(anonymity::publish(groups, self.k, other_installs))
+    }
+
+    /// The days of the scope that pass the k rule, and how many did not.
+    async fn days(
+        &self,
+        scope: Scope,
+        nsapp: &str,
+    ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
+        let all = stats::daily(&self.client, scope, nsapp).await?;
+        let total = all.len();
+        let days: Vec<Day> = all
+            .into_iter()
+            .filter(|(_, t)| self.passes(t))
+            .map(|(day, t)| Day {
+                day: day.to_string(),
+                counts: t.counts(),
+            })
+            .collect();
+        let suppressed = total - days.len();
+        Ok((days, suppressed))
+    }
+
+    /// The days runs per day are counted over: the window's, or for `all` the days
+    /// that have statistics.
+    async fn days_in(&self, window: Window) -> clickhouse::error::Result<u32> {
+        Ok(match window.days {
+            Some(d) => d,
+            None => stats::days_covered(&self.client, window).await?,
+        }
+        .max(1))
+    }
+
+    fn publish_durations(&self, d: Durations) -> Option<Durations> {
+        anonymity::passes(d.runs, d.installs, self.k).then_some(d)
+    }
+
     pub async fn summary(&self, meta: Meta) -> clickhouse::error::Result<Summary> {
-        let counts = stats::counts(&self.client, meta.window, "").await?;
-        let shown = counts.runs >= self.k;
+        let tally = stats::counts(&self.client, meta.scope(), "").await?;
+        let shown = self.passes(&tally);
+        let counts = tally.counts();
         Ok(Summary {
             meta,
             suppressed: !shown,
@@ -211,22 +387,19 @@ impl Documents {
         })
     }
 
-    fn publish_durations(&self, d: Durations) -> Option<Durations> {
-        (d.runs >= self.k).then_some(d)
-    }
-
     pub async fn apps(&self, meta: Meta) -> clickhouse::error::Result<Apps> {
-        let window = meta.window;
-        let groups = stats::breakdown(&self.client, "app", "", window).await?;
-        let published = anonymity::publish(groups, self.k);
-        let mut durations: BTreeMap<String, Durations> = stats::durations(&self.client, window, "")
+        let scope = meta.scope();
+        let published = self.published(Of::all("app"), scope).await?;
+        let mut durations: BTreeMap<String, Durations> = stats::durations(&self.client, scope, "")
             .await?
             .into_iter()
             .collect();
-        let days = match window.days {
-            Some(d) => d,
-            None => stats::days_covered(&self.client, window).await?,
-        };
+        let mut last: BTreeMap<String, time::Date> =
+            stats::last_active(&self.client, scope, self.k)
+                .await?
+                .into_iter()
+                .collect();
+        let days = self.days_in(scope.window).await?;
         let min_runs = self
             .k
             .max(self.rate_min_runs)
@@ -238,6 +411,8 @@ impl Documents {
                 duration: durations
                     .remove(&g.value)
                     .and_then(|d| self.publish_durations(d)),
+                last_active: last.remove(&g.value).map(|d| d.to_string()),
+                runs_per_day: per_day(g.counts.runs, days),
                 success_rate: g.counts.success_rate(),
                 failure_rate: g.counts.failure_rate(),
                 nsapp: g.value,
@@ -263,6 +438,22 @@ impl Documents {
                 .then(a.nsapp.cmp(&b.nsapp))
         });
         ranked.truncate(20);
+        let mut least: Vec<&AppEntry> = apps.iter().collect();
+        least.sort_by(|a, b| {
+            a.counts
+                .runs
+                .cmp(&b.counts.runs)
+                .then(a.nsapp.cmp(&b.nsapp))
+        });
+        let least_used = least.iter().take(10).map(|a| a.nsapp.clone()).collect();
+        let mut recent: Vec<&AppEntry> = apps.iter().filter(|a| a.last_active.is_some()).collect();
+        recent.sort_by(|a, b| {
+            b.last_active
+                .cmp(&a.last_active)
+                .then(b.counts.runs.cmp(&a.counts.runs))
+                .then(a.nsapp.cmp(&b.nsapp))
+        });
+        let recently_active = recent.iter().take(10).map(|a| a.nsapp.clone()).collect();
         Ok(Apps {
             meta,
             apps,
@@ -270,53 +461,67 @@ impl Documents {
             suppressed_groups: published.suppressed_groups,
             min_runs,
             highest_failure_rate: ranked,
+            least_used,
+            recently_active,
         })
     }
 
-    /// One app's document; `None` when it has fewer than `k` runs in the window, so
-    /// that its absence says no more than "fewer than k".
+    /// One app's document; `None` when its runs do not pass the k rule in the scope, so
+    /// that its absence says no more than that.
     pub async fn app(&self, meta: Meta, nsapp: &str) -> clickhouse::error::Result<Option<App>> {
-        let window = meta.window;
-        let counts = stats::counts(&self.client, window, nsapp).await?;
-        if counts.runs < self.k {
+        let scope = meta.scope();
+        let tally = stats::counts(&self.client, scope, nsapp).await?;
+        if !self.passes(&tally) {
             return Ok(None);
         }
+        let counts = tally.counts();
         let mut breakdowns = BTreeMap::new();
         for dimension in PER_APP {
-            let groups = stats::breakdown(&self.client, dimension, nsapp, window).await?;
-            breakdowns.insert(*dimension, anonymity::publish(groups, self.k));
+            let of = Of {
+                dimension,
+                nsapp,
+                failures: false,
+            };
+            breakdowns.insert(*dimension, self.published(of, scope).await?);
         }
-        let duration = stats::durations(&self.client, window, nsapp)
+        let of = Of {
+            dimension: "exit_code",
+            nsapp,
+            failures: true,
+        };
+        let failures = counts.failed + counts.aborted;
+        let exit_codes = self
+            .published(of, scope)
+            .await?
+            .map(|g| exit_code(g, failures));
+        let duration = stats::durations(&self.client, scope, nsapp)
             .await?
             .into_iter()
             .next()
             .and_then(|(_, d)| self.publish_durations(d));
+        let (days, suppressed_days) = self.days(scope, nsapp).await?;
+        let runs_per_day = per_day(counts.runs, self.days_in(scope.window).await?);
         Ok(Some(App {
             meta,
             nsapp: nsapp.to_owned(),
             success_rate: counts.success_rate(),
             failure_rate: counts.failure_rate(),
+            runs_per_day,
             counts,
             duration,
+            days,
+            suppressed_days,
             breakdowns,
+            exit_codes,
         }))
     }
 
     pub async fn daily(&self, meta: Meta) -> clickhouse::error::Result<Daily> {
-        let all = stats::daily(&self.client, meta.window).await?;
-        let total = all.len();
-        let days: Vec<Day> = all
-            .into_iter()
-            .filter(|(_, c)| c.runs >= self.k)
-            .map(|(day, counts)| Day {
-                day: day.to_string(),
-                counts,
-            })
-            .collect();
+        let (days, suppressed_days) = self.days(meta.scope(), "").await?;
         Ok(Daily {
             meta,
-            suppressed_days: total - days.len(),
             days,
+            suppressed_days,
         })
     }
 
@@ -325,53 +530,245 @@ impl Documents {
         meta: Meta,
         dimension: &'static str,
     ) -> clickhouse::error::Result<Breakdown> {
-        let groups = stats::breakdown(&self.client, dimension, "", meta.window).await?;
+        let published = self.published(Of::all(dimension), meta.scope()).await?;
         Ok(Breakdown {
             meta,
             dimension,
-            published: anonymity::publish(groups, self.k),
+            published,
         })
     }
 
     pub async fn hardware(&self, meta: Meta) -> clickhouse::error::Result<Hardware> {
         let mut dimensions = BTreeMap::new();
         for dimension in HARDWARE {
-            let groups = stats::breakdown(&self.client, dimension, "", meta.window).await?;
-            dimensions.insert(*dimension, anonymity::publish(groups, self.k));
+            let published = self.published(Of::all(dimension), meta.scope()).await?;
+            dimensions.insert(*dimension, published);
         }
         Ok(Hardware { meta, dimensions })
     }
 
+    /// The published (app, value) groups of a per-app dimension, by value, most runs first.
+    async fn apps_by_value(
+        &self,
+        dimension: &str,
+        scope: Scope,
+    ) -> clickhouse::error::Result<BTreeMap<String, Vec<AppRuns>>> {
+        let mut by: BTreeMap<String, Vec<AppRuns>> = BTreeMap::new();
+        for AppGroup { nsapp, group } in
+            stats::per_app(&self.client, dimension, true, scope).await?
+        {
+            if group.passes(self.k) {
+                by.entry(group.value).or_default().push(AppRuns {
+                    nsapp,
+                    runs: group.counts.runs,
+                });
+            }
+        }
+        for apps in by.values_mut() {
+            apps.sort_by(|a, b| b.runs.cmp(&a.runs).then(a.nsapp.cmp(&b.nsapp)));
+        }
+        Ok(by)
+    }
+
+    /// Each app's most common published value of a per-app dimension, among its failed
+    /// and aborted runs.
+    async fn top_per_app(
+        &self,
+        dimension: &str,
+        scope: Scope,
+    ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
+        let mut top: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        for AppGroup { nsapp, group } in
+            stats::per_app(&self.client, dimension, true, scope).await?
+        {
+            if !group.passes(self.k) {
+                continue;
+            }
+            let runs = group.counts.runs;
+            let better = top.get(&nsapp).is_none_or(|(value, best)| {
+                runs > *best || (runs == *best && group.value < *value)
+            });
+            if better {
+                top.insert(nsapp, (group.value, runs));
+            }
+        }
+        Ok(top)
+    }
+
     pub async fn errors(&self, meta: Meta) -> clickhouse::error::Result<Errors> {
-        let window = meta.window;
-        let categories = stats::breakdown(&self.client, "error_category", "", window).await?;
-        // Exit code 0 is a success's; a failed run never keeps it (schemas::parse).
-        let codes: Vec<_> = stats::breakdown(&self.client, "exit_code", "", window)
-            .await?
+        let scope = meta.scope();
+        let tally = stats::counts(&self.client, scope, "").await?;
+        let totals = self.passes(&tally).then(|| tally.counts());
+        // Shares are of the failed and aborted runs, when those may be told.
+        let failures = totals.map_or(0, |c| c.failed + c.aborted);
+
+        let (days, suppressed_days) = self.days(scope, "").await?;
+        let days = days
             .into_iter()
-            .filter(|g| g.value != "0")
+            .map(|d| FailureDay {
+                day: d.day,
+                runs: d.counts.runs,
+                failed: d.counts.failed,
+                aborted: d.counts.aborted,
+            })
             .collect();
-        let codes = anonymity::publish(codes, self.k);
+
+        let exit_codes = self
+            .published(
+                Of {
+                    dimension: "exit_code",
+                    nsapp: "",
+                    failures: true,
+                },
+                scope,
+            )
+            .await?
+            .map(|g| exit_code(g, failures));
+
+        let mut category_apps = self.apps_by_value("error_category", scope).await?;
+        let categories = self
+            .published(Of::all("error_category"), scope)
+            .await?
+            .map(|g| {
+                let mut top_apps = category_apps.remove(&g.value).unwrap_or_default();
+                top_apps.truncate(5);
+                Category {
+                    share: ratio(g.counts.runs, failures),
+                    value: g.value,
+                    counts: g.counts,
+                    top_apps,
+                }
+            });
+
+        let mut pattern_apps = self.apps_by_value("pattern", scope).await?;
+        let mut patterns = self.published(Of::all("pattern"), scope).await?;
+        // Past the fiftieth, patterns are counted in `other`: they are as safe to list,
+        // but a list that long is no longer read.
+        if patterns.groups.len() > PATTERNS {
+            let rest = patterns.groups.split_off(PATTERNS);
+            let mut other = patterns.other.unwrap_or_default();
+            for g in &rest {
+                other.add(&g.counts);
+            }
+            patterns.other = Some(other);
+        }
+        let patterns = patterns.map(|g| {
+            let mut apps = pattern_apps.remove(&g.value).unwrap_or_default();
+            apps.truncate(5);
+            Pattern {
+                share: ratio(g.counts.runs, failures),
+                pattern: g.value,
+                counts: g.counts,
+                apps,
+            }
+        });
+
+        let app_groups = self.published(Of::all("app"), scope).await?.groups;
+        let mut top_codes = self.top_per_app("exit_code", scope).await?;
+        let mut top_categories = self.top_per_app("error_category", scope).await?;
+        let mut apps: Vec<FailingApp> = app_groups
+            .iter()
+            .filter(|g| g.counts.failed + g.counts.aborted > 0)
+            .map(|g| FailingApp {
+                nsapp: g.value.clone(),
+                runs: g.counts.runs,
+                failed: g.counts.failed,
+                aborted: g.counts.aborted,
+                failure_rate: g.counts.failure_rate(),
+                top_exit_code: top_codes.remove(&g.value).map(|(value, runs)| Top {
+                    meaning: value
+                        .parse::<u8>()
+                        .ok()
+                        .and_then(schemas::category::describe_exit_code),
+                    value,
+                    runs,
+                }),
+                top_category: top_categories.remove(&g.value).map(|(value, runs)| Top {
+                    value,
+                    meaning: None,
+                    runs,
+                }),
+            })
+            .collect();
+        apps.sort_by(|a, b| {
+            (b.failed + b.aborted)
+                .cmp(&(a.failed + a.aborted))
+                .then(a.nsapp.cmp(&b.nsapp))
+        });
+
+        let mut stuck: Vec<UnfinishedApp> = app_groups
+            .iter()
+            .filter(|g| g.counts.unfinished > 0)
+            .map(|g| UnfinishedApp {
+                nsapp: g.value.clone(),
+                runs: g.counts.runs,
+                unfinished: g.counts.unfinished,
+                share: ratio(g.counts.unfinished, g.counts.runs),
+            })
+            .collect();
+        stuck.sort_by(|a, b| b.unfinished.cmp(&a.unfinished).then(a.nsapp.cmp(&b.nsapp)));
+        stuck.truncate(20);
+
         Ok(Errors {
             meta,
-            categories: anonymity::publish(categories, self.k),
-            exit_codes: ExitCodes {
-                groups: codes
-                    .groups
-                    .into_iter()
-                    .map(|g| ExitCode {
-                        description: g
-                            .value
-                            .parse::<u8>()
-                            .ok()
-                            .and_then(schemas::category::describe_exit_code),
-                        value: g.value,
-                        counts: g.counts,
-                    })
-                    .collect(),
-                other: codes.other,
-                suppressed_groups: codes.suppressed_groups,
+            totals,
+            days,
+            suppressed_days,
+            exit_codes,
+            categories,
+            patterns,
+            apps,
+            unfinished: Unfinished {
+                runs: totals.map(|c| c.unfinished),
+                apps: stuck,
             },
         })
+    }
+}
+
+/// An exit-code group with the client's meaning and category of the code.
+fn exit_code(g: Group, failures: u64) -> ExitCode {
+    let code = g.value.parse::<u8>().ok();
+    ExitCode {
+        meaning: code.and_then(schemas::category::describe_exit_code),
+        category: code.map(|c| schemas::category::derive(Some(c), "")),
+        share: ratio(g.counts.runs, failures),
+        value: g.value,
+        counts: g.counts,
+    }
+}
+
+/// Runs per day, to two places.
+fn per_day(runs: u64, days: u32) -> f64 {
+    (runs as f64 / f64::from(days.max(1)) * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_and_rates_are_rounded_and_never_divide_by_zero() {
+        assert_eq!(ratio(1, 3), Some(0.3333));
+        assert_eq!(ratio(1, 0), None);
+        assert_eq!(per_day(10, 3), 3.33);
+        assert_eq!(per_day(10, 0), 10.0);
+    }
+
+    #[test]
+    fn an_exit_code_carries_the_clients_meaning_and_category() {
+        let g = Group {
+            value: "214".into(),
+            counts: RunCounts {
+                runs: 5,
+                failed: 5,
+                ..RunCounts::default()
+            },
+            installs: 5,
+        };
+        let code = exit_code(g, 20);
+        assert_eq!(code.meaning, Some("Proxmox: Not enough storage space"));
+        assert_eq!(code.category, Some("storage"));
+        assert_eq!(code.share, Some(0.25));
     }
 }

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod erasure;
 pub mod export;
 pub mod materialize;
+pub mod patterns;
 pub mod settings;
 pub mod stats;
 
@@ -92,7 +93,10 @@ fn describe_metrics() {
         Unit::Seconds,
         "Seconds since the last successful refresh"
     );
-    describe_gauge!("aggregator_runs_24h", "Runs seen in the last 24 hours");
+    describe_gauge!(
+        "aggregator_runs_24h",
+        "Runs seen in the last 24 hours, from every repository"
+    );
     describe_gauge!(
         "aggregator_failed_runs_24h",
         "Runs of the last 24 hours whose outcome is failed"

@@ -6,7 +6,13 @@
 //! one it is `in_progress` until `stuck_after` has passed since its first event, then
 //! `unfinished`. Its environment and hardware come from its installing event (or, when it
 //! sent none, from the first event that carries the field); exit code, error category and
-//! install duration from its terminal event.
+//! install duration from its terminal event. Its repository is `production`
+//! (ProxmoxVE), `development` (ProxmoxVED) or `external` (a fork), and its error pattern
+//! the first line of its terminal error text with numbers, paths and the like masked
+//! (crate::patterns).
+//!
+//! Every group also keeps which 16-bit buckets its runs' installations fall in (see
+//! migration 0004): what the k rule over installations needs after the raw rows expire.
 //!
 //! A day is recomputed on every refresh until it is frozen: `freeze_after` past its end,
 //! when no late event can arrive any more (a queue backlog is at most `nats.max_age`, 7
@@ -38,10 +44,26 @@ const DIMENSIONS: &[(&str, &str)] = &[
     ("disk", "disk"),
     ("error_category", "error_category"),
     ("exit_code", "exit_code"),
+    ("pattern", "pattern"),
 ];
 
 /// The dimensions broken down per app as well.
-const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "exit_code"];
+pub const PER_APP: &[&str] = &[
+    "type",
+    "os",
+    "pve",
+    "error_category",
+    "exit_code",
+    "pattern",
+];
+
+/// The materialisation's version, kept with each day in `stats_days`: a day computed by
+/// an older version (before repositories and installations were kept) is computed again
+/// while its raw events exist, frozen or not.
+pub const VERSION: u16 = 2;
+
+/// A run's repository, from the normalised `repo_source` (schemas::parse).
+const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
 
 /// One row per run that started on `{day}`, with its outcome and dimensions.
 fn runs_sql() -> String {
@@ -68,8 +90,10 @@ fn runs_sql() -> String {
     let numbers = ["ct_type", "core_count", "ram_size", "disk_size"]
         .map(|f| field(f, &format!("isNotNull({f})")))
         .join(",\n            ");
+    let pattern = crate::patterns::sql("terminal.5");
     format!(
         "SELECT
+            installation AS random_id, {REPO} AS repo,
             nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
             gpu_passthrough, arch, repo_source,
             if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
@@ -87,16 +111,19 @@ fn runs_sql() -> String {
                     'in_progress') AS outcome,
             if(terminal.1 IN ('failed', 'aborted'), terminal.3, '') AS error_category,
             if(terminal.1 != '', ifNull(toString(terminal.2), ''), '') AS exit_code,
+            if(terminal.1 IN ('failed', 'aborted'), {pattern}, '') AS pattern,
             terminal.4 AS duration
         FROM (
             SELECT
                 coalesce(execution_id, random_id) AS run,
                 min(received_at) AS started,
+                -- Not named random_id: that would shadow the column in GROUP BY.
+                argMin(random_id, received_at) AS installation,
                 argMin(nsapp, received_at) AS nsapp,
                 argMin(type, received_at) AS type,
                 {strings},
                 {numbers},
-                argMinIf((status, exit_code, error_category, install_duration), received_at,
+                argMinIf((status, exit_code, error_category, install_duration, error), received_at,
                          status IN ('success', 'failed', 'aborted')) AS terminal
             FROM events FINAL
             WHERE received_at >= toDate({{day:String}}) AND received_at < toDate({{day:String}}) + 2
@@ -128,9 +155,10 @@ impl Refresh {
         let days: Vec<Date> = client
             .query(
                 "SELECT DISTINCT toDate(received_at) AS day FROM events
-                 WHERE day NOT IN (SELECT day FROM stats_days FINAL WHERE frozen)
+                 WHERE day NOT IN (SELECT day FROM stats_days FINAL WHERE frozen AND version >= ?)
                  ORDER BY day",
             )
+            .bind(VERSION)
             .fetch_all::<u16>()
             .await?
             .into_iter()
@@ -149,16 +177,24 @@ impl Refresh {
             // waiting for the mutation would cost seconds per cycle. Only generations
             // older than this one go, so a concurrent refresh's newer one is safe.
             let generation = generation_at(now);
-            for table in ["stats_runs", "stats_durations"] {
+            let days: Vec<String> = days.iter().map(Date::to_string).collect();
+            for table in ["stats_groups", "stats_durations"] {
                 client
                     .query(&format!(
                         "DELETE FROM {table} WHERE day IN ? AND generation < {generation}"
                     ))
-                    .bind(days.iter().map(Date::to_string).collect::<Vec<_>>())
+                    .bind(&days)
                     .with_setting("lightweight_deletes_sync", "0")
                     .execute()
                     .await?;
             }
+            // What an older version materialised for these days (migration 0004).
+            client
+                .query("DELETE FROM stats_runs WHERE day IN ?")
+                .bind(&days)
+                .with_setting("lightweight_deletes_sync", "0")
+                .execute()
+                .await?;
         }
         Ok(report)
     }
@@ -201,35 +237,47 @@ impl Refresh {
         );
         client
             .query(&format!(
-                "INSERT INTO stats_runs (day, generation, dimension, value, nsapp, outcome, runs)
-                 SELECT toDate({{day:String}}), {generation}, d.1, d.2, if(d.3, nsapp, ''), outcome, count()
+                "INSERT INTO stats_groups (day, generation, repo, dimension, value, nsapp, outcome, runs, installs)
+                 SELECT toDate({{day:String}}), {generation}, repo, d.1, d.2, if(d.3, nsapp, ''), outcome, count(),
+                        groupBitmapState({})
                  FROM ({runs}) ARRAY JOIN [{}] AS d
-                 GROUP BY d.1, d.2, if(d.3, nsapp, ''), outcome",
+                 GROUP BY repo, d.1, d.2, if(d.3, nsapp, ''), outcome",
+                bucket("d.1, d.3"),
                 dims.join(", ")
             ))
             .execute()
             .await?;
         client
             .query(&format!(
-                "INSERT INTO stats_durations (day, generation, nsapp, runs, durations)
-                 SELECT toDate({{day:String}}), {generation}, nsapp, count(), quantilesTDigestState(0.5, 0.9)(toUInt32(assumeNotNull(duration)))
+                "INSERT INTO stats_durations (day, generation, repo, nsapp, runs, durations, installs)
+                 SELECT toDate({{day:String}}), {generation}, repo, nsapp, count(),
+                        quantilesTDigestState(0.5, 0.9)(toUInt32(assumeNotNull(duration))),
+                        groupBitmapState({})
                  FROM ({runs}) WHERE outcome = 'success' AND duration IS NOT NULL
-                 GROUP BY nsapp"
+                 GROUP BY repo, nsapp",
+                bucket("'duration'")
             ))
             .execute()
             .await?;
         // The switch: from here on readers see this generation of the day.
         client
             .query(&format!(
-                "INSERT INTO stats_days (day, generation, frozen, runs, computed_at)
-                 SELECT toDate({{day:String}}), {generation}, {frozen}, sum(runs), now64(3)
-                 FROM stats_runs WHERE day = toDate({{day:String}}) AND generation = {generation}
+                "INSERT INTO stats_days (day, generation, frozen, runs, computed_at, version)
+                 SELECT toDate({{day:String}}), {generation}, {frozen}, sum(runs), now64(3), {VERSION}
+                 FROM stats_groups WHERE day = toDate({{day:String}}) AND generation = {generation}
                    AND dimension = 'all' AND nsapp = ''"
             ))
             .execute()
             .await?;
         Ok(frozen)
     }
+}
+
+/// The installation bucket of a run, salted with `salt` (SQL expressions): the same
+/// installation falls in unrelated buckets in different dimensions, so that one run's
+/// rows cannot be joined across them.
+fn bucket(salt: &str) -> String {
+    format!("toUInt16(sipHash64({salt}, random_id) % 65536)")
 }
 
 /// A refresh's generation: its time in microseconds, so that later refreshes win.

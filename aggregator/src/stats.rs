@@ -1,8 +1,10 @@
-//! Reading the materialised statistics (migration 0002) back out of ClickHouse.
+//! Reading the materialised statistics (migrations 0002 and 0004) back out of ClickHouse.
 //!
 //! Every query here reads only the current generation of each day (`CURRENT`), over a
-//! window of days. Nothing here reads the raw events: the published numbers must stay
-//! the same after the raw rows have expired.
+//! scope: a window of days and a choice of repositories. Nothing here reads the raw
+//! events: the published numbers must stay the same after the raw rows have expired.
+//! Every group comes with its installations (a lower bound: migration 0004), which
+//! crate::anonymity needs to decide what may be published.
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -80,6 +82,11 @@ fn iso_date<S: serde::Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> 
     s.collect_str(date)
 }
 
+/// The windows a document can cover, in days (`None`: every day). Fixed, because two
+/// windows that differ by one day would give that day's exact numbers by subtraction,
+/// which the daily view withholds below k.
+pub const WINDOWS: [Option<u32>; 6] = [Some(1), Some(7), Some(30), Some(90), Some(365), None];
+
 impl Window {
     /// The last `days` days (every day for `None`), today included.
     pub fn today(days: Option<u32>) -> Window {
@@ -89,6 +96,18 @@ impl Window {
         }
     }
 
+    /// The window named as the API and the dashboard name it (`30`, `30d` or `all`),
+    /// ending today; `None` for any other.
+    pub fn named(name: &str) -> Option<Window> {
+        if name == "all" {
+            return Some(Window::today(None));
+        }
+        let days: u32 = name.strip_suffix('d').unwrap_or(name).parse().ok()?;
+        WINDOWS
+            .contains(&Some(days))
+            .then(|| Window::today(Some(days)))
+    }
+
     /// A short name for file names and the dashboard: `30d`, `all`.
     pub fn name(self) -> String {
         match self.days {
@@ -96,18 +115,94 @@ impl Window {
             None => "all".into(),
         }
     }
+}
 
-    /// Bind the parameters of `IN_WINDOW`.
-    fn bind(self, query: clickhouse::query::Query) -> clickhouse::query::Query {
-        let days = self.days.unwrap_or(0);
-        query.bind(days).bind(self.until.to_string()).bind(days)
+/// Which repositories' runs a document counts. The scripts run from the production
+/// repository (ProxmoxVE), from the development one (ProxmoxVED), whose runs fail far
+/// more often by design, or from a fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Repo {
+    Production,
+    Development,
+    External,
+    All,
+}
+
+impl Repo {
+    /// Every choice, the default first.
+    pub const CHOICES: [Repo; 4] = [
+        Repo::Production,
+        Repo::Development,
+        Repo::External,
+        Repo::All,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Repo::Production => "production",
+            Repo::Development => "development",
+            Repo::External => "external",
+            Repo::All => "all",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Repo> {
+        Repo::CHOICES.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The values of the rollups' `repo` column this choice counts.
+    fn values(self) -> Vec<&'static str> {
+        match self {
+            Repo::All => vec!["production", "development", "external"],
+            one => vec![one.name()],
+        }
     }
 }
 
-/// `WHERE` clause of a window over `day`; `Window::bind` binds its parameters. The end
-/// of the window is passed in rather than ClickHouse's `today()`, which follows the
-/// server's time zone, while `day` is a UTC date.
-const IN_WINDOW: &str = "(? = 0 OR day > toDate(?) - ?)";
+/// What a document counts: a window of days and a choice of repositories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    pub window: Window,
+    pub repo: Repo,
+}
+
+impl Scope {
+    /// A name for caches and file paths: `production/30d`.
+    pub fn name(self) -> String {
+        format!("{}/{}", self.repo.name(), self.window.name())
+    }
+
+    /// Bind the parameters of `IN_SCOPE`.
+    fn bind(self, query: clickhouse::query::Query) -> clickhouse::query::Query {
+        let days = self.window.days.unwrap_or(0);
+        query
+            .bind(self.repo.values())
+            .bind(days)
+            .bind(self.window.until.to_string())
+            .bind(days)
+    }
+}
+
+/// The end of the `WHERE` clause of every rollup query: the current generation of each
+/// day, the scope's repositories and window. `Scope::bind` binds its parameters, after
+/// those of the query before it. The end of the window is passed in rather than
+/// ClickHouse's `today()`, which follows the server's time zone, while `day` is a UTC date.
+const IN_SCOPE: &str = "repo IN ? AND (? = 0 OR day > toDate(?) - ?)";
+
+/// The run counts by outcome and the installations of a set of rollup rows, as columns.
+/// The columns are qualified: ClickHouse resolves a bare `runs` to the alias `runs`,
+/// which would put an aggregate inside another.
+const TALLY: &str = "sum(stats_groups.runs) AS runs,
+    sumIf(stats_groups.runs, outcome = 'success') AS success,
+    sumIf(stats_groups.runs, outcome = 'failed') AS failed,
+    sumIf(stats_groups.runs, outcome = 'aborted') AS aborted,
+    sumIf(stats_groups.runs, outcome = 'unfinished') AS unfinished,
+    sumIf(stats_groups.runs, outcome = 'in_progress') AS in_progress,
+    bitmapCardinality(groupBitmapMergeState(stats_groups.installs)) AS installs";
+
+/// Outcomes that say why a run did not succeed.
+const FAILURES: &str = "outcome IN ('failed', 'aborted')";
 
 /// When the statistics were last materialised: the `generated_at` of every document.
 pub async fn as_of(client: &Client) -> clickhouse::error::Result<Option<OffsetDateTime>> {
@@ -124,133 +219,301 @@ pub async fn as_of(client: &Client) -> clickhouse::error::Result<Option<OffsetDa
     Ok((latest.days > 0).then_some(latest.at))
 }
 
-/// Run counts over the window, for all apps (`nsapp` empty) or one.
+/// Run counts and installations (at least: see migration 0004) of a set of runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
+pub struct Tally {
+    pub runs: u64,
+    pub success: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub unfinished: u64,
+    pub in_progress: u64,
+    pub installs: u64,
+}
+
+impl Tally {
+    pub fn counts(&self) -> RunCounts {
+        RunCounts {
+            runs: self.runs,
+            success: self.success,
+            failed: self.failed,
+            aborted: self.aborted,
+            unfinished: self.unfinished,
+            in_progress: self.in_progress,
+        }
+    }
+}
+
+/// Run counts over the scope, for all apps (`nsapp` empty) or one.
 pub async fn counts(
     client: &Client,
-    window: Window,
+    scope: Scope,
     nsapp: &str,
-) -> clickhouse::error::Result<RunCounts> {
-    #[derive(Row, Deserialize)]
-    struct ByOutcome {
-        outcome: String,
-        runs: u64,
-    }
+) -> clickhouse::error::Result<Tally> {
     let query = client
         .query(&format!(
-            "SELECT outcome, sum(runs) AS runs FROM stats_runs
-             WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_WINDOW}
-             GROUP BY outcome"
+            "SELECT {TALLY} FROM stats_groups
+             WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}"
         ))
         .bind(nsapp);
-    let rows: Vec<ByOutcome> = window.bind(query).fetch_all().await?;
-    let mut counts = RunCounts::default();
-    for row in rows {
-        counts.count(&row.outcome, row.runs);
-    }
-    Ok(counts)
+    scope.bind(query).fetch_one().await
 }
 
-/// Run counts per value of one dimension over the window, for all apps (`nsapp` empty)
-/// or one, ordered by value. Runs without a value for the dimension are left out.
+/// One group of a breakdown, as read. The row types here list the tally's columns
+/// rather than flatten a `Tally`: RowBinary rows are read by position.
+#[derive(Debug, Row, Deserialize)]
+struct ValueTally {
+    value: String,
+    runs: u64,
+    success: u64,
+    failed: u64,
+    aborted: u64,
+    unfinished: u64,
+    in_progress: u64,
+    installs: u64,
+}
+
+macro_rules! tally_of {
+    ($r:expr) => {
+        Tally {
+            runs: $r.runs,
+            success: $r.success,
+            failed: $r.failed,
+            aborted: $r.aborted,
+            unfinished: $r.unfinished,
+            in_progress: $r.in_progress,
+            installs: $r.installs,
+        }
+    };
+}
+
+impl ValueTally {
+    fn group(self) -> Group {
+        let tally = tally_of!(self);
+        Group {
+            value: self.value,
+            counts: tally.counts(),
+            installs: tally.installs,
+        }
+    }
+}
+
+/// Which runs of a dimension a breakdown counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Of<'a> {
+    pub dimension: &'a str,
+    /// All apps (empty) or one.
+    pub nsapp: &'a str,
+    /// Only failed and aborted runs.
+    pub failures: bool,
+}
+
+impl<'a> Of<'a> {
+    pub fn all(dimension: &'a str) -> Self {
+        Of {
+            dimension,
+            nsapp: "",
+            failures: false,
+        }
+    }
+
+    fn outcomes(self) -> &'static str {
+        if self.failures { FAILURES } else { "1" }
+    }
+}
+
+/// Run counts per value of one dimension over the scope, ordered by value. Runs without
+/// a value for the dimension are left out.
 pub async fn breakdown(
     client: &Client,
-    dimension: &str,
-    nsapp: &str,
-    window: Window,
+    of: Of<'_>,
+    scope: Scope,
 ) -> clickhouse::error::Result<Vec<Group>> {
-    #[derive(Row, Deserialize)]
-    struct ByValue {
-        value: String,
-        outcome: String,
-        runs: u64,
-    }
     let query = client
         .query(&format!(
-            "SELECT value, outcome, sum(runs) AS runs FROM stats_runs
-             WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value != '' AND {IN_WINDOW}
-             GROUP BY value, outcome ORDER BY value, outcome"
+            "SELECT value, {TALLY} FROM stats_groups
+             WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value != '' AND {} AND {IN_SCOPE}
+             GROUP BY value ORDER BY value",
+            of.outcomes()
         ))
-        .bind(dimension)
-        .bind(nsapp);
-    let rows: Vec<ByValue> = window.bind(query).fetch_all().await?;
-    let mut groups: Vec<Group> = Vec::new();
-    for row in rows {
-        if groups.last().is_none_or(|g| g.value != row.value) {
-            groups.push(Group {
-                value: row.value.clone(),
-                counts: RunCounts::default(),
-            });
-        }
-        if let Some(g) = groups.last_mut() {
-            g.counts.count(&row.outcome, row.runs);
-        }
-    }
-    Ok(groups)
+        .bind(of.dimension)
+        .bind(of.nsapp);
+    let rows: Vec<ValueTally> = scope.bind(query).fetch_all().await?;
+    Ok(rows.into_iter().map(ValueTally::group).collect())
 }
 
-/// Run counts per day over the window, oldest first.
+/// The installations of some values of a breakdown together (at least: two of them can
+/// share a bucket, never one count twice).
+pub async fn installs_of(
+    client: &Client,
+    of: Of<'_>,
+    scope: Scope,
+    values: &[&str],
+) -> clickhouse::error::Result<u64> {
+    let query = client
+        .query(&format!(
+            "SELECT bitmapCardinality(groupBitmapMergeState(installs)) FROM stats_groups
+             WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value IN ? AND {} AND {IN_SCOPE}",
+            of.outcomes()
+        ))
+        .bind(of.dimension)
+        .bind(of.nsapp)
+        .bind(values);
+    scope.bind(query).fetch_one().await
+}
+
+/// One app's group of a per-app breakdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppGroup {
+    pub nsapp: String,
+    pub group: Group,
+}
+
+/// Every app's groups of a per-app dimension (materialize::PER_APP) at once, ordered by
+/// app and value: what the error analysis pivots by category, exit code and pattern.
+pub async fn per_app(
+    client: &Client,
+    dimension: &str,
+    failures: bool,
+    scope: Scope,
+) -> clickhouse::error::Result<Vec<AppGroup>> {
+    #[derive(Row, Deserialize)]
+    struct AppRow {
+        nsapp: String,
+        value: String,
+        runs: u64,
+        success: u64,
+        failed: u64,
+        aborted: u64,
+        unfinished: u64,
+        in_progress: u64,
+        installs: u64,
+    }
+    let of = Of {
+        dimension,
+        nsapp: "",
+        failures,
+    };
+    let query = client
+        .query(&format!(
+            "SELECT nsapp, value, {TALLY} FROM stats_groups
+             WHERE {CURRENT} AND dimension = ? AND nsapp != '' AND value != '' AND {} AND {IN_SCOPE}
+             GROUP BY nsapp, value ORDER BY nsapp, value",
+            of.outcomes()
+        ))
+        .bind(dimension);
+    let rows: Vec<AppRow> = scope.bind(query).fetch_all().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let tally = tally_of!(r);
+            AppGroup {
+                nsapp: r.nsapp,
+                group: Group {
+                    value: r.value,
+                    counts: tally.counts(),
+                    installs: tally.installs,
+                },
+            }
+        })
+        .collect())
+}
+
+/// Run counts per day over the scope, oldest first, for all apps (`nsapp` empty) or one.
 pub async fn daily(
     client: &Client,
-    window: Window,
-) -> clickhouse::error::Result<Vec<(Date, RunCounts)>> {
+    scope: Scope,
+    nsapp: &str,
+) -> clickhouse::error::Result<Vec<(Date, Tally)>> {
     #[derive(Row, Deserialize)]
     struct ByDay {
         #[serde(with = "clickhouse::serde::time::date")]
         day: Date,
-        outcome: String,
         runs: u64,
+        success: u64,
+        failed: u64,
+        aborted: u64,
+        unfinished: u64,
+        in_progress: u64,
+        installs: u64,
     }
-    let rows: Vec<ByDay> = window
-        .bind(client.query(&format!(
-            "SELECT day, outcome, sum(runs) AS runs FROM stats_runs
-             WHERE {CURRENT} AND dimension = 'all' AND nsapp = '' AND {IN_WINDOW}
-             GROUP BY day, outcome ORDER BY day, outcome"
-        )))
-        .fetch_all()
-        .await?;
-    let mut days: Vec<(Date, RunCounts)> = Vec::new();
-    for row in rows {
-        if days.last().is_none_or(|(d, _)| *d != row.day) {
-            days.push((row.day, RunCounts::default()));
-        }
-        if let Some((_, c)) = days.last_mut() {
-            c.count(&row.outcome, row.runs);
-        }
-    }
-    Ok(days)
+    let query = client
+        .query(&format!(
+            "SELECT day, {TALLY} FROM stats_groups
+             WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}
+             GROUP BY day ORDER BY day"
+        ))
+        .bind(nsapp);
+    let rows: Vec<ByDay> = scope.bind(query).fetch_all().await?;
+    Ok(rows.into_iter().map(|r| (r.day, tally_of!(r))).collect())
 }
 
-/// Install durations of the successful runs of one app over a window.
+/// The last day of the scope on which each app had at least `k` runs from at least `k`
+/// installations: when it was last used, told without pointing at a smaller group.
+pub async fn last_active(
+    client: &Client,
+    scope: Scope,
+    k: u64,
+) -> clickhouse::error::Result<Vec<(String, Date)>> {
+    #[derive(Row, Deserialize)]
+    struct Last {
+        nsapp: String,
+        #[serde(with = "clickhouse::serde::time::date")]
+        day: Date,
+    }
+    let query = client
+        .query(&format!(
+            "SELECT nsapp, max(day) AS day FROM (
+                 SELECT nsapp, day, sum(runs) AS runs, bitmapCardinality(groupBitmapMergeState(installs)) AS installs
+                 FROM stats_groups
+                 WHERE {CURRENT} AND dimension = 'all' AND nsapp != '' AND {IN_SCOPE}
+                 GROUP BY nsapp, day
+                 HAVING runs >= {k} AND installs >= {k})
+             GROUP BY nsapp ORDER BY nsapp"
+        ));
+    let rows: Vec<Last> = scope.bind(query).fetch_all().await?;
+    Ok(rows.into_iter().map(|r| (r.nsapp, r.day)).collect())
+}
+
+/// Install durations of the successful runs of one app over a scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Durations {
     /// The successful runs that reported a duration.
     pub runs: u64,
+    pub p25_seconds: u32,
     pub p50_seconds: u32,
+    pub p75_seconds: u32,
     pub p90_seconds: u32,
+    /// Their installations (at least), for the k rule; not published.
+    #[serde(skip)]
+    pub installs: u64,
 }
 
-/// Durations per app over the window (one app when `nsapp` is not empty).
+/// Durations per app over the scope (one app when `nsapp` is not empty).
 pub async fn durations(
     client: &Client,
-    window: Window,
+    scope: Scope,
     nsapp: &str,
 ) -> clickhouse::error::Result<Vec<(String, Durations)>> {
     #[derive(Row, Deserialize)]
     struct ByApp {
         nsapp: String,
         runs: u64,
+        installs: u64,
         q: Vec<f32>,
     }
+    // The states were made for 0.5 and 0.9; a t-digest answers any level when merged.
     let query = client
         .query(&format!(
-            "SELECT nsapp, sum(runs) AS runs, quantilesTDigestMerge(0.5, 0.9)(durations) AS q
+            "SELECT nsapp, sum(runs) AS runs, bitmapCardinality(groupBitmapMergeState(installs)) AS installs,
+                    quantilesTDigestMerge(0.25, 0.5, 0.75, 0.9)(durations) AS q
              FROM stats_durations
-             WHERE {CURRENT} AND (? = '' OR nsapp = ?) AND {IN_WINDOW}
+             WHERE {CURRENT} AND (? = '' OR nsapp = ?) AND {IN_SCOPE}
              GROUP BY nsapp ORDER BY nsapp"
         ))
         .bind(nsapp)
         .bind(nsapp);
-    let rows: Vec<ByApp> = window.bind(query).fetch_all().await?;
+    let rows: Vec<ByApp> = scope.bind(query).fetch_all().await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -259,21 +522,26 @@ pub async fn durations(
                 r.nsapp,
                 Durations {
                     runs: r.runs,
-                    p50_seconds: q(0),
-                    p90_seconds: q(1),
+                    p25_seconds: q(0),
+                    p50_seconds: q(1),
+                    p75_seconds: q(2),
+                    p90_seconds: q(3),
+                    installs: r.installs,
                 },
             )
         })
         .collect())
 }
 
-/// How many days of the window have statistics: the denominator of the minimum sample
-/// size for failure rates over `all`.
+/// How many days of the window have statistics: the denominator of runs per day and of
+/// the minimum sample size for failure rates over `all`.
 pub async fn days_covered(client: &Client, window: Window) -> clickhouse::error::Result<u32> {
-    let n: u64 = window
-        .bind(client.query(&format!(
-            "SELECT count() FROM stats_days FINAL WHERE runs > 0 AND {IN_WINDOW}"
-        )))
+    let days = window.days.unwrap_or(0);
+    let n: u64 = client
+        .query("SELECT count() FROM stats_days FINAL WHERE runs > 0 AND (? = 0 OR day > toDate(?) - ?)")
+        .bind(days)
+        .bind(window.until.to_string())
+        .bind(days)
         .fetch_one()
         .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))

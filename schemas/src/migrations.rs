@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_stats_runs",
         sql: include_str!("../sql/0003_stats_runs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_stats_groups",
+        sql: include_str!("../sql/0004_stats_groups.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";

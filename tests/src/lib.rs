@@ -348,7 +348,7 @@ impl Pipeline {
     /// generations of the materialised rollups (before any k-anonymity is applied).
     pub async fn rollup(&self, dimension: &str) -> Vec<serde_json::Value> {
         self.rows(&format!(
-            "SELECT value, sum(runs) AS runs FROM stats_runs
+            "SELECT value, sum(runs) AS runs FROM stats_groups
              WHERE {} AND dimension = '{dimension}' AND nsapp = '' AND value != ''
              GROUP BY value ORDER BY value",
             aggregator::materialize::CURRENT

@@ -7,6 +7,11 @@
 //! identical retries (deduplicated by ingest), a later second terminal status (ignored:
 //! a run's outcome is its first), personal data in error texts (never published), and
 //! an app and an OS with fewer than k runs (never published).
+//!
+//! Beside the 1 000 production runs come runs from the two other sources
+//! ([`OTHER_SOURCES`]): the development repository, which fails far more often, and
+//! forks, among them one installation that ran its app six times (six runs, one
+//! installation: never published, whatever the repository filter).
 
 use serde_json::{Value, json};
 
@@ -30,15 +35,39 @@ pub const APPS: &[(&str, usize, usize, usize, usize)] = &[
 
 /// Exit codes of failed runs, in turn, and the categories the server derives for them.
 pub const FAILURES: [(u8, &str); 4] = [
-    (100, "apt"),
-    (127, "command_not_found"),
+    (100, "dependency"),
+    (127, "dependency"),
     (28, "timeout"),
     (6, "network"),
 ];
 
+/// Runs outside production: (repo_source as the client sends it, app, runs, failed,
+/// installations). The runs of an app are spread over its installations in turn.
+pub const OTHER_SOURCES: &[(&str, &str, usize, usize, usize)] = &[
+    ("ProxmoxVED", "docker", 40, 24, 40),
+    ("ProxmoxVED", "homeassistant", 20, 14, 20),
+    // An app only the development repository has yet.
+    ("ProxmoxVED", "devtool", 10, 6, 10),
+    ("external", "pihole", 15, 3, 15),
+    // One installation, six runs: fewer than k installations.
+    ("external", "solitary", 6, 0, 1),
+];
+
+/// The repository filter's name for a `repo_source`.
+pub fn repo_of(source: &str) -> &'static str {
+    match source {
+        "ProxmoxVE" => "production",
+        "ProxmoxVED" => "development",
+        _ => "external",
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Run {
     pub app: &'static str,
+    /// `repo_source` as sent, and the repository filter's name for it.
+    pub repo_source: &'static str,
+    pub repo: &'static str,
     /// Index of the run within its app.
     pub j: usize,
     pub random_id: String,
@@ -75,7 +104,7 @@ impl Run {
     }
 }
 
-/// The 1 000 runs.
+/// The 1 000 production runs, then the runs of the other sources.
 pub fn runs() -> Vec<Run> {
     let mut runs = Vec::new();
     let mut g = 0usize;
@@ -110,6 +139,8 @@ pub fn runs() -> Vec<Run> {
             };
             runs.push(Run {
                 app,
+                repo_source: "ProxmoxVE",
+                repo: "production",
                 j,
                 random_id: format!("00000000-0000-4000-8000-{installation:012}"),
                 // pihole's clients are old ones that send no execution_id.
@@ -130,7 +161,70 @@ pub fn runs() -> Vec<Run> {
             g += 1;
         }
     }
+    let mut installation = g;
+    for &(source, app, n, failed, installations) in OTHER_SOURCES {
+        for j in 0..n {
+            let (outcome, exit_code, category, duration) = if j < failed {
+                let (code, category) = FAILURES[j % 4];
+                ("failed", Some(code), category, None)
+            } else {
+                ("success", Some(0), "", Some(200 + (j % 50) as u32))
+            };
+            let (os_type, os_version) = match g % 10 {
+                0..=5 => ("debian", "12"),
+                6 | 7 => ("debian", "13"),
+                8 => ("ubuntu", "24.04"),
+                _ => ("alpine", "3.22"),
+            };
+            runs.push(Run {
+                app,
+                repo_source: source,
+                repo: repo_of(source),
+                j,
+                random_id: format!(
+                    "00000000-0000-4000-8000-{:012}",
+                    installation + j % installations
+                ),
+                execution_id: Some(format!("00000000-0000-4000-9000-{g:012}")),
+                kind: "lxc",
+                os: format!("{os_type} {os_version}"),
+                os_type,
+                os_version,
+                pve: ["8.4", "9.0", "9.1"][g % 3],
+                cores: [1, 2, 4, 8][g % 4],
+                ram: [2048, 4096][g % 2],
+                disk: if g.is_multiple_of(5) { 32 } else { 8 },
+                outcome,
+                exit_code,
+                category,
+                duration,
+            });
+            g += 1;
+        }
+        installation += installations;
+    }
     runs
+}
+
+/// How many events [`post`] stores for `runs`: an installing and a configuring or
+/// validation event per run, a terminal status per finished run, and the second
+/// terminal statuses of production's docker and jellyfin.
+pub fn events_stored(runs: &[Run]) -> u64 {
+    let finished = runs.iter().filter(|r| r.outcome != "in_progress").count();
+    (2 * runs.len() + finished + second_terminals(runs).len()) as u64
+}
+
+/// Second terminal statuses, ignored: production docker's first failures report a
+/// success after all, and jellyfin's successes report again with another duration.
+fn second_terminals(runs: &[Run]) -> Vec<Value> {
+    runs.iter()
+        .filter(|r| r.repo == "production")
+        .filter_map(|r| match (r.app, r.outcome) {
+            ("docker", "failed") if r.j < 5 => Some(terminal(r, "success", Some(300))),
+            ("jellyfin", "success") => Some(terminal(r, "success", r.duration.map(|d| d + 1))),
+            _ => None,
+        })
+        .collect()
 }
 
 fn base(run: &Run, status: &str) -> Value {
@@ -169,7 +263,7 @@ fn installing(run: &Run) -> Value {
         ),
         ("method", json!("default")),
         ("platform", json!("pve")),
-        ("repo_source", json!("ProxmoxVE")),
+        ("repo_source", json!(run.repo_source)),
         ("arch", json!("amd64")),
     ] {
         e[k] = v;
@@ -244,15 +338,7 @@ pub async fn post(p: &Pipeline) -> (Vec<Run>, u64) {
             .filter(|r| r.outcome != "in_progress")
             .map(|r| terminal(r, r.outcome, r.duration))
             .collect(),
-        // Second terminal statuses, ignored: docker's first failures report a success
-        // after all, and jellyfin's successes report again with another duration.
-        runs.iter()
-            .filter_map(|r| match (r.app, r.outcome) {
-                ("docker", "failed") if r.j < 5 => Some(terminal(r, "success", Some(300))),
-                ("jellyfin", "success") => Some(terminal(r, "success", r.duration.map(|d| d + 1))),
-                _ => None,
-            })
-            .collect(),
+        second_terminals(&runs),
     ];
     for phase in &phases {
         let (accepted, duplicates) = post_batch(p, phase).await;
@@ -262,7 +348,7 @@ pub async fn post(p: &Pipeline) -> (Vec<Run>, u64) {
     // Identical retries, as a client on a flaky line sends them: queued once.
     let retries: Vec<Value> = runs
         .iter()
-        .filter(|r| r.app == "nextcloud")
+        .filter(|r| r.app == "nextcloud" && r.repo == "production")
         .map(installing)
         .collect();
     let (accepted, duplicates) = post_batch(p, &retries).await;

@@ -45,9 +45,10 @@ fn expected(name: &str) -> Value {
         "lxc_success" => {
             json!({"status": "success", "error_category": "", "gpu_passthrough": "none", "install_duration": 187, "method": "advanced"})
         }
-        // exit 100 is apt's: the server's reading wins over the client's "dependency".
+        // exit 100 is "APT: Package manager error" in the client's table, category dependency:
+        // the server's reading (from the table) wins over what the client sent.
         "lxc_failed_long_error" => {
-            json!({"status": "failed", "exit_code": 100, "error_category": "apt",
+            json!({"status": "failed", "exit_code": 100, "error_category": "dependency",
             "error": "exit_code=100 | Unable to locate package | at line 212: $STD apt-get install -y jellyfin-ffmpeg7\n---\nSetting up nginx (1",
             "cpu_model": "Intel(R) Core(TM) i5-8500T CPU @ 2.10GHz"})
         }
@@ -63,7 +64,7 @@ fn expected(name: &str) -> Value {
         "addon" => json!({"type": "addon", "nsapp": "netdata"}),
         "turnkey" => json!({"type": "turnkey", "nsapp": "turnkey-nextcloud", "os_type": "turnkey"}),
         "v2_failed" => {
-            json!({"payload_version": 2, "failed_line": 42, "kernel_version": "6.8.12-4-pve", "app_version": "10.10.3", "error_category": "apt"})
+            json!({"payload_version": 2, "failed_line": 42, "kernel_version": "6.8.12-4-pve", "app_version": "10.10.3", "error_category": "dependency"})
         }
         "broken_units_and_strings" => {
             json!({"type": "lxc", "nsapp": "paperless-ngx", "status": "success", "ct_type": 0,

@@ -48,7 +48,7 @@ async fn a_posted_event_reads_back_from_clickhouse_field_for_field() {
     p.refresh().await;
     let runs = p
         .rows(&format!(
-            "SELECT outcome, sum(runs) AS runs FROM stats_runs
+            "SELECT outcome, sum(runs) AS runs FROM stats_groups
              WHERE {} AND dimension = 'all' AND nsapp = '' GROUP BY outcome",
             aggregator::materialize::CURRENT
         ))
@@ -58,7 +58,7 @@ async fn a_posted_event_reads_back_from_clickhouse_field_for_field() {
     let summary: Value = p
         .get_json(&format!("{}/v1/stats/summary", p.aggregator_url))
         .await;
-    assert_eq!(summary["suppressed"], true);
+    assert_eq!(summary["suppressed"], true, "{summary}");
     assert!(summary.get("runs").is_none() && summary.get("failed").is_none());
     assert_eq!(summary["window"]["days"], 30);
     assert!(summary["generated_at"].is_string());

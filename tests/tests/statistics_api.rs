@@ -1,9 +1,10 @@
-//! Every statistics endpoint and the export, on a designed dataset of 1 000 runs put
-//! through ingest and the consumer (tests/src/seeded.rs): the numbers are exactly the
-//! ones the design implies, and nothing below k, no identifier and no free text is
-//! ever published.
+//! Every statistics endpoint and the export, on a designed dataset of 1 000 production
+//! runs and 91 of the other sources put through ingest and the consumer
+//! (tests/src/seeded.rs): the numbers are exactly the ones the design implies, for every
+//! repository filter, and nothing below k (runs or installations), no identifier and no
+//! free text is ever published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use tests::Pipeline;
@@ -45,6 +46,13 @@ fn published(doc: &Value) -> Publication {
     (groups, other, doc["suppressed_groups"].as_u64().unwrap())
 }
 
+/// Whether runs may be published together: at least k runs from at least k
+/// installations.
+fn passes(runs: &[&Run]) -> bool {
+    let installations: BTreeSet<&str> = runs.iter().map(|r| r.random_id.as_str()).collect();
+    runs.len() as u64 >= K && installations.len() as u64 >= K
+}
+
 /// What k-anonymous publication of `runs` by `key` must give, computed from the design.
 fn expected(runs: &[&Run], key: impl Fn(&Run) -> Option<String>) -> Publication {
     let mut by: BTreeMap<String, Vec<&Run>> = BTreeMap::new();
@@ -54,29 +62,31 @@ fn expected(runs: &[&Run], key: impl Fn(&Run) -> Option<String>) -> Publication 
         }
     }
     let mut groups: Vec<(String, Counts)> = Vec::new();
-    let mut small: Vec<Counts> = Vec::new();
+    let mut small: Vec<&Run> = Vec::new();
+    let mut small_groups = 0;
     for (v, rs) in by {
-        let c = counts(rs.iter().copied(), false);
-        if c[0] >= K {
-            groups.push((v, c));
+        if passes(&rs) {
+            groups.push((v, counts(rs.iter().copied(), false)));
         } else {
-            small.push(c);
+            small.extend(rs);
+            small_groups += 1;
         }
     }
     groups.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
-    let mut other = [0; 6];
-    for c in &small {
-        for i in 0..6 {
-            other[i] += c[i];
-        }
-    }
-    if small.is_empty() {
+    if small_groups == 0 {
         (groups, None, 0)
-    } else if other[0] >= K {
-        (groups, Some(other), 0)
+    } else if passes(&small) {
+        (groups, Some(counts(small.iter().copied(), false)), 0)
     } else {
-        (groups, None, small.len() as u64)
+        (groups, None, small_groups)
     }
+}
+
+/// The runs of one repository filter.
+fn of_repo<'a>(runs: &'a [Run], repo: &str) -> Vec<&'a Run> {
+    runs.iter()
+        .filter(|r| repo == "all" || r.repo == repo)
+        .collect()
 }
 
 async fn get(p: &Pipeline, path: &str) -> Value {
@@ -94,6 +104,8 @@ async fn get(p: &Pipeline, path: &str) -> Value {
 /// the groups of fewer than k runs.
 const NEVER: &[&str] = &[
     "00000000-0000-4000",
+    // One installation's six runs.
+    "solitary",
     "alice",
     "example.org",
     "192.168",
@@ -112,13 +124,17 @@ fn assert_nothing_private(what: &str, text: &str) {
 async fn every_endpoint_gives_the_designed_numbers() {
     let p = Pipeline::start().await;
     let (runs, stored) = seeded::post(&p).await;
-    assert_eq!(runs.len(), 1000);
-    assert_eq!(stored, 2000 + 991 + 5 + 142);
+    assert_eq!(runs.len(), 1091);
+    assert_eq!(stored, 2 * 1091 + 991 + 91 + 5 + 142);
+    assert_eq!(stored, seeded::events_stored(&runs));
     p.refresh().await;
-    let all: Vec<&Run> = runs.iter().collect();
+    // Production, what every document counts unless asked otherwise.
+    let all = of_repo(&runs, "production");
+    assert_eq!(all.len(), 1000);
 
     // Summary: the designed totals, and a success rate over the finished runs.
     let s = get(&p, "/v1/stats/summary?days=30").await;
+    assert_eq!(s["repo"], "production");
     assert_eq!(doc_counts(&s), [1000, 838, 136, 17, 0, 9], "{s}");
     assert_eq!(doc_counts(&s), counts(all.iter().copied(), false));
     assert_eq!(s["success_rate"], 0.8456);
@@ -182,7 +198,7 @@ async fn every_endpoint_gives_the_designed_numbers() {
     // t-digest's error.
     let docker = &apps["apps"][0];
     assert_eq!(docker["nsapp"], "docker");
-    let mut durations: Vec<u32> = runs
+    let mut durations: Vec<u32> = all
         .iter()
         .filter(|r| r.app == "docker")
         .filter_map(|r| r.duration)
@@ -197,7 +213,7 @@ async fn every_endpoint_gives_the_designed_numbers() {
 
     // One app, with its own k-anonymous breakdowns.
     let d = get(&p, "/v1/stats/apps/docker?days=all").await;
-    let docker_runs: Vec<&Run> = runs.iter().filter(|r| r.app == "docker").collect();
+    let docker_runs: Vec<&Run> = all.iter().copied().filter(|r| r.app == "docker").collect();
     assert_eq!(doc_counts(&d), counts(docker_runs.iter().copied(), false));
     assert_eq!(d["breakdowns"]["type"]["groups"][0]["value"], "lxc");
     assert_eq!(
@@ -219,8 +235,14 @@ async fn every_endpoint_gives_the_designed_numbers() {
         ("/v1/stats/apps/no-such-app", 404),
         ("/v1/stats/apps/Not%20An%20App", 400),
         ("/v1/stats/summary?days=0", 400),
+        // Only the six windows: one more day than another would tell that day's exact
+        // counts, which the daily view withholds below k.
+        ("/v1/stats/summary?days=2", 400),
+        ("/v1/stats/summary?days=31", 400),
         ("/v1/stats/summary?days=366", 400),
         ("/v1/stats/apps?days=week", 400),
+        ("/v1/stats/summary?repo=forks", 400),
+        ("/v1/stats/apps?repo=", 400),
         ("/v1/stats/nothing", 404),
     ] {
         let r = p
@@ -232,6 +254,14 @@ async fn every_endpoint_gives_the_designed_numbers() {
         assert_eq!(r.status(), status, "{path}");
         let body: Value = r.json().await.unwrap();
         assert!(body["error"].is_string(), "{path}: {body}");
+        if path.contains("days=2") {
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("1, 7, 30, 90, 365")),
+                "{body}"
+            );
+        }
     }
 
     // The time series: the days of the window add up to the summary.
@@ -305,7 +335,118 @@ async fn every_endpoint_gives_the_designed_numbers() {
         .iter()
         .find(|g| g["value"] == "100")
         .unwrap();
-    assert_eq!(apt["description"], "apt/dpkg: package operation failed");
+    assert_eq!(
+        apt["meaning"],
+        "APT: Package manager error (broken packages / dependency problems)"
+    );
+    assert_eq!(apt["category"], "dependency");
+    // Shares are of the failed and aborted runs (153).
+    let with_100 = all.iter().filter(|r| r.exit_code == Some(100)).count();
+    assert_eq!(apt["runs"], with_100);
+    assert_eq!(
+        apt["share"].as_f64(),
+        Some((with_100 as f64 / 153.0 * 10_000.0).round() / 10_000.0)
+    );
+    // Every failed run's error text, scrubbed, is one pattern once numbers are masked;
+    // the raw texts themselves are never published.
+    let patterns = errors["patterns"]["groups"].as_array().unwrap();
+    assert_eq!(patterns.len(), 1, "{}", errors["patterns"]);
+    assert_eq!(doc_counts(&patterns[0]), [136, 0, 136, 0, 0, 0]);
+    assert_eq!(
+        errors["patterns"]["groups"][0]["pattern"],
+        "step failed at line <n> for <email> on <ip>"
+    );
+    // Per app: failures, the top exit code with its meaning, the top category.
+    let adguard = errors["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["nsapp"] == "adguard")
+        .unwrap();
+    assert_eq!(
+        (adguard["runs"].as_u64(), adguard["failed"].as_u64()),
+        (Some(30), Some(15))
+    );
+    assert_eq!(adguard["top_category"]["value"], "dependency");
+    assert_eq!(adguard["top_category"]["runs"], 8);
+    // Failures per day add up to the summary's.
+    let failed: u64 = errors["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["failed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failed, 136);
+
+    // The repository filter: each repository exactly its own runs, `all` their sum.
+    let mut sum = [0; 6];
+    for repo in ["production", "development", "external"] {
+        let mine = of_repo(&runs, repo);
+        let s = get(&p, &format!("/v1/stats/summary?days=30&repo={repo}")).await;
+        assert_eq!(s["repo"], repo);
+        assert_eq!(
+            doc_counts(&s),
+            counts(mine.iter().copied(), false),
+            "{repo}"
+        );
+        for (t, c) in sum.iter_mut().zip(doc_counts(&s)) {
+            *t += c;
+        }
+        let apps = get(&p, &format!("/v1/stats/apps?repo={repo}")).await;
+        let listed: Vec<(String, Counts)> = apps["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["nsapp"].as_str().unwrap().to_owned(), doc_counts(a)))
+            .collect();
+        let want = expected(&mine, |r| Some(r.app.to_owned()));
+        assert_eq!(listed, want.0, "{repo}");
+        assert_eq!(apps["suppressed_groups"], want.2, "{repo}");
+        assert_eq!(
+            published(&get(&p, &format!("/v1/stats/errors?repo={repo}")).await["exit_codes"]),
+            expected(&mine, |r| r
+                .exit_code
+                .filter(|c| *c != 0)
+                .map(|c| c.to_string())),
+            "{repo}"
+        );
+    }
+    let everything = get(&p, "/v1/stats/summary?days=30&repo=all").await;
+    assert_eq!(doc_counts(&everything), sum);
+    assert_eq!(sum, counts(runs.iter(), false));
+    // docker in development: 40 runs, 24 failed; in production 300 runs, 15 failed.
+    let dev = get(&p, "/v1/stats/apps/docker?repo=development").await;
+    assert_eq!(doc_counts(&dev), [40, 16, 24, 0, 0, 0]);
+    let devtool = get(&p, "/v1/stats/apps/devtool?repo=development").await;
+    assert_eq!(doc_counts(&devtool)[0], 10);
+    let r = p
+        .http
+        .get(format!("{}/v1/stats/apps/devtool", p.aggregator_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "devtool has no production runs");
+    // The one installation with six runs is published in no repository: not as an
+    // app, and (external's only small group) not as `other` either. Over `all` it
+    // joins wireguard's four runs of four installations in an `other` of 10 runs from
+    // five installations, where it is not named.
+    let external = get(&p, "/v1/stats/apps?repo=external").await;
+    assert_eq!(external["other"], Value::Null);
+    assert_eq!(external["suppressed_groups"], 1);
+    let any = get(&p, "/v1/stats/apps?repo=all").await;
+    assert_eq!(doc_counts(&any["other"])[0], 10);
+    for repo in ["external", "all"] {
+        let r = p
+            .http
+            .get(format!(
+                "{}/v1/stats/apps/solitary?repo={repo}",
+                p.aggregator_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{repo}");
+    }
 
     // Two hours later the runs without a terminal status are unfinished, no longer in
     // progress.
@@ -314,13 +455,16 @@ async fn every_endpoint_gives_the_designed_numbers() {
     let later = get(&p, "/v1/stats/summary?days=30").await;
     assert_eq!(doc_counts(&later), [1000, 838, 136, 17, 9, 0]);
 
-    // Nothing private in any document of any window.
-    for days in ["1", "7", "30", "365", "all"] {
-        for doc in [
-            "summary", "apps", "daily", "os", "pve", "hardware", "errors",
-        ] {
-            let v = get(&p, &format!("/v1/stats/{doc}?days={days}")).await;
-            assert_nothing_private(doc, &v.to_string());
+    // Nothing private in any document of any window and repository.
+    for days in ["1", "7", "30", "90", "365", "all"] {
+        for repo in ["production", "development", "external", "all"] {
+            for doc in [
+                "summary", "apps", "daily", "os", "pve", "hardware", "errors",
+            ] {
+                let v = get(&p, &format!("/v1/stats/{doc}?days={days}&repo={repo}")).await;
+                assert_eq!(v["repo"], repo);
+                assert_nothing_private(doc, &v.to_string());
+            }
         }
         let v = get(&p, &format!("/v1/stats/apps/docker?days={days}")).await;
         assert_nothing_private("apps/docker", &v.to_string());
@@ -386,11 +530,34 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
 
     // Byte for byte what the API serves.
     for (file, path) in [
-        ("api/30d/summary.json", "/v1/stats/summary?days=30"),
-        ("api/all/apps.json", "/v1/stats/apps?days=all"),
-        ("api/7d/errors.json", "/v1/stats/errors?days=7"),
-        ("api/365d/hardware.json", "/v1/stats/hardware?days=365"),
-        ("api/30d/apps/docker.json", "/v1/stats/apps/docker?days=30"),
+        (
+            "api/production/30d/summary.json",
+            "/v1/stats/summary?days=30",
+        ),
+        ("api/production/all/apps.json", "/v1/stats/apps?days=all"),
+        ("api/production/7d/errors.json", "/v1/stats/errors?days=7"),
+        (
+            "api/production/365d/hardware.json",
+            "/v1/stats/hardware?days=365",
+        ),
+        ("api/production/90d/daily.json", "/v1/stats/daily?days=90"),
+        (
+            "api/development/30d/summary.json",
+            "/v1/stats/summary?days=30&repo=development",
+        ),
+        ("api/all/1d/os.json", "/v1/stats/os?days=1&repo=all"),
+        (
+            "api/external/30d/apps.json",
+            "/v1/stats/apps?days=30&repo=external",
+        ),
+        (
+            "api/production/30d/apps/docker.json",
+            "/v1/stats/apps/docker?days=30",
+        ),
+        (
+            "api/development/all/apps/devtool.json",
+            "/v1/stats/apps/devtool?days=all&repo=development",
+        ),
     ] {
         let served = p
             .http
@@ -407,11 +574,43 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
     for file in ["index.html", "dashboard.css", "dashboard.js", "data.js"] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // Every window of every repository, as a document and as the dashboard's script;
+    // an app's page data wherever the app passes the k rule.
+    for repo in ["production", "development", "external", "all"] {
+        for window in ["1d", "7d", "30d", "90d", "365d", "all"] {
+            for doc in [
+                "summary", "apps", "daily", "os", "pve", "hardware", "errors",
+            ] {
+                let file = format!("api/{repo}/{window}/{doc}.json");
+                assert!(out.join(&file).is_file(), "{file}");
+            }
+            let script = format!("data/{repo}/{window}.js");
+            let text = std::fs::read_to_string(out.join(&script)).unwrap();
+            assert!(
+                text.starts_with("(window.TELEMETRY_DATA")
+                    && text.contains(&format!("\"{repo}/{window}\"")),
+                "{script}"
+            );
+        }
+    }
+    assert!(out.join("data/production/30d/apps/docker.js").is_file());
+    assert!(out.join("data/development/30d/apps/devtool.js").is_file());
+    assert!(!out.join("data/production/30d/apps/devtool.js").exists());
+    for repo in ["external", "all"] {
+        assert!(
+            !out.join(format!("api/{repo}/all/apps/solitary.json"))
+                .exists()
+        );
+        assert!(
+            !out.join(format!("data/{repo}/all/apps/solitary.js"))
+                .exists()
+        );
+    }
     // The dashboard works from file:// and from GitHub Pages: no absolute URL, no
     // third-party script or stylesheet.
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("//cdn"));
-    assert!(!out.join("api/30d/apps/wireguard.json").exists());
+    assert!(!out.join("api/production/30d/apps/wireguard.json").exists());
 
     // Nothing below k, no identifier and no free text in any file.
     let mut files = vec![out.clone()];
@@ -458,11 +657,15 @@ async fn the_aggregator_exports_business_gauges() {
         "the business gauges",
         || async {
             let text = p.http.get(&url).send().await.ok()?.text().await.ok()?;
-            (gauge(&text, "aggregator_runs_24h") == Some(1000.0)).then_some(text)
+            // Operational gauges count the traffic of every repository.
+            (gauge(&text, "aggregator_runs_24h") == Some(1091.0)).then_some(text)
         },
     )
     .await;
-    assert_eq!(gauge(&text, "aggregator_failed_runs_24h"), Some(136.0));
+    assert_eq!(
+        gauge(&text, "aggregator_failed_runs_24h"),
+        Some((136 + 24 + 14 + 6 + 3) as f64)
+    );
     let duration = gauge(&text, "aggregator_last_refresh_duration_seconds").unwrap();
     assert!(duration > 0.0 && duration < 60.0, "{duration}");
     // The freshness gauge ticks every second: it exists, and is small.
