@@ -1,8 +1,10 @@
 //! The public dashboard in a real browser: headless Chromium (Debian's `chromium`,
 //! which `make test` installs when it is missing) loads the dashboard that
-//! `aggregator serve` serves, over the seeded dataset, and the charts it drew carry the
-//! expected numbers. The exported dashboard is loaded from file:// as well. Screenshots
-//! (desktop and phone width) are saved under target/dashboard/.
+//! `aggregator serve` serves, over the seeded dataset, and the charts and tables it drew
+//! carry the expected numbers: the overview, the errors page, the scripts page and an
+//! app's page, for production by default and for the other repositories when the URL
+//! asks. The exported dashboard is loaded from file:// as well. Screenshots are saved
+//! under target/dashboard/.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,9 +53,17 @@ fn headless(url: &str, args: &[String]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The DOM after the page's scripts ran, serialised.
-fn dom(url: &str) -> String {
-    headless(url, &["--dump-dom".into()])
+/// Virtual time lets the page load the data scripts it adds before the DOM is read
+/// or the screenshot taken; it runs no faster than the page is ready.
+const SETTLE: &str = "--virtual-time-budget=10000";
+
+/// The DOM after the page's scripts ran, parsed.
+async fn dom(url: String) -> Html {
+    let text =
+        tokio::task::spawn_blocking(move || headless(&url, &["--dump-dom".into(), SETTLE.into()]))
+            .await
+            .expect("chromium ran");
+    Html::parse_document(&text)
 }
 
 fn screenshot(url: &str, file: &Path, width: u32, height: u32) {
@@ -62,6 +72,7 @@ fn screenshot(url: &str, file: &Path, width: u32, height: u32) {
         &[
             format!("--screenshot={}", file.display()),
             format!("--window-size={width},{height}"),
+            SETTLE.into(),
         ],
     );
     let png = std::fs::read(file).expect("a screenshot");
@@ -90,15 +101,44 @@ fn labels(items: &[(String, String)]) -> Vec<&str> {
     items.iter().map(|(l, _)| l.as_str()).collect()
 }
 
+/// The text of the elements matching `selector`, one string each.
+fn texts(html: &Html, selector: &str) -> Vec<String> {
+    let sel = Selector::parse(selector).expect("selector");
+    html.select(&sel).map(|e| e.text().collect()).collect()
+}
+
+/// The attribute `name` of every element matching `selector`.
+fn attrs(html: &Html, selector: &str, name: &str) -> Vec<String> {
+    let sel = Selector::parse(selector).expect("selector");
+    html.select(&sel)
+        .filter_map(|e| e.value().attr(name).map(str::to_owned))
+        .collect()
+}
+
+/// A figure of a `data-chart` group of figures, by its label.
+fn figure(html: &Html, chart: &str, name: &str) -> String {
+    let figures = drawn(html, &format!("[data-chart={chart}]"));
+    figures
+        .iter()
+        .find(|(l, _)| l == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} figure in {figures:?}"))
+}
+
+fn count(runs: &[&seeded::Run], f: impl Fn(&seeded::Run) -> bool) -> String {
+    runs.iter().filter(|r| f(r)).count().to_string()
+}
+
+fn never_shown(html: &Html, what: &str) {
+    let text = html.root_element().html();
+    for never in ["wireguard", "fedora", "alice", "192.168", "solitary"] {
+        assert!(!text.contains(never), "{what} shows {never}");
+    }
+}
+
 /// Everything the dashboard must show for the seeded dataset.
-fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
-    let kpis = drawn(html, "[data-chart=summary]");
-    let kpi = |name: &str| {
-        kpis.iter()
-            .find(|(l, _)| l == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no {name} figure in {kpis:?}"))
-    };
+fn assert_seeded_charts(html: &Html, runs: &[&seeded::Run]) {
+    let kpi = |name: &str| figure(html, "summary", name);
     assert_eq!(kpi("runs"), "1,000");
     assert_eq!(kpi("success"), "838");
     assert_eq!(kpi("failed"), "136");
@@ -146,7 +186,7 @@ fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
         ]
     );
     let os = drawn(html, "#os .fill");
-    let count = |f: &dyn Fn(&seeded::Run) -> bool| runs.iter().filter(|r| f(r)).count().to_string();
+    let count = |f: &dyn Fn(&seeded::Run) -> bool| count(runs, f);
     assert_eq!(
         os,
         [
@@ -170,18 +210,113 @@ fn assert_seeded_charts(html: &Html, runs: &[seeded::Run]) {
     for (label, value) in &categories {
         assert_eq!(*value, count(&|r| r.category == label), "{label}");
     }
-    assert_eq!(categories.len(), 5);
+    assert_eq!(
+        labels(&categories),
+        ["dependency", "timeout", "network", "user_aborted"]
+    );
     let codes = drawn(html, "#exit-codes tr[data-label]");
     assert!(
         codes
             .iter()
             .any(|(l, v)| l == "100" && *v == count(&|r| r.exit_code == Some(100)))
     );
+    never_shown(html, "the overview");
+}
 
-    let text = html.root_element().html();
-    for never in ["wireguard", "fedora", "alice", "192.168"] {
-        assert!(!text.contains(never), "the dashboard shows {never}");
+/// The errors page: failures per day, exit codes with the client's meanings, the apps
+/// behind each category, per-app failures, the error patterns.
+fn assert_errors_page(html: &Html, runs: &[&seeded::Run]) {
+    assert_eq!(figure(html, "errors", "failed"), "136");
+    assert_eq!(figure(html, "errors", "aborted"), "17");
+    let days = drawn(html, "#err-daily g[data-label]");
+    let total: u64 = days.iter().map(|(_, v)| v.parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 136 + 17);
+
+    let codes = drawn(html, "#err-codes tr[data-label]");
+    assert_eq!(labels(&codes).len(), 5, "{codes:?}");
+    let rows = texts(html, "#err-codes tr[data-label]");
+    for ((code, value), row) in codes.iter().zip(&rows) {
+        let n: u8 = code.parse().unwrap();
+        assert_eq!(*value, count(runs, |r| r.exit_code == Some(n)), "{code}");
+        let meaning = schemas::category::describe_exit_code(n).unwrap();
+        assert!(row.contains(meaning), "{code}: {row}");
     }
+    assert_eq!(
+        drawn(html, "#err-categories tr[data-label]"),
+        ["dependency", "timeout", "network", "user_aborted"]
+            .map(|c| (c.to_owned(), count(runs, |r| r.category == c)))
+    );
+    // The apps behind a category link to their pages.
+    let links = texts(html, "#err-categories tr[data-label=dependency] a");
+    assert_eq!(links[0], "homeassistant");
+
+    // Every published app with a failed or aborted run: pihole has none, wireguard is
+    // below k.
+    let apps = drawn(html, "#err-apps tr[data-label]");
+    let mut want: Vec<(String, u64)> = seeded::APPS
+        .iter()
+        .filter(|a| a.1 >= 5 && a.2 + a.3 > 0)
+        .map(|a| (a.0.to_owned(), (a.2 + a.3) as u64))
+        .collect();
+    want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(
+        apps,
+        want.into_iter()
+            .map(|(a, n)| (a, n.to_string()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        drawn(html, "#err-patterns tr[data-label]"),
+        [(
+            "step failed at line <n> for <email> on <ip>".to_owned(),
+            "136".to_owned()
+        )]
+    );
+    never_shown(html, "the errors page");
+}
+
+/// The scripts page: every published app with its counts, linked to its page.
+fn assert_scripts_page(html: &Html) {
+    let rows = drawn(html, "#scripts tbody tr[data-label]");
+    let want: Vec<(String, String)> = seeded::APPS
+        .iter()
+        .filter(|a| a.1 >= 5)
+        .map(|a| (a.0.to_owned(), a.1.to_string()))
+        .collect();
+    assert_eq!(rows, want, "most runs first");
+    let docker = texts(html, "#scripts tr[data-label=docker] td");
+    // runs, success, failed, aborted, unfinished, in progress, success rate, per day
+    assert_eq!(
+        docker[1..],
+        ["300", "280", "15", "3", "0", "2", "94.0%", "10"]
+    );
+    assert_eq!(texts(html, "#least-used li a")[0], "plex");
+    assert_eq!(texts(html, "#recent li a").len(), 10);
+    never_shown(html, "the scripts page");
+}
+
+/// docker's page: its runs per day, OS split, exit codes and durations.
+fn assert_app_page(html: &Html, runs: &[&seeded::Run]) {
+    let docker: Vec<&seeded::Run> = runs.iter().copied().filter(|r| r.app == "docker").collect();
+    assert_eq!(figure(html, "app-summary", "runs"), "300");
+    assert_eq!(figure(html, "app-summary", "failed"), "15");
+    let total: u64 = drawn(html, "#app-daily g[data-label]")
+        .iter()
+        .map(|(_, v)| v.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 300);
+    for (label, value) in drawn(html, "#app-os .fill") {
+        assert_eq!(value, count(&docker, |r| r.os == label), "{label}");
+    }
+    assert_eq!(labels(&drawn(html, "#app-pve .fill")).len(), 3);
+    assert_eq!(
+        labels(&drawn(html, "#app-duration tr[data-label]")),
+        ["p25", "median", "p75", "p90"]
+    );
+    // docker's 18 failed or aborted runs: five codes, each of fewer than k runs.
+    assert!(drawn(html, "#app-codes tr[data-label]").is_empty());
+    assert!(texts(html, "#app-missing").iter().all(|t| t.is_empty()));
+    never_shown(html, "docker's page");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,31 +324,115 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
     let p = Pipeline::start().await;
     let (runs, _) = seeded::post(&p).await;
     p.refresh().await;
-
-    let served = format!("{}/", p.aggregator_url);
-    let url = served.clone();
-    let html = tokio::task::spawn_blocking(move || dom(&url))
-        .await
-        .unwrap();
-    assert_seeded_charts(&Html::parse_document(&html), &runs);
+    let production: Vec<&seeded::Run> = runs.iter().filter(|r| r.repo == "production").collect();
 
     let shots = tests::workspace_root().join("target/dashboard");
     std::fs::create_dir_all(&shots).unwrap();
-    let (url, dir) = (served.clone(), shots.clone());
+    let out = shots.join("export");
+    p.export(&out);
+    let served = format!("{}/", p.aggregator_url);
+    let exported = format!("file://{}", out.join("index.html").display());
+
+    // Served and exported (opened from disk as someone who downloaded it would): the
+    // same pages, the same numbers.
+    for base in [served.clone(), exported] {
+        let at = |fragment: &str| dom(format!("{base}{fragment}"));
+        assert_seeded_charts(&at("").await, &production);
+        assert_errors_page(&at("#/errors").await, &production);
+        assert_scripts_page(&at("#/scripts").await);
+        assert_app_page(&at("#/apps/docker").await, &production);
+
+        // The repository control: development's numbers, and its own apps.
+        let dev = at("#/overview?repo=development&days=30").await;
+        assert_eq!(figure(&dev, "summary", "runs"), "70");
+        assert_eq!(figure(&dev, "summary", "failed"), "44");
+        assert_eq!(
+            drawn(&dev, "#apps .fill"),
+            [("docker", "40"), ("homeassistant", "20"), ("devtool", "10")]
+                .map(|(a, n)| (a.to_owned(), n.to_owned()))
+        );
+        // The controls show the view: the repository chosen, the window pressed.
+        assert_eq!(
+            attrs(&dev, "#repo option[selected]", "value"),
+            ["development"]
+        );
+        assert_eq!(
+            attrs(&dev, "#windows button[aria-pressed=true]", "data-window"),
+            ["30d"]
+        );
+        let year = at("#/errors?repo=development&days=365").await;
+        assert_eq!(
+            attrs(&year, "#windows button[aria-pressed=true]", "data-window"),
+            ["365d"]
+        );
+        assert_eq!(figure(&year, "errors", "failed"), "44");
+        let all = at("#/scripts?repo=all&days=all").await;
+        assert_eq!(
+            figure(&at("#/overview?repo=all").await, "summary", "runs"),
+            "1,091"
+        );
+        never_shown(&all, "the scripts of all repositories");
+        let external = at("#/scripts?repo=external").await;
+        assert_eq!(
+            drawn(&external, "#scripts tbody tr[data-label]"),
+            [("pihole".to_owned(), "15".to_owned())]
+        );
+        never_shown(&external, "the scripts of forks");
+        // An app below k has no page, and says so.
+        let solo = at("#/apps/solitary?repo=external").await;
+        assert!(
+            texts(&solo, "#app-missing")[0].contains("fewer than 5 runs from 5 installations"),
+            "{:?}",
+            texts(&solo, "#app-missing")
+        );
+        assert!(drawn(&solo, "[data-chart=app-summary]").is_empty());
+        // A search narrows the scripts, from the URL too.
+        let search = at("#/scripts?q=ho").await;
+        assert_eq!(
+            labels(&drawn(&search, "#scripts tbody tr[data-label]")),
+            ["homeassistant", "pihole"]
+        );
+        let sorted = at("#/scripts?sort=failed").await;
+        assert_eq!(
+            labels(&drawn(&sorted, "#scripts tbody tr[data-label]"))[..2],
+            ["homeassistant", "nextcloud"]
+        );
+    }
+
+    let shots_dir = shots.clone();
     tokio::task::spawn_blocking(move || {
-        screenshot(&url, &dir.join("desktop.png"), 1280, 2200);
-        screenshot(&url, &dir.join("phone.png"), 390, 3200);
+        for (fragment, file, width, height) in [
+            ("", "desktop.png", 1280, 2200),
+            ("", "phone.png", 390, 3200),
+            ("#/errors", "errors.png", 1280, 2400),
+            ("#/scripts", "scripts.png", 1280, 1400),
+            ("#/apps/docker", "app-docker.png", 1280, 1600),
+            ("#/overview?repo=development", "development.png", 1280, 2200),
+        ] {
+            screenshot(
+                &format!("{served}{fragment}"),
+                &shots_dir.join(file),
+                width,
+                height,
+            );
+        }
     })
     .await
     .unwrap();
 
-    // The export, opened from disk as someone who downloaded it would.
-    let out = shots.join("export");
-    p.export(&out);
-    let file = format!("file://{}", out.join("index.html").display());
-    let html = tokio::task::spawn_blocking(move || dom(&file))
-        .await
-        .unwrap();
-    assert_seeded_charts(&Html::parse_document(&html), &runs);
+    // Three hours on, the runs that never finished are stuck: the errors page lists
+    // them by app.
+    p.refresh_at(time::OffsetDateTime::now_utc() + time::Duration::hours(3))
+        .await;
+    let later = dom(format!("{}/#/errors", p.aggregator_url)).await;
+    let mut stuck: Vec<(String, String)> = seeded::APPS
+        .iter()
+        .filter(|a| a.1 >= 5 && a.4 > 0)
+        .map(|a| (a.0.to_owned(), a.4.to_string()))
+        .collect();
+    stuck.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(drawn(&later, "#err-unfinished tr[data-label]"), stuck);
+    // Nine in all: wireguard's one is counted in the total, not listed.
+    assert_eq!(figure(&later, "errors", "unfinished"), "9");
     p.stop().await;
 }
