@@ -290,7 +290,9 @@ fn terminal(run: &Run, status: &str, duration: Option<u32>) -> Value {
     e
 }
 
-async fn post_batch(p: &Pipeline, events: &[Value]) -> (u64, u64) {
+/// Post `events` through `POST /v1/events`, 500 a request; every one must be accepted
+/// or found a duplicate. Returns (accepted, duplicates).
+pub async fn post_batch(p: &Pipeline, events: &[Value]) -> (u64, u64) {
     let mut accepted = 0;
     let mut duplicates = 0;
     for chunk in events.chunks(500) {

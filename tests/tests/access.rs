@@ -75,10 +75,16 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
         run_as("consumer", "ALTER TABLE telemetry.events DELETE WHERE 1").await,
         "consumer ALTER DELETE",
     );
-    denied(
-        run_as("consumer", "SELECT count() FROM telemetry.stats_runs").await,
-        "consumer reads stats",
-    );
+    for table in ["stats_runs", "stats_groups"] {
+        denied(
+            run_as(
+                "consumer",
+                &format!("SELECT count() FROM telemetry.{table}"),
+            )
+            .await,
+            "consumer reads stats",
+        );
+    }
 
     // The aggregator reads raw events and writes statistics, and may not drop them.
     assert!(
@@ -91,10 +97,21 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
             .await
             .is_ok()
     );
-    denied(
-        run_as("aggregator", "DROP TABLE telemetry.stats_runs").await,
-        "aggregator DROP",
+    // It replaces old generations of the rollups by deleting them.
+    assert!(
+        run_as(
+            "aggregator",
+            "DELETE FROM telemetry.stats_groups WHERE day = '1970-01-02'"
+        )
+        .await
+        .is_ok()
     );
+    for table in ["stats_runs", "stats_groups"] {
+        denied(
+            run_as("aggregator", &format!("DROP TABLE telemetry.{table}")).await,
+            "aggregator DROP",
+        );
+    }
     denied(
         run_as(
             "aggregator",
@@ -135,11 +152,17 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
     }
 
     // The dashboard reads the statistics only.
-    assert!(
-        run_as("dashboard", "SELECT count() FROM telemetry.stats_runs")
+    for table in ["stats_runs", "stats_groups", "stats_durations"] {
+        assert!(
+            run_as(
+                "dashboard",
+                &format!("SELECT count() FROM telemetry.{table}")
+            )
             .await
-            .is_ok()
-    );
+            .is_ok(),
+            "{table}"
+        );
+    }
     assert!(
         run_as("dashboard", "SELECT count() FROM telemetry.stats_days")
             .await
@@ -155,6 +178,7 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
             "INSERT INTO telemetry.stats_days (day, generation, frozen, runs, computed_at) VALUES ('1970-01-03', 0, false, 0, now64(3))",
         ),
         ("ALTER", "ALTER TABLE telemetry.stats_runs DELETE WHERE 1"),
+        ("DELETE", "DELETE FROM telemetry.stats_groups WHERE 1"),
         ("DROP", "DROP TABLE telemetry.stats_runs"),
     ] {
         denied(run_as("dashboard", sql).await, &format!("dashboard {what}"));
