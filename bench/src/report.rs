@@ -127,6 +127,12 @@ pub struct Stats {
     pub refresh_cycle_secs_max: f64,
     pub refresh_cycle_days: u64,
     pub latency: Vec<Latency>,
+    /// `aggregator export`: every document of every repository and window, and every
+    /// app's page.
+    #[serde(default)]
+    pub export_secs: f64,
+    #[serde(default)]
+    pub export_files: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -343,6 +349,11 @@ impl Report {
                 md,
                 "| first materialisation of all {} days | {:.1} s | | |",
                 s.backfill_days, s.backfill_secs
+            );
+            let _ = writeln!(
+                md,
+                "| `aggregator export` (24 scopes, {} files) | {:.1} s | | |",
+                s.export_files, s.export_secs
             );
             for l in &s.latency {
                 let _ = writeln!(

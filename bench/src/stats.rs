@@ -76,6 +76,7 @@ async fn measure(
     // The bench times requests, not the periodic refresh.
     agg.aggregator.refresh_interval = Duration::from_secs(24 * 3600);
     agg.log.level = "warn".into();
+    let agg_settings = agg.aggregator.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(aggregator::serve(agg, listener, async move {
         let _ = stopped.await;
@@ -89,16 +90,32 @@ async fn measure(
     ] {
         latency.push(time_requests(addr, &[path.to_owned()], requests).await?);
     }
-    // Every window once: each request misses the document cache and is built from the
-    // materialised tables, as the first request after a refresh is.
-    let windows: Vec<String> = (1..=365)
-        .map(|d| format!("/v1/stats/summary?days={d}"))
-        .collect();
-    let mut uncached = time_requests(addr, &windows, windows.len()).await?;
-    uncached.path = "/v1/stats/summary?days=1..365 (uncached)".into();
+    // Every document of every repository and window once: each request misses the
+    // document cache and is built from the materialised tables, as the first request
+    // after a refresh is.
+    let mut scopes = Vec::new();
+    for doc in [
+        "summary", "apps", "daily", "os", "pve", "hardware", "errors",
+    ] {
+        for repo in ["production", "development", "external", "all"] {
+            for days in ["1", "7", "30", "90", "365", "all"] {
+                scopes.push(format!("/v1/stats/{doc}?days={days}&repo={repo}"));
+            }
+        }
+    }
+    let mut uncached = time_requests(addr, &scopes, scopes.len()).await?;
+    uncached.path = "/v1/stats/{7 documents}?days={6 windows}&repo={4 choices} (uncached)".into();
     latency.push(uncached);
     let _ = stop.send(());
     let _ = server.await;
+
+    eprintln!("[bench] export: every scope");
+    let out = std::env::temp_dir().join(format!("bench-export-{}", std::process::id()));
+    let documents = aggregator::documents::Documents::new(ch.clone(), &agg_settings);
+    let started = Instant::now();
+    let export = aggregator::export::export(&documents, &out).await?;
+    let export_secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&out);
 
     Ok(Stats {
         events: stored,
@@ -110,6 +127,8 @@ async fn measure(
         refresh_cycle_secs_max: cycles[cycles.len() - 1],
         refresh_cycle_days: cycle_days as u64,
         latency,
+        export_secs,
+        export_files: export.files,
     })
 }
 
@@ -122,7 +141,7 @@ async fn generate(ch: &clickhouse::Client, events: u64) -> anyhow::Result<()> {
     ch.query(&format!(
         "INSERT INTO events (event_id, received_at, random_id, execution_id, type, nsapp, status,
             ct_type, disk_size, core_count, ram_size, os_type, os_version, pve_version, method,
-            exit_code, error_category, install_duration, cpu_vendor, arch, platform, repo_source)
+            exit_code, error_category, install_duration, cpu_vendor, arch, platform, repo_source, error)
          SELECT
             generateUUIDv7(number),
             toDateTime64(now() - {span} - 3600, 3) + toIntervalMillisecond(intDiv(run * {span}, {runs}) * 1000 + step * 60000),
@@ -144,7 +163,12 @@ async fn generate(ch: &clickhouse::Client, events: u64) -> anyhow::Result<()> {
             multiIf(step < 3 OR fate < 85 OR fate >= 97, '', fate < 95, ['apt', 'command_not_found', 'timeout', 'network', 'unknown'][1 + h % 5], 'user_aborted'),
             if(step = 3 AND fate < 85, toUInt32(60 + h % 600), NULL),
             ['intel', 'amd'][1 + intDiv(h, 23) % 2],
-            'amd64', 'pve', 'ProxmoxVE'
+            'amd64', 'pve',
+            multiIf(intDiv(h, 29) % 100 < 90, 'ProxmoxVE', intDiv(h, 29) % 100 < 97, 'ProxmoxVED', 'external'),
+            if(step = 3 AND fate >= 85 AND fate < 95,
+               concat('exit_code=', toString([100, 127, 28, 6, 1][1 + h % 5]), ' | E: Unable to locate package app', toString(app),
+                      '-', toString(h % 50), ' at line ', toString(100 + h % 400), ': /opt/app', toString(app), '/install.sh'),
+               '')
          FROM (
             SELECT number, intDiv(number, {EVENTS_PER_RUN}) AS run, number % {EVENTS_PER_RUN} AS step,
                    cityHash64(intDiv(number, {EVENTS_PER_RUN})) AS h,

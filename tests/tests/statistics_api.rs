@@ -594,6 +594,22 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
         }
     }
     assert!(out.join("data/production/30d/apps/docker.js").is_file());
+    // The served dashboard refreshes itself at the statistics' max-age; the export,
+    // whose files change only when it runs again, does not.
+    let manifest = std::fs::read_to_string(out.join("data.js")).unwrap();
+    assert!(manifest.contains(r#""max_age_seconds":null"#), "{manifest}");
+    let served = p
+        .http
+        .get(format!("{}/data.js", p.aggregator_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(served.contains(r#""max_age_seconds":3600"#), "{served}");
+    assert!(served.contains(r#""windows":["1d","7d","30d","90d","365d","all"]"#));
+    assert!(served.contains(r#""repos":["production","development","external","all"]"#));
     assert!(out.join("data/development/30d/apps/devtool.js").is_file());
     assert!(!out.join("data/production/30d/apps/devtool.js").exists());
     for repo in ["external", "all"] {

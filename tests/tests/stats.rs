@@ -227,3 +227,52 @@ async fn a_group_of_fewer_than_k_runs_is_never_published() {
     assert!(!doc.to_string().contains("debian 11"));
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_frozen_by_an_older_version_is_recomputed_once_from_its_raw_rows() {
+    let p = Pipeline::start().await;
+    insert(&p, &seed()).await;
+    p.refresh().await;
+    let before = summary(&p, "all").await;
+    // The day ten days ago as the version before repositories and installations left
+    // it: frozen, its runs in `stats_runs`, nothing in `stats_groups`.
+    for sql in [
+        "DELETE FROM stats_days WHERE day = today() - 10",
+        "DELETE FROM stats_groups WHERE day = today() - 10",
+        "INSERT INTO stats_days (day, generation, frozen, runs, computed_at, version)
+         VALUES (today() - 10, 1, true, 10, now64(3), 1)",
+        "INSERT INTO stats_runs (day, generation, dimension, value, nsapp, outcome, runs)
+         VALUES (today() - 10, 1, 'all', '', '', 'success', 6)",
+    ] {
+        p.clickhouse.query(sql).execute().await.unwrap();
+    }
+    // Not read: only today's three runs remain, fewer than k.
+    assert_eq!(summary(&p, "all").await["suppressed"], true);
+
+    let report = p.refresh().await;
+    assert_eq!(report.days_computed, 2, "today, and the old day once");
+    assert_eq!(report.days_frozen, 1);
+    assert_eq!(
+        tests::run_counts(&summary(&p, "all").await),
+        tests::run_counts(&before)
+    );
+    assert_eq!(
+        p.count("SELECT toUInt64(version) FROM stats_days FINAL WHERE day = today() - 10")
+            .await,
+        Some(u64::from(aggregator::materialize::VERSION))
+    );
+    // The old rows go (an asynchronous delete).
+    tests::poll(
+        std::time::Duration::from_secs(30),
+        "the old version's rows deleted",
+        || async {
+            (p.count("SELECT count() FROM stats_runs WHERE day = today() - 10")
+                .await
+                == Some(0))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(p.refresh().await.days_computed, 1, "only today from now on");
+    p.stop().await;
+}
