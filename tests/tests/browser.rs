@@ -319,6 +319,38 @@ fn assert_app_page(html: &Html, runs: &[&seeded::Run]) {
     never_shown(html, "docker's page");
 }
 
+/// A page that drives the dashboard's controls in a frame (see its use below).
+const CONTROLS_TEST: &str = r##"<!doctype html>
+<body><iframe id="f" src="index.html" width="1200" height="900"></iframe><pre id="out"></pre>
+<script>
+var f = document.getElementById("f"), out = document.getElementById("out"), step = 0, old;
+function figure(d) { return d.querySelector("[data-chart=summary][data-label=runs]"); }
+function runs(d) { var e = figure(d); return e && e.getAttribute("data-value"); }
+function tick() {
+  var d = f.contentDocument, r = d && runs(d);
+  if (step === 0 && r) {
+    out.setAttribute("data-production", r);
+    var select = d.getElementById("repo");
+    select.value = "development";
+    select.dispatchEvent(new Event("change"));
+    step = 1;
+  } else if (step === 1 && r && r !== out.getAttribute("data-production")) {
+    out.setAttribute("data-development", r);
+    out.setAttribute("data-development-hash", f.contentWindow.location.hash);
+    old = figure(d);
+    d.querySelector("#windows button[data-window='7d']").click();
+    step = 2;
+  } else if (step === 2 && figure(d) && figure(d) !== old) {
+    // Drawn anew, for the week.
+    out.setAttribute("data-week", r);
+    out.setAttribute("data-week-hash", f.contentWindow.location.hash);
+    return;
+  }
+  setTimeout(tick, 50);
+}
+f.addEventListener("load", tick);
+</script>"##;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
     let p = Pipeline::start().await;
@@ -398,6 +430,37 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
             ["homeassistant", "nextcloud"]
         );
     }
+
+    // The controls themselves, used as a reader would: a page beside the exported
+    // dashboard frames it, picks "development" in the repository control and presses
+    // the 7-day window, and writes down what the dashboard showed before and after.
+    std::fs::write(out.join("controls-test.html"), CONTROLS_TEST).unwrap();
+    let url = format!("file://{}", out.join("controls-test.html").display());
+    let html = Html::parse_document(
+        &tokio::task::spawn_blocking(move || {
+            headless(
+                &url,
+                &[
+                    "--dump-dom".into(),
+                    SETTLE.into(),
+                    // Lets the framing page read the framed one, both from file://.
+                    "--allow-file-access-from-files".into(),
+                ],
+            )
+        })
+        .await
+        .unwrap(),
+    );
+    let result = |name: &str| attrs(&html, "#out", name).pop().unwrap_or_default();
+    assert_eq!(result("data-production"), "1,000");
+    assert_eq!(result("data-development"), "70");
+    assert!(result("data-development-hash").contains("repo=development"));
+    assert!(result("data-week-hash").contains("days=7"));
+    assert_eq!(
+        result("data-week"),
+        "70",
+        "all of it within the last 7 days"
+    );
 
     let shots_dir = shots.clone();
     tokio::task::spawn_blocking(move || {
