@@ -138,7 +138,7 @@ async fn delete_installation(
     let purged = match queues.erase(id).await {
         Ok(purged) => purged,
         Err(e) => {
-            tracing::warn!(random_id = %id, error = %e, "erasing an installation from the queue failed");
+            tracing::warn!(error = %e, "erasing an installation from the queue failed");
             let message = match e.purged_queued {
                 None => "the queue (NATS) is unavailable; nothing was deleted",
                 Some(_) => {
@@ -155,7 +155,7 @@ async fn delete_installation(
     let deleted = match delete_rows(&state.clickhouse, id).await {
         Ok(deleted) => deleted,
         Err(e) => {
-            tracing::warn!(random_id = %id, error = %e, "deleting an installation's rows failed");
+            tracing::warn!(error = %e, "deleting an installation's rows failed");
             return erasure_failed(
                 "store_unavailable",
                 "the queue was purged, the rows were not deleted: repeat the request",
@@ -172,9 +172,9 @@ async fn delete_installation(
         "incomplete"
     };
     metrics::counter!("aggregator_erasures_total", "outcome" => outcome).increment(1);
-    // The id is what the requester sent; it is logged so that the request is on record.
+    // Counts only: a log that named the installation would keep, for as long as logs
+    // are kept, the one identifier the request asked to have erased.
     tracing::info!(
-        random_id = %id,
         deleted,
         purged_queued = purged.queued,
         purged_dead_letters = purged.dead_letters,

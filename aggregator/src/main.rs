@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings: aggregator::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
     runtime::logging::init(&settings.log);
+    settings.check_secrets()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Refresh => {
             let report = settings

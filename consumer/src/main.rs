@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings: consumer::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
     runtime::logging::init(&settings.log);
+    settings.check_secrets()?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => {
             let applied = consumer::migrate(&settings).await?;

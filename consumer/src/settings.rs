@@ -16,6 +16,13 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+impl Settings {
+    /// The secrets it holds were chosen, not copied from compose/.env.example.
+    pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
+        runtime::secrets::check("TELEMETRY__CLICKHOUSE__PASSWORD", &self.clickhouse.password)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ConsumerSettings {

@@ -4,12 +4,14 @@
 //! 202 only once JetStream has acknowledged it durably. Every other outcome is an error
 //! the client can act on (see [`error`]), so nothing that was answered 202 can be lost.
 
+mod batch;
 pub mod error;
 pub mod limit;
 pub mod openapi;
 pub mod publish;
 pub mod routes;
 pub mod settings;
+mod store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ pub async fn run(
     let rate_limit = Arc::new(limit::RateLimit::new(
         settings.ingest.rate_limit_per_minute,
         settings.ingest.rate_limit_burst,
+        settings.ingest.rate_limit_max_clients,
         settings.ingest.trusted_proxies.clone(),
     ));
     rate_limit.clone().keep_small();
@@ -100,7 +103,15 @@ fn init_metrics() {
         "ingest_rate_limiter_clients",
         "Clients the rate limiter currently keeps state for (keyed hashes, no addresses)"
     );
-    for name in ["ingest_events_accepted_total", "ingest_rate_limited_total"] {
+    describe_counter!(
+        "ingest_rate_limiter_evictions_total",
+        "Clients the rate limiter forgot because its map was full"
+    );
+    for name in [
+        "ingest_events_accepted_total",
+        "ingest_rate_limited_total",
+        "ingest_rate_limiter_evictions_total",
+    ] {
         metrics::counter!(name).increment(0);
     }
     for kind in [

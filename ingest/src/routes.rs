@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{BoxError, Json, Router};
 use schemas::parse::{self, ParseOptions};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use tower::ServiceBuilder;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -131,12 +131,11 @@ pub async fn post_events(
         require_json(&headers)?;
     }
     let body = read_body(body, state.settings.batch_body_limit_bytes)?;
-    let items = split_batch(&body, ndjson)?;
-    if items.len() > state.settings.max_batch {
-        return Err(ApiError::BatchTooLarge {
-            max: state.settings.max_batch,
-        });
-    }
+    let max = state.settings.max_batch;
+    let items = crate::batch::split(&body, ndjson, max).map_err(|refused| match refused {
+        crate::batch::Refused::TooMany => ApiError::BatchTooLarge { max },
+        crate::batch::Refused::Invalid(r) => ApiError::Invalid(r),
+    })?;
     let now = OffsetDateTime::now_utc();
     let mut events = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
@@ -170,28 +169,6 @@ pub async fn post_events(
         rejected,
     })
     .into_response())
-}
-
-/// The items of a batch body, each decoded on its own so one bad line fails only itself.
-fn split_batch(
-    body: &[u8],
-    ndjson: bool,
-) -> Result<Vec<Result<Value, schemas::Rejection>>, ApiError> {
-    if ndjson {
-        return Ok(body
-            .split(|b| *b == b'\n')
-            .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
-            .map(parse::parse_json)
-            .collect());
-    }
-    match parse::parse_json(body)? {
-        Value::Array(items) => Ok(items.into_iter().map(Ok).collect()),
-        _ => Err(ApiError::Invalid(schemas::Rejection {
-            code: schemas::RejectionCode::NotAnObject,
-            field: None,
-            message: "a batch must be a JSON array of events, or NDJSON".into(),
-        })),
-    }
 }
 
 fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {

@@ -43,7 +43,10 @@ pub struct IngestSettings {
     pub rate_limit_per_minute: u32,
     /// Requests a client may send at once before the per-minute rate applies.
     pub rate_limit_burst: u32,
-    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    /// Most clients the rate limiter remembers; past it, the quietest are forgotten.
+    pub rate_limit_max_clients: usize,
+    /// Proxies (addresses or CIDR ranges) that append the client's address to
+    /// `X-Forwarded-For`; the client is the rightmost entry that is not one of them.
     pub trusted_proxies: Vec<IpNet>,
     /// Most events in one `POST /v1/events`.
     pub max_batch: usize,
@@ -63,9 +66,11 @@ impl Default for IngestSettings {
             header_read_timeout: Duration::from_secs(10),
             rate_limit_per_minute: 60,
             rate_limit_burst: 30,
+            rate_limit_max_clients: 100_000,
             trusted_proxies: Vec::new(),
             max_batch: 500,
-            batch_body_limit_bytes: 8 * 1024 * 1024,
+            // 500 events of 4 KiB: three times the largest body the real client sends.
+            batch_body_limit_bytes: 2 * 1024 * 1024,
         }
     }
 }

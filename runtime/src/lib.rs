@@ -5,5 +5,6 @@
 pub mod http;
 pub mod logging;
 pub mod ops;
+pub mod secrets;
 pub mod settings;
 pub mod shutdown;

@@ -35,11 +35,28 @@ impl Default for LogSettings {
     }
 }
 
+/// Libraries whose debug and trace events name an installation: async-nats logs every
+/// message it publishes with its subject, and a subject ends in the `random_id`. They
+/// log at `info` at most, whatever the level, unless the filter names them itself.
+const QUIET: &[&str] = &["async_nats"];
+
+/// The filter of `level` (or of `RUST_LOG`), with [`QUIET`] applied.
+pub fn filter(level: &str) -> EnvFilter {
+    let given = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned());
+    let mut filter = EnvFilter::try_new(&given).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in QUIET {
+        if !given.contains(target)
+            && let Ok(directive) = format!("{target}=info").parse()
+        {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Install the global subscriber. Calling it twice keeps the first one.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(&settings.level);
     let json = match settings.format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,

@@ -83,7 +83,7 @@ impl Drop for KillOnDrop {
 }
 
 /// The aggregator's admin token in the in-process pipelines.
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-of-32-characters!";
 
 pub struct Pipeline {
     pub ingest_url: String,
