@@ -31,9 +31,9 @@ trap cleanup INT TERM EXIT
 "$BIN/aggregator" & pids+=($!)
 
 cat >&2 <<MSG
-[run] ingest     http://127.0.0.1:8080  (POST /telemetry)
-[run] consumer   http://127.0.0.1:9101  (/metrics)
-[run] aggregator http://127.0.0.1:8081  (GET /v1/stats/summary)
+[run] ingest     http://127.0.0.1:8080  (POST /telemetry)     internal http://127.0.0.1:9100 (/metrics, /readyz)
+[run] consumer                                           internal http://127.0.0.1:9101 (/metrics)
+[run] aggregator http://127.0.0.1:8081  (the dashboard)      internal http://127.0.0.1:9102 (/metrics, /admin/v1)
 [run] ClickHouse http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}  NATS nats://127.0.0.1:${NATS_PORT:-4222}
 [run] Ctrl-C stops everything this started.
 MSG

@@ -4,19 +4,24 @@
 //! that lets browsers and CDNs keep it until the next refresh can have changed it; a
 //! matching `If-None-Match` gets `304 Not Modified`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{BoxError, Json, Router};
+use runtime::ratelimit::RateLimit;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use tower::ServiceBuilder;
 
 use crate::dashboard;
 use crate::documents::{Documents, Meta};
@@ -31,9 +36,51 @@ pub struct AppState {
     pub cache: Arc<DocumentCache>,
     /// JetStream, for deletion requests; `None` while the admin API is switched off.
     pub queues: Option<Arc<crate::erasure::Queues>>,
+    pub known_apps: Arc<KnownApps>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The public routes, served on `aggregator.listen`: the dashboard and the statistics,
+/// behind a per-client rate limit, a concurrency limit and a timeout.
+pub fn router(state: AppState, rate_limit: Arc<RateLimit>) -> Router {
+    let settings = &state.settings.aggregator;
+    // Shedding, not queueing: documents are cached, so a queue would only be requests
+    // waiting for the statistics store.
+    let protection = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(settings.max_concurrency)
+        .timeout(settings.request_timeout);
+    public_routes(state)
+        .layer(protection)
+        .layer(middleware::from_fn_with_state(rate_limit, limit))
+}
+
+/// The operators' routes, served on `aggregator.internal_listen` only.
+pub fn internal(state: AppState) -> Router {
+    crate::admin::router(state)
+        .merge(runtime::ops::router())
+        .fallback(|| async { ApiError::NotFound("no such resource") })
+}
+
+async fn limit(State(limit): State<Arc<RateLimit>>, request: Request, next: Next) -> Response {
+    match limit.check_request(&request) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => ApiError::RateLimited {
+            retry_after: wait.as_secs().max(1),
+        }
+        .into_response(),
+    }
+}
+
+async fn overloaded(err: BoxError) -> Response {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Busy("the statistics took too long to answer").into_response()
+    } else {
+        ApiError::Busy("too many requests at once").into_response()
+    }
+}
+
+fn public_routes(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
@@ -50,9 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats/pve", get(pve))
         .route("/v1/stats/hardware", get(hardware))
         .route("/v1/stats/errors", get(errors))
-        .with_state(state.clone())
-        .merge(crate::admin::router(state))
-        .merge(runtime::ops::router())
+        .with_state(state)
         .fallback(|| async { ApiError::NotFound("no such resource") })
 }
 
@@ -71,10 +116,19 @@ pub enum ApiError {
     Unavailable(#[from] clickhouse::error::Error),
     #[error("a document could not be serialised")]
     Serialise(#[source] serde_json::Error),
+    #[error("too many requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}; retry shortly")]
+    Busy(&'static str),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            ApiError::Busy(_) => Some(1),
+            _ => None,
+        };
         let (status, code, field) = match &self {
             ApiError::BadWindow => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),
             ApiError::BadRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
@@ -89,9 +143,17 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "serialising a statistics document");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", None),
         };
         let body = json!({ "error": code, "message": self.to_string(), "field": field });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -177,6 +239,69 @@ struct CacheInner {
     documents: HashMap<String, Arc<Vec<u8>>>,
 }
 
+/// The 404 of an app without a document: unknown, or below k. One answer for both, so
+/// that it says no more than that.
+const NO_SUCH_APP: &str =
+    "no app of this name has k runs from k installations in this window and repository";
+
+/// The apps the statistics have ever counted, so that a request for any other name is a
+/// 404 from memory: names are free to invent, and each would otherwise cost statistics
+/// queries. The set is taken again when it is older than [`KNOWN_APPS_FRESH`] and the
+/// statistics have been materialised since, so a new app is known within that time.
+#[derive(Default)]
+pub struct KnownApps {
+    inner: Mutex<Option<Known>>,
+}
+
+struct Known {
+    checked: Instant,
+    as_of: Option<OffsetDateTime>,
+    apps: Arc<HashSet<String>>,
+}
+
+const KNOWN_APPS_FRESH: Duration = Duration::from_secs(10);
+
+impl KnownApps {
+    fn fresh(&self) -> Option<Arc<HashSet<String>>> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .as_ref()
+            .filter(|k| k.checked.elapsed() < KNOWN_APPS_FRESH)
+            .map(|k| k.apps.clone())
+    }
+
+    /// Whether the statistics know `nsapp` at all (in any window or repository).
+    pub async fn knows(&self, client: &clickhouse::Client, nsapp: &str) -> Result<bool, ApiError> {
+        if let Some(apps) = self.fresh() {
+            return Ok(apps.contains(nsapp));
+        }
+        let as_of = crate::stats::as_of(client).await?;
+        let same = {
+            let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            match inner.as_mut() {
+                Some(k) if k.as_of == as_of => {
+                    k.checked = Instant::now();
+                    Some(k.apps.clone())
+                }
+                _ => None,
+            }
+        };
+        let apps = match same {
+            Some(apps) => apps,
+            None => {
+                let apps = Arc::new(crate::stats::known_apps(client).await?);
+                *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = Some(Known {
+                    checked: Instant::now(),
+                    as_of,
+                    apps: apps.clone(),
+                });
+                apps
+            }
+        };
+        Ok(apps.contains(nsapp))
+    }
+}
+
 /// Distinct documents kept between refreshes (7 documents × a few windows × the apps
 /// people look at); past this the cache starts over rather than grow.
 const CACHE_ENTRIES: usize = 4096;
@@ -216,9 +341,7 @@ where
         Some(body) => body,
         None => {
             let Some(bytes) = build.await? else {
-                return Err(ApiError::NotFound(
-                    "no app of this name has k runs from k installations in this window and repository",
-                ));
+                return Err(ApiError::NotFound(NO_SUCH_APP));
             };
             let body = Arc::new(bytes);
             state.cache.put(key, as_of, body.clone());
@@ -300,6 +423,9 @@ async fn app(
 ) -> Result<Response, ApiError> {
     if !valid_app(&nsapp) {
         return Err(ApiError::BadApp);
+    }
+    if !state.known_apps.knows(&state.clickhouse, &nsapp).await? {
+        return Err(ApiError::NotFound(NO_SUCH_APP));
     }
     let name = format!("apps/{nsapp}");
     document(&state, &headers, &query, &name, |d, m| async move {
@@ -467,6 +593,9 @@ async fn app_data(
         .ok_or(ApiError::NotFound("no such resource"))?;
     if !valid_app(nsapp) {
         return Err(ApiError::BadApp);
+    }
+    if !state.known_apps.knows(&state.clickhouse, nsapp).await? {
+        return Err(ApiError::NotFound(NO_SUCH_APP));
     }
     let scope = data_scope(&repo, &window)?;
     let meta = state.documents.meta(scope).await?;

@@ -54,7 +54,19 @@ pub async fn serve(
         settings: Arc::new(settings),
         cache: Arc::default(),
         queues,
+        known_apps: Arc::default(),
     };
+    let a = &state.settings.aggregator;
+    let rate_limit = Arc::new(runtime::ratelimit::RateLimit::new(
+        "aggregator",
+        a.rate_limit_per_minute,
+        a.rate_limit_burst,
+        a.rate_limit_max_clients,
+        a.trusted_proxies.clone(),
+    ));
+    rate_limit.describe_metrics();
+    rate_limit.clone().keep_small();
+    let internal_listener = TcpListener::bind(&a.internal_listen).await?;
     // Unix seconds of the last successful refresh; 0 before the first.
     let last_success = Arc::new(AtomicI64::new(0));
     let refresher = tokio::spawn(refresh_forever(
@@ -63,8 +75,20 @@ pub async fn serve(
         last_success.clone(),
     ));
     let freshness = tokio::spawn(report_freshness(last_success));
-    tracing::info!(listen = %listener.local_addr()?, "aggregator listening");
-    let served = runtime::http::serve(listener, api::router(state), shutdown).await;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        internal = %internal_listener.local_addr()?,
+        "aggregator listening"
+    );
+    let served = runtime::http::serve_public_and_internal(
+        listener,
+        api::router(state.clone(), rate_limit),
+        internal_listener,
+        api::internal(state),
+        shutdown,
+        runtime::http::HEADER_READ_TIMEOUT,
+    )
+    .await;
     refresher.abort();
     freshness.abort();
     served

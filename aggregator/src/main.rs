@@ -37,7 +37,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings: aggregator::Settings = runtime::settings::load(cli.config.as_deref(), &[])?;
+    let settings: aggregator::Settings =
+        runtime::settings::load(cli.config.as_deref(), aggregator::settings::LIST_KEYS)?;
     runtime::logging::init(&settings.log);
     settings.check_secrets()?;
     match cli.command.unwrap_or(Command::Serve) {

@@ -7,6 +7,9 @@ use schemas::store::ClickHouseSettings;
 use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
 
+/// Keys whose environment value is a comma-separated list.
+pub const LIST_KEYS: &[&str] = &["aggregator.trusted_proxies"];
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
@@ -34,8 +37,24 @@ impl Settings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AggregatorSettings {
-    /// Address of the statistics API, `/metrics` and `/healthz`.
+    /// Address of the public statistics API and dashboard.
     pub listen: String,
+    /// Address of the operators' routes (`/metrics`, `/healthz`, `/admin/v1`), never
+    /// routed by the proxy.
+    pub internal_listen: String,
+    /// Public requests handled at once; beyond this, 503 rather than a queue.
+    pub max_concurrency: usize,
+    /// A public request that takes longer is answered 503.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Public requests per minute per client; 0 switches the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may send at once (a dashboard view loads a few scripts).
+    pub rate_limit_burst: u32,
+    /// Most clients the rate limiter remembers.
+    pub rate_limit_max_clients: usize,
+    /// Proxies that append the client's address to `X-Forwarded-For`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A run with no terminal status this long after its first event is `unfinished`;
     /// before that it is `in_progress`.
     #[serde(with = "humantime_serde")]
@@ -62,6 +81,13 @@ impl Default for AggregatorSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8081".into(),
+            internal_listen: "127.0.0.1:9102".into(),
+            max_concurrency: 256,
+            request_timeout: Duration::from_secs(10),
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 120,
+            rate_limit_max_clients: 100_000,
+            trusted_proxies: Vec::new(),
             stuck_after: Duration::from_secs(2 * 3600),
             freeze_after: Duration::from_secs(8 * 24 * 3600),
             k_min: 5,

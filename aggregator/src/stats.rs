@@ -6,6 +6,8 @@
 //! Every group comes with its installations (a lower bound: migration 0004), which
 //! crate::anonymity needs to decide what may be published.
 
+use std::collections::HashSet;
+
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -545,4 +547,16 @@ pub async fn days_covered(client: &Client, window: Window) -> clickhouse::error:
         .fetch_one()
         .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Every app the current statistics count, in any window or repository.
+pub async fn known_apps(client: &Client) -> clickhouse::error::Result<HashSet<String>> {
+    let apps: Vec<String> = client
+        .query(&format!(
+            "SELECT DISTINCT nsapp FROM stats_groups
+             WHERE {CURRENT} AND dimension = 'all' AND nsapp != ''"
+        ))
+        .fetch_all()
+        .await?;
+    Ok(apps.into_iter().collect())
 }

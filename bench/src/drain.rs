@@ -31,7 +31,7 @@ pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
         ..Default::default()
     };
     settings.consumer.durable = format!("bench_{ns}");
-    settings.consumer.listen = "127.0.0.1:0".into();
+    settings.consumer.internal_listen = "127.0.0.1:0".into();
     settings.log.level = "warn".into();
     consumer::migrate(&settings)
         .await

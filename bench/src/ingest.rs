@@ -41,7 +41,7 @@ async fn measure(
         ..Default::default()
     };
     consumer.consumer.durable = format!("bench_i_{ns}");
-    consumer.consumer.listen = format!("127.0.0.1:{}", free_port()?);
+    consumer.consumer.internal_listen = format!("127.0.0.1:{}", free_port()?);
     consumer.log.level = "warn".into();
     consumer::migrate(&consumer)
         .await
@@ -50,8 +50,9 @@ async fn measure(
         nats: nats.clone(),
         ..Default::default()
     };
-    let port = free_port()?;
+    let (port, internal) = (free_port()?, free_port()?);
     ingest.ingest.listen = format!("127.0.0.1:{port}");
+    ingest.ingest.internal_listen = format!("127.0.0.1:{internal}");
     ingest.ingest.rate_limit_per_minute = 0;
     ingest.log.level = "warn".into();
     let exe = std::env::current_exe()?;
@@ -68,12 +69,14 @@ async fn measure(
             .context("starting the consumer")?,
     );
     let base = format!("http://127.0.0.1:{port}");
+    // `/readyz` and `/metrics` are on the operators' listener.
+    let ops = format!("http://127.0.0.1:{internal}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !http
-        .get(format!("{base}/readyz"))
+        .get(format!("{ops}/readyz"))
         .send()
         .await
         .is_ok_and(|r| r.status().is_success())
@@ -129,10 +132,10 @@ async fn measure(
         clickhouse.client(),
         duration,
     ));
-    let slow_before = SlowCounts::scrape(&http, &base).await?;
+    let slow_before = SlowCounts::scrape(&http, &ops).await?;
     let (mut half, half_connections) =
         open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
-    let slow = SlowCounts::scrape(&http, &base).await?.since(&slow_before);
+    let slow = SlowCounts::scrape(&http, &ops).await?.since(&slow_before);
     let half = percentiles(&mut half);
     let mut e2e = probe.await??;
     let e2e = percentiles(&mut e2e);

@@ -40,9 +40,9 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(?applied, "migrations done");
         }
         Command::Run => {
-            let listener = tokio::net::TcpListener::bind(&settings.consumer.listen)
+            let listener = tokio::net::TcpListener::bind(&settings.consumer.internal_listen)
                 .await
-                .with_context(|| format!("binding {}", settings.consumer.listen))?;
+                .with_context(|| format!("binding {}", settings.consumer.internal_listen))?;
             consumer::run(settings, listener, runtime::shutdown::signal()).await?;
         }
     }

@@ -26,8 +26,10 @@ impl Settings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ConsumerSettings {
-    /// Address of `/metrics` and `/healthz`.
-    pub listen: String,
+    /// Address of `/metrics` and `/healthz`: the consumer has no public routes. Once
+    /// called `listen`, which is still read.
+    #[serde(alias = "listen")]
+    pub internal_listen: String,
     /// Name of the durable pull consumer that every consumer process shares.
     pub durable: String,
     /// A batch is written when it holds this many rows...
@@ -56,7 +58,7 @@ pub struct ConsumerSettings {
 impl Default for ConsumerSettings {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:9101".into(),
+            internal_listen: "127.0.0.1:9101".into(),
             durable: schemas::names::DURABLE.into(),
             batch_rows: 10_000,
             batch_max_wait: Duration::from_secs(1),

@@ -11,7 +11,6 @@ pub mod openapi;
 pub mod publish;
 pub mod routes;
 pub mod settings;
-mod store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,11 +30,13 @@ pub async fn run(
     let publisher = Arc::new(publish::Publisher::connect(&settings).await?);
     publisher.clone().keep_stream_ensured();
     let rate_limit = Arc::new(limit::RateLimit::new(
+        "ingest",
         settings.ingest.rate_limit_per_minute,
         settings.ingest.rate_limit_burst,
         settings.ingest.rate_limit_max_clients,
         settings.ingest.trusted_proxies.clone(),
     ));
+    rate_limit.describe_metrics();
     rate_limit.clone().keep_small();
     let state = routes::AppState {
         publisher: publisher.clone(),
@@ -45,9 +46,21 @@ pub async fn run(
         settings: Arc::new(settings.ingest.clone()),
     };
     let header_read_timeout = settings.ingest.header_read_timeout;
-    let app = routes::router(state, rate_limit);
-    tracing::info!(listen = %listener.local_addr()?, "ingest listening");
-    runtime::http::serve_with(listener, app, shutdown, header_read_timeout).await?;
+    let internal_listener = TcpListener::bind(&settings.ingest.internal_listen).await?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        internal = %internal_listener.local_addr()?,
+        "ingest listening"
+    );
+    runtime::http::serve_public_and_internal(
+        listener,
+        routes::router(state.clone(), rate_limit),
+        internal_listener,
+        routes::internal(state),
+        shutdown,
+        header_read_timeout,
+    )
+    .await?;
     publisher.flush().await;
     tracing::info!("ingest stopped");
     Ok(())
@@ -95,25 +108,7 @@ fn init_metrics() {
         "ingest_publish_failures_total",
         "Publishes that failed or timed out (answered 503), by kind"
     );
-    describe_counter!(
-        "ingest_rate_limited_total",
-        "Requests refused by the rate limit (429)"
-    );
-    describe_gauge!(
-        "ingest_rate_limiter_clients",
-        "Clients the rate limiter currently keeps state for (keyed hashes, no addresses)"
-    );
-    describe_counter!(
-        "ingest_rate_limiter_evictions_total",
-        "Clients the rate limiter forgot because its map was full"
-    );
-    for name in [
-        "ingest_events_accepted_total",
-        "ingest_rate_limited_total",
-        "ingest_rate_limiter_evictions_total",
-    ] {
-        metrics::counter!(name).increment(0);
-    }
+    metrics::counter!("ingest_events_accepted_total").increment(0);
     for kind in [
         "stream_not_found",
         "timeout",

@@ -59,12 +59,18 @@ pub fn router(state: AppState, rate_limit: Arc<RateLimit>) -> Router {
         .with_state(state.clone());
     Router::new()
         .merge(events)
-        .route("/readyz", get(readyz).with_state(state))
         .route("/openapi.json", get(openapi))
-        .merge(runtime::ops::router())
         .fallback(not_found)
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn(track))
+}
+
+/// The operators' routes, served on `ingest.internal_listen` only.
+pub fn internal(state: AppState) -> Router {
+    Router::new()
+        .route("/readyz", get(readyz).with_state(state))
+        .merge(runtime::ops::router())
+        .fallback(not_found)
 }
 
 /// Accept one event.

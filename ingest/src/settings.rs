@@ -21,8 +21,11 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IngestSettings {
-    /// Address the HTTP server binds to.
+    /// Address of the public API (`/telemetry`, `/v1/events`, `/openapi.json`).
     pub listen: String,
+    /// Address of the operators' routes (`/metrics`, `/healthz`, `/readyz`), never
+    /// routed by the proxy.
+    pub internal_listen: String,
     /// How long to wait for JetStream's PubAck before answering 503.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
@@ -58,6 +61,7 @@ impl Default for IngestSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            internal_listen: "127.0.0.1:9100".into(),
             publish_timeout: Duration::from_secs(2),
             error_max_chars: 120,
             body_limit_bytes: 64 * 1024,

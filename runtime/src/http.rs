@@ -97,3 +97,34 @@ pub async fn serve_with(
     }
     Ok(())
 }
+
+/// Serve the public `app` on `public` and the operators' routes (`internal`: metrics,
+/// health, admin) on `internal_listener`, until `shutdown` resolves. The two never
+/// share a listener, so a proxy in front of the public one cannot expose the others by
+/// mistake. Either stopping stops both.
+pub async fn serve_public_and_internal(
+    public: TcpListener,
+    app: Router,
+    internal_listener: TcpListener,
+    internal: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    // Ends when the public server asks, or when it is gone (its sender dropped).
+    let internal = tokio::spawn(serve(internal_listener, internal, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    let served = serve_with(
+        public,
+        app,
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
+        header_read_timeout,
+    )
+    .await;
+    let internal = internal.await.map_err(std::io::Error::other)?;
+    served.and(internal)
+}

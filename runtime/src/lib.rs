@@ -5,6 +5,7 @@
 pub mod http;
 pub mod logging;
 pub mod ops;
+pub mod ratelimit;
 pub mod secrets;
 pub mod settings;
 pub mod shutdown;

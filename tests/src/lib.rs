@@ -86,8 +86,12 @@ impl Drop for KillOnDrop {
 pub const ADMIN_TOKEN: &str = "test-admin-token-of-32-characters!";
 
 pub struct Pipeline {
+    /// The public listeners.
     pub ingest_url: String,
     pub aggregator_url: String,
+    /// The operators' listeners: `/metrics`, `/healthz`, `/readyz`, `/admin/v1`.
+    pub ingest_internal_url: String,
+    pub aggregator_internal_url: String,
     pub consumer_url: String,
     pub ingest: ingest::Settings,
     pub consumer: consumer::Settings,
@@ -144,6 +148,7 @@ impl Pipeline {
             nats: nats_settings.clone(),
             ..Default::default()
         };
+        ingest.ingest.internal_listen = format!("127.0.0.1:{}", free_port());
         let mut consumer = consumer::Settings {
             nats: nats_settings,
             clickhouse: clickhouse_settings.clone(),
@@ -173,6 +178,11 @@ impl Pipeline {
         // refresh then runs once, at start, and never races them.
         aggregator.aggregator.refresh_interval = Duration::from_secs(3600);
         aggregator.aggregator.admin_token = ADMIN_TOKEN.into();
+        aggregator.aggregator.internal_listen = format!("127.0.0.1:{}", free_port());
+        // Tests ask for many documents from one address.
+        aggregator.aggregator.rate_limit_per_minute = 0;
+        let aggregator_internal_url = format!("http://{}", aggregator.aggregator.internal_listen);
+        let ingest_internal_url = format!("http://{}", ingest.ingest.internal_listen);
 
         let mut services = Vec::new();
         let (ingest_url, s) = spawn({
@@ -212,6 +222,8 @@ impl Pipeline {
         let pipeline = Self {
             ingest_url,
             aggregator_url,
+            ingest_internal_url,
+            aggregator_internal_url,
             consumer_url,
             ingest,
             consumer,
@@ -224,7 +236,7 @@ impl Pipeline {
         poll(Duration::from_secs(30), "ingest readiness", || async {
             let r = pipeline
                 .http
-                .get(format!("{}/readyz", pipeline.ingest_url))
+                .get(format!("{}/readyz", pipeline.ingest_internal_url))
                 .send()
                 .await
                 .ok()?;
@@ -561,7 +573,7 @@ impl ConsumerProcess {
     pub fn spawn(settings: &consumer::Settings) -> Self {
         let port = free_port();
         let mut settings = settings.clone();
-        settings.consumer.listen = format!("127.0.0.1:{port}");
+        settings.consumer.internal_listen = format!("127.0.0.1:{port}");
         settings.log.level = "warn".into();
         let child = std::process::Command::new(binary("consumer"))
             .envs(runtime::settings::to_env(&settings))

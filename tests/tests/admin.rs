@@ -8,7 +8,7 @@ use tests::{ADMIN_TOKEN, Pipeline, seeded};
 async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     let p = Pipeline::start().await;
     let (runs, stored) = seeded::post(&p).await;
-    let refresh = format!("{}/admin/v1/refresh", p.aggregator_url);
+    let refresh = format!("{}/admin/v1/refresh", p.aggregator_internal_url);
 
     // No token, a wrong one, another scheme: 401 with a JSON reason, nothing done.
     for auth in [
@@ -50,7 +50,7 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     // 0 and 1 share an installation (the second run of the same random_id).
     let id = &runs[0].random_id;
     let delete = |id: String| {
-        let url = format!("{}/admin/v1/installations/{id}", p.aggregator_url);
+        let url = format!("{}/admin/v1/installations/{id}", p.aggregator_internal_url);
         let http = p.http.clone();
         async move {
             http.delete(url)
@@ -91,7 +91,10 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     assert_eq!(delete("not%20an%20id".into()).await.status(), 400);
     let r = p
         .http
-        .delete(format!("{}/admin/v1/installations/{id}", p.aggregator_url))
+        .delete(format!(
+            "{}/admin/v1/installations/{id}",
+            p.aggregator_internal_url
+        ))
         .send()
         .await
         .unwrap();

@@ -184,10 +184,12 @@ async fn assert_restart_account(p: &Pipeline, outcome: &Outcome) {
     );
 }
 
-/// Ingest as a process of its own on `port`, so that the test can SIGKILL it.
-fn spawn_ingest(settings: &ingest::Settings, port: u16) -> KillOnDrop {
+/// Ingest as a process of its own on `port` (and `internal` for its operators' routes),
+/// so that the test can SIGKILL it.
+fn spawn_ingest(settings: &ingest::Settings, port: u16, internal: u16) -> KillOnDrop {
     let mut s = settings.clone();
     s.ingest.listen = format!("127.0.0.1:{port}");
+    s.ingest.internal_listen = format!("127.0.0.1:{internal}");
     s.log.level = "warn".into();
     KillOnDrop(
         Command::new(tests::binary("ingest"))
@@ -213,10 +215,11 @@ fn no_rate_limit(i: &mut ingest::Settings, _: &mut consumer::Settings) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_queued() {
     let p = Pipeline::start_with(no_rate_limit).await;
-    let port = free_port();
+    let (port, internal) = (free_port(), free_port());
     let url = format!("http://127.0.0.1:{port}");
-    let mut ingest = Some(spawn_ingest(&p.ingest, port));
-    ready(&p, &url).await;
+    let internal_url = format!("http://127.0.0.1:{internal}");
+    let mut ingest = Some(spawn_ingest(&p.ingest, port, internal));
+    ready(&p, &internal_url).await;
     let progress = Arc::new(AtomicUsize::new(0));
     let load = tokio::spawn(load(url.clone(), progress.clone()));
     for fault in 1..=3 {
@@ -227,8 +230,8 @@ async fn sigkilling_ingest_under_load_loses_nothing_the_clients_were_told_was_qu
         if let Some(mut i) = ingest.take() {
             let _ = i.0.kill();
         }
-        ingest = Some(spawn_ingest(&p.ingest, port));
-        ready(&p, &url).await;
+        ingest = Some(spawn_ingest(&p.ingest, port, internal));
+        ready(&p, &internal_url).await;
     }
     let outcome = load.await.unwrap();
     assert_exact(&p, &outcome).await;
@@ -256,7 +259,7 @@ async fn restarting_nats_under_load_loses_nothing_the_clients_were_told_was_queu
         poll(Duration::from_secs(30), "ingest to notice", || async {
             let r = p
                 .http
-                .get(format!("{}/readyz", p.ingest_url))
+                .get(format!("{}/readyz", p.ingest_internal_url))
                 .send()
                 .await
                 .ok()?;
@@ -264,7 +267,7 @@ async fn restarting_nats_under_load_loses_nothing_the_clients_were_told_was_queu
         })
         .await;
         nats.resume().await;
-        ready(&p, &p.ingest_url).await;
+        ready(&p, &p.ingest_internal_url).await;
     }
     let outcome = load.await.unwrap();
     assert_restart_account(&p, &outcome).await;

@@ -70,14 +70,17 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
 
     // The three services as processes of their own, each with its own /metrics.
     let (ingest_port, consumer_port, aggregator_port) = (free_port(), free_port(), free_port());
+    let (ingest_internal, aggregator_internal) = (free_port(), free_port());
     let mut ingest = p.ingest.clone();
     ingest.ingest.listen = format!("127.0.0.1:{ingest_port}");
+    ingest.ingest.internal_listen = format!("127.0.0.1:{ingest_internal}");
     ingest.log.level = "warn".into();
     let mut consumer = p.consumer.clone();
-    consumer.consumer.listen = format!("127.0.0.1:{consumer_port}");
+    consumer.consumer.internal_listen = format!("127.0.0.1:{consumer_port}");
     consumer.log.level = "warn".into();
     let mut aggregator = p.aggregator_settings();
     aggregator.aggregator.listen = format!("127.0.0.1:{aggregator_port}");
+    aggregator.aggregator.internal_listen = format!("127.0.0.1:{aggregator_internal}");
     aggregator.aggregator.refresh_interval = Duration::from_secs(1);
     aggregator.log.level = "warn".into();
     let _processes = [
@@ -93,14 +96,17 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
     // A rejection, so that the rejections panel's metric exists too.
     assert_eq!(p.post("{not json").await.status(), 400);
     let urls = [
-        ("ingest", format!("http://127.0.0.1:{ingest_port}/metrics")),
+        (
+            "ingest",
+            format!("http://127.0.0.1:{ingest_internal}/metrics"),
+        ),
         (
             "consumer",
             format!("http://127.0.0.1:{consumer_port}/metrics"),
         ),
         (
             "aggregator",
-            format!("http://127.0.0.1:{aggregator_port}/metrics"),
+            format!("http://127.0.0.1:{aggregator_internal}/metrics"),
         ),
     ];
     // Traffic through the ingest process, so that its request metrics exist.
@@ -203,7 +209,7 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
         std::env::temp_dir().join(format!("prometheus-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&prom_dir).unwrap();
     let config = format!(
-        "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: ingest\n    static_configs: [{{ targets: ['127.0.0.1:{ingest_port}'] }}]\n  - job_name: consumer\n    static_configs: [{{ targets: ['127.0.0.1:{consumer_port}'] }}]\n  - job_name: aggregator\n    static_configs: [{{ targets: ['127.0.0.1:{aggregator_port}'] }}]\n"
+        "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: ingest\n    static_configs: [{{ targets: ['127.0.0.1:{ingest_internal}'] }}]\n  - job_name: consumer\n    static_configs: [{{ targets: ['127.0.0.1:{consumer_port}'] }}]\n  - job_name: aggregator\n    static_configs: [{{ targets: ['127.0.0.1:{aggregator_internal}'] }}]\n"
     );
     std::fs::write(prom_dir.join("prometheus.yml"), config).unwrap();
     let check = Command::new(tool("promtool"))

@@ -199,7 +199,7 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
     // had been handed any of its queued events, so nothing is waited for (the consumer's
     // ack wait is 30 s).
     let started = Instant::now();
-    let r = delete(&p.aggregator_url, ERASED).await;
+    let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -221,7 +221,7 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
     assert_eq!(holdings(&p, stored_id(TOOL)).await, before);
 
     // The host tool's id is erased by the same text it was posted with.
-    let r = delete(&p.aggregator_url, TOOL).await;
+    let r = delete(&p.aggregator_internal_url, TOOL).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["random_id"], stored_id(TOOL).to_string());
@@ -239,7 +239,7 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
     assert_eq!(holdings(&p, stored_id(KEPT)).await, before);
 
     // Asked again, there is nothing left anywhere; an id no client can send is a 400.
-    let again: Value = delete(&p.aggregator_url, ERASED)
+    let again: Value = delete(&p.aggregator_internal_url, ERASED)
         .await
         .json()
         .await
@@ -254,7 +254,7 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
         "{again}"
     );
     for bad in ["a%20b", "a@b", &"x".repeat(65)] {
-        let r = delete(&p.aggregator_url, bad).await;
+        let r = delete(&p.aggregator_internal_url, bad).await;
         assert_eq!(r.status(), 400, "{bad}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_random_id", "{body}");
@@ -310,7 +310,7 @@ async fn an_event_a_consumer_was_storing_at_the_purge_is_deleted_too() {
     let held_sequence = held.info().unwrap().stream_sequence;
 
     let started = Instant::now();
-    let aggregator_url = p.aggregator_url.clone();
+    let aggregator_url = p.aggregator_internal_url.clone();
     let erasing = tokio::spawn(async move { delete(&aggregator_url, ERASED).await });
     poll(Duration::from_secs(10), "the purge", || async {
         (holdings(&p, id).await.queued == 0).then_some(())
@@ -393,7 +393,7 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
         .unwrap();
     assert_eq!(held.len(), 2);
 
-    let r = delete(&p.aggregator_url, ERASED).await;
+    let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -407,7 +407,7 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
     );
     let metrics = p
         .http
-        .get(format!("{}/metrics", p.aggregator_url))
+        .get(format!("{}/metrics", p.aggregator_internal_url))
         .send()
         .await
         .unwrap()
@@ -433,6 +433,9 @@ async fn without_nats_the_statistics_are_served_and_an_erasure_deletes_nothing()
     let mut settings = p.aggregator_settings();
     settings.nats.url = format!("nats://127.0.0.1:{}", tests::free_port());
     settings.aggregator.admin_token = ADMIN_TOKEN.into();
+    let internal = tests::free_port();
+    settings.aggregator.internal_listen = format!("127.0.0.1:{internal}");
+    let internal_url = format!("http://127.0.0.1:{internal}");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -451,7 +454,7 @@ async fn without_nats_the_statistics_are_served_and_an_erasure_deletes_nothing()
     });
     summary.await;
     let started = Instant::now();
-    let r = delete(&url, ERASED).await;
+    let r = delete(&internal_url, ERASED).await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "queue_unavailable", "{body}");
@@ -469,7 +472,7 @@ async fn without_nats_the_statistics_are_served_and_an_erasure_deletes_nothing()
     assert_eq!(holdings(&p, stored_id(ERASED)).await.rows, 1);
 
     // The pipeline's own aggregator, with NATS, erases it.
-    let r = delete(&p.aggregator_url, ERASED).await;
+    let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["deleted_events"], 1);
     assert_eq!(holdings(&p, stored_id(ERASED)).await, NOTHING);

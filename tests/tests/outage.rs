@@ -56,7 +56,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
     }
     let ready = p
         .http
-        .get(format!("{}/readyz", p.ingest_url))
+        .get(format!("{}/readyz", p.ingest_internal_url))
         .send()
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
     }
     let ready = p
         .http
-        .get(format!("{}/readyz", p.ingest_url))
+        .get(format!("{}/readyz", p.ingest_internal_url))
         .send()
         .await
         .unwrap();

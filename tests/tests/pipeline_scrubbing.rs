@@ -37,7 +37,7 @@ async fn nothing_planted_in_the_corpus_is_stored() {
     p.wait_stored(sent).await;
     // The statistics tables too: a refresh materialises them from the stored rows.
     p.http
-        .post(format!("{}/admin/v1/refresh", p.aggregator_url))
+        .post(format!("{}/admin/v1/refresh", p.aggregator_internal_url))
         .bearer_auth(ADMIN_TOKEN)
         .send()
         .await

@@ -176,7 +176,7 @@ async fn no_address_or_personal_data_is_stored_published_or_logged() {
         .http
         .delete(format!(
             "{}/admin/v1/installations/{erased}",
-            p.aggregator_url
+            p.aggregator_internal_url
         ))
         .bearer_auth(tests::ADMIN_TOKEN)
         .send()

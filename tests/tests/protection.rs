@@ -139,7 +139,7 @@ async fn the_61st_request_in_a_minute_from_one_client_is_refused() {
 
     let metrics = p
         .http
-        .get(format!("{}/metrics", p.ingest_url))
+        .get(format!("{}/metrics", p.ingest_internal_url))
         .send()
         .await
         .unwrap()
@@ -240,9 +240,10 @@ fn rss(pid: u32) -> u64 {
 async fn a_batch_of_millions_of_tiny_values_is_refused_without_decoding_them() {
     let p = Pipeline::start().await;
     // Ingest as a process of its own, so that its memory is its own.
-    let port = tests::free_port();
+    let (port, internal) = (tests::free_port(), tests::free_port());
     let mut settings = p.ingest.clone();
     settings.ingest.listen = format!("127.0.0.1:{port}");
+    settings.ingest.internal_listen = format!("127.0.0.1:{internal}");
     settings.ingest.rate_limit_per_minute = 0;
     settings.log.level = "warn".into();
     let child = tests::KillOnDrop(
@@ -258,7 +259,7 @@ async fn a_batch_of_millions_of_tiny_values_is_refused_without_decoding_them() {
         || async {
             let r = p
                 .http
-                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .get(format!("http://127.0.0.1:{internal}/healthz"))
                 .send()
                 .await
                 .ok()?;

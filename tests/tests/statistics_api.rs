@@ -651,9 +651,10 @@ async fn the_aggregator_exports_business_gauges() {
     let p = Pipeline::start().await;
     seeded::post(&p).await;
     // `aggregator serve` as its own process, so that its gauges are its own.
-    let port = tests::free_port();
+    let (port, internal) = (tests::free_port(), tests::free_port());
     let mut settings = p.aggregator_settings();
     settings.aggregator.listen = format!("127.0.0.1:{port}");
+    settings.aggregator.internal_listen = format!("127.0.0.1:{internal}");
     settings.aggregator.refresh_interval = std::time::Duration::from_secs(1);
     settings.log.level = "warn".into();
     let _child = tests::KillOnDrop(
@@ -663,7 +664,7 @@ async fn the_aggregator_exports_business_gauges() {
             .spawn()
             .unwrap(),
     );
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    let url = format!("http://127.0.0.1:{internal}/metrics");
     let gauge = |text: &str, name: &str| -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

@@ -5,7 +5,7 @@
 //! of fresh source addresses grows it without bound in between. This store is split
 //! into shards, each with its share of the capacity. A shard that is full and meets a
 //! new key forgets the half of its keys whose arrival time is earliest (the clients
-//! quiet longest, or sending least), counted in `ingest_rate_limiter_evictions_total`. A
+//! quiet longest, or sending least), counted in `{service}_rate_limiter_evictions_total`. A
 //! forgotten client starts again with a full burst: the price of bounded memory, paid
 //! only under a flood of new clients.
 
@@ -22,13 +22,16 @@ const SHARDS: usize = 16;
 pub struct BoundedStore {
     shards: Vec<Mutex<HashMap<u64, Nanos>>>,
     per_shard: usize,
+    /// The counter of forgotten clients.
+    evictions: String,
 }
 
 impl BoundedStore {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, evictions: String) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
+            evictions,
         }
     }
 
@@ -47,15 +50,15 @@ impl BoundedStore {
     }
 }
 
-/// Forget the half of `map` with the earliest arrival times.
-fn evict(map: &mut HashMap<u64, Nanos>) {
+/// Forget the half of `map` with the earliest arrival times; returns how many.
+fn evict(map: &mut HashMap<u64, Nanos>) -> usize {
     let mut times: Vec<u64> = map.values().map(|t| t.as_u64()).collect();
     let middle = times.len() / 2;
     let (_, threshold, _) = times.select_nth_unstable(middle);
     let threshold = *threshold;
     let before = map.len();
     map.retain(|_, t| t.as_u64() > threshold);
-    metrics::counter!("ingest_rate_limiter_evictions_total").increment((before - map.len()) as u64);
+    before - map.len()
 }
 
 impl StateStore for BoundedStore {
@@ -68,7 +71,8 @@ impl StateStore for BoundedStore {
         let mut map = self.shard(*key);
         let (value, state) = f(map.get(key).copied())?;
         if map.len() >= self.per_shard && !map.contains_key(key) {
-            evict(&mut map);
+            let forgotten = evict(&mut map);
+            metrics::counter!(self.evictions.clone()).increment(forgotten as u64);
         }
         map.insert(*key, state);
         Ok(value)
@@ -113,7 +117,8 @@ mod tests {
     fn the_map_never_holds_more_than_its_capacity() {
         let clock = FakeRelativeClock::default();
         let quota = Quota::per_minute(NonZeroU32::new(60).unwrap());
-        let limiter: Fake = RateLimiter::new(quota, BoundedStore::new(1600), clock.clone());
+        let limiter: Fake =
+            RateLimiter::new(quota, BoundedStore::new(1600, "test".into()), clock.clone());
         for key in 0..100_000u64 {
             clock.advance(std::time::Duration::from_micros(10));
             assert!(
@@ -130,7 +135,11 @@ mod tests {
         let clock = FakeRelativeClock::default();
         let quota = Quota::per_minute(NonZeroU32::new(60).unwrap())
             .allow_burst(NonZeroU32::new(3).unwrap());
-        let limiter: Fake = RateLimiter::new(quota, BoundedStore::new(SHARDS * 4), clock.clone());
+        let limiter: Fake = RateLimiter::new(
+            quota,
+            BoundedStore::new(SHARDS * 4, "test".into()),
+            clock.clone(),
+        );
         // A client that used up its burst is limited...
         let busy = 7 * SHARDS as u64;
         for _ in 0..3 {
@@ -149,7 +158,8 @@ mod tests {
     fn quiet_clients_are_pruned() {
         let clock = FakeRelativeClock::default();
         let quota = Quota::per_minute(NonZeroU32::new(60).unwrap());
-        let limiter: Fake = RateLimiter::new(quota, BoundedStore::new(1000), clock.clone());
+        let limiter: Fake =
+            RateLimiter::new(quota, BoundedStore::new(1000, "test".into()), clock.clone());
         for key in 0..100u64 {
             assert!(limiter.check_key(&key).is_ok());
         }
