@@ -28,16 +28,24 @@ stack:
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get install -y $(1) || { apt-get update && apt-get install -y $(1); }; \
 	  else sudo apt-get install -y $(1) || { sudo apt-get update && sudo apt-get install -y $(1); }; fi
 
-# The deployment checks: Debian's docker-compose (validates the file, no engine needed)
-# and prometheus (promtool, and a real Prometheus scraping the services).
+# The deployment checks: Debian's docker-compose (validates the file, no engine needed),
+# prometheus (promtool, and a real Prometheus scraping the services) and
+# prometheus-alertmanager (amtool).
 deploy-tools:
-	@command -v docker-compose >/dev/null && command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-	  echo "[make] installing Debian's docker-compose and prometheus for the deployment checks"; \
-	  $(call APT_INSTALL,docker-compose prometheus); }
+	@command -v docker-compose >/dev/null && command -v promtool >/dev/null && command -v prometheus >/dev/null \
+	  && command -v amtool >/dev/null || { \
+	  echo "[make] installing Debian's docker-compose, prometheus and prometheus-alertmanager for the deployment checks"; \
+	  $(call APT_INSTALL,docker-compose prometheus prometheus-alertmanager); }
 
 check-deploy: deploy-tools
 	docker-compose -f compose/docker-compose.yml --env-file compose/.env.example config -q
 	promtool check config compose/prometheus/prometheus.yml
+	promtool check rules compose/prometheus/alerts.yml
+	promtool test rules compose/prometheus/alerts.test.yml
+	@mkdir -p target
+	set -a && . compose/.env.example && set +a && \
+	  compose/alertmanager/render.sh compose/alertmanager/alertmanager.yml > target/alertmanager.yml
+	amtool check-config target/alertmanager.yml
 
 # The dashboard's browser test needs Debian's Chromium; installed once, when missing.
 browser:

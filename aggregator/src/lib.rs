@@ -119,7 +119,7 @@ fn describe_metrics() {
     );
     describe_gauge!(
         "aggregator_runs_24h",
-        "Runs seen in the last 24 hours, from every repository"
+        "Runs seen in the last 24 hours, by repository (production, development, external)"
     );
     describe_gauge!(
         "aggregator_failed_runs_24h",
@@ -162,9 +162,16 @@ async fn refresh_forever(
             }
         }
         match last_24_hours(&clickhouse).await {
-            Ok(day) => {
-                metrics::gauge!("aggregator_runs_24h").set(day.runs as f64);
-                metrics::gauge!("aggregator_failed_runs_24h").set(day.failed as f64);
+            Ok(days) => {
+                // Every repository gets a value, 0 when it had no runs, so that a rule
+                // over one of them sees "none" rather than "no data".
+                for repo in ["production", "development", "external"] {
+                    let day = days.iter().find(|d| d.repo == repo);
+                    let (runs, failed) = day.map_or((0, 0), |d| (d.runs, d.failed));
+                    metrics::gauge!("aggregator_runs_24h", "repo" => repo).set(runs as f64);
+                    metrics::gauge!("aggregator_failed_runs_24h", "repo" => repo)
+                        .set(failed as f64);
+                }
             }
             Err(e) => tracing::warn!(error = %e, "counting the last 24 hours' runs failed"),
         }
@@ -187,20 +194,25 @@ async fn report_freshness(last_success: Arc<AtomicI64>) {
 
 #[derive(Debug, Row, Deserialize)]
 struct LastDay {
+    repo: String,
     runs: u64,
     failed: u64,
 }
 
-/// Runs seen in the last 24 hours, and those of them whose outcome is `failed`. From
-/// the raw events, because the materialised days are calendar days.
-async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result<LastDay> {
+/// Runs seen in the last 24 hours by repository, and those of them whose outcome is
+/// `failed`: what the failure-rate alert reads. From the raw events, because the
+/// materialised days are calendar days.
+async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result<Vec<LastDay>> {
     client
-        .query(
-            "SELECT count() AS runs, countIf(outcome = 'failed') AS failed FROM (
-                 SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome
+        .query(&format!(
+            "SELECT {} AS repo, count() AS runs, countIf(outcome = 'failed') AS failed FROM (
+                 SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome,
+                        argMinIf(repo_source, received_at, repo_source != '') AS repo_source
                  FROM events WHERE received_at >= now64(3) - INTERVAL 24 HOUR
-                 GROUP BY coalesce(execution_id, random_id))",
-        )
-        .fetch_one()
+                 GROUP BY coalesce(execution_id, random_id))
+             GROUP BY repo",
+            materialize::REPO
+        ))
+        .fetch_all()
         .await
 }

@@ -63,7 +63,7 @@ pub const PER_APP: &[&str] = &[
 pub const VERSION: u16 = 2;
 
 /// A run's repository, from the normalised `repo_source` (schemas::parse).
-const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
+pub const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
 
 /// One row per run that started on `{day}`, with its outcome and dimensions.
 fn runs_sql() -> String {

@@ -669,19 +669,34 @@ async fn the_aggregator_exports_business_gauges() {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     };
+    // The sum of a gauge over its `repo` label.
+    let total = |text: &str, name: &str| -> Option<f64> {
+        ["production", "development", "external"]
+            .iter()
+            .map(|r| gauge(text, &format!("{name}{{repo=\"{r}\"}}")))
+            .sum()
+    };
     let text = tests::poll(
         std::time::Duration::from_secs(30),
         "the business gauges",
         || async {
             let text = p.http.get(&url).send().await.ok()?.text().await.ok()?;
-            // Operational gauges count the traffic of every repository.
-            (gauge(&text, "aggregator_runs_24h") == Some(1091.0)).then_some(text)
+            // Every repository's runs, each under its own label.
+            (total(&text, "aggregator_runs_24h") == Some(1091.0)).then_some(text)
         },
     )
     .await;
     assert_eq!(
-        gauge(&text, "aggregator_failed_runs_24h"),
+        total(&text, "aggregator_failed_runs_24h"),
         Some((136 + 24 + 14 + 6 + 3) as f64)
+    );
+    assert_eq!(
+        gauge(&text, "aggregator_runs_24h{repo=\"production\"}"),
+        Some(1000.0)
+    );
+    assert_eq!(
+        gauge(&text, "aggregator_failed_runs_24h{repo=\"development\"}"),
+        Some(44.0)
     );
     let duration = gauge(&text, "aggregator_last_refresh_duration_seconds").unwrap();
     assert!(duration > 0.0 && duration < 60.0, "{duration}");
