@@ -89,6 +89,10 @@ up() {
       var="CLICKHOUSE_${role^^}_PASSWORD"
       export "$var=${!var:-dev-$role}"
     done
+    # The services connect from 127.0.0.1 only; analysts from anywhere on loopback
+    # (tests/tests/access.rs tells the two apart with 127.0.0.2).
+    export CLICKHOUSE_SERVICE_NETWORK=${CLICKHOUSE_SERVICE_NETWORK:-127.0.0.1/32}
+    export ANALYST_NETWORKS=${ANALYST_NETWORKS:-127.0.0.0/8}
     setsid "$PY" "$ROOT/stack/clickhouse_server.py" --dir "$STACK_DIR/clickhouse" \
       --port "$CLICKHOUSE_HTTP_PORT" </dev/null >"$STACK_DIR/clickhouse.log" 2>&1 &
     echo $! >"$STACK_DIR/clickhouse.pid"
