@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser perf-tool deploy-tools check-deploy fmt lint
+.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser edge-tools perf-tool deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
@@ -37,8 +37,11 @@ deploy-tools:
 	  echo "[make] installing Debian's docker-compose, prometheus and prometheus-alertmanager for the deployment checks"; \
 	  $(call APT_INSTALL,docker-compose prometheus prometheus-alertmanager); }
 
-check-deploy: deploy-tools
+check-deploy: deploy-tools edge-tools
 	docker-compose -f compose/docker-compose.yml --env-file compose/.env.example config -q
+	TELEMETRY_HOST=telemetry.example.org TLS_ISSUER=ops@example.org INGEST_UPSTREAM=ingest:8080 \
+	  AGGREGATOR_UPSTREAM=aggregator:8081 caddy validate --adapter caddyfile --config compose/caddy/Caddyfile >/dev/null 2>&1 \
+	  || { echo "compose/caddy/Caddyfile is not valid"; exit 1; }
 	promtool check config compose/prometheus/prometheus.yml
 	promtool check rules compose/prometheus/alerts.yml
 	promtool test rules compose/prometheus/alerts.test.yml
@@ -46,6 +49,12 @@ check-deploy: deploy-tools
 	set -a && . compose/.env.example && set +a && \
 	  compose/alertmanager/render.sh compose/alertmanager/alertmanager.yml > target/alertmanager.yml
 	amtool check-config target/alertmanager.yml
+
+# The proxy test runs compose/caddy/Caddyfile with Debian's caddy; installed once.
+edge-tools:
+	@command -v caddy >/dev/null || { \
+	  echo "[make] installing Debian's caddy for the TLS proxy test"; \
+	  $(call APT_INSTALL,caddy); }
 
 # The dashboard's browser test needs Debian's Chromium; installed once, when missing.
 browser:
@@ -70,7 +79,7 @@ lint: check-tools
 
 # The fault tests run the consumer as a process of its own (to SIGKILL it), so the
 # binaries are built before the tests run.
-test: check-tools stack browser check-deploy fmt lint
+test: check-tools stack browser edge-tools check-deploy fmt lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 
