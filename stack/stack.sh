@@ -73,9 +73,16 @@ up() {
     log "NATS already answers on $NATS_PORT"
   else
     mkdir -p "$STACK_DIR/nats"
+    # The users and permissions of compose (compose/nats/auth.conf), with development
+    # passwords; a connection without credentials is admin (stack/nats.conf).
+    for user in admin ingest consumer aggregator; do
+      var="NATS_${user^^}_PASSWORD"
+      export "$var=${!var:-dev-$user}"
+    done
     # setsid: the servers outlive this script, and Ctrl-C in `make run` reaches only the
     # services, which then shut down in order before the stack is stopped.
-    setsid "$VENV/bin/nats-server" -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" \
+    setsid "$VENV/bin/nats-server" -c "$ROOT/stack/nats.conf" \
+      -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" \
       -m "$NATS_MONITOR_PORT" -P "$STACK_DIR/nats.pid" -l "$STACK_DIR/nats.log" \
       </dev/null >/dev/null 2>&1 &
     wait_for NATS nats_up 30 "$STACK_DIR/nats.log"

@@ -171,8 +171,8 @@ impl Queues {
     /// Connect without waiting for NATS: the statistics API must start and serve while
     /// NATS is down; only deletion requests need it, and they answer 503 meanwhile.
     pub async fn connect(nats: &NatsSettings) -> Result<Self, async_nats::ConnectError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("telemetry-aggregator")
+        let client = nats
+            .connect_options("telemetry-aggregator")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
             .connect(nats.url.as_str())

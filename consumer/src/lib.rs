@@ -47,6 +47,24 @@ pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerE
     Ok(applied)
 }
 
+/// Create or update the events and dead-letter streams: what `consumer migrate` does
+/// for NATS, as the one user allowed to (compose/nats/auth.conf).
+pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
+    let client = settings
+        .nats
+        .connect_options("telemetry-migrate")
+        .connect(settings.nats.url.as_str())
+        .await
+        .map_err(|e| ConsumerError::Nats(e.into()))?;
+    let js = async_nats::jetstream::new(client);
+    for config in [settings.nats.events_stream(), settings.nats.dlq_stream()] {
+        js.create_or_update_stream(config)
+            .await
+            .map_err(|e| ConsumerError::Nats(e.into()))?;
+    }
+    Ok(())
+}
+
 /// Run the consumer until `shutdown` resolves, serving `/metrics` and `/healthz` on
 /// `listener`. Dependencies that are down at start are waited for, not fatal.
 pub async fn run(
@@ -99,8 +117,9 @@ pub async fn run(
         }
     }
 
-    let client = async_nats::ConnectOptions::new()
-        .name("telemetry-consumer")
+    let client = settings
+        .nats
+        .connect_options("telemetry-consumer")
         .retry_on_initial_connect()
         .connect(settings.nats.url.as_str())
         .await

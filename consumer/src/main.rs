@@ -38,6 +38,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let applied = consumer::migrate(&settings).await?;
             tracing::info!(?applied, "migrations done");
+            // The streams too: with NATS users, the one job allowed to create them.
+            consumer::ensure_streams(&settings).await?;
+            tracing::info!("streams ready");
         }
         Command::Run => {
             let listener = tokio::net::TcpListener::bind(&settings.consumer.internal_listen)

@@ -39,13 +39,14 @@ impl Writer {
         clickhouse: clickhouse::Client,
         settings: Settings,
     ) -> Result<Self, async_nats::Error> {
-        let stream = js
-            .create_or_update_stream(settings.nats.events_stream())
-            .await?;
-        js.create_or_update_stream(settings.nats.dlq_stream())
-            .await?;
+        if settings.nats.manage_streams {
+            js.create_or_update_stream(settings.nats.events_stream())
+                .await?;
+            js.create_or_update_stream(settings.nats.dlq_stream())
+                .await?;
+        }
         let c = &settings.consumer;
-        let stream = js.get_stream(&stream.config.name).await?;
+        let stream = js.get_stream(&settings.nats.stream).await?;
         // Create or update: a changed ack wait or limit takes effect on the next start.
         let consumer: PullConsumer = stream
             .create_consumer(pull::Config {

@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let settings: ingest::Settings =
         runtime::settings::load(cli.config.as_deref(), ingest::settings::LIST_KEYS)?;
     runtime::logging::init(&settings.log);
+    settings.check_secrets()?;
     let listener = tokio::net::TcpListener::bind(&settings.ingest.listen)
         .await
         .with_context(|| format!("binding {}", settings.ingest.listen))?;

@@ -30,8 +30,9 @@ impl Publisher {
     /// Connect without waiting for NATS: ingest must start, answer 503 and report
     /// not-ready while NATS is down, and recover by itself when it comes back.
     pub async fn connect(settings: &Settings) -> std::io::Result<Self> {
-        let client = async_nats::ConnectOptions::new()
-            .name("telemetry-ingest")
+        let client = settings
+            .nats
+            .connect_options("telemetry-ingest")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
             .connect(settings.nats.url.as_str())
@@ -60,9 +61,14 @@ impl Publisher {
     }
 
     async fn ensure_stream(&self) -> Result<(), async_nats::Error> {
-        self.js
-            .create_or_update_stream(self.nats.events_stream())
-            .await?;
+        if self.nats.manage_streams {
+            self.js
+                .create_or_update_stream(self.nats.events_stream())
+                .await?;
+        } else {
+            // Created by `consumer migrate`; ingest may only look it up.
+            self.js.get_stream(&self.nats.stream).await?;
+        }
         tracing::info!(stream = %self.nats.stream, "events stream ready");
         Ok(())
     }

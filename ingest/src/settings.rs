@@ -18,6 +18,13 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+impl Settings {
+    /// The secret it holds was chosen, not copied from compose/.env.example.
+    pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
+        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", &self.nats.password)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IngestSettings {

@@ -22,6 +22,15 @@ use crate::names;
 pub struct NatsSettings {
     /// Server URL(s), comma-separated for a cluster.
     pub url: String,
+    /// The NATS user this service logs in as (compose/nats/auth.conf gives each service
+    /// its own, with only the permissions it needs); empty for none.
+    pub user: String,
+    /// Its password; set it from the environment (`TELEMETRY__NATS__PASSWORD`).
+    pub password: String,
+    /// Whether ingest and the consumer create and update the streams themselves. With
+    /// NATS users (compose), only `consumer migrate` as the admin user may: set it false
+    /// for the long-running services, which then only look the streams up.
+    pub manage_streams: bool,
     pub stream: String,
     pub subject: String,
     pub dlq_stream: String,
@@ -43,6 +52,9 @@ impl Default for NatsSettings {
     fn default() -> Self {
         Self {
             url: "nats://127.0.0.1:4222".into(),
+            user: String::new(),
+            password: String::new(),
+            manage_streams: true,
             stream: names::STREAM.into(),
             subject: names::SUBJECT.into(),
             dlq_stream: names::DLQ_STREAM.into(),
@@ -57,6 +69,16 @@ impl Default for NatsSettings {
 }
 
 impl NatsSettings {
+    /// Connection options with this service's name and credentials.
+    pub fn connect_options(&self, name: &str) -> async_nats::ConnectOptions {
+        let options = async_nats::ConnectOptions::new().name(name);
+        if self.user.is_empty() {
+            options
+        } else {
+            options.user_and_password(self.user.clone(), self.password.clone())
+        }
+    }
+
     /// The subject an event of installation `random_id` is published on.
     pub fn event_subject(&self, random_id: Uuid) -> String {
         installation_subject(&self.subject, random_id)
