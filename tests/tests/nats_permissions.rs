@@ -75,7 +75,11 @@ async fn login(server: &Server, user: &str) -> jetstream::Context {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     let server = server().await;
-    let names = NatsSettings::default();
+    // The tests' stream size: JetStream reserves max_bytes of the disk up front.
+    let names = NatsSettings {
+        max_bytes: 256 * 1024 * 1024,
+        ..Default::default()
+    };
     let id = uuid::Uuid::now_v7();
     let subject = names.event_subject(id);
 
