@@ -49,6 +49,9 @@ check-deploy: deploy-tools edge-tools
 	set -a && . compose/.env.example && set +a && \
 	  compose/alertmanager/render.sh compose/alertmanager/alertmanager.yml > target/alertmanager.yml
 	amtool check-config target/alertmanager.yml
+	@# The placeholders of .env.example must stop the deployment at its preflight.
+	@! (set -a && . compose/.env.example && set +a && sh compose/preflight.sh) 2>/dev/null \
+	  || { echo "compose/preflight.sh accepted the placeholders of .env.example"; exit 1; }
 
 # The proxy test runs compose/caddy/Caddyfile with Debian's caddy; installed once.
 edge-tools:
