@@ -59,7 +59,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(token) if token_matches(configured, token) => next.run(request).await,
+        Some(token) if token_matches(configured.expose(), token) => next.run(request).await,
         _ => {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,

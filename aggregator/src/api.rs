@@ -406,22 +406,13 @@ async fn apps(
     .await
 }
 
-/// Whether `nsapp` could be an app name at all (schemas::parse accepts no other).
-pub fn valid_app(nsapp: &str) -> bool {
-    !nsapp.is_empty()
-        && nsapp.len() <= 64
-        && nsapp
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-}
-
 async fn app(
     State(state): State<AppState>,
     Path(nsapp): Path<String>,
     Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !valid_app(&nsapp) {
+    if !schemas::names::is_app_name(&nsapp) {
         return Err(ApiError::BadApp);
     }
     if !state.known_apps.knows(&state.clickhouse, &nsapp).await? {
@@ -591,7 +582,7 @@ async fn app_data(
     let nsapp = file
         .strip_suffix(".js")
         .ok_or(ApiError::NotFound("no such resource"))?;
-    if !valid_app(nsapp) {
+    if !schemas::names::is_app_name(nsapp) {
         return Err(ApiError::BadApp);
     }
     if !state.known_apps.knows(&state.clickhouse, nsapp).await? {

@@ -26,11 +26,14 @@ pub struct Settings {
 impl Settings {
     /// The secrets it holds were chosen, not copied from compose/.env.example.
     pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
-        runtime::secrets::check("TELEMETRY__CLICKHOUSE__PASSWORD", &self.clickhouse.password)?;
-        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", &self.nats.password)?;
+        runtime::secrets::check(
+            "TELEMETRY__CLICKHOUSE__PASSWORD",
+            self.clickhouse.password.expose(),
+        )?;
+        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", self.nats.password.expose())?;
         runtime::secrets::check_token(
             "TELEMETRY__AGGREGATOR__ADMIN_TOKEN",
-            &self.aggregator.admin_token,
+            self.aggregator.admin_token.expose(),
         )
     }
 }
@@ -75,7 +78,7 @@ pub struct AggregatorSettings {
     pub rate_min_runs_per_day: f64,
     /// Bearer token of the admin API (`/admin/v1/...`); empty switches the API off.
     /// Set it from the environment (`TELEMETRY__AGGREGATOR__ADMIN_TOKEN`), not a file.
-    pub admin_token: String,
+    pub admin_token: schemas::secret::Secret,
 }
 
 impl Default for AggregatorSettings {
@@ -95,7 +98,7 @@ impl Default for AggregatorSettings {
             refresh_interval: Duration::from_secs(60),
             rate_min_runs: 10,
             rate_min_runs_per_day: 1.0,
-            admin_token: String::new(),
+            admin_token: Default::default(),
         }
     }
 }

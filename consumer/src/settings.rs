@@ -19,8 +19,11 @@ pub struct Settings {
 impl Settings {
     /// The secrets it holds were chosen, not copied from compose/.env.example.
     pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
-        runtime::secrets::check("TELEMETRY__CLICKHOUSE__PASSWORD", &self.clickhouse.password)?;
-        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", &self.nats.password)
+        runtime::secrets::check(
+            "TELEMETRY__CLICKHOUSE__PASSWORD",
+            self.clickhouse.password.expose(),
+        )?;
+        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", self.nats.password.expose())
     }
 }
 

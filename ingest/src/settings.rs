@@ -21,7 +21,7 @@ pub struct Settings {
 impl Settings {
     /// The secret it holds was chosen, not copied from compose/.env.example.
     pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
-        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", &self.nats.password)
+        runtime::secrets::check("TELEMETRY__NATS__PASSWORD", self.nats.password.expose())
     }
 }
 

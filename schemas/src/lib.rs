@@ -14,6 +14,7 @@ pub mod names;
 pub mod parse;
 pub mod repair;
 pub mod scrub;
+pub mod secret;
 pub mod store;
 #[cfg(feature = "jetstream")]
 pub mod stream;

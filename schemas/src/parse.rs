@@ -158,10 +158,7 @@ fn build(
     if nsapp.is_empty() {
         return Err(missing("nsapp"));
     }
-    if !nsapp
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
+    if !crate::names::is_app_name(&nsapp) {
         return Err(invalid(
             "nsapp",
             "nsapp may hold only letters, digits, '-', '_' and '.'",

@@ -13,7 +13,7 @@ pub struct ClickHouseSettings {
     pub url: String,
     pub database: String,
     pub user: String,
-    pub password: String,
+    pub password: crate::secret::Secret,
     /// A ClickHouse cluster to create the schema on (`ON CLUSTER`, Replicated engines,
     /// a Distributed `events_all`); empty for one server.
     pub cluster: String,
@@ -25,7 +25,7 @@ impl Default for ClickHouseSettings {
             url: "http://127.0.0.1:8123".into(),
             database: names::DATABASE.into(),
             user: "default".into(),
-            password: String::new(),
+            password: Default::default(),
             cluster: String::new(),
         }
     }
@@ -37,7 +37,7 @@ impl ClickHouseSettings {
         Client::default()
             .with_url(&self.url)
             .with_user(&self.user)
-            .with_password(&self.password)
+            .with_password(self.password.expose())
             // LZ4 both ways: inserts are compressed on the wire, and so are results.
             .with_compression(Compression::Lz4)
     }

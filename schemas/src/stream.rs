@@ -26,7 +26,7 @@ pub struct NatsSettings {
     /// its own, with only the permissions it needs); empty for none.
     pub user: String,
     /// Its password; set it from the environment (`TELEMETRY__NATS__PASSWORD`).
-    pub password: String,
+    pub password: crate::secret::Secret,
     /// Whether ingest and the consumer create and update the streams themselves. With
     /// NATS users (compose), only `consumer migrate` as the admin user may: set it false
     /// for the long-running services, which then only look the streams up.
@@ -53,7 +53,7 @@ impl Default for NatsSettings {
         Self {
             url: "nats://127.0.0.1:4222".into(),
             user: String::new(),
-            password: String::new(),
+            password: Default::default(),
             manage_streams: true,
             stream: names::STREAM.into(),
             subject: names::SUBJECT.into(),
@@ -75,7 +75,7 @@ impl NatsSettings {
         if self.user.is_empty() {
             options
         } else {
-            options.user_and_password(self.user.clone(), self.password.clone())
+            options.user_and_password(self.user.clone(), self.password.expose().to_owned())
         }
     }
 

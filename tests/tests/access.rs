@@ -37,7 +37,7 @@ fn settings_as(user: &str) -> consumer::Settings {
     s.clickhouse.url = clickhouse_url();
     s.clickhouse.database = "telemetry".into();
     s.clickhouse.user = user.into();
-    s.clickhouse.password = format!("dev-{user}");
+    s.clickhouse.password = format!("dev-{user}").into();
     s
 }
 

@@ -59,7 +59,7 @@ async fn login(server: &Server, user: &str) -> jetstream::Context {
     let settings = NatsSettings {
         url: format!("nats://127.0.0.1:{}", server.port),
         user: user.into(),
-        password: format!("dev-{user}"),
+        password: format!("dev-{user}").into(),
         ..Default::default()
     };
     let client = settings
