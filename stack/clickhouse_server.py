@@ -32,6 +32,9 @@ USERS_XML = """<clickhouse>
         <default>
             <!-- chdb defaults to ZSTD; the clickhouse crate's compressed path speaks LZ4 -->
             <network_compression_method>LZ4</network_compression_method>
+            <!-- clickhouse-local answers CSV by default; the server, and so every
+                 analyst's curl against production, gets TabSeparated. -->
+            <default_format>TabSeparated</default_format>
         </default>
     </profiles>
     <users>
