@@ -30,6 +30,10 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("a batch may hold at most {max} events")]
     BatchTooLarge { max: usize },
+    /// A fault of ingest's own (an accepted event it could not encode): 500, as a
+    /// retry would meet the same fault.
+    #[error("the event could not be processed: {0}")]
+    Internal(&'static str),
 }
 
 /// The JSON body of every error answer.
@@ -52,6 +56,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -67,6 +72,7 @@ impl ApiError {
             ApiError::Timeout => "timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
+            ApiError::Internal(_) => "internal",
         }
     }
 }
@@ -143,4 +149,20 @@ pub async fn json_errors(
             .unwrap_or(HeaderValue::from_static("application/json")),
     );
     Response::from_parts(parts, json_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_s_own_faults_are_500_and_the_queue_s_are_503_with_retry_after() {
+        let internal = ApiError::Internal("it could not be encoded").into_response();
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(internal.headers().get(header::RETRY_AFTER).is_none());
+        let unavailable =
+            ApiError::Unavailable("JetStream did not accept the event").into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.headers()[header::RETRY_AFTER], "1");
+    }
 }

@@ -87,7 +87,7 @@ fn init_metrics() {
         "HTTP requests being answered now"
     );
     describe_histogram!(
-        "ingest_request_body_bytes",
+        "ingest_http_request_body_bytes",
         Unit::Bytes,
         "Size of request bodies as received"
     );

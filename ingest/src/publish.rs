@@ -83,7 +83,7 @@ impl Publisher {
     pub async fn publish(&self, event: &Event) -> Result<Accepted, ApiError> {
         let encoded = event
             .encode()
-            .map_err(|_| ApiError::Unavailable("event could not be encoded"))?;
+            .map_err(|_| ApiError::Internal("it could not be encoded"))?;
         let message = PublishMessage::build()
             .payload(encoded.payload.into())
             .message_id(encoded.content_id);

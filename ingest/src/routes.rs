@@ -182,7 +182,7 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit },
         _ => ApiError::BodyUnreadable,
     })?;
-    metrics::histogram!("ingest_request_body_bytes").record(body.len() as f64);
+    metrics::histogram!("ingest_http_request_body_bytes").record(body.len() as f64);
     Ok(body)
 }
 
@@ -252,6 +252,24 @@ async fn overload_to_response(err: BoxError) -> Response {
 
 /// Requests by route and status, their latency, and how many are in flight. The route
 /// is the matched pattern, never the raw path, so the label set stays bounded.
+/// One request in `ingest_http_requests_in_flight`, for as long as it lives: a request
+/// dropped mid-await (the client went away, the timeout fired) leaves the gauge too.
+struct InFlight(metrics::Gauge);
+
+impl InFlight {
+    fn enter() -> Self {
+        let gauge = metrics::gauge!("ingest_http_requests_in_flight");
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -265,11 +283,9 @@ async fn track(request: Request, next: Next) -> Response {
             "/openapi.json" => "/openapi.json",
             _ => "other",
         });
-    let in_flight = metrics::gauge!("ingest_http_requests_in_flight");
-    in_flight.increment(1.0);
+    let _in_flight = InFlight::enter();
     let started = Instant::now();
     let response = next.run(request).await;
-    in_flight.decrement(1.0);
     metrics::histogram!("ingest_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(
