@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use tower::ServiceBuilder;
 
 use crate::dashboard;
-use crate::documents::{Documents, Meta};
+use crate::documents::{BuildError, Documents, Meta, SCOPE_DOCUMENTS};
 use crate::settings::Settings;
 use crate::stats::{Repo, Scope, Window};
 
@@ -89,14 +89,9 @@ fn public_routes(state: AppState) -> Router {
         .route("/data.js", get(manifest))
         .route("/data/{repo}/{file}", get(data))
         .route("/data/{repo}/{window}/apps/{file}", get(app_data))
-        .route("/v1/stats/summary", get(summary))
-        .route("/v1/stats/apps", get(apps))
+        // summary, apps, daily, os, pve, hardware, errors: documents::SCOPE_DOCUMENTS.
+        .route("/v1/stats/{document}", get(scope_document))
         .route("/v1/stats/apps/{nsapp}", get(app))
-        .route("/v1/stats/daily", get(daily))
-        .route("/v1/stats/os", get(os))
-        .route("/v1/stats/pve", get(pve))
-        .route("/v1/stats/hardware", get(hardware))
-        .route("/v1/stats/errors", get(errors))
         .with_state(state)
         .fallback(|| async { ApiError::NotFound("no such resource") })
 }
@@ -120,6 +115,15 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("{0}; retry shortly")]
     Busy(&'static str),
+}
+
+impl From<BuildError> for ApiError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Store(e) => ApiError::Unavailable(e),
+            BuildError::Serialise(e) => ApiError::Serialise(e),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -358,7 +362,7 @@ where
 
 /// Serve the JSON document `name` for the request's window, built by `build` on a
 /// cache miss.
-async fn document<T, F, Fut>(
+async fn document<T, E, F, Fut>(
     state: &AppState,
     request: &HeaderMap,
     query: &ScopeQuery,
@@ -367,8 +371,9 @@ async fn document<T, F, Fut>(
 ) -> Result<Response, ApiError>
 where
     T: Serialize,
+    ApiError: From<E>,
     F: FnOnce(Arc<Documents>, Meta) -> Fut,
-    Fut: Future<Output = clickhouse::error::Result<Option<T>>>,
+    Fut: Future<Output = Result<Option<T>, E>>,
 {
     let scope = query.scope()?;
     let meta = state.documents.meta(scope).await?;
@@ -384,24 +389,19 @@ where
     .await
 }
 
-async fn summary(
+/// `/v1/stats/{document}`: one of the scope's documents (documents::SCOPE_DOCUMENTS).
+async fn scope_document(
     State(state): State<AppState>,
+    Path(name): Path<String>,
     Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "summary", |d, m| async move {
-        d.summary(m).await.map(Some)
-    })
-    .await
-}
-
-async fn apps(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "apps", |d, m| async move {
-        d.apps(m).await.map(Some)
+    if !SCOPE_DOCUMENTS.contains(&name.as_str()) {
+        return Err(ApiError::NotFound("no such resource"));
+    }
+    let key = name.clone();
+    document(&state, &headers, &query, &key, |d, m| async move {
+        d.scope_document(&name, m).await
     })
     .await
 }
@@ -421,63 +421,6 @@ async fn app(
     let name = format!("apps/{nsapp}");
     document(&state, &headers, &query, &name, |d, m| async move {
         d.app(m, &nsapp).await
-    })
-    .await
-}
-
-async fn daily(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "daily", |d, m| async move {
-        d.daily(m).await.map(Some)
-    })
-    .await
-}
-
-/// Runs by operating system and version (`debian 12`).
-async fn os(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "os", |d, m| async move {
-        d.breakdown(m, "os").await.map(Some)
-    })
-    .await
-}
-
-/// Runs by Proxmox VE version.
-async fn pve(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "pve", |d, m| async move {
-        d.breakdown(m, "pve").await.map(Some)
-    })
-    .await
-}
-
-async fn hardware(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "hardware", |d, m| async move {
-        d.hardware(m).await.map(Some)
-    })
-    .await
-}
-
-async fn errors(
-    State(state): State<AppState>,
-    Query(query): Query<ScopeQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    document(&state, &headers, &query, "errors", |d, m| async move {
-        d.errors(m).await.map(Some)
     })
     .await
 }

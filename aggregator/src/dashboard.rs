@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::documents::{Documents, Meta};
+use crate::documents::{BuildError, Documents, Meta, SCOPE_DOCUMENTS};
 use crate::stats::{Repo, Scope, WINDOWS, Window};
 
 pub const INDEX_HTML: &str = include_str!("../dashboard/index.html");
@@ -37,45 +37,15 @@ pub fn scopes() -> Vec<Scope> {
 pub async fn scope_documents(
     documents: &Documents,
     scope: Scope,
-) -> clickhouse::error::Result<Vec<(&'static str, Value)>> {
+) -> Result<Vec<(&'static str, Value)>, BuildError> {
     let meta = documents.meta(scope).await?;
-    let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
-    Ok(vec![
-        (
-            "summary",
-            to(serde_json::to_value(documents.summary(meta.clone()).await?)),
-        ),
-        (
-            "apps",
-            to(serde_json::to_value(documents.apps(meta.clone()).await?)),
-        ),
-        (
-            "daily",
-            to(serde_json::to_value(documents.daily(meta.clone()).await?)),
-        ),
-        (
-            "os",
-            to(serde_json::to_value(
-                documents.breakdown(meta.clone(), "os").await?,
-            )),
-        ),
-        (
-            "pve",
-            to(serde_json::to_value(
-                documents.breakdown(meta.clone(), "pve").await?,
-            )),
-        ),
-        (
-            "hardware",
-            to(serde_json::to_value(
-                documents.hardware(meta.clone()).await?,
-            )),
-        ),
-        (
-            "errors",
-            to(serde_json::to_value(documents.errors(meta).await?)),
-        ),
-    ])
+    let mut out = Vec::with_capacity(SCOPE_DOCUMENTS.len());
+    for name in SCOPE_DOCUMENTS {
+        if let Some(doc) = documents.scope_document(name, meta.clone()).await? {
+            out.push((name, doc));
+        }
+    }
+    Ok(out)
 }
 
 /// `data.js`. `max_age` is how often the served statistics can change, in seconds; the

@@ -297,6 +297,21 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }
 
+/// The documents of a scope, by the name the API (`/v1/stats/{name}`), the export
+/// (`api/{repo}/{window}/{name}.json`) and the dashboard's data scripts give them.
+pub const SCOPE_DOCUMENTS: [&str; 7] = [
+    "summary", "apps", "daily", "os", "pve", "hardware", "errors",
+];
+
+/// Why a scope document could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] clickhouse::error::Error),
+    #[error("serialising a document: {0}")]
+    Serialise(#[from] serde_json::Error),
+}
+
 /// Builds documents from one ClickHouse.
 pub struct Documents {
     client: Client,
@@ -313,6 +328,27 @@ impl Documents {
             rate_min_runs: settings.rate_min_runs,
             rate_min_runs_per_day: settings.rate_min_runs_per_day,
         }
+    }
+
+    /// Document `name` of [`SCOPE_DOCUMENTS`] as JSON; `None` for any other name.
+    pub async fn scope_document(
+        &self,
+        name: &str,
+        meta: Meta,
+    ) -> Result<Option<serde_json::Value>, BuildError> {
+        let value = match name {
+            "summary" => serde_json::to_value(self.summary(meta).await?)?,
+            "apps" => serde_json::to_value(self.apps(meta).await?)?,
+            "daily" => serde_json::to_value(self.daily(meta).await?)?,
+            "os" | "pve" => {
+                let dimension = if name == "os" { "os" } else { "pve" };
+                serde_json::to_value(self.breakdown(meta, dimension).await?)?
+            }
+            "hardware" => serde_json::to_value(self.hardware(meta).await?)?,
+            "errors" => serde_json::to_value(self.errors(meta).await?)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
     }
 
     pub async fn meta(&self, scope: Scope) -> clickhouse::error::Result<Meta> {
