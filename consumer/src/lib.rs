@@ -172,7 +172,8 @@ async fn retry_until_stopped<T, E: std::fmt::Display, F: Future<Output = Result<
     stop: &watch::Receiver<bool>,
     mut attempt: impl FnMut() -> F,
 ) -> Option<T> {
-    let mut delay = Duration::from_millis(200);
+    let mut backoff =
+        runtime::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     let mut stop = stop.clone();
     loop {
         match attempt().await {
@@ -181,9 +182,8 @@ async fn retry_until_stopped<T, E: std::fmt::Display, F: Future<Output = Result<
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return None,
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.next_wait()) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -13,6 +13,7 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind, Message};
 use futures::StreamExt;
+use runtime::backoff::Backoff;
 use schemas::Event;
 use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
@@ -166,7 +167,7 @@ impl Writer {
         stop: &watch::Receiver<bool>,
     ) -> Option<store::Rejected> {
         let mut storing = store::Storing::new(rows.len());
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         let mut last_progress = Instant::now();
         let mut stop_seen: Option<Instant> = None;
         loop {
@@ -188,7 +189,7 @@ impl Writer {
                 }
                 last_progress = Instant::now();
             }
-            tokio::time::sleep(backoff.next()).await;
+            tokio::time::sleep(backoff.next_wait()).await;
         }
     }
 
@@ -266,46 +267,4 @@ fn ack_failed(e: &async_nats::Error) {
 
 fn truncate(s: &str, max: usize) -> String {
     schemas::parse::truncate_chars(&s.replace(['\r', '\n'], " "), max)
-}
-
-/// Exponential backoff from 100 ms to 10 s, each wait jittered between half and all of
-/// its step, so that many consumers
-/// coming back together do not hit ClickHouse in lockstep.
-struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    fn next(&mut self) -> Duration {
-        let cap = Duration::from_millis(100)
-            .saturating_mul(1 << self.attempt.min(7))
-            .min(Duration::from_secs(10));
-        self.attempt += 1;
-        // Jitter from the clock's low bits: no RNG dependency for a value this unimportant.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let fraction = f64::from(nanos % 1000) / 1000.0;
-        cap.mul_f64(0.5 + fraction / 2.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let mut b = Backoff::new();
-        let first = b.next();
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-        for _ in 0..20 {
-            assert!(b.next() <= Duration::from_secs(10));
-        }
-        assert!(b.next() >= Duration::from_secs(5));
-    }
 }

@@ -51,11 +51,11 @@ impl Publisher {
     /// Create or update the events stream in the background until it succeeds once.
     pub fn keep_stream_ensured(self: Arc<Self>) {
         tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
+            let mut backoff =
+                runtime::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
             while let Err(e) = self.ensure_stream().await {
                 tracing::warn!(error = %e, stream = %self.nats.stream, "events stream not ready; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                tokio::time::sleep(backoff.next_wait()).await;
             }
         });
     }

@@ -2,6 +2,7 @@
 //! layered configuration ([`settings`]), logs ([`logging`]), Prometheus exposition and
 //! the operational routes ([`ops`]), and the shutdown signal ([`shutdown`]).
 
+pub mod backoff;
 pub mod http;
 pub mod logging;
 pub mod ops;
