@@ -208,7 +208,7 @@ async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result
             "SELECT {} AS repo, count() AS runs, countIf(outcome = 'failed') AS failed FROM (
                  SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome,
                         argMinIf(repo_source, received_at, repo_source != '') AS repo_source
-                 FROM events WHERE received_at >= now64(3) - INTERVAL 24 HOUR
+                 FROM events FINAL WHERE received_at >= now64(3) - INTERVAL 24 HOUR
                  GROUP BY coalesce(execution_id, random_id))
              GROUP BY repo",
             materialize::REPO

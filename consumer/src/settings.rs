@@ -38,7 +38,8 @@ pub struct ConsumerSettings {
     pub durable: String,
     /// A batch is written when it holds this many rows...
     pub batch_rows: usize,
-    /// ...or this long after its first message arrived, whichever comes first.
+    /// ...or this long after its pull request was sent (not after its first message:
+    /// a quiet queue returns what it has when this runs out), whichever comes first.
     #[serde(with = "humantime_serde")]
     pub batch_max_wait: Duration,
     /// Batches in progress at once in this process (pulling, inserting, acking overlap).
