@@ -53,6 +53,50 @@ pub fn router(state: AppState, rate_limit: Arc<RateLimit>) -> Router {
     public_routes(state)
         .layer(protection)
         .layer(middleware::from_fn_with_state(rate_limit, limit))
+        .layer(middleware::from_fn(track))
+}
+
+/// The public routes as a closed set of metric labels.
+fn route_label(path: Option<&str>) -> &'static str {
+    match path {
+        Some("/" | "/index.html" | "/dashboard.css" | "/dashboard.js") => "dashboard",
+        Some("/data.js" | "/data/{repo}/{file}" | "/data/{repo}/{window}/apps/{file}") => "data",
+        Some("/v1/stats/{document}") => "/v1/stats/{document}",
+        Some("/v1/stats/apps/{nsapp}") => "/v1/stats/apps/{nsapp}",
+        Some(_) => "other",
+        None => "unmatched",
+    }
+}
+
+/// Requests, their statuses and durations, by route: `aggregator_http_*`.
+async fn track(request: Request, next: Next) -> Response {
+    let route = route_label(
+        request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(axum::extract::MatchedPath::as_str),
+    );
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!("aggregator_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    // The statuses this API answers with; anything else is counted as its class.
+    let status: &'static str = match status {
+        200 => "200",
+        304 => "304",
+        400 => "400",
+        404 => "404",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        s if s < 400 => "2xx/3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("aggregator_http_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    response
 }
 
 /// The operators' routes, served on `aggregator.internal_listen` only.

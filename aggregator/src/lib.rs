@@ -97,7 +97,16 @@ pub async fn serve(
 fn describe_metrics() {
     // Descriptions go to the installed recorder: install it first.
     let _ = runtime::ops::metrics();
-    use metrics::{Unit, describe_counter, describe_gauge};
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "aggregator_http_requests_total",
+        "Public requests answered, by route and status"
+    );
+    describe_histogram!(
+        "aggregator_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a public request, by route"
+    );
     describe_gauge!(
         "aggregator_last_refresh_timestamp_seconds",
         Unit::Seconds,

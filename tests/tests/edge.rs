@@ -124,6 +124,24 @@ async fn operators_routes_are_internal_and_the_public_api_is_limited() {
         );
     }
     let asked = queries(&p).await - before;
+    // The public API's own request metrics, on the internal listener.
+    let metrics = p
+        .http
+        .get(format!("{}/metrics", p.aggregator_internal_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        r#"aggregator_http_requests_total{route="/v1/stats/apps/{nsapp}",status="404"}"#,
+        r#"aggregator_http_requests_total{route="/v1/stats/apps/{nsapp}",status="200"}"#,
+        r#"aggregator_http_requests_total{route="data",status="404"}"#,
+        r#"aggregator_http_request_duration_seconds_count{route="/v1/stats/apps/{nsapp}"}"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
     // The count itself is a query; a known-apps check is at most one more per 10 s.
     assert!(
         asked <= 5,
