@@ -4,11 +4,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test bench chaos fuzz stack stack-down build check-tools browser edge-tools perf-tool deploy-tools check-deploy fmt lint
+.PHONY: help run test unit bench chaos fuzz stack stack-down build check-tools browser edge-tools perf-tool deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
 	@echo "make test        start the stack if needed, then fmt check, clippy and every test"
+	@echo "make unit        fmt check, clippy and every test that needs no NATS or ClickHouse (no stack, no apt)"
 	@echo "make bench       measure throughput and cost against this machine's limits (target/bench/report.md)"
 	@echo "make chaos       the fault suite over real processes, with more load (CHAOS_CLIENTS, CHAOS_EVENTS)"
 	@echo "make fuzz        mutation-fuzz parse/repair/validate for FUZZ_SECONDS (default 60)"
@@ -73,6 +74,11 @@ build: check-tools
 
 run: build
 	@stack/run.sh
+
+# The quick loop: everything that runs without the stack (unit tests of every crate,
+# schemas' property and fuzz-seed tests). The end-to-end suite is the `tests` crate.
+unit: fmt lint
+	$(CARGO) test --workspace --exclude tests
 
 fmt: check-tools
 	$(CARGO) fmt --all --check
