@@ -2,11 +2,11 @@
 //! placeholders of compose/.env.example, or an admin token too short to resist guessing.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Start `binary` with `env`; it must exit with a failure, whose stderr is returned.
 fn refused(binary: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut child = Command::new(tests::binary(binary))
+    let child = Command::new(tests::binary(binary))
         .args(args)
         .envs(env.iter().copied())
         // Nothing to reach: the check comes before any connection.
@@ -16,19 +16,24 @@ fn refused(binary: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
+    let pid = child.id();
+    // Wait for the exit on a thread, so that a binary that starts after all (and would
+    // never exit) fails the test at the deadline instead of hanging it.
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match exited.recv_timeout(Duration::from_secs(20)) {
+        Ok(out) => {
+            let out = out.expect("the binary's output");
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert!(!status.success(), "{binary} started: {stderr}");
-            return stderr;
+            assert!(!out.status.success(), "{binary} started: {stderr}");
+            stderr
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             panic!("{binary} {args:?} did not refuse to start");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
