@@ -506,19 +506,37 @@ async fn manifest(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             repo: Repo::Production,
         })
         .await?;
-    let key = format!("data.js@{}", meta.window.until);
     let max_age = max_age(&state);
+    script(&state, &headers, "data.js", meta, |meta| async move {
+        Ok(Some(
+            dashboard::manifest_js(&meta, Some(max_age)).into_bytes(),
+        ))
+    })
+    .await
+}
+
+/// Answer a dashboard script of the materialisation `meta` describes: from the cache
+/// under `name`, or as `build` makes it.
+async fn script<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    meta: Meta,
+    build: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Meta) -> Fut,
+    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>>,
+{
+    let key = format!("{name}@{}", meta.window.until);
+    let as_of = meta.generated_at;
     cached(
-        &state,
-        &headers,
+        state,
+        headers,
         key,
-        meta.generated_at,
+        as_of,
         "text/javascript; charset=utf-8",
-        async move {
-            Ok(Some(
-                dashboard::manifest_js(&meta, Some(max_age)).into_bytes(),
-            ))
-        },
+        build(meta),
     )
     .await
 }
@@ -544,19 +562,12 @@ async fn data(
         .ok_or(ApiError::NotFound("no such resource"))?;
     let scope = data_scope(&repo, window)?;
     let meta = state.documents.meta(scope).await?;
-    let key = format!("data/{}@{}", scope.name(), meta.window.until);
     let docs = state.documents.clone();
-    cached(
-        &state,
-        &headers,
-        key,
-        meta.generated_at,
-        "text/javascript; charset=utf-8",
-        async move {
-            let documents = dashboard::scope_documents(&docs, scope).await?;
-            Ok(Some(dashboard::data_js(scope, &documents).into_bytes()))
-        },
-    )
+    let name = format!("data/{}", scope.name());
+    script(&state, &headers, &name, meta, |_| async move {
+        let documents = dashboard::scope_documents(&docs, scope).await?;
+        Ok(Some(dashboard::data_js(scope, &documents).into_bytes()))
+    })
     .await
 }
 
@@ -577,29 +588,16 @@ async fn app_data(
     }
     let scope = data_scope(&repo, &window)?;
     let meta = state.documents.meta(scope).await?;
-    let key = format!("data/{}/apps/{nsapp}@{}", scope.name(), meta.window.until);
     let docs = state.documents.clone();
+    let name = format!("data/{}/apps/{nsapp}", scope.name());
     let nsapp = nsapp.to_owned();
-    cached(
-        &state,
-        &headers,
-        key,
-        meta.generated_at,
-        "text/javascript; charset=utf-8",
-        async move {
-            match docs.app(meta, &nsapp).await? {
-                Some(doc) => Ok(Some(
-                    dashboard::app_js(
-                        scope,
-                        &nsapp,
-                        &serde_json::to_value(&doc).map_err(ApiError::Serialise)?,
-                    )
-                    .into_bytes(),
-                )),
-                None => Ok(None),
-            }
-        },
-    )
+    script(&state, &headers, &name, meta, |meta| async move {
+        let Some(doc) = docs.app(meta, &nsapp).await? else {
+            return Ok(None);
+        };
+        let value = serde_json::to_value(&doc).map_err(ApiError::Serialise)?;
+        Ok(Some(dashboard::app_js(scope, &nsapp, &value).into_bytes()))
+    })
     .await
 }
 
