@@ -99,8 +99,34 @@ impl IntoResponse for ApiError {
         if let Some(value) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        if self.leaves_body_unread() {
+            close_connection(&mut response);
+        }
         response
     }
+}
+
+impl ApiError {
+    /// Answers that can be given before the body was read to its end (the limit, the
+    /// rate limiter and the load shedder answer first). The rest of that body is still
+    /// on the wire, so the connection cannot carry another request: without
+    /// `Connection: close` a client pools it, and its next request meets a closed socket.
+    fn leaves_body_unread(&self) -> bool {
+        matches!(
+            self,
+            ApiError::TooLarge { .. }
+                | ApiError::Timeout
+                | ApiError::BodyUnreadable
+                | ApiError::RateLimited { .. }
+                | ApiError::Overloaded
+        )
+    }
+}
+
+fn close_connection(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 /// Give a JSON body to the error answers that axum and tower-http produce themselves
@@ -164,5 +190,20 @@ mod tests {
             ApiError::Unavailable("JetStream did not accept the event").into_response();
         assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(unavailable.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn answers_given_before_the_body_was_read_close_the_connection() {
+        for early in [
+            ApiError::TooLarge { limit: 1 },
+            ApiError::RateLimited { retry_after: 1 },
+            ApiError::Overloaded,
+            ApiError::Timeout,
+        ] {
+            let response = early.into_response();
+            assert_eq!(response.headers()[header::CONNECTION], "close");
+        }
+        let after_reading = ApiError::BatchTooLarge { max: 1 }.into_response();
+        assert!(after_reading.headers().get(header::CONNECTION).is_none());
     }
 }
