@@ -45,6 +45,16 @@ pub struct ErrorBody {
     field: Option<&'static str>,
 }
 
+impl From<crate::publish::PublishError> for ApiError {
+    fn from(e: crate::publish::PublishError) -> Self {
+        use crate::publish::PublishError;
+        match e {
+            PublishError::Unavailable(why) => ApiError::Unavailable(why),
+            PublishError::Encode => ApiError::Internal("it could not be encoded"),
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {

@@ -26,25 +26,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    init_metrics();
-    let publisher = Arc::new(publish::Publisher::connect(&settings).await?);
+    let publisher = Arc::new(publish::JetStreamPublisher::connect(&settings).await?);
     publisher.clone().keep_stream_ensured();
-    let rate_limit = Arc::new(limit::RateLimit::new(
-        "ingest",
-        settings.ingest.rate_limit_per_minute,
-        settings.ingest.rate_limit_burst,
-        settings.ingest.rate_limit_max_clients,
-        settings.ingest.trusted_proxies.clone(),
-    ));
-    rate_limit.describe_metrics();
-    rate_limit.clone().keep_small();
-    let state = routes::AppState {
-        publisher: publisher.clone(),
-        parse: Arc::new(schemas::parse::ParseOptions {
-            error_max_chars: settings.ingest.error_max_chars,
-        }),
-        settings: Arc::new(settings.ingest.clone()),
-    };
+    let app = App::new(&settings.ingest, publisher.clone());
+    app.rate_limit.clone().keep_small();
     let header_read_timeout = settings.ingest.header_read_timeout;
     let internal_listener = TcpListener::bind(&settings.ingest.internal_listen).await?;
     tracing::info!(
@@ -54,9 +39,9 @@ pub async fn run(
     );
     runtime::http::serve_public_and_internal(
         listener,
-        routes::router(state.clone(), rate_limit),
+        app.public,
         internal_listener,
-        routes::internal(state),
+        app.internal,
         shutdown,
         header_read_timeout,
     )
@@ -64,6 +49,45 @@ pub async fn run(
     publisher.flush().await;
     tracing::info!("ingest stopped");
     Ok(())
+}
+
+/// Ingest's two routers over one publisher: what `run` serves, and what the in-process
+/// tests drive with a [`publish::MemoryPublisher`].
+pub struct App {
+    /// The event routes and the OpenAPI document, behind the rate limit.
+    pub public: axum::Router,
+    /// Readiness, liveness and metrics, for the operators' network only.
+    pub internal: axum::Router,
+    pub rate_limit: Arc<limit::RateLimit>,
+}
+
+impl App {
+    pub fn new(
+        settings: &settings::IngestSettings,
+        publisher: Arc<dyn publish::Publisher>,
+    ) -> Self {
+        init_metrics();
+        let rate_limit = Arc::new(limit::RateLimit::new(
+            "ingest",
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.rate_limit_max_clients,
+            settings.trusted_proxies.clone(),
+        ));
+        rate_limit.describe_metrics();
+        let state = routes::AppState {
+            publisher,
+            parse: Arc::new(schemas::parse::ParseOptions {
+                error_max_chars: settings.error_max_chars,
+            }),
+            settings: Arc::new(settings.clone()),
+        };
+        Self {
+            public: routes::router(state.clone(), rate_limit.clone()),
+            internal: routes::internal(state),
+            rate_limit,
+        }
+    }
 }
 
 /// Counters start at zero, so that a dashboard or an alert sees "none yet" rather than

@@ -1,32 +1,99 @@
-//! Publishing accepted events to JetStream, and knowing whether we can.
+//! Where accepted events go: the [`Publisher`] trait, JetStream behind it in service
+//! ([`JetStreamPublisher`]), and an in-memory one ([`MemoryPublisher`]) with which the
+//! HTTP behaviour is tested without a NATS server.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::jetstream::{self, message::PublishMessage};
+use futures::future::BoxFuture;
 use schemas::Event;
 use schemas::stream::NatsSettings;
 
-use crate::error::ApiError;
 use crate::settings::Settings;
 
-/// What JetStream said about an accepted event.
+/// What the queue said about an accepted event.
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted {
-    /// JetStream had already stored an identical event within its duplicate window: the
+    /// The queue had already stored an identical event within its duplicate window: the
     /// client retried after a lost answer. It is still a success for the client.
     pub duplicate: bool,
 }
 
-pub struct Publisher {
+/// Why an event was not queued. `error.rs` maps these to HTTP statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The queue did not take it, or did not say so in time: the client retries.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// The event itself could not be encoded: a retry meets the same fault.
+    #[error("the event could not be encoded")]
+    Encode,
+}
+
+/// A durable queue for accepted events. `publish` resolves `Ok` only once the event is
+/// stored for good: that is what makes a 202 a promise.
+pub trait Publisher: Send + Sync + 'static {
+    fn publish<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Accepted, PublishError>>;
+    /// Whether `publish` can succeed now; readiness reports it.
+    fn ready(&self) -> BoxFuture<'_, bool>;
+}
+
+/// Accepted events kept in memory, recognising a repeated content id as a duplicate the
+/// way JetStream's duplicate window does, and able to play an outage. For tests.
+#[derive(Default)]
+pub struct MemoryPublisher {
+    events: Mutex<Vec<Event>>,
+    seen: Mutex<HashSet<String>>,
+    down: AtomicBool,
+}
+
+impl MemoryPublisher {
+    /// Every event published so far, in order.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Make the queue unreachable (`true`) or bring it back (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    fn publish<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Accepted, PublishError>> {
+        Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(PublishError::Unavailable("the queue is down"));
+            }
+            let encoded = event.encode().map_err(|_| PublishError::Encode)?;
+            let (Ok(mut seen), Ok(mut events)) = (self.seen.lock(), self.events.lock()) else {
+                return Err(PublishError::Unavailable("the queue is poisoned"));
+            };
+            let duplicate = !seen.insert(encoded.content_id);
+            if !duplicate {
+                events.push(event.clone());
+            }
+            Ok(Accepted { duplicate })
+        })
+    }
+
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move { !self.down.load(Ordering::SeqCst) })
+    }
+}
+
+pub struct JetStreamPublisher {
     client: async_nats::Client,
     js: jetstream::Context,
     nats: NatsSettings,
     timeout: Duration,
 }
 
-impl Publisher {
+impl JetStreamPublisher {
     /// Connect without waiting for NATS: ingest must start, answer 503 and report
     /// not-ready while NATS is down, and recover by itself when it comes back.
     pub async fn connect(settings: &Settings) -> std::io::Result<Self> {
@@ -80,10 +147,8 @@ impl Publisher {
     /// message may still be stored, and the client's retry is then dropped as a duplicate.
     /// The subject ends in the installation's id, so that a deletion request can purge
     /// its queued events by subject.
-    pub async fn publish(&self, event: &Event) -> Result<Accepted, ApiError> {
-        let encoded = event
-            .encode()
-            .map_err(|_| ApiError::Internal("it could not be encoded"))?;
+    async fn publish_now(&self, event: &Event) -> Result<Accepted, PublishError> {
+        let encoded = event.encode().map_err(|_| PublishError::Encode)?;
         let message = PublishMessage::build()
             .payload(encoded.payload.into())
             .message_id(encoded.content_id);
@@ -104,12 +169,14 @@ impl Publisher {
             Ok(Err(e)) => {
                 metrics::counter!("ingest_publish_failures_total", "kind" => publish_failure_kind(&e)).increment(1);
                 tracing::warn!(error = %e, "publish failed");
-                Err(ApiError::Unavailable("JetStream did not accept the event"))
+                Err(PublishError::Unavailable(
+                    "JetStream did not accept the event",
+                ))
             }
             Err(_) => {
                 metrics::counter!("ingest_publish_failures_total", "kind" => "timeout")
                     .increment(1);
-                Err(ApiError::Unavailable(
+                Err(PublishError::Unavailable(
                     "JetStream did not acknowledge in time",
                 ))
             }
@@ -117,7 +184,7 @@ impl Publisher {
     }
 
     /// Ready when connected and the events stream answers.
-    pub async fn ready(&self) -> bool {
+    async fn ready_now(&self) -> bool {
         if self.client.connection_state() != State::Connected {
             return false;
         }
@@ -143,6 +210,16 @@ impl Publisher {
             Ok(Err(e)) => tracing::warn!(error = %e, "flushing the NATS connection failed"),
             Err(_) => tracing::warn!("NATS did not take the flush in time"),
         }
+    }
+}
+
+impl Publisher for JetStreamPublisher {
+    fn publish<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Accepted, PublishError>> {
+        Box::pin(self.publish_now(event))
+    }
+
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.ready_now())
     }
 }
 

@@ -29,7 +29,7 @@ use crate::settings::IngestSettings;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub publisher: Arc<Publisher>,
+    pub publisher: Arc<dyn Publisher>,
     pub parse: Arc<ParseOptions>,
     pub settings: Arc<IngestSettings>,
 }
