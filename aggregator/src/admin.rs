@@ -7,7 +7,7 @@
 //! takes says nothing about how much of a guess was right.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
@@ -16,7 +16,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api::AppState;
+use crate::error::AdminError;
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -32,10 +33,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
-}
-
 /// Whether `presented` is the configured token. Both sides are hashed first, so the
 /// comparison takes the same time whatever their lengths.
 fn token_matches(configured: &str, presented: &str) -> bool {
@@ -47,11 +44,7 @@ fn token_matches(configured: &str, presented: &str) -> bool {
 async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let configured = &state.settings.aggregator.admin_token;
     if configured.is_empty() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the admin API is switched off (aggregator.admin_token is empty)",
-        );
+        return AdminError::Off.into_response();
     }
     let presented = request
         .headers()
@@ -60,18 +53,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
         Some(token) if token_matches(configured.expose(), token) => next.run(request).await,
-        _ => {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid `Authorization: Bearer <token>` is required",
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            r
-        }
+        _ => AdminError::Unauthorized.into_response(),
     }
 }
 
@@ -95,11 +77,7 @@ async fn refresh(State(state): State<AppState>) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = %e, "refresh on request failed");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the statistics store is unavailable",
-            )
+            AdminError::StoreUnavailable.into_response()
         }
     }
 }
@@ -121,11 +99,7 @@ async fn delete_installation(
     let id = match schemas::ids::client_id(&random_id) {
         Ok(id) => id,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_random_id",
-                &format!("random_id is not a client id: {e}"),
-            );
+            return AdminError::BadRandomId(e.to_string()).into_response();
         }
     };
     let Some(queues) = &state.queues else {
@@ -212,13 +186,14 @@ async fn delete_rows(
 }
 
 /// A 503 for a deletion request, with what was done before it failed in `done`.
-fn erasure_failed(code: &str, message: &str, done: serde_json::Value) -> Response {
+fn erasure_failed(code: &'static str, message: &'static str, done: serde_json::Value) -> Response {
     metrics::counter!("aggregator_erasures_total", "outcome" => "failed").increment(1);
-    let mut body = json!({ "error": code, "message": message });
-    if let (Some(body), Some(done)) = (body.as_object_mut(), done.as_object()) {
-        body.extend(done.clone());
+    AdminError::ErasureFailed {
+        code,
+        message,
+        done,
     }
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    .into_response()
 }
 
 #[cfg(test)]

@@ -12,18 +12,7 @@
 
 use serde::Serialize;
 
-use crate::stats::RunCounts;
-
-/// One group: a dimension value and its run counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Group {
-    pub value: String,
-    #[serde(flatten)]
-    pub counts: RunCounts,
-    /// The installations of its runs (at least); never published.
-    #[serde(skip)]
-    pub installs: u64,
-}
+use crate::counts::{Group, RunCounts};
 
 /// Whether a group of `runs` runs from `installs` installations may be published.
 pub fn passes(runs: u64, installs: u64, k: u64) -> bool {

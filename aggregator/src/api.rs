@@ -4,10 +4,9 @@
 //! that lets browsers and CDNs keep it until the next refresh can have changed it; a
 //! matching `If-None-Match` gets `304 Not Modified`.
 
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Path, Query, Request, State};
@@ -15,29 +14,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{BoxError, Json, Router};
+use axum::{BoxError, Router};
 use runtime::ratelimit::RateLimit;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tower::ServiceBuilder;
 
 use crate::dashboard;
-use crate::documents::{BuildError, Documents, Meta, SCOPE_DOCUMENTS};
-use crate::settings::Settings;
+use crate::documents::{Documents, Meta, SCOPE_DOCUMENTS};
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::stats::{Repo, Scope, Window};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub clickhouse: clickhouse::Client,
-    pub documents: Arc<Documents>,
-    pub settings: Arc<Settings>,
-    pub cache: Arc<DocumentCache>,
-    /// JetStream, for deletion requests; `None` while the admin API is switched off.
-    pub queues: Option<Arc<crate::erasure::Queues>>,
-    pub known_apps: Arc<KnownApps>,
-}
 
 /// The public routes, served on `aggregator.listen`: the dashboard and the statistics,
 /// behind a per-client rate limit, a concurrency limit and a timeout.
@@ -99,13 +87,6 @@ async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// The operators' routes, served on `aggregator.internal_listen` only.
-pub fn internal(state: AppState) -> Router {
-    crate::admin::router(state)
-        .merge(runtime::ops::router())
-        .fallback(|| async { ApiError::NotFound("no such resource") })
-}
-
 async fn limit(State(limit): State<Arc<RateLimit>>, request: Request, next: Next) -> Response {
     match limit.check_request(&request) {
         Ok(()) => next.run(request).await,
@@ -138,71 +119,6 @@ fn public_routes(state: AppState) -> Router {
         .route("/v1/stats/apps/{nsapp}", get(app))
         .with_state(state)
         .fallback(|| async { ApiError::NotFound("no such resource") })
-}
-
-/// Every way a statistics request can fail, and its HTTP status.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("days must be one of 1, 7, 30, 90, 365 or \"all\"")]
-    BadWindow,
-    #[error("repo must be one of production, development, external or all")]
-    BadRepo,
-    #[error("an app name holds only lower-case letters, digits, '-', '_' and '.'")]
-    BadApp,
-    #[error("{0}")]
-    NotFound(&'static str),
-    #[error("the statistics store is unavailable")]
-    Unavailable(#[from] clickhouse::error::Error),
-    #[error("a document could not be serialised")]
-    Serialise(#[source] serde_json::Error),
-    #[error("too many requests; retry after {retry_after} s")]
-    RateLimited { retry_after: u64 },
-    #[error("{0}; retry shortly")]
-    Busy(&'static str),
-}
-
-impl From<BuildError> for ApiError {
-    fn from(e: BuildError) -> Self {
-        match e {
-            BuildError::Store(e) => ApiError::Unavailable(e),
-            BuildError::Serialise(e) => ApiError::Serialise(e),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let retry_after = match &self {
-            ApiError::RateLimited { retry_after } => Some(*retry_after),
-            ApiError::Busy(_) => Some(1),
-            _ => None,
-        };
-        let (status, code, field) = match &self {
-            ApiError::BadWindow => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),
-            ApiError::BadRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
-            ApiError::BadApp => (StatusCode::BAD_REQUEST, "invalid_app", Some("nsapp")),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-            ApiError::Unavailable(e) => {
-                tracing::warn!(error = %e, "statistics query failed");
-                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None)
-            }
-            // Plain structs of numbers and strings: cannot happen, but is not a panic.
-            ApiError::Serialise(e) => {
-                tracing::error!(error = %e, "serialising a statistics document");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
-            }
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
-            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", None),
-        };
-        let body = json!({ "error": code, "message": self.to_string(), "field": field });
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
 }
 
 /// The query of every statistics document: `days` (one of `WINDOWS`, default 30) and
@@ -271,106 +187,10 @@ fn max_age(state: &AppState) -> u64 {
     state.settings.aggregator.refresh_interval.as_secs().max(1)
 }
 
-/// Serialised documents of the current materialisation. A document depends only on the
-/// materialised tables, its window and its app, so it is built once per refresh and then
-/// served from memory: the statistics store is asked only when the statistics were last
-/// materialised (one small query), which keeps the answers exact right after a refresh
-/// by any process. Bounded: cleared on every new materialisation, and when full.
-#[derive(Default)]
-pub struct DocumentCache {
-    inner: Mutex<CacheInner>,
-}
-
-#[derive(Default)]
-struct CacheInner {
-    as_of: Option<OffsetDateTime>,
-    documents: HashMap<String, Arc<Vec<u8>>>,
-}
-
 /// The 404 of an app without a document: unknown, or below k. One answer for both, so
 /// that it says no more than that.
 const NO_SUCH_APP: &str =
     "no app of this name has k runs from k installations in this window and repository";
-
-/// The apps the statistics have ever counted, so that a request for any other name is a
-/// 404 from memory: names are free to invent, and each would otherwise cost statistics
-/// queries. The set is taken again when it is older than [`KNOWN_APPS_FRESH`] and the
-/// statistics have been materialised since, so a new app is known within that time.
-#[derive(Default)]
-pub struct KnownApps {
-    inner: Mutex<Option<Known>>,
-}
-
-struct Known {
-    checked: Instant,
-    as_of: Option<OffsetDateTime>,
-    apps: Arc<HashSet<String>>,
-}
-
-const KNOWN_APPS_FRESH: Duration = Duration::from_secs(10);
-
-impl KnownApps {
-    fn fresh(&self) -> Option<Arc<HashSet<String>>> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .as_ref()
-            .filter(|k| k.checked.elapsed() < KNOWN_APPS_FRESH)
-            .map(|k| k.apps.clone())
-    }
-
-    /// Whether the statistics know `nsapp` at all (in any window or repository).
-    pub async fn knows(&self, client: &clickhouse::Client, nsapp: &str) -> Result<bool, ApiError> {
-        if let Some(apps) = self.fresh() {
-            return Ok(apps.contains(nsapp));
-        }
-        let as_of = crate::stats::as_of(client).await?;
-        let same = {
-            let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            match inner.as_mut() {
-                Some(k) if k.as_of == as_of => {
-                    k.checked = Instant::now();
-                    Some(k.apps.clone())
-                }
-                _ => None,
-            }
-        };
-        let apps = match same {
-            Some(apps) => apps,
-            None => {
-                let apps = Arc::new(crate::stats::known_apps(client).await?);
-                *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = Some(Known {
-                    checked: Instant::now(),
-                    as_of,
-                    apps: apps.clone(),
-                });
-                apps
-            }
-        };
-        Ok(apps.contains(nsapp))
-    }
-}
-
-/// Distinct documents kept between refreshes (7 documents × a few windows × the apps
-/// people look at); past this the cache starts over rather than grow.
-const CACHE_ENTRIES: usize = 4096;
-
-impl DocumentCache {
-    fn get(&self, key: &str, as_of: Option<OffsetDateTime>) -> Option<Arc<Vec<u8>>> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        (inner.as_of == as_of)
-            .then(|| inner.documents.get(key).cloned())
-            .flatten()
-    }
-
-    fn put(&self, key: String, as_of: Option<OffsetDateTime>, body: Arc<Vec<u8>>) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if inner.as_of != as_of || inner.documents.len() >= CACHE_ENTRIES {
-            inner.documents.clear();
-            inner.as_of = as_of;
-        }
-        inner.documents.insert(key, body);
-    }
-}
 
 /// Answer with the bytes cached under `key` for the materialisation of `as_of`, or with
 /// those `build` makes (and caches); `None` from `build` is a 404.

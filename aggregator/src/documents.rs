@@ -17,9 +17,10 @@ use clickhouse::Client;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::anonymity::{self, Group, Published};
+use crate::anonymity::{self, Published};
+use crate::counts::{Group, RunCounts};
 use crate::settings::AggregatorSettings;
-use crate::stats::{self, AppGroup, Durations, Of, Repo, RunCounts, Scope, Tally, Window};
+use crate::stats::{self, AppGroup, Durations, Of, Repo, Scope, Tally, Window};
 
 /// The header of every document.
 #[derive(Debug, Clone, Serialize)]

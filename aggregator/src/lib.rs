@@ -4,13 +4,17 @@
 pub mod admin;
 pub mod anonymity;
 pub mod api;
+pub mod cache;
+pub mod counts;
 pub mod dashboard;
 pub mod documents;
 pub mod erasure;
+pub mod error;
 pub mod export;
 pub mod materialize;
 pub mod patterns;
 pub mod settings;
+pub mod state;
 pub mod stats;
 
 use std::future::Future;
@@ -45,7 +49,7 @@ pub async fn serve(
             .map_err(std::io::Error::other)?;
         Some(Arc::new(queues))
     };
-    let state = api::AppState {
+    let state = state::AppState {
         clickhouse: clickhouse.clone(),
         documents: Arc::new(documents::Documents::new(
             clickhouse.clone(),
@@ -84,7 +88,7 @@ pub async fn serve(
         listener,
         api::router(state.clone(), rate_limit),
         internal_listener,
-        api::internal(state),
+        internal_routes(state),
         shutdown,
         runtime::http::HEADER_READ_TIMEOUT,
     )
@@ -92,6 +96,14 @@ pub async fn serve(
     refresher.abort();
     freshness.abort();
     served
+}
+
+/// The operators' routes, served on `aggregator.internal_listen` only: the admin API,
+/// metrics, liveness and readiness.
+fn internal_routes(state: state::AppState) -> axum::Router {
+    admin::router(state)
+        .merge(runtime::ops::router())
+        .fallback(|| async { error::ApiError::NotFound("no such resource") })
 }
 
 fn describe_metrics() {

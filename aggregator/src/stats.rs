@@ -12,64 +12,8 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::anonymity::Group;
+use crate::counts::{Group, RunCounts};
 use crate::materialize::CURRENT;
-
-/// The run counts that every statistics document names the same way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Serialize, Deserialize)]
-pub struct RunCounts {
-    pub runs: u64,
-    pub success: u64,
-    pub failed: u64,
-    pub aborted: u64,
-    pub unfinished: u64,
-    pub in_progress: u64,
-}
-
-impl RunCounts {
-    pub fn add(&mut self, other: &RunCounts) {
-        self.runs += other.runs;
-        self.success += other.success;
-        self.failed += other.failed;
-        self.aborted += other.aborted;
-        self.unfinished += other.unfinished;
-        self.in_progress += other.in_progress;
-    }
-
-    /// Count `runs` runs with `outcome`.
-    pub fn count(&mut self, outcome: &str, runs: u64) {
-        self.runs += runs;
-        match outcome {
-            "success" => self.success += runs,
-            "failed" => self.failed += runs,
-            "aborted" => self.aborted += runs,
-            "unfinished" => self.unfinished += runs,
-            _ => self.in_progress += runs,
-        }
-    }
-
-    fn finished(&self) -> u64 {
-        self.success + self.failed + self.aborted
-    }
-
-    /// Successes among the runs that finished; `None` before any has.
-    pub fn success_rate(&self) -> Option<f64> {
-        let finished = self.finished();
-        (finished > 0).then(|| round4(self.success as f64 / finished as f64))
-    }
-
-    /// Failures among the runs that finished; `None` before any has.
-    pub fn failure_rate(&self) -> Option<f64> {
-        let finished = self.finished();
-        (finished > 0).then(|| round4(self.failed as f64 / finished as f64))
-    }
-}
-
-/// Rates are published to four places: enough for a chart, and the same bytes on every
-/// platform.
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
 
 /// The days a document covers: the last `days` days up to `until` (a UTC date, the day of
 /// the request), or every day (`days: None`).

@@ -4,6 +4,12 @@ use clickhouse::Client;
 use schemas::Event;
 use schemas::names::EVENTS_TABLE;
 
+/// Where rows go: ClickHouse in production ([`ClickHouseSink`]), a fake in the unit
+/// tests of `store`.
+pub trait Sink {
+    fn insert(&self, rows: &[Event]) -> impl Future<Output = Result<(), InsertError>> + Send;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InsertError {
     /// ClickHouse could not be reached or failed for reasons of its own: retry later.
@@ -32,7 +38,7 @@ impl InsertError {
 /// no longer matches the table fails loudly instead of writing garbage).
 pub struct ClickHouseSink(pub Client);
 
-impl crate::store::Sink for ClickHouseSink {
+impl Sink for ClickHouseSink {
     async fn insert(&self, rows: &[Event]) -> Result<(), InsertError> {
         let result = async {
             let mut insert = self.0.insert::<Event>(EVENTS_TABLE).await?;

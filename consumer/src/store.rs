@@ -6,13 +6,7 @@ use std::ops::Range;
 
 use schemas::Event;
 
-use crate::sink::InsertError;
-
-/// Where rows go: ClickHouse in production ([`crate::sink::ClickHouseSink`]), a fake in
-/// the unit tests.
-pub trait Sink {
-    fn insert(&self, rows: &[Event]) -> impl Future<Output = Result<(), InsertError>> + Send;
-}
+use crate::sink::{InsertError, Sink};
 
 /// The rows ClickHouse refused as data: index in the batch, and why.
 pub type Rejected = Vec<(usize, String)>;

@@ -266,5 +266,5 @@ fn ack_failed(e: &async_nats::Error) {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    schemas::parse::truncate_chars(&s.replace(['\r', '\n'], " "), max)
+    schemas::text::truncate_chars(&s.replace(['\r', '\n'], " "), max)
 }

@@ -4,11 +4,10 @@
 //! script (or its operator) can tell what to fix, and 503 carries `Retry-After` so the
 //! client retries instead of giving up.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use runtime::error_body::ErrorBody;
 use schemas::Rejection;
-use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,15 +33,6 @@ pub enum ApiError {
     /// retry would meet the same fault.
     #[error("the event could not be processed: {0}")]
     Internal(&'static str),
-}
-
-/// The JSON body of every error answer.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    error: &'static str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'static str>,
 }
 
 impl From<crate::publish::PublishError> for ApiError {
@@ -95,19 +85,16 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(r) => r.field,
             _ => None,
         };
-        let body = ErrorBody {
-            error: self.code(),
-            message: self.to_string(),
-            field,
-        };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = ErrorBody::new(self.code(), self.to_string())
+            .field(field)
+            .into_response(status);
         let retry_after = match self {
-            ApiError::RateLimited { retry_after } => Some(HeaderValue::from(retry_after)),
-            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(HeaderValue::from_static("1")),
+            ApiError::RateLimited { retry_after } => Some(retry_after),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         };
-        if let Some(value) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+        if let Some(seconds) = retry_after {
+            runtime::error_body::retry_after(&mut response, seconds);
         }
         if self.leaves_body_unread() {
             close_connection(&mut response);
@@ -166,15 +153,11 @@ pub async fn json_errors(
     metrics::counter!("ingest_rejections_total", "reason" => code).increment(1);
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = ErrorBody {
-        error: code,
-        message: status
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_lowercase(),
-        field: None,
-    };
-    let json = Json(body).into_response();
+    let message = status
+        .canonical_reason()
+        .unwrap_or("request failed")
+        .to_lowercase();
+    let json = ErrorBody::new(code, message).into_response(status);
     let (json_parts, json_body) = json.into_parts();
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -235,11 +235,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "error": "not_found", "message": "no such route" })),
-    )
-        .into_response()
+    error::ErrorBody::new("not_found", "no such route").into_response(StatusCode::NOT_FOUND)
 }
 
 async fn overload_to_response(err: BoxError) -> Response {

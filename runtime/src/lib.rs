@@ -3,6 +3,7 @@
 //! the operational routes ([`ops`]), and the shutdown signal ([`shutdown`]).
 
 pub mod backoff;
+pub mod error_body;
 pub mod http;
 pub mod logging;
 pub mod ops;

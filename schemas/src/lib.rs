@@ -18,6 +18,7 @@ pub mod secret;
 pub mod store;
 #[cfg(feature = "jetstream")]
 pub mod stream;
+pub mod text;
 
 pub use event::{Event, Kind, Status};
 pub use parse::{Rejection, RejectionCode, parse_event};

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::body::{Known, Scalar, Source};
 use crate::event::{Event, Kind, Status};
+use crate::text::truncate_chars;
 
 /// Knobs of normalisation that operators may tune.
 #[derive(Debug, Clone)]
@@ -353,14 +354,6 @@ fn repo_slug_stored(slug: &str) -> String {
         official => official,
     };
     format!("fork/{repo}")
-}
-
-/// Cut to at most `max` characters, never inside a UTF-8 sequence.
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((byte, _)) => s[..byte].to_owned(),
-        None => s.to_owned(),
-    }
 }
 
 /// Characters allowed in the open-ended short fields (os_type, os_version, method, ...):

@@ -148,9 +148,9 @@ impl<'k> Scrubber<'k> {
             }
             window = window.saturating_mul(4);
         };
-        scrubbed = crate::parse::truncate_chars(&scrubbed, max);
+        scrubbed = crate::text::truncate_chars(&scrubbed, max);
         for _ in 0..8 {
-            let next = crate::parse::truncate_chars(&self.scrub(&scrubbed), max);
+            let next = crate::text::truncate_chars(&self.scrub(&scrubbed), max);
             if next == scrubbed {
                 break;
             }
@@ -280,12 +280,12 @@ mod tests {
         let tail = "log line with nothing in it\n".repeat(2000);
         let text = format!("{head}\n{tail}");
         let short = scrub_to(&text, 120);
-        assert_eq!(short, crate::parse::truncate_chars(&scrub(&text), 120));
+        assert_eq!(short, crate::text::truncate_chars(&scrub(&text), 120));
         // A window of blank-free text is cut, and still scrubbed as far as it is kept.
         let glued = format!("{}{}", "10.0.0.1,".repeat(5000), "x");
         assert_eq!(
             scrub_to(&glued, 120),
-            crate::parse::truncate_chars(&scrub(&glued), 120)
+            crate::text::truncate_chars(&scrub(&glued), 120)
         );
     }
 
