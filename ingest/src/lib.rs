@@ -6,11 +6,13 @@
 
 mod batch;
 pub mod error;
+pub mod handlers;
 pub mod limit;
 pub mod openapi;
 pub mod publish;
 pub mod routes;
 pub mod settings;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -75,7 +77,7 @@ impl App {
             settings.trusted_proxies.clone(),
         ));
         rate_limit.describe_metrics();
-        let state = routes::AppState {
+        let state = handlers::AppState {
             publisher,
             parse: Arc::new(schemas::parse::ParseOptions {
                 error_max_chars: settings.error_max_chars,
