@@ -1,21 +1,45 @@
 //! The aggregator: anonymous run statistics over the raw events, materialised in
 //! ClickHouse, served as JSON and as a static dashboard.
+//!
+//! # Module map
+//! From the raw events to a published number:
+//! - [`materialize`]: the refresh, which turns each day's raw events into its
+//!   statistics (migrations 0002 and 0004) and freezes days that are complete.
+//! - [`patterns`]: the normalisation of error texts to patterns, in SQL and in Rust.
+//! - `stats`: reading the materialised statistics over a scope (window and repository).
+//! - `counts`: run counts and groups, the unit of every document.
+//! - `anonymity`: the rule of k installations, and folding small groups into `other`.
+//! - `documents`: the statistics documents, built from the above.
+//!
+//! Serving them:
+//! - `api`: the public routes, with ETags, caching and the HTTP metrics.
+//! - `cache`: the documents and app names kept in memory between refreshes.
+//! - `dashboard`: the static dashboard and its data scripts.
+//! - `export`: every document written to files, for a static host.
+//! - `admin` and `erasure`: the token-protected admin API, and deleting an installation
+//!   from the queue and the table.
+//! - `error`: every way a request fails, mapped to its status in one place.
+//! - `state`: what the handlers share. `settings`: the `aggregator.*` configuration.
 
-pub mod admin;
-pub mod anonymity;
-pub mod api;
-pub mod cache;
-pub mod counts;
-pub mod dashboard;
-pub mod documents;
-pub mod erasure;
-pub mod error;
-pub mod export;
+mod admin;
+mod anonymity;
+mod api;
+mod cache;
+mod counts;
+mod dashboard;
+mod documents;
+mod erasure;
+mod error;
+mod export;
 pub mod materialize;
 pub mod patterns;
-pub mod settings;
-pub mod state;
-pub mod stats;
+mod settings;
+mod state;
+mod stats;
+
+pub use documents::Documents;
+pub use export::export;
+pub use settings::{AggregatorSettings, LIST_KEYS};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -19,11 +19,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-// glibc's malloc and free were a fifth of ingest's CPU under load (perf; see the bench
-// report). mimalloc's per-thread free lists make the many small, short-lived allocations
-// of a request cheap, and it returns memory to the OS as readily.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The services' allocator, so that what is measured is what runs.
+runtime::global_allocator!();
 
 #[derive(Parser)]
 struct Cli {

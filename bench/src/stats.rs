@@ -49,7 +49,7 @@ async fn measure(
         .fetch_one()
         .await?;
 
-    let refresh = aggregator::settings::AggregatorSettings::default().refresh();
+    let refresh = aggregator::AggregatorSettings::default().refresh();
     eprintln!("[bench] first materialisation: every day");
     let started = Instant::now();
     let first = refresh.run(&ch, time::OffsetDateTime::now_utc()).await?;
@@ -114,9 +114,9 @@ async fn measure(
 
     eprintln!("[bench] export: every scope");
     let out = std::env::temp_dir().join(format!("bench-export-{}", std::process::id()));
-    let documents = aggregator::documents::Documents::new(ch.clone(), &agg_settings);
+    let documents = aggregator::Documents::new(ch.clone(), &agg_settings);
     let started = Instant::now();
-    let export = aggregator::export::export(&documents, &out).await?;
+    let export = aggregator::export(&documents, &out).await?;
     let export_secs = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&out);
 

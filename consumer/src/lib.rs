@@ -1,10 +1,19 @@
 //! The consumer: from the JetStream queue to the ClickHouse table, each acknowledged
 //! event stored once.
+//!
+//! # Module map
+//! - `writer`: the pull loop: fetch a batch, store it, then ack; dead letters; the lag.
+//! - `store`: storing one batch, splitting it around rows ClickHouse refuses as data.
+//! - `sink`: the `Sink` trait and its ClickHouse implementation, which tells an outage
+//!   from bad data.
+//! - `settings`: the `consumer.*`, `nats.*` and `clickhouse.*` configuration.
+//!
+//! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
 
-pub mod settings;
-pub mod sink;
-pub mod store;
-pub mod writer;
+mod settings;
+mod sink;
+mod store;
+mod writer;
 
 use std::future::Future;
 use std::time::Duration;

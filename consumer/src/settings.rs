@@ -16,9 +16,13 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-impl Settings {
+impl runtime::service::ServiceSettings for Settings {
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+
     /// The secrets it holds were chosen, not copied from compose/.env.example.
-    pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
+    fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
         runtime::secrets::check(
             "TELEMETRY__CLICKHOUSE__PASSWORD",
             self.clickhouse.password.expose(),

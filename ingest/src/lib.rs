@@ -2,17 +2,32 @@
 //!
 //! A request is parsed and normalised by `schemas`, published to JetStream, and answered
 //! 202 only once JetStream has acknowledged it durably. Every other outcome is an error
-//! the client can act on (see [`error`]), so nothing that was answered 202 can be lost.
+//! the client can act on ([`ApiError`]), so nothing that was answered 202 can be lost.
+//!
+//! # Module map
+//! - `routes`: the public and the internal router, their layers (rate limit, load
+//!   shedding, body limits, decompression) and the HTTP metrics.
+//! - `handlers`: the endpoints, `POST /telemetry`, `POST /v1/events` and `/readyz`.
+//! - `batch`: splitting a batch body into items, counting while it reads.
+//! - `publish`: the [`Publisher`] trait, JetStream behind it, and an in-memory one.
+//! - `error`: every way a request fails, mapped to its status in one place.
+//! - `limit`: the per-client rate limit as middleware.
+//! - `wire` and `openapi`: the bodies on the wire and the OpenAPI document of them.
+//! - `settings`: the `ingest.*` and `nats.*` configuration.
 
 mod batch;
-pub mod error;
-pub mod handlers;
-pub mod limit;
-pub mod openapi;
-pub mod publish;
-pub mod routes;
-pub mod settings;
-pub mod wire;
+mod error;
+mod handlers;
+mod limit;
+mod openapi;
+mod publish;
+mod routes;
+mod settings;
+mod wire;
+
+pub use error::ApiError;
+pub use publish::{Accepted, JetStreamPublisher, MemoryPublisher, PublishError, Publisher};
+pub use settings::{IngestSettings, LIST_KEYS};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -54,7 +69,7 @@ pub async fn run(
 }
 
 /// Ingest's two routers over one publisher: what `run` serves, and what the in-process
-/// tests drive with a [`publish::MemoryPublisher`].
+/// tests drive with a [`MemoryPublisher`].
 pub struct App {
     /// The event routes and the OpenAPI document, behind the rate limit.
     pub public: axum::Router,

@@ -18,9 +18,15 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-impl Settings {
+impl runtime::service::ServiceSettings for Settings {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+
     /// The secret it holds was chosen, not copied from compose/.env.example.
-    pub fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
+    fn check_secrets(&self) -> Result<(), runtime::secrets::SecretError> {
         runtime::secrets::check("TELEMETRY__NATS__PASSWORD", self.nats.password.expose())
     }
 }

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use ingest::publish::MemoryPublisher;
+use ingest::MemoryPublisher;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

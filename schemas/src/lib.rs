@@ -4,10 +4,22 @@
 //! drift: the event as stored ([`Event`]), how a client body becomes one ([`parse_event`]),
 //! the names of the NATS stream and subjects ([`names`]) and the ClickHouse DDL
 //! ([`migrations`]).
+//!
+//! # Module map
+//! Every module is public: each is a part of the vocabulary that another crate uses.
+//! - The event: `event` ([`Event`], its kinds and statuses, its encoding and content id).
+//! - From a client body to an event: [`parse`], reading the fields listed in [`body`]
+//!   after [`repair`] has mended what bash interpolation breaks; [`ids`] maps the
+//!   client's ids; [`scrub`] removes what the processing record excludes; [`category`]
+//!   reads why a run failed; [`text`] cuts to a length.
+//! - Where events go: [`names`] (stream, subjects, table), [`stream`] (the JetStream
+//!   stream definitions and NATS settings), [`store`] (the ClickHouse settings) and
+//!   [`migrations`] (the DDL, applied in order and recorded).
+//! - [`secret`]: a setting whose `Debug` and logs never show its value.
 
 pub mod body;
 pub mod category;
-pub mod event;
+mod event;
 pub mod ids;
 pub mod migrations;
 pub mod names;
