@@ -1,0 +1,50 @@
+//! Where the local stack is (`make stack`), and where this workspace's binaries are.
+
+/// The local stack's NATS, overridable like `make stack` (NATS_PORT) or by URL.
+pub fn nats_url() -> String {
+    std::env::var("TELEMETRY_TEST_NATS_URL").unwrap_or_else(|_| {
+        format!(
+            "nats://127.0.0.1:{}",
+            std::env::var("NATS_PORT").unwrap_or_else(|_| "4222".into())
+        )
+    })
+}
+
+/// The local stack's ClickHouse HTTP interface.
+pub fn clickhouse_url() -> String {
+    std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| {
+        format!(
+            "http://127.0.0.1:{}",
+            std::env::var("CLICKHOUSE_HTTP_PORT").unwrap_or_else(|_| "8123".into())
+        )
+    })
+}
+
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `make stack` installed NATS and ClickHouse (`STACK_DIR`, or `.stack/`).
+pub(crate) fn stack_dir() -> std::path::PathBuf {
+    std::env::var_os("STACK_DIR")
+        .map_or_else(|| workspace_root().join(".stack"), std::path::PathBuf::from)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A binary of this workspace, built by `cargo build --bins` (which `make test` runs).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), std::path::PathBuf::from);
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{path:?} is missing: build it with `cargo build --workspace --bins` (make test does)"
+    );
+    path
+}

@@ -1,0 +1,89 @@
+//! Synthetic events and load, and reading run counts back from documents.
+
+use std::time::Duration;
+
+use crate::Pipeline;
+
+/// The run counts every statistics document names, in this order.
+pub const COUNT_NAMES: [&str; 6] = [
+    "runs",
+    "success",
+    "failed",
+    "aborted",
+    "unfinished",
+    "in_progress",
+];
+
+/// The run counts of a statistics document or group, in `COUNT_NAMES` order.
+pub fn run_counts(doc: &serde_json::Value) -> [u64; 6] {
+    COUNT_NAMES.map(|k| doc[k].as_u64().unwrap_or_else(|| panic!("{k} in {doc}")))
+}
+
+/// Post `n` distinct events through `POST /v1/events`, 500 at a time, a few requests in
+/// flight, and return how many were accepted (durably queued). Events `offset..offset+n` are distinct
+/// runs with an installing and a terminal event each.
+pub async fn load(p: &Pipeline, offset: usize, n: usize) -> u64 {
+    use futures::StreamExt;
+    let url = format!("{}/v1/events", p.ingest_url);
+    let chunks: Vec<Vec<serde_json::Value>> = (offset..offset + n)
+        .map(synthetic_event)
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .map(<[serde_json::Value]>::to_vec)
+        .collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| {
+            let (http, url) = (p.http.clone(), url.clone());
+            async move {
+                // A 503 (the queue briefly unavailable) is retried, as a client would.
+                for _ in 0..100 {
+                    let r = http
+                        .post(&url)
+                        .json(&chunk)
+                        .send()
+                        .await
+                        .expect("ingest answers");
+                    if r.status() == 200 {
+                        let body: serde_json::Value = r.json().await.expect("JSON");
+                        assert!(
+                            body["rejected"].as_array().is_some_and(Vec::is_empty),
+                            "{body}"
+                        );
+                        // After a 503 some items may already have been queued; the retry
+                        // reports them as duplicates, and they count as accepted once.
+                        return body["accepted"].as_u64().expect("count");
+                    }
+                    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap_or_default());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                panic!("ingest kept answering 503");
+            }
+        })
+        .buffer_unordered(4)
+        .fold(0, |sum, n| async move { sum + n })
+        .await
+}
+
+/// Event `i` of a synthetic load: run `i / 2`, installing when even, success when odd.
+pub fn synthetic_event(i: usize) -> serde_json::Value {
+    let run = i / 2;
+    let app = ["jellyfin", "nextcloud", "homeassistant", "pihole"][run % 4];
+    serde_json::json!({
+        "random_id": format!("00000000-0000-4000-8000-{run:012}"),
+        "execution_id": format!("00000000-0000-4000-9000-{run:012}"),
+        "type": "lxc",
+        "nsapp": app,
+        "status": if i.is_multiple_of(2) { "installing" } else { "success" },
+        "ct_type": 1,
+        "disk_size": 8,
+        "core_count": 2,
+        "ram_size": 2048,
+        "os_type": "debian",
+        "os_version": "12",
+        "pve_version": "8.4.14",
+        "method": "default",
+        "exit_code": if i.is_multiple_of(2) { serde_json::Value::Null } else { 0.into() },
+        "platform": "pve",
+        "repo_source": "ProxmoxVE",
+    })
+}
