@@ -145,7 +145,7 @@ async fn delete_installation(
     } else {
         "incomplete"
     };
-    metrics::counter!("aggregator_erasures_total", "outcome" => outcome).increment(1);
+    metrics::counter!(crate::metric_names::ERASURES_TOTAL, "outcome" => outcome).increment(1);
     // Counts only: a log that named the installation would keep, for as long as logs
     // are kept, the one identifier the request asked to have erased.
     tracing::info!(
@@ -187,7 +187,7 @@ async fn delete_rows(
 
 /// A 503 for a deletion request, with what was done before it failed in `done`.
 fn erasure_failed(code: &'static str, message: &'static str, done: serde_json::Value) -> Response {
-    metrics::counter!("aggregator_erasures_total", "outcome" => "failed").increment(1);
+    metrics::counter!(crate::metric_names::ERASURES_TOTAL, "outcome" => "failed").increment(1);
     AdminError::ErasureFailed {
         code,
         message,

@@ -66,7 +66,7 @@ async fn track(request: Request, next: Next) -> Response {
     );
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics::histogram!("aggregator_http_request_duration_seconds", "route" => route)
+    metrics::histogram!(crate::metric_names::HTTP_REQUEST_DURATION_SECONDS, "route" => route)
         .record(started.elapsed().as_secs_f64());
     let status = response.status().as_u16();
     // The statuses this API answers with; anything else is counted as its class.
@@ -82,7 +82,7 @@ async fn track(request: Request, next: Next) -> Response {
         s if s < 500 => "4xx",
         _ => "5xx",
     };
-    metrics::counter!("aggregator_http_requests_total", "route" => route, "status" => status)
+    metrics::counter!(crate::metric_names::HTTP_REQUESTS_TOTAL, "route" => route, "status" => status)
         .increment(1);
     response
 }

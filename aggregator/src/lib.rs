@@ -32,6 +32,7 @@ mod erasure;
 mod error;
 mod export;
 pub mod materialize;
+mod metric_names;
 pub mod patterns;
 mod settings;
 mod state;
@@ -58,10 +59,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    describe_metrics();
-    metrics::counter!("aggregator_refresh_failures_total").increment(0);
+    metric_names::describe();
+    metrics::counter!(crate::metric_names::REFRESH_FAILURES_TOTAL).increment(0);
     for outcome in admin::ERASURE_OUTCOMES {
-        metrics::counter!("aggregator_erasures_total", "outcome" => outcome).increment(0);
+        metrics::counter!(crate::metric_names::ERASURES_TOTAL, "outcome" => outcome).increment(0);
     }
     let clickhouse = settings.clickhouse.client();
     // Only deletion requests use NATS: without the admin API there is nothing to connect for.
@@ -130,52 +131,6 @@ fn internal_routes(state: state::AppState) -> axum::Router {
         .fallback(|| async { error::ApiError::NotFound("no such resource") })
 }
 
-fn describe_metrics() {
-    // Descriptions go to the installed recorder: install it first.
-    let _ = runtime::ops::metrics();
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "aggregator_http_requests_total",
-        "Public requests answered, by route and status"
-    );
-    describe_histogram!(
-        "aggregator_http_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer a public request, by route"
-    );
-    describe_gauge!(
-        "aggregator_last_refresh_timestamp_seconds",
-        Unit::Seconds,
-        "Unix time of the last successful refresh of the statistics"
-    );
-    describe_gauge!(
-        "aggregator_last_refresh_duration_seconds",
-        Unit::Seconds,
-        "How long the last successful refresh took"
-    );
-    describe_counter!(
-        "aggregator_refresh_failures_total",
-        "Refreshes of the statistics that failed"
-    );
-    describe_gauge!(
-        "aggregator_statistics_age_seconds",
-        Unit::Seconds,
-        "Seconds since the last successful refresh"
-    );
-    describe_gauge!(
-        "aggregator_runs_24h",
-        "Runs seen in the last 24 hours, by repository (production, development, external)"
-    );
-    describe_gauge!(
-        "aggregator_failed_runs_24h",
-        "Runs of the last 24 hours whose outcome is failed"
-    );
-    describe_counter!(
-        "aggregator_erasures_total",
-        "Deletion requests for an installation, by outcome: complete, incomplete (repeat it), failed"
-    );
-}
-
 /// Recompute the statistics of the days that are not frozen, every `refresh_interval`,
 /// and keep the business gauges current.
 async fn refresh_forever(
@@ -196,13 +151,14 @@ async fn refresh_forever(
             Ok(report) => {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 last_success.store(now, Ordering::Relaxed);
-                metrics::gauge!("aggregator_last_refresh_duration_seconds")
+                metrics::gauge!(crate::metric_names::LAST_REFRESH_DURATION_SECONDS)
                     .set(started.elapsed().as_secs_f64());
-                metrics::gauge!("aggregator_last_refresh_timestamp_seconds").set(now as f64);
+                metrics::gauge!(crate::metric_names::LAST_REFRESH_TIMESTAMP_SECONDS)
+                    .set(now as f64);
                 tracing::debug!(?report, "statistics refreshed");
             }
             Err(e) => {
-                metrics::counter!("aggregator_refresh_failures_total").increment(1);
+                metrics::counter!(crate::metric_names::REFRESH_FAILURES_TOTAL).increment(1);
                 tracing::warn!(error = %e, "refreshing the statistics failed");
             }
         }
@@ -213,8 +169,8 @@ async fn refresh_forever(
                 for repo in ["production", "development", "external"] {
                     let day = days.iter().find(|d| d.repo == repo);
                     let (runs, failed) = day.map_or((0, 0), |d| (d.runs, d.failed));
-                    metrics::gauge!("aggregator_runs_24h", "repo" => repo).set(runs as f64);
-                    metrics::gauge!("aggregator_failed_runs_24h", "repo" => repo)
+                    metrics::gauge!(crate::metric_names::RUNS_24H, "repo" => repo).set(runs as f64);
+                    metrics::gauge!(crate::metric_names::FAILED_RUNS_24H, "repo" => repo)
                         .set(failed as f64);
                 }
             }
@@ -232,7 +188,7 @@ async fn report_freshness(last_success: Arc<AtomicI64>) {
         let last = last_success.load(Ordering::Relaxed);
         if last > 0 {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            metrics::gauge!("aggregator_statistics_age_seconds").set((now - last) as f64);
+            metrics::gauge!(crate::metric_names::STATISTICS_AGE_SECONDS).set((now - last) as f64);
         }
     }
 }

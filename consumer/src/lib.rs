@@ -10,6 +10,7 @@
 //!
 //! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
 
+mod metric_names;
 mod settings;
 mod sink;
 mod store;
@@ -88,7 +89,7 @@ pub async fn run(
             c.max_ack_pending, c.batch_rows, c.workers
         )));
     }
-    init_metrics();
+    metric_names::describe();
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -209,69 +210,14 @@ async fn report_lag(
     loop {
         tick.tick().await;
         if let Ok(info) = consumer.info().await {
-            metrics::gauge!("consumer_pending_messages")
+            metrics::gauge!(crate::metric_names::PENDING_MESSAGES)
                 .set((info.num_pending + info.num_ack_pending as u64) as f64);
         }
         if let Ok(mut s) = js.get_stream(&stream).await
             && let Ok(info) = s.info().await
         {
-            metrics::gauge!("consumer_stream_messages").set(info.state.messages as f64);
-            metrics::gauge!("consumer_stream_bytes").set(info.state.bytes as f64);
+            metrics::gauge!(crate::metric_names::STREAM_MESSAGES).set(info.state.messages as f64);
+            metrics::gauge!(crate::metric_names::STREAM_BYTES).set(info.state.bytes as f64);
         }
-    }
-}
-
-/// Counters start at zero, so that a dashboard or an alert sees "none yet" rather than
-/// "no data" before the first failure.
-fn init_metrics() {
-    // Descriptions go to the installed recorder: install it first.
-    let _ = runtime::ops::metrics();
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!("consumer_rows_inserted_total", "Rows stored in ClickHouse");
-    describe_histogram!(
-        "consumer_batch_size_rows",
-        "Rows per batch written to ClickHouse"
-    );
-    describe_histogram!(
-        "consumer_insert_duration_seconds",
-        Unit::Seconds,
-        "Time of one batch INSERT into ClickHouse"
-    );
-    describe_counter!(
-        "consumer_redeliveries_total",
-        "Messages JetStream delivered more than once"
-    );
-    describe_counter!(
-        "consumer_dead_lettered_total",
-        "Messages that can never be stored, moved to the dead-letter stream"
-    );
-    describe_counter!(
-        "consumer_ack_failures_total",
-        "Acknowledgements JetStream did not confirm (the message is redelivered)"
-    );
-    describe_counter!(
-        "consumer_clickhouse_errors_total",
-        "Failed INSERTs, by kind"
-    );
-    describe_gauge!(
-        "consumer_pending_messages",
-        "Messages in the queue not yet stored: undelivered plus unacknowledged"
-    );
-    describe_gauge!("consumer_stream_messages", "Messages in the events stream");
-    describe_gauge!(
-        "consumer_stream_bytes",
-        Unit::Bytes,
-        "Bytes in the events stream (ingest answers 503 at nats.max_bytes)"
-    );
-    for name in [
-        "consumer_rows_inserted_total",
-        "consumer_redeliveries_total",
-        "consumer_dead_lettered_total",
-        "consumer_ack_failures_total",
-    ] {
-        metrics::counter!(name).increment(0);
-    }
-    for kind in ["rejected", "network", "timeout", "server", "other"] {
-        metrics::counter!("consumer_clickhouse_errors_total", "kind" => kind).increment(0);
     }
 }

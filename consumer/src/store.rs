@@ -46,13 +46,15 @@ impl Storing {
             let started = std::time::Instant::now();
             match sink.insert(&rows[range.clone()]).await {
                 Ok(()) => {
-                    metrics::histogram!("consumer_insert_duration_seconds")
+                    metrics::histogram!(crate::metric_names::INSERT_DURATION_SECONDS)
                         .record(started.elapsed().as_secs_f64());
-                    metrics::histogram!("consumer_batch_size_rows").record(range.len() as f64);
-                    metrics::counter!("consumer_rows_inserted_total").increment(range.len() as u64);
+                    metrics::histogram!(crate::metric_names::BATCH_SIZE_ROWS)
+                        .record(range.len() as f64);
+                    metrics::counter!(crate::metric_names::ROWS_INSERTED_TOTAL)
+                        .increment(range.len() as u64);
                 }
                 Err(e) => {
-                    metrics::counter!("consumer_clickhouse_errors_total", "kind" => e.kind())
+                    metrics::counter!(crate::metric_names::CLICKHOUSE_ERRORS_TOTAL, "kind" => e.kind())
                         .increment(1);
                     match e {
                         InsertError::Rejected(_) if range.len() == 1 => {

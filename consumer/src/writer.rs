@@ -119,7 +119,7 @@ impl Writer {
         let mut seen = HashSet::with_capacity(batch.len());
         for Pulled { message, event } in batch {
             if message.info().is_ok_and(|i| i.delivered > 1) {
-                metrics::counter!("consumer_redeliveries_total").increment(1);
+                metrics::counter!(crate::metric_names::REDELIVERIES_TOTAL).increment(1);
             }
             match event {
                 // A copy of a row already in this batch needs an ack, not a second row.
@@ -221,7 +221,7 @@ impl Writer {
         .await;
         match sent {
             Ok(_) => {
-                metrics::counter!("consumer_dead_lettered_total").increment(1);
+                metrics::counter!(crate::metric_names::DEAD_LETTERED_TOTAL).increment(1);
                 tracing::warn!(reason, "message dead-lettered");
                 if let Err(e) = message.double_ack().await {
                     tracing::warn!(error = %e, "ack after dead-lettering failed");
@@ -261,7 +261,7 @@ async fn ack_all<'a>(messages: impl Iterator<Item = &'a Message>) {
 }
 
 fn ack_failed(e: &async_nats::Error) {
-    metrics::counter!("consumer_ack_failures_total").increment(1);
+    metrics::counter!(crate::metric_names::ACK_FAILURES_TOTAL).increment(1);
     tracing::warn!(error = %e, "ack failed; the message will be redelivered and deduplicated");
 }
 

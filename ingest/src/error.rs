@@ -80,7 +80,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        metrics::counter!("ingest_rejections_total", "reason" => self.code()).increment(1);
+        metrics::counter!(crate::metric_names::REJECTIONS_TOTAL, "reason" => self.code())
+            .increment(1);
         let field = match &self {
             ApiError::Invalid(r) => r.field,
             _ => None,
@@ -150,7 +151,7 @@ pub async fn json_errors(
         s if s.is_client_error() => "bad_request",
         _ => "internal",
     };
-    metrics::counter!("ingest_rejections_total", "reason" => code).increment(1);
+    metrics::counter!(crate::metric_names::REJECTIONS_TOTAL, "reason" => code).increment(1);
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let message = status

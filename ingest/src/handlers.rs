@@ -54,7 +54,7 @@ pub async fn post_telemetry(
         OffsetDateTime::now_utc(),
     )?;
     let accepted = state.publisher.publish(&event).await?;
-    metrics::counter!("ingest_events_accepted_total").increment(1);
+    metrics::counter!(crate::metric_names::EVENTS_ACCEPTED_TOTAL).increment(1);
     let body = AcceptedBody {
         status: "accepted",
         event_id: (!accepted.duplicate).then_some(event.event_id),
@@ -104,7 +104,7 @@ pub async fn post_events(
         match event {
             Ok(event) => events.push(event),
             Err(r) => {
-                metrics::counter!("ingest_rejections_total", "reason" => r.code.as_str())
+                metrics::counter!(crate::metric_names::REJECTIONS_TOTAL, "reason" => r.code.as_str())
                     .increment(1);
                 rejected.push(RejectedItem {
                     index,
@@ -121,7 +121,7 @@ pub async fn post_events(
     for outcome in outcomes {
         duplicates += usize::from(outcome?.duplicate);
     }
-    metrics::counter!("ingest_events_accepted_total").increment(events.len() as u64);
+    metrics::counter!(crate::metric_names::EVENTS_ACCEPTED_TOTAL).increment(events.len() as u64);
     Ok(Json(BatchBody {
         accepted: events.len(),
         duplicates,
@@ -135,7 +135,7 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit },
         _ => ApiError::BodyUnreadable,
     })?;
-    metrics::histogram!("ingest_http_request_body_bytes").record(body.len() as f64);
+    metrics::histogram!(crate::metric_names::HTTP_REQUEST_BODY_BYTES).record(body.len() as f64);
     Ok(body)
 }
 

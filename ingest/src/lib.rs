@@ -19,6 +19,7 @@ mod batch;
 mod error;
 mod handlers;
 mod limit;
+mod metric_names;
 mod openapi;
 mod publish;
 mod routes;
@@ -83,7 +84,7 @@ impl App {
         settings: &settings::IngestSettings,
         publisher: Arc<dyn publish::Publisher>,
     ) -> Self {
-        init_metrics();
+        metric_names::describe();
         let rate_limit = Arc::new(limit::RateLimit::new(
             "ingest",
             settings.rate_limit_per_minute,
@@ -104,60 +105,5 @@ impl App {
             internal: routes::internal(state),
             rate_limit,
         }
-    }
-}
-
-/// Counters start at zero, so that a dashboard or an alert sees "none yet" rather than
-/// "no data" before the first failure. Labelled ones are initialised for every value of
-/// their closed label set.
-fn init_metrics() {
-    // Descriptions go to the installed recorder: install it first.
-    let _ = runtime::ops::metrics();
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "ingest_http_requests_total",
-        "HTTP requests answered, by matched route and status"
-    );
-    describe_histogram!(
-        "ingest_http_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer an HTTP request, by matched route"
-    );
-    describe_gauge!(
-        "ingest_http_requests_in_flight",
-        "HTTP requests being answered now"
-    );
-    describe_histogram!(
-        "ingest_http_request_body_bytes",
-        Unit::Bytes,
-        "Size of request bodies as received"
-    );
-    describe_counter!(
-        "ingest_events_accepted_total",
-        "Events durably queued in JetStream (answered 202 or accepted in a batch)"
-    );
-    describe_counter!(
-        "ingest_rejections_total",
-        "Requests or batch items refused, by reason"
-    );
-    describe_histogram!(
-        "ingest_publish_duration_seconds",
-        Unit::Seconds,
-        "Time from publishing an event to JetStream's acknowledgement"
-    );
-    describe_counter!(
-        "ingest_publish_failures_total",
-        "Publishes that failed or timed out (answered 503), by kind"
-    );
-    metrics::counter!("ingest_events_accepted_total").increment(0);
-    for kind in [
-        "stream_not_found",
-        "timeout",
-        "broken_pipe",
-        "max_ack_pending",
-        "max_payload",
-        "other",
-    ] {
-        metrics::counter!("ingest_publish_failures_total", "kind" => kind).increment(0);
     }
 }

@@ -160,21 +160,21 @@ impl JetStreamPublisher {
                 .await
         })
         .await;
-        metrics::histogram!("ingest_publish_duration_seconds")
+        metrics::histogram!(crate::metric_names::PUBLISH_DURATION_SECONDS)
             .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(Ok(ack)) => Ok(Accepted {
                 duplicate: ack.duplicate,
             }),
             Ok(Err(e)) => {
-                metrics::counter!("ingest_publish_failures_total", "kind" => publish_failure_kind(&e)).increment(1);
+                metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => publish_failure_kind(&e)).increment(1);
                 tracing::warn!(error = %e, "publish failed");
                 Err(PublishError::Unavailable(
                     "JetStream did not accept the event",
                 ))
             }
             Err(_) => {
-                metrics::counter!("ingest_publish_failures_total", "kind" => "timeout")
+                metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => "timeout")
                     .increment(1);
                 Err(PublishError::Unavailable(
                     "JetStream did not acknowledge in time",

@@ -83,7 +83,7 @@ struct InFlight(metrics::Gauge);
 
 impl InFlight {
     fn enter() -> Self {
-        let gauge = metrics::gauge!("ingest_http_requests_in_flight");
+        let gauge = metrics::gauge!(crate::metric_names::HTTP_REQUESTS_IN_FLIGHT);
         gauge.increment(1.0);
         Self(gauge)
     }
@@ -113,10 +113,10 @@ async fn track(request: Request, next: Next) -> Response {
     let _in_flight = InFlight::enter();
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics::histogram!("ingest_http_request_duration_seconds", "route" => route)
+    metrics::histogram!(crate::metric_names::HTTP_REQUEST_DURATION_SECONDS, "route" => route)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(
-        "ingest_http_requests_total",
+        crate::metric_names::HTTP_REQUESTS_TOTAL,
         "route" => route,
         "status" => status_label(response.status())
     )
