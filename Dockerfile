@@ -17,7 +17,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # --- run -------------------------------------------------------------------------------
 # Debian slim (an official image): glibc for the binaries, bash for the healthchecks
-# (`/dev/tcp`, no curl needed), CA certificates for a TLS ClickHouse or NATS.
+# (`/dev/tcp`, no curl needed), and CA certificates, which async-nats reads from the
+# system store for a `tls://` NATS URL. The ClickHouse client is built without TLS
+# (ClickHouse is reached over compose's internal network), so it needs none.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \

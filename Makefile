@@ -79,6 +79,7 @@ run: build
 # schemas' property and fuzz-seed tests). The end-to-end suite is the `tests` crate.
 unit: fmt lint
 	$(CARGO) test --workspace --exclude tests
+	$(CARGO) test -p tests --test docs --test shape
 
 fmt: check-tools
 	$(CARGO) fmt --all --check

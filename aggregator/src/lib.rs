@@ -20,6 +20,7 @@
 //!   from the queue and the table.
 //! - `error`: every way a request fails, mapped to its status in one place.
 //! - `state`: what the handlers share. `settings`: the `aggregator.*` configuration.
+//!   `metric_names`: every metric's name and description.
 
 mod admin;
 mod anonymity;

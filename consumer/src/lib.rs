@@ -7,6 +7,7 @@
 //! - `sink`: the `Sink` trait and its ClickHouse implementation, which tells an outage
 //!   from bad data.
 //! - `settings`: the `consumer.*`, `nats.*` and `clickhouse.*` configuration.
+//! - `metric_names`: every metric's name and description.
 //!
 //! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
 

@@ -14,6 +14,7 @@
 //! - `limit`: the per-client rate limit as middleware.
 //! - `wire` and `openapi`: the bodies on the wire and the OpenAPI document of them.
 //! - `settings`: the `ingest.*` and `nats.*` configuration.
+//! - `metric_names`: every metric's name and description.
 
 mod batch;
 mod error;
