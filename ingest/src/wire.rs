@@ -4,10 +4,10 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One telemetry event as the bash clients send it (client-contract.md). Unknown keys are
-/// ignored; numbers may arrive as strings or with a unit (`"32G"`); enumerations are
-/// case-insensitive; `-` and `none` mean "not given". Free text is scrubbed of addresses,
-/// e-mails and user names, and `error` is cut to 120 characters.
+/// One telemetry event as the bash clients send it (docs/client-contract.md). Unknown
+/// keys are ignored; numbers may arrive as strings or with a unit (`"32G"`); enumerations
+/// are case-insensitive; `-` and `none` mean "not given". Free text is scrubbed of
+/// addresses, e-mails and user names, and `error` is cut to 120 characters.
 #[allow(dead_code)] // a schema for the document only; parsing is `schemas::parse`
 #[derive(ToSchema)]
 #[schema(as = Event)]

@@ -5,8 +5,8 @@
 //! is `unknown`, in which case the client's guess is kept.
 //!
 //! Exit codes are read with the client's own table, `schemas/data/exit-codes.tsv`: a
-//! byte-for-byte copy of the `exit-codes.tsv` that accompanies the client contract
-//! (client-contract.md, "Exit codes"), one `code<TAB>meaning<TAB>category` line per code
+//! byte-for-byte copy of the client's own `exit-codes.tsv` (docs/client-contract.md,
+//! "Exit codes and error categories"), one `code<TAB>meaning<TAB>category` line per code
 //! the client's scripts use, after a header line. The project's own codes (214, "not
 //! enough storage", among them) mean nothing outside it, so the table is the only place
 //! their meaning and category can come from. It is kept unchanged, so
@@ -15,9 +15,9 @@
 
 use std::sync::LazyLock;
 
-/// Every category a client or the server may name (client-contract.md), and `runtime`,
-/// which the client's exit-code table uses for Node.js and npm failures although the
-/// contract's list of guesses does not name it.
+/// Every category a client or the server may name (docs/client-contract.md), and
+/// `runtime`, which the client's exit-code table uses for Node.js and npm failures although
+/// the client's own list of guesses does not name it.
 pub const CATEGORIES: &[&str] = &[
     "network",
     "storage",

@@ -3,7 +3,7 @@
 //! One struct serves as the JetStream payload (JSON) and as the ClickHouse row
 //! (RowBinary), so the queue and the table cannot disagree about a field. Its fields are
 //! in the column order of `telemetry.events`, and each column is named exactly as the
-//! client's JSON key (see `../shared/spec/client-contract.md`).
+//! client's JSON key (see `docs/client-contract.md`).
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};

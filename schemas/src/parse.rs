@@ -1,7 +1,7 @@
 //! From a client's request body to a normalised [`Event`].
 //!
 //! The clients are bash heredocs that cannot be changed in step with us, so the rules
-//! follow what they really send (see `../shared/spec/client-contract.md`): unknown keys
+//! follow what they really send (see `docs/client-contract.md`): unknown keys
 //! are ignored, enumerations are case-insensitive, numbers may arrive as strings, and
 //! `-` or `none` mean "not given". Anything that still does not fit is rejected with the
 //! offending field named, so the answer is a clear 400 rather than a silent guess.
@@ -304,8 +304,11 @@ fn category(status: Status, exit_code: Option<u8>, error: &str, client: String) 
     }
 }
 
-/// The official organisation: its repositories' slugs are kept as they are.
+/// The official organisation. Only the names of its repositories that post telemetry are
+/// kept; any other name under it is `community-scripts/other`, as a slug is free text to
+/// a client and `community-scripts/nas.example.lan` must not be stored as it came.
 const OFFICIAL_OWNER: &str = "community-scripts";
+const OFFICIAL_REPOS: [&str; 3] = ["ProxmoxVE", "ProxmoxVED", "core"];
 
 /// `repo_source` as the client names it, in any case; what it does not know is external.
 fn repo_source_named(source: &str) -> &'static str {
@@ -342,11 +345,11 @@ fn repo_slug_stored(slug: &str) -> String {
         return String::new();
     }
     let (owner, repo) = slug.split_once('/').unwrap_or(("", slug));
-    let official_repo = !repo.is_empty()
-        && repo
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if owner.eq_ignore_ascii_case(OFFICIAL_OWNER) && official_repo {
+    if owner.eq_ignore_ascii_case(OFFICIAL_OWNER) {
+        let repo = OFFICIAL_REPOS
+            .into_iter()
+            .find(|known| known.eq_ignore_ascii_case(repo))
+            .unwrap_or("other");
         return format!("{OFFICIAL_OWNER}/{repo}");
     }
     let repo = match repo_source_named(repo) {
@@ -717,6 +720,12 @@ mod tests {
                 "Community-Scripts/ProxmoxVED",
                 "community-scripts/ProxmoxVED",
             ),
+            ("community-scripts/Core", "community-scripts/core"),
+            (
+                "community-scripts/nas.example.lan",
+                "community-scripts/other",
+            ),
+            ("community-scripts/okonkwo-pc", "community-scripts/other"),
             ("alice-forks/ProxmoxVE", "fork/ProxmoxVE"),
             ("alice-forks/proxmoxved", "fork/ProxmoxVED"),
             ("alice/alice-homelab", "fork/other"),

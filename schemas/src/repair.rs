@@ -1,10 +1,11 @@
 //! Repairing the JSON that bash interpolation breaks, before giving up on a body.
 //!
 //! The clients build their bodies from heredocs with `${VAR}` inside, so a body can be
-//! invalid JSON in a handful of known ways (client-contract.md, "Transport"). Each repair
-//! below undoes exactly one of them, and each has a unit test. Repair only runs after a
-//! strict parse failed, so a well-formed body is never touched; and what it produces is
-//! parsed strictly again, so a body it cannot make whole is still rejected.
+//! invalid JSON in a handful of known ways (docs/client-contract.md, "Broken JSON and its
+//! repair"). Each repair below undoes exactly one of them, and each has a unit test.
+//! Repair only runs after a strict parse failed, so a well-formed body is never touched;
+//! and what it produces is parsed strictly again, so a body it cannot make whole is still
+//! rejected.
 //!
 //! Inside strings:
 //! - raw control characters (tabs, newlines, ESC from ANSI colours) are escaped;

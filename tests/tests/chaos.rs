@@ -43,8 +43,8 @@ fn body(c: usize, i: usize) -> String {
     .to_string()
 }
 
-/// The bash client's pause between attempts (client-contract.md): part of the load's
-/// behaviour, not a wait for anything.
+/// The bash client's pause between attempts (docs/client-contract.md, "Transport"): part
+/// of the load's behaviour, not a wait for anything.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Each client's rate: a real one sends a few events a minute; these send a hundred a

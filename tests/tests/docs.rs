@@ -100,8 +100,8 @@ fn the_ropa_lists_exactly_the_stored_fields() {
     );
 }
 
-/// The fields the processing record itself lists (`../shared/spec/ropa.md`, "Fields the
-/// record lists").
+/// The fields the processing record of the service we replace lists; docs/ROPA.md
+/// ("Data subjects and data") must name a purpose for every stored field beyond them.
 const RECORD_FIELDS: [&str; 16] = [
     "random_id",
     "type",

@@ -1,7 +1,7 @@
 //! Removing what the processing record excludes from every string a client can fill,
 //! before it is queued, stored or cut.
 //!
-//! The record (`../shared/spec/ropa.md`) promises that no IP address, host or domain
+//! The record (docs/ROPA.md) promises that no IP address, host or domain
 //! name, MAC address or serial number, user name or e-mail address, network
 //! configuration or location is collected, and secrets must not be stored either. Free
 //! text from a failing install carries all of these, so every string field goes
