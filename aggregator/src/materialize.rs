@@ -17,7 +17,9 @@
 //! A day is recomputed on every refresh until it is frozen: `freeze_after` past its end,
 //! when no late event can arrive any more (a queue backlog is at most `nats.max_age`, 7
 //! days, and a run at most a day long). A frozen day is never recomputed, so its numbers
-//! stay as they are after its raw rows expire.
+//! stay as they are after its raw rows expire. The one exception is a day that an import
+//! of the old service's history added raw events to (`stats_pending_days`, migration
+//! 0005): it is recomputed once more, frozen or not, while its raw events exist.
 
 use std::time::Duration;
 
@@ -146,16 +148,24 @@ pub struct RefreshReport {
 }
 
 impl Refresh {
-    /// Recompute every day that has raw events and is not frozen yet.
+    /// Recompute every day that has raw events and is not frozen yet, and every day an
+    /// import has added raw events to since.
     pub async fn run(
         &self,
         client: &Client,
         now: OffsetDateTime,
     ) -> clickhouse::error::Result<RefreshReport> {
+        // The marks this refresh acts on: those made before it looked. A mark made while
+        // it computes stays for the next refresh.
+        let marked_until: i64 = client
+            .query("SELECT toUnixTimestamp64Milli(max(marked_at)) FROM stats_pending_days")
+            .fetch_one()
+            .await?;
         let days: Vec<Date> = client
             .query(
                 "SELECT DISTINCT toDate(received_at) AS day FROM events
                  WHERE day NOT IN (SELECT day FROM stats_days FINAL WHERE frozen AND version >= ?)
+                    OR day IN (SELECT day FROM stats_pending_days)
                  ORDER BY day",
             )
             .bind(VERSION)
@@ -193,6 +203,17 @@ impl Refresh {
                 .query("DELETE FROM stats_runs WHERE day IN ?")
                 .bind(&days)
                 .with_setting("lightweight_deletes_sync", "0")
+                .execute()
+                .await?;
+            // Synchronous: a mark still visible to the next refresh would only cost a
+            // recomputation, but an operator checking an import should see it gone.
+            client
+                .query(
+                    "DELETE FROM stats_pending_days
+                     WHERE day IN ? AND marked_at <= fromUnixTimestamp64Milli(toInt64(?))",
+                )
+                .bind(&days)
+                .bind(marked_until)
                 .execute()
                 .await?;
         }

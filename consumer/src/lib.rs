@@ -6,11 +6,13 @@
 //! - `store`: storing one batch, splitting it around rows ClickHouse refuses as data.
 //! - `sink`: the `Sink` trait and its ClickHouse implementation, which tells an outage
 //!   from bad data.
+//! - `import`: `consumer import`, the old service's history through the live path.
 //! - `settings`: the `consumer.*`, `nats.*` and `clickhouse.*` configuration.
 //! - `metric_names`: every metric's name and description.
 //!
 //! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
 
+mod import;
 mod metric_names;
 mod settings;
 mod sink;
@@ -23,6 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use import::{ImportArgs, ImportError, ImportReport, Source, import};
 pub use settings::Settings;
 
 #[derive(Debug, thiserror::Error)]

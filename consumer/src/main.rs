@@ -18,6 +18,9 @@ enum Command {
     Run,
     /// Apply the ClickHouse migrations and retention, then exit.
     Migrate,
+    /// Import the old service's table (telemetry_db.telemetry) through the live parser
+    /// and scrubber, resuming where the last import stopped; prints the counts as JSON.
+    Import(consumer::ImportArgs),
 }
 
 #[tokio::main]
@@ -31,6 +34,11 @@ async fn main() -> anyhow::Result<()> {
             // The streams too: with NATS users, the one job allowed to create them.
             consumer::ensure_streams(&settings).await?;
             tracing::info!("streams ready");
+        }
+        Command::Import(args) => {
+            let report =
+                consumer::import(&settings, &args, time::OffsetDateTime::now_utc()).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Run => {
             let listener = runtime::service::bind(&settings.consumer.internal_listen).await?;

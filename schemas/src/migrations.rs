@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_stats_groups",
         sql: include_str!("../sql/0004_stats_groups.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_import",
+        sql: include_str!("../sql/0005_import.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
