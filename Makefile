@@ -106,6 +106,7 @@ bench: check-tools stack perf-tool
 	target/release/bench drain
 	target/release/bench ingest
 	target/release/bench stats
+	target/release/bench import
 
 # The fault suite with more load than `make test` gives it (which runs the same
 # scenarios, shorter): SIGKILLs of ingest and of the consumer, NATS restarted, a

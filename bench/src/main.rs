@@ -6,6 +6,7 @@
 
 mod drain;
 mod http1;
+mod import;
 mod ingest;
 mod parse;
 mod processes;
@@ -53,6 +54,13 @@ enum Command {
     },
     /// Parsing and scrubbing on one core, next to decoding the JSON alone.
     Parse,
+    /// `consumer import` of a generated copy of the old service's table.
+    Import {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 10_000)]
+        batch_rows: u64,
+    },
     /// Aggregator: a year of raw events, the refresh cycle and the API's latency.
     Stats {
         #[arg(long, default_value_t = 5_000_000)]
@@ -77,6 +85,9 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
         } => report.ingest = Some(ingest::run(seconds, concurrency).await?),
         Command::Parse => report.parse = Some(parse::run()),
+        Command::Import { rows, batch_rows } => {
+            report.import = Some(import::run(rows, batch_rows).await?);
+        }
         Command::Stats { events, requests } => {
             report.stats = Some(stats::run(events, requests).await?);
         }

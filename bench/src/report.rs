@@ -13,6 +13,20 @@ pub struct Report {
     pub stats: Option<Stats>,
     pub ingest: Option<Ingest>,
     pub parse: Option<Parse>,
+    #[serde(default)]
+    pub import: Option<Import>,
+}
+
+/// `consumer import` of a generated copy of the old service's table (`bench import`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Import {
+    pub rows: u64,
+    pub batch_rows: u64,
+    pub seconds: f64,
+    pub rows_per_s: f64,
+    pub stored: u64,
+    /// Rows the generator dated past the retention.
+    pub expired: u64,
 }
 
 /// Parsing and scrubbing on one core (`bench parse`).
@@ -167,6 +181,13 @@ impl Report {
                 md,
                 "{} cores ({}), measured {}. NATS, ClickHouse, the services and the load generator share these cores.\n",
                 m.cores, m.cpu, m.measured_at
+            );
+        }
+        if let Some(i) = &self.import {
+            let _ = writeln!(
+                md,
+                "## Import of the old service's table\n\n{} rows ({} stored, {} past the retention), {} a batch: {:.1} s, **{:.0} rows/s**, every row parsed, scrubbed, checked against what is stored and inserted.\n",
+                i.rows, i.stored, i.expired, i.batch_rows, i.seconds, i.rows_per_s
             );
         }
         if let Some(i) = &self.ingest {

@@ -85,6 +85,33 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
             "consumer reads stats",
         );
     }
+    // As `consumer import`, it keeps its position and marks the days it added to, and
+    // can do no more with the marks: the aggregator clears them.
+    for sql in [
+        "INSERT INTO telemetry.import_checkpoints (source, created, id, rows_read, updated_at) VALUES ('access-test', now64(3), 'x', 1, now64(3))",
+        "SELECT count() FROM telemetry.import_checkpoints",
+        "INSERT INTO telemetry.stats_pending_days (day, marked_at) VALUES ('1970-01-02', now64(3))",
+    ] {
+        run_as("consumer", sql)
+            .await
+            .unwrap_or_else(|e| panic!("consumer: {sql}: {e}"));
+    }
+    denied(
+        run_as(
+            "consumer",
+            "DELETE FROM telemetry.stats_pending_days WHERE 1",
+        )
+        .await,
+        "consumer clears the marks",
+    );
+    for sql in [
+        "SELECT max(marked_at) FROM telemetry.stats_pending_days",
+        "DELETE FROM telemetry.stats_pending_days WHERE day = '1970-01-02'",
+    ] {
+        run_as("aggregator", sql)
+            .await
+            .unwrap_or_else(|e| panic!("aggregator: {sql}: {e}"));
+    }
 
     // The aggregator reads raw events and writes statistics, and may not drop them.
     assert!(

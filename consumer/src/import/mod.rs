@@ -206,6 +206,9 @@ async fn save_checkpoint(
         .await
 }
 
+/// Event ids looked up in one query.
+const LOOKUP_IDS: usize = 2_000;
+
 /// `events` without those an earlier run stored. The batch's time range narrows the
 /// look-up to the partitions it can be in.
 async fn not_yet_stored(
@@ -219,20 +222,25 @@ async fn not_yet_stored(
         return Ok(events);
     };
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-    let stored: BTreeSet<String> = target
-        .query(
-            "SELECT toString(event_id) FROM events
-             WHERE received_at BETWEEN fromUnixTimestamp64Milli(toInt64(?), 'UTC')
-                                   AND fromUnixTimestamp64Milli(toInt64(?), 'UTC')
-               AND event_id IN ?",
-        )
-        .bind(millis(first))
-        .bind(millis(last))
-        .bind(&ids)
-        .fetch_all::<String>()
-        .await?
-        .into_iter()
-        .collect();
+    let mut stored = BTreeSet::new();
+    // In slices: the ids are part of the query's text, which ClickHouse caps at 256 KiB
+    // (`max_query_size`), about 6 000 of them.
+    for slice in ids.chunks(LOOKUP_IDS) {
+        stored.extend(
+            target
+                .query(
+                    "SELECT toString(event_id) FROM events
+                     WHERE received_at BETWEEN fromUnixTimestamp64Milli(toInt64(?), 'UTC')
+                                           AND fromUnixTimestamp64Milli(toInt64(?), 'UTC')
+                       AND event_id IN ?",
+                )
+                .bind(millis(first))
+                .bind(millis(last))
+                .bind(slice)
+                .fetch_all::<String>()
+                .await?,
+        );
+    }
     Ok(events
         .into_iter()
         .filter(|e| !stored.contains(&e.event_id.to_string()))
