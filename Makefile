@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test unit bench chaos fuzz stack stack-down build check-tools browser edge-tools perf-tool deploy-tools check-deploy fmt lint
+.PHONY: help run test unit bench chaos fuzz stack stack-down cluster cluster-down build check-tools browser edge-tools perf-tool deploy-tools check-deploy fmt lint
 
 help:
 	@echo "make run         build, start NATS + ClickHouse, run ingest, consumer and aggregator (Ctrl-C stops all)"
@@ -15,6 +15,8 @@ help:
 	@echo "make fuzz        mutation-fuzz parse/repair/validate for FUZZ_SECONDS (default 60)"
 	@echo "make stack       start NATS (127.0.0.1:4222) and ClickHouse (127.0.0.1:8123) in the background"
 	@echo "make stack-down  stop them"
+	@echo "make cluster     a 3-node NATS cluster (4232-4234) and 2 ClickHouse shards (8133, 8134) on loopback"
+	@echo "make cluster-down stop it"
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { \
@@ -69,6 +71,12 @@ browser:
 stack-down:
 	@stack/stack.sh down
 
+cluster:
+	@stack/cluster.sh up
+
+cluster-down:
+	@stack/cluster.sh down
+
 build: check-tools
 	$(CARGO) build --workspace --bins
 
@@ -89,7 +97,7 @@ lint: check-tools
 
 # The fault tests run the consumer as a process of its own (to SIGKILL it), so the
 # binaries are built before the tests run.
-test: check-tools stack browser edge-tools check-deploy fmt lint
+test: check-tools stack cluster browser edge-tools check-deploy fmt lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 

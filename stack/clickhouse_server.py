@@ -7,7 +7,11 @@ long as the query that started it, so one query is kept running in a thread unti
 process is told to stop. Production uses the official clickhouse-server image; nothing in
 the Rust code knows about this launcher.
 
-Usage: clickhouse_server.py --dir DATA_ROOT --port 8123
+Usage: clickhouse_server.py --dir DATA_ROOT --port 8123 [--tcp-port 9000 --include FILE]
+
+With --tcp-port it also speaks the native protocol, which a Distributed table uses to
+reach the other shards; --include adds the XML of FILE to config.xml (remote_servers,
+macros), as stack/cluster.sh does for the local cluster.
 """
 import argparse
 import os
@@ -21,6 +25,7 @@ HOLD_QUERY_ID_MARK = "telemetry-stack-listener"
 CONFIG_XML = """<clickhouse>
     <listen_host>127.0.0.1</listen_host>
     <http_port>{port}</http_port>
+    {extra}
     <users_config>{users}</users_config>
     <logger><level>warning</level><console>1</console></logger>
     <max_concurrent_queries>200</max_concurrent_queries>
@@ -55,6 +60,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=8123)
+    ap.add_argument("--tcp-port", type=int)
+    ap.add_argument("--include")
     args = ap.parse_args()
 
     root = os.path.abspath(args.dir)
@@ -76,7 +83,13 @@ def main() -> int:
     ) as dst:
         dst.write(src.read())
     with open(os.path.join(root, "config.xml"), "w") as f:
-        f.write(CONFIG_XML.format(port=args.port, users=users))
+        extra = ""
+        if args.tcp_port:
+            extra += f"<tcp_port>{args.tcp_port}</tcp_port>\n"
+        if args.include:
+            with open(args.include, encoding="utf-8") as inc:
+                extra += inc.read()
+        f.write(CONFIG_XML.format(port=args.port, users=users, extra=extra))
     # clickhouse-local reads config.xml from the current working directory.
     os.chdir(root)
 
@@ -90,7 +103,8 @@ def main() -> int:
         try:
             engine.query(
                 "SYSTEM START LISTEN HTTP; "
-                f"SELECT '{HOLD_QUERY_ID_MARK}', sleepEachRow(1) FROM numbers(1000000000) "
+                + ("SYSTEM START LISTEN TCP; " if args.tcp_port else "")
+                + f"SELECT '{HOLD_QUERY_ID_MARK}', sleepEachRow(1) FROM numbers(1000000000) "
                 "SETTINGS max_block_size = 1 FORMAT Null",
                 "CSV",
                 path=data,

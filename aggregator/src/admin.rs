@@ -61,7 +61,6 @@ async fn refresh(State(state): State<AppState>) -> Response {
     let started = std::time::Instant::now();
     match state
         .settings
-        .aggregator
         .refresh()
         .run(&state.clickhouse, time::OffsetDateTime::now_utc())
         .await
@@ -102,6 +101,11 @@ async fn delete_installation(
             return AdminError::BadRandomId(e.to_string()).into_response();
         }
     };
+    let ch = &state.settings.clickhouse;
+    if !ch.cluster.is_empty() && !ch.on_cluster {
+        // Before anything is purged: a delete that reaches one shard is no erasure.
+        return AdminError::ErasureNeedsOnCluster.into_response();
+    }
     let Some(queues) = &state.queues else {
         return erasure_failed(
             "queue_unavailable",
@@ -126,7 +130,7 @@ async fn delete_installation(
             return erasure_failed("queue_unavailable", message, done);
         }
     };
-    let deleted = match delete_rows(&state.clickhouse, id).await {
+    let deleted = match delete_rows(&state.clickhouse, &state.settings.clickhouse, id).await {
         Ok(deleted) => deleted,
         Err(e) => {
             tracing::warn!(error = %e, "deleting an installation's rows failed");
@@ -166,18 +170,31 @@ async fn delete_installation(
 }
 
 /// Delete the installation's raw rows; how many there were.
+/// On a cluster, counted through `events_all` and deleted `ON CLUSTER` on every shard.
 async fn delete_rows(
     client: &clickhouse::Client,
+    clickhouse: &schemas::store::ClickHouseSettings,
     id: uuid::Uuid,
 ) -> clickhouse::error::Result<u64> {
     let n = client
-        .query("SELECT count() FROM events WHERE random_id = ?")
+        .query(&format!(
+            "SELECT count() FROM {} WHERE random_id = ?",
+            clickhouse.events_table()
+        ))
         .bind(id.to_string())
         .fetch_one::<u64>()
         .await?;
     if n > 0 {
+        let on_cluster = if clickhouse.cluster.is_empty() {
+            String::new()
+        } else {
+            format!(" ON CLUSTER '{}'", clickhouse.cluster)
+        };
         client
-            .query("DELETE FROM events WHERE random_id = ?")
+            .query(&format!(
+                "DELETE FROM {}{on_cluster} WHERE random_id = ?",
+                schemas::names::EVENTS_TABLE
+            ))
             .bind(id.to_string())
             .execute()
             .await?;

@@ -175,7 +175,7 @@ impl Queues {
             .connect_options("telemetry-aggregator")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
-            .connect(nats.url.as_str())
+            .connect(nats.servers())
             .await?;
         Ok(Self {
             js: jetstream::new(client.clone()),

@@ -83,6 +83,11 @@ pub enum AdminError {
     BadRandomId(String),
     #[error("the statistics store is unavailable")]
     StoreUnavailable,
+    #[error(
+        "on shards without clickhouse.on_cluster a delete cannot reach every shard; \
+         nothing was deleted"
+    )]
+    ErasureNeedsOnCluster,
     /// A deletion request that failed midway: `done` says what it did before.
     #[error("{message}")]
     ErasureFailed {
@@ -99,6 +104,7 @@ impl IntoResponse for AdminError {
             AdminError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AdminError::BadRandomId(_) => (StatusCode::BAD_REQUEST, "invalid_random_id"),
             AdminError::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            AdminError::ErasureNeedsOnCluster => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             AdminError::ErasureFailed { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, *code),
         };
         let mut body = ErrorBody::new(code, self.to_string());

@@ -139,7 +139,7 @@ async fn refresh_forever(
     settings: Arc<Settings>,
     last_success: Arc<AtomicI64>,
 ) {
-    let refresh = settings.aggregator.refresh();
+    let refresh = settings.refresh();
     let mut tick = tokio::time::interval(settings.aggregator.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -163,7 +163,7 @@ async fn refresh_forever(
                 tracing::warn!(error = %e, "refreshing the statistics failed");
             }
         }
-        match last_24_hours(&clickhouse).await {
+        match last_24_hours(&clickhouse, refresh.events).await {
             Ok(days) => {
                 // Every repository gets a value, 0 when it had no runs, so that a rule
                 // over one of them sees "none" rather than "no data".
@@ -204,13 +204,16 @@ struct LastDay {
 /// Runs seen in the last 24 hours by repository, and those of them whose outcome is
 /// `failed`: what the failure-rate alert reads. From the raw events, because the
 /// materialised days are calendar days.
-async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result<Vec<LastDay>> {
+async fn last_24_hours(
+    client: &clickhouse::Client,
+    events: &str,
+) -> clickhouse::error::Result<Vec<LastDay>> {
     client
         .query(&format!(
             "SELECT {} AS repo, count() AS runs, countIf(outcome = 'failed') AS failed FROM (
                  SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome,
                         argMinIf(repo_source, received_at, repo_source != '') AS repo_source
-                 FROM events FINAL WHERE received_at >= now64(3) - INTERVAL 24 HOUR
+                 FROM {events} FINAL WHERE received_at >= now64(3) - INTERVAL 24 HOUR
                  GROUP BY coalesce(execution_id, random_id))
              GROUP BY repo",
             materialize::REPO

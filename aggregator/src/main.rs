@@ -35,7 +35,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Refresh => {
             let report = settings
-                .aggregator
                 .refresh()
                 .run(
                     &settings.clickhouse.client(),

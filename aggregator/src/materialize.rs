@@ -68,7 +68,7 @@ pub const VERSION: u16 = 2;
 pub const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
 
 /// One row per run that started on `{day}`, with its outcome and dimensions.
-fn runs_sql() -> String {
+fn runs_sql(events: &str) -> String {
     // From the installing event when there is one, else the first event that has it.
     let field = |name: &str, present: &str| {
         format!(
@@ -127,7 +127,7 @@ fn runs_sql() -> String {
                 {numbers},
                 argMinIf((status, exit_code, error_category, install_duration, error), received_at,
                          status IN ('success', 'failed', 'aborted')) AS terminal
-            FROM events FINAL
+            FROM {events} FINAL
             WHERE received_at >= toDate({{day:String}}) AND received_at < toDate({{day:String}}) + 2
             GROUP BY run
             HAVING toDate(started) = toDate({{day:String}})
@@ -139,6 +139,8 @@ fn runs_sql() -> String {
 pub struct Refresh {
     pub stuck_after: Duration,
     pub freeze_after: Duration,
+    /// The raw events: `events`, or on a cluster `events_all`.
+    pub events: &'static str,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -162,12 +164,13 @@ impl Refresh {
             .fetch_one()
             .await?;
         let days: Vec<Date> = client
-            .query(
-                "SELECT DISTINCT toDate(received_at) AS day FROM events
+            .query(&format!(
+                "SELECT DISTINCT toDate(received_at) AS day FROM {}
                  WHERE day NOT IN (SELECT day FROM stats_days FINAL WHERE frozen AND version >= ?)
                     OR day IN (SELECT day FROM stats_pending_days)
                  ORDER BY day",
-            )
+                self.events
+            ))
             .bind(VERSION)
             .fetch_all::<u16>()
             .await?
@@ -230,7 +233,7 @@ impl Refresh {
         let generation = generation_at(now);
         let day_end = day.next_day().unwrap_or(day).midnight().assume_utc();
         let frozen = now - day_end >= self.freeze_after;
-        let runs = runs_sql();
+        let runs = runs_sql(self.events);
         let day_s = day.to_string();
         let now_s = now
             .format(&time::format_description::well_known::Rfc3339)

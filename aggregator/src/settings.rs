@@ -110,10 +110,23 @@ impl Default for AggregatorSettings {
 }
 
 impl AggregatorSettings {
+    /// The refresh over one server's `events`.
     pub fn refresh(&self) -> crate::materialize::Refresh {
         crate::materialize::Refresh {
             stuck_after: self.stuck_after,
             freeze_after: self.freeze_after,
+            events: schemas::names::EVENTS_TABLE,
+        }
+    }
+}
+
+impl Settings {
+    /// The refresh over the raw events where `clickhouse` has them: on a cluster, every
+    /// shard's, through `events_all`.
+    pub fn refresh(&self) -> crate::materialize::Refresh {
+        crate::materialize::Refresh {
+            events: self.clickhouse.events_table(),
+            ..self.aggregator.refresh()
         }
     }
 }

@@ -44,11 +44,11 @@ pub enum ConsumerError {
 pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerError> {
     let ch = &settings.clickhouse;
     let applied =
-        schemas::migrations::apply(&ch.server_client(), &ch.database, &ch.cluster).await?;
+        schemas::migrations::apply(&ch.server_client(), &ch.database, ch.layout()).await?;
     if schemas::migrations::apply_retention(
         &ch.client(),
         &ch.database,
-        &ch.cluster,
+        ch.layout(),
         settings.consumer.retention_days,
     )
     .await?
@@ -67,7 +67,7 @@ pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
     let client = settings
         .nats
         .connect_options("telemetry-migrate")
-        .connect(settings.nats.url.as_str())
+        .connect(settings.nats.servers())
         .await
         .map_err(|e| ConsumerError::Nats(e.into()))?;
     let js = async_nats::jetstream::new(client);
@@ -135,7 +135,7 @@ pub async fn run(
         .nats
         .connect_options("telemetry-consumer")
         .retry_on_initial_connect()
-        .connect(settings.nats.url.as_str())
+        .connect(settings.nats.servers())
         .await
         .map_err(|e| ConsumerError::Nats(e.into()))?;
     let js = async_nats::jetstream::new(client.clone());

@@ -2,7 +2,6 @@
 
 use clickhouse::Client;
 use schemas::Event;
-use schemas::names::EVENTS_TABLE;
 
 /// Where rows go: ClickHouse in production ([`ClickHouseSink`]), a fake in the unit
 /// tests of `store`.
@@ -36,12 +35,16 @@ impl InsertError {
 /// The raw events table in ClickHouse, written with one RowBinary INSERT per call
 /// (LZ4-compressed on the wire; the client's schema validation is on, so a row type that
 /// no longer matches the table fails loudly instead of writing garbage).
-pub struct ClickHouseSink(pub Client);
+pub struct ClickHouseSink {
+    pub client: Client,
+    /// `events`, or on a cluster the Distributed `events_all`.
+    pub table: &'static str,
+}
 
 impl Sink for ClickHouseSink {
     async fn insert(&self, rows: &[Event]) -> Result<(), InsertError> {
         let result = async {
-            let mut insert = self.0.insert::<Event>(EVENTS_TABLE).await?;
+            let mut insert = self.client.insert::<Event>(self.table).await?;
             for row in rows {
                 insert.write(row).await?;
             }

@@ -64,7 +64,10 @@ impl Writer {
         Ok(Self {
             js,
             consumer,
-            sink: ClickHouseSink(clickhouse),
+            sink: ClickHouseSink {
+                client: clickhouse,
+                table: settings.clickhouse.events_table(),
+            },
             settings,
         })
     }

@@ -102,7 +102,7 @@ impl JetStreamPublisher {
             .connect_options("telemetry-ingest")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
-            .connect(settings.nats.url.as_str())
+            .connect(settings.nats.servers())
             .await
             .map_err(std::io::Error::other)?;
         let mut js = jetstream::new(client.clone());

@@ -10,7 +10,7 @@
 use clickhouse::Client;
 use sha2::{Digest, Sha256};
 
-use crate::names::EVENTS_TABLE;
+use crate::names::{EVENTS_ALL_TABLE, EVENTS_TABLE};
 
 /// One versioned SQL file, embedded in the binary so that deployment is one artefact.
 #[derive(Debug, Clone, Copy)]
@@ -114,17 +114,41 @@ impl Migration {
     }
 }
 
-/// A statement as it must run on `cluster` (unchanged when `cluster` is empty): DDL
-/// `ON CLUSTER`, MergeTree engines Replicated (with the server's default replica path),
-/// and after the raw table a Distributed `events_all` over its shards.
+/// How the schema is laid out over servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cluster<'a> {
+    /// The cluster's name in `remote_servers`; empty for one server.
+    pub name: &'a str,
+    /// DDL `ON CLUSTER` with Replicated engines, applied once for every node (needs
+    /// ClickHouse Keeper). When false, each statement is for the one node the client
+    /// reaches, and `consumer migrate` runs once per node: shards without replication.
+    pub on_cluster: bool,
+}
+
+impl Cluster<'_> {
+    /// One server: no cluster at all.
+    pub const NONE: Cluster<'static> = Cluster {
+        name: "",
+        on_cluster: false,
+    };
+}
+
+/// A statement as it must run on `cluster` (unchanged for one server): after the raw
+/// table a Distributed `events_all` over its shards, and with `on_cluster`, DDL `ON
+/// CLUSTER` and MergeTree engines Replicated (with the server's default replica path).
 ///
 /// The migration files stay written for one server, which is what most deployments
 /// are; this keeps one set of files, and one checksum, for both.
-pub fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String> {
-    if cluster.is_empty() {
+pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec<String> {
+    let name = cluster.name;
+    if name.is_empty() {
         return vec![statement.to_owned()];
     }
-    let on = format!("ON CLUSTER '{cluster}'");
+    let on = if cluster.on_cluster {
+        format!(" ON CLUSTER '{name}'")
+    } else {
+        String::new()
+    };
     let mut s = statement.to_owned();
     for head in [
         "CREATE TABLE IF NOT EXISTS ",
@@ -134,11 +158,14 @@ pub fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String
     ] {
         if let Some(rest) = s.trim_start().strip_prefix(head) {
             let (name, tail) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
-            s = format!("{head}{name} {on}{tail}");
+            s = format!("{head}{name}{on}{tail}");
             break;
         }
     }
     for engine in ["ReplacingMergeTree", "MergeTree"] {
+        if !cluster.on_cluster {
+            break;
+        }
         let plain = format!("ENGINE = {engine}");
         if s.contains(&plain) {
             s = s.replace(&plain, &format!("ENGINE = Replicated{engine}"));
@@ -150,8 +177,8 @@ pub fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String
         || statement.contains(&format!("CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}\n("))
     {
         out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}_all {on} AS {EVENTS_TABLE} \
-             ENGINE = Distributed('{cluster}', '{database}', '{EVENTS_TABLE}', cityHash64(random_id))"
+            "CREATE TABLE IF NOT EXISTS {EVENTS_ALL_TABLE}{on} AS {EVENTS_TABLE} \
+             ENGINE = Distributed('{name}', '{database}', '{EVENTS_TABLE}', cityHash64(random_id))"
         ));
     }
     out
@@ -161,12 +188,11 @@ pub fn for_cluster(statement: &str, cluster: &str, database: &str) -> Vec<String
 /// Returns the names of the migrations applied by this call.
 ///
 /// `client` must not have a database set; the one named here is created and used.
-/// `cluster` names a ClickHouse cluster to apply the schema on (see `for_cluster`), or
-/// is empty.
+/// `cluster` says how the schema is laid out over servers (see `for_cluster`).
 pub async fn apply(
     client: &Client,
     database: &str,
-    cluster: &str,
+    cluster: Cluster<'_>,
 ) -> Result<Vec<&'static str>, MigrationError> {
     if database.is_empty()
         || !database
@@ -274,7 +300,7 @@ pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrationErro
 pub async fn apply_retention(
     client: &Client,
     database: &str,
-    cluster: &str,
+    cluster: Cluster<'_>,
     days: u32,
 ) -> Result<bool, MigrationError> {
     let engine: String = client
@@ -312,12 +338,40 @@ fn ttl_days(engine_full: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    const PROD: super::Cluster<'static> = super::Cluster {
+        name: "prod",
+        on_cluster: true,
+    };
+
+    #[test]
+    fn shards_without_coordination_get_the_plain_ddl_and_the_distributed_table() {
+        let shards = super::Cluster {
+            name: "local",
+            on_cluster: false,
+        };
+        for m in super::MIGRATIONS {
+            for s in m.statements() {
+                let out = super::for_cluster(&s, shards, "telemetry");
+                assert_eq!(out[0], s, "unchanged");
+                assert!(
+                    out.iter()
+                        .all(|o| !o.contains("ON CLUSTER") && !o.contains("Replicated"))
+                );
+            }
+        }
+        let events = super::MIGRATIONS[0].statements()[0].clone();
+        assert_eq!(
+            super::for_cluster(&events, shards, "telemetry")[1],
+            "CREATE TABLE IF NOT EXISTS events_all AS events ENGINE = Distributed('local', 'telemetry', 'events', cityHash64(random_id))"
+        );
+    }
+
     #[test]
     fn on_a_cluster_every_statement_is_distributed_and_replicated() {
         let all: Vec<String> = super::MIGRATIONS
             .iter()
             .flat_map(|m| m.statements())
-            .flat_map(|s| super::for_cluster(&s, "prod", "telemetry"))
+            .flat_map(|s| super::for_cluster(&s, PROD, "telemetry"))
             .collect();
         for s in &all {
             if s.starts_with("CREATE") || s.starts_with("DROP") || s.starts_with("ALTER") {
@@ -336,7 +390,7 @@ mod tests {
         )));
         let ttl = super::for_cluster(
             "ALTER TABLE `telemetry`.events MODIFY TTL received_at + INTERVAL 30 DAY DELETE",
-            "prod",
+            PROD,
             "telemetry",
         );
         assert_eq!(
@@ -351,7 +405,10 @@ mod tests {
     fn on_one_server_statements_are_unchanged() {
         for m in super::MIGRATIONS {
             for s in m.statements() {
-                assert_eq!(super::for_cluster(&s, "", "telemetry"), vec![s.clone()]);
+                assert_eq!(
+                    super::for_cluster(&s, Cluster::NONE, "telemetry"),
+                    vec![s.clone()]
+                );
             }
         }
     }

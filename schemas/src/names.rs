@@ -15,6 +15,8 @@ pub const DURABLE: &str = "clickhouse-writer";
 pub const DATABASE: &str = "telemetry";
 /// Raw events table, one row per accepted event.
 pub const EVENTS_TABLE: &str = "events";
+/// The Distributed table over every shard's `events`, on a cluster.
+pub const EVENTS_ALL_TABLE: &str = "events_all";
 /// Whether `name` is an app's slug as stored (`nsapp`): 1 to 64 characters of
 /// lower-case ASCII letters, digits, `-`, `_` and `.`. Ingest stores nothing else, and
 /// the statistics API refuses to look anything else up.

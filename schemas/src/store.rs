@@ -14,9 +14,13 @@ pub struct ClickHouseSettings {
     pub database: String,
     pub user: String,
     pub password: crate::secret::Secret,
-    /// A ClickHouse cluster to create the schema on (`ON CLUSTER`, Replicated engines,
-    /// a Distributed `events_all`); empty for one server.
+    /// A ClickHouse cluster (its name in `remote_servers`); empty for one server. On a
+    /// cluster the raw events are written and read through the Distributed `events_all`.
     pub cluster: String,
+    /// With `cluster`: create the schema once `ON CLUSTER` with Replicated engines (needs
+    /// ClickHouse Keeper), or, when false, on the node `url` names only; `consumer
+    /// migrate` then runs once per node (shards without replication).
+    pub on_cluster: bool,
 }
 
 impl Default for ClickHouseSettings {
@@ -27,6 +31,7 @@ impl Default for ClickHouseSettings {
             user: "default".into(),
             password: Default::default(),
             cluster: String::new(),
+            on_cluster: true,
         }
     }
 }
@@ -42,8 +47,33 @@ impl ClickHouseSettings {
             .with_compression(Compression::Lz4)
     }
 
-    /// A client whose unqualified table names resolve in the pipeline's database.
+    /// A client whose unqualified table names resolve in the pipeline's database. On a
+    /// cluster an insert through the Distributed table returns only once every shard has
+    /// its rows: an acknowledged event is then stored, not queued on the way.
     pub fn client(&self) -> Client {
-        self.server_client().with_database(&self.database)
+        let client = self.server_client().with_database(&self.database);
+        if self.cluster.is_empty() {
+            client
+        } else {
+            client.with_setting("distributed_foreground_insert", "1")
+        }
+    }
+
+    /// How the schema is laid out over servers.
+    pub fn layout(&self) -> crate::migrations::Cluster<'_> {
+        crate::migrations::Cluster {
+            name: &self.cluster,
+            on_cluster: self.on_cluster,
+        }
+    }
+
+    /// The table the raw events are written to and read from: `events`, or on a cluster
+    /// the Distributed `events_all` over every shard.
+    pub fn events_table(&self) -> &'static str {
+        if self.cluster.is_empty() {
+            names::EVENTS_TABLE
+        } else {
+            names::EVENTS_ALL_TABLE
+        }
     }
 }

@@ -69,6 +69,15 @@ impl Default for NatsSettings {
 }
 
 impl NatsSettings {
+    /// The servers `url` names: one URL, or a cluster's, separated by commas.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
     /// Connection options with this service's name and credentials.
     pub fn connect_options(&self, name: &str) -> async_nats::ConnectOptions {
         let options = async_nats::ConnectOptions::new().name(name);
@@ -159,6 +168,20 @@ fn both_forms(base: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cluster_url_names_every_server() {
+        let one = super::NatsSettings::default();
+        assert_eq!(one.servers(), ["nats://127.0.0.1:4222"]);
+        let three = super::NatsSettings {
+            url: "nats://a:4222, nats://b:4222,nats://c:4222,".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            three.servers(),
+            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+    }
+
     use super::*;
 
     const ID: &str = "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f";

@@ -9,7 +9,7 @@
 //! - `servers`: servers a test owns as child processes ([`NatsServer`],
 //!   [`ClickHouseServer`], one [`ChildServer`] type underneath) and the consumer binary
 //!   as a process ([`ConsumerProcess`]).
-//! - `stack`: where the local stack and the workspace's binaries are.
+//! - `stack`: where the local stack, the local cluster and the workspace's binaries are.
 //! - `wait`: [`poll`], waiting with a deadline.
 //! - `workload`: synthetic events, [`load`], and reading run counts.
 //! - [`corpus`] and [`seeded`]: the texts of the scrubbing tests and a seeded set of runs
@@ -25,6 +25,9 @@ mod workload;
 
 pub use pipeline::{ADMIN_TOKEN, Pipeline};
 pub use servers::{ChildServer, ClickHouseServer, ConsumerProcess, KillOnDrop, NatsServer};
-pub use stack::{binary, clickhouse_url, free_port, nats_url, workspace_root};
+pub use stack::{
+    CLUSTER, binary, clickhouse_url, cluster, cluster_nats_url, cluster_shard_urls, free_port,
+    nats_url, workspace_root,
+};
 pub use wait::poll;
 pub use workload::{COUNT_NAMES, load, run_counts, synthetic_event};

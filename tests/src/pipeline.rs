@@ -93,7 +93,7 @@ impl Pipeline {
         // Small waits keep the tests quick; batching itself is the same code.
         consumer.consumer.batch_max_wait = Duration::from_millis(100);
         tune(&mut ingest, &mut consumer);
-        let nats = async_nats::connect(&consumer.nats.url)
+        let nats = async_nats::connect(consumer.nats.servers())
             .await
             .unwrap_or_else(|e| {
                 panic!(
@@ -308,9 +308,9 @@ impl Pipeline {
         &self,
         now: time::OffsetDateTime,
     ) -> aggregator::materialize::RefreshReport {
-        aggregator::Settings::default()
-            .aggregator
-            .refresh()
+        let mut refresh = aggregator::AggregatorSettings::default().refresh();
+        refresh.events = self.consumer.clickhouse.events_table();
+        refresh
             .run(&self.clickhouse, now)
             .await
             .expect("the statistics refresh")

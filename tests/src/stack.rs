@@ -48,3 +48,31 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// The cluster of `make cluster` (stack/cluster.sh): its name in `remote_servers`.
+pub const CLUSTER: &str = "telemetry_local";
+
+/// The three NATS servers of the local cluster, as one `nats.url`.
+pub fn cluster_nats_url() -> String {
+    (4232..=4234)
+        .map(|port| format!("nats://127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The HTTP interfaces of the local cluster's two ClickHouse shards.
+pub fn cluster_shard_urls() -> [String; 2] {
+    [8133, 8134].map(|port| format!("http://127.0.0.1:{port}"))
+}
+
+/// Run `stack/cluster.sh` with `args` (`up`, `kill n2`, `stop s1`), and insist it works.
+pub fn cluster(args: &[&str]) {
+    let status = std::process::Command::new(workspace_root().join("stack/cluster.sh"))
+        .args(args)
+        .status()
+        .expect("stack/cluster.sh runs");
+    assert!(
+        status.success(),
+        "stack/cluster.sh {args:?} failed: run `make cluster`"
+    );
+}

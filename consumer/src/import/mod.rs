@@ -113,7 +113,10 @@ pub async fn import(
     let mut progress = progress::Progress::new(remaining);
     let expired_before = now - time::Duration::days(i64::from(settings.consumer.retention_days));
     let parse = schemas::parse::ParseOptions::default();
-    let sink = ClickHouseSink(target.clone());
+    let sink = ClickHouseSink {
+        client: target.clone(),
+        table: settings.clickhouse.events_table(),
+    };
     let mut report = ImportReport::default();
     loop {
         let rows = reader
@@ -157,7 +160,7 @@ pub async fn import(
             }
         }
         let parsed = events.len();
-        let new = not_yet_stored(&target, events).await?;
+        let new = not_yet_stored(&target, settings.clickhouse.events_table(), events).await?;
         report.already_stored += (parsed - new.len()) as u64;
         if !new.is_empty() {
             mark_days(&target, &new).await?;
@@ -213,6 +216,7 @@ const LOOKUP_IDS: usize = 2_000;
 /// look-up to the partitions it can be in.
 async fn not_yet_stored(
     target: &Client,
+    table: &str,
     events: Vec<Event>,
 ) -> clickhouse::error::Result<Vec<Event>> {
     let (Some(first), Some(last)) = (
@@ -228,12 +232,12 @@ async fn not_yet_stored(
     for slice in ids.chunks(LOOKUP_IDS) {
         stored.extend(
             target
-                .query(
-                    "SELECT toString(event_id) FROM events
+                .query(&format!(
+                    "SELECT toString(event_id) FROM {table}
                      WHERE received_at BETWEEN fromUnixTimestamp64Milli(toInt64(?), 'UTC')
                                            AND fromUnixTimestamp64Milli(toInt64(?), 'UTC')
-                       AND event_id IN ?",
-                )
+                       AND event_id IN ?"
+                ))
                 .bind(millis(first))
                 .bind(millis(last))
                 .bind(slice)

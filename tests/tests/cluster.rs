@@ -1,0 +1,128 @@
+//! The pipeline on the local cluster of `make cluster`, unchanged: ingest and two
+//! consumers on a three-node JetStream cluster with three replicas, the events sharded
+//! over two ClickHouse servers through `events_all`, the aggregator reading through it.
+//! The stream leader is SIGKILLed under load: every event answered 202 is stored exactly
+//! once, and the statistics equal those of one node fed the same events.
+
+use std::time::Duration;
+
+use tests::{CLUSTER, Pipeline, cluster, cluster_nats_url, cluster_shard_urls, load, poll};
+
+const EVENTS: usize = 10_000;
+
+async fn on_the_cluster() -> Pipeline {
+    cluster(&["up"]);
+    let [first, second] = cluster_shard_urls();
+    let p = Pipeline::start_without_consumer(|ingest, consumer| {
+        // The load's retries come from one address.
+        ingest.ingest.rate_limit_per_minute = 0;
+        for nats in [&mut ingest.nats, &mut consumer.nats] {
+            nats.url = cluster_nats_url();
+            nats.replicas = 3;
+        }
+        consumer.clickhouse.url = first.clone();
+        consumer.clickhouse.cluster = CLUSTER.into();
+        // No coordination service here: each shard is migrated on its own.
+        consumer.clickhouse.on_cluster = false;
+    })
+    .await;
+    let mut other = p.consumer.clone();
+    other.clickhouse.url = second;
+    consumer::migrate(&other)
+        .await
+        .expect("the second shard migrates");
+    p
+}
+
+/// The stream's leader, by server name.
+async fn leader(p: &Pipeline) -> String {
+    poll(Duration::from_secs(30), "a stream leader", || async {
+        let mut stream = p.js.get_stream(&p.consumer.nats.stream).await.ok()?;
+        stream.info().await.ok()?.cluster.as_ref()?.leader.clone()
+    })
+    .await
+}
+
+async fn stored(p: &Pipeline, what: &str) -> u64 {
+    p.count(&format!("SELECT {what} FROM events_all FINAL"))
+        .await
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_match_one_node() {
+    let mut p = on_the_cluster().await;
+    p.add_consumer().await;
+    p.add_consumer().await;
+    let first_leader = leader(&p).await;
+    // Half the events, then the other half with the leader SIGKILLed as it starts: its
+    // publishes, pulls and acks are in flight when the leader goes.
+    let half = EVENTS / 2;
+    let before = load(&p, 0, half).await;
+    let (after, ()) = tokio::join!(load(&p, half, EVENTS - half), async {
+        cluster(&["kill", &first_leader]);
+    });
+    let accepted = before + after;
+    assert_eq!(
+        accepted, EVENTS as u64,
+        "every event answered 202 in the end"
+    );
+    poll(
+        Duration::from_secs(120),
+        "every accepted event stored",
+        || async { (stored(&p, "count()").await >= accepted).then_some(()) },
+    )
+    .await;
+    let new_leader = leader(&p).await;
+    assert_ne!(new_leader, first_leader);
+    eprintln!("leader {first_leader} SIGKILLed under load; {new_leader} leads now");
+    cluster(&["up"]);
+    // Exactly once: each event once, and nothing that was not accepted.
+    assert_eq!(stored(&p, "count()").await, accepted);
+    assert_eq!(stored(&p, "uniqExact(event_id)").await, accepted);
+    assert_eq!(p.queued().await, 0);
+
+    // Both shards hold events, and every run lies on one of them.
+    let [first, second] = cluster_shard_urls();
+    let mut runs_per_shard = 0;
+    for shard in [&first, &second] {
+        let mut on_shard = p.consumer.clone();
+        on_shard.clickhouse.url = shard.clone();
+        let client = on_shard.clickhouse.client();
+        let events: u64 = client
+            .query("SELECT count() FROM events FINAL")
+            .fetch_one()
+            .await
+            .unwrap();
+        assert!(events > 0, "{shard} holds no events");
+        runs_per_shard += client
+            .query("SELECT uniqExact(coalesce(execution_id, random_id)) FROM events")
+            .fetch_one::<u64>()
+            .await
+            .unwrap();
+    }
+    let runs = stored(&p, "uniqExact(coalesce(execution_id, random_id))").await;
+    assert_eq!(runs_per_shard, runs, "a run split over two shards");
+
+    // The statistics through `events_all` equal one node's over the same events.
+    let single = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
+    assert_eq!(load(&single, 0, EVENTS).await, EVENTS as u64);
+    single.wait_stored(EVENTS as u64).await;
+    p.refresh().await;
+    single.refresh().await;
+    let outcomes = format!(
+        "SELECT outcome, sum(runs) AS runs FROM stats_groups
+         WHERE {} AND dimension = 'all' AND nsapp = '' GROUP BY outcome ORDER BY outcome",
+        aggregator::materialize::CURRENT
+    );
+    let totals = p.rows(&outcomes).await;
+    assert!(!totals.is_empty());
+    assert_eq!(totals, single.rows(&outcomes).await, "runs by outcome");
+    for dimension in ["app", "type", "os", "pve", "method", "cores", "ram"] {
+        let (on_cluster, on_one) = (p.rollup(dimension).await, single.rollup(dimension).await);
+        assert!(!on_one.is_empty(), "{dimension}: no rows");
+        assert_eq!(on_cluster, on_one, "{dimension}");
+    }
+    single.stop().await;
+    p.stop().await;
+}
