@@ -108,13 +108,14 @@ perf-tool:
 	  echo "[make] installing Debian's linux-perf for the bench report's CPU profile"; \
 	  $(call APT_INSTALL,linux-perf) || echo "[make] no perf: the report will say there is no CPU profile"; }
 
-bench: check-tools stack perf-tool
+bench: check-tools stack cluster perf-tool
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
 	target/release/bench parse
 	target/release/bench drain
 	target/release/bench ingest
 	target/release/bench stats
 	target/release/bench import
+	target/release/bench cluster
 
 # The fault suite with more load than `make test` gives it (which runs the same
 # scenarios, shorter): SIGKILLs of ingest and of the consumer, NATS restarted, a

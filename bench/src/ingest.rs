@@ -265,7 +265,7 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
 }
 
 /// p50, p99, p99.9 of latencies in milliseconds.
-fn percentiles(ms: &mut [f64]) -> (f64, f64, f64) {
+pub(crate) fn percentiles(ms: &mut [f64]) -> (f64, f64, f64) {
     if ms.is_empty() {
         return (0.0, 0.0, 0.0);
     }
@@ -297,7 +297,7 @@ async fn serve_202() -> anyhow::Result<SocketAddr> {
 /// `concurrency` clients, each posting the next realistic event as soon as the last was
 /// answered, for `duration`, each on its own keep-alive connection. Returns the 202s and
 /// every answered request's latency (ms).
-async fn closed_loop(
+pub(crate) async fn closed_loop(
     addr: SocketAddr,
     concurrency: usize,
     duration: Duration,

@@ -4,6 +4,7 @@
 //! Every figure is printed with its limit and the ratio between them, into
 //! `target/bench/report.md` and `report.json`.
 
+mod cluster;
 mod drain;
 mod http1;
 mod import;
@@ -54,6 +55,13 @@ enum Command {
     },
     /// Parsing and scrubbing on one core, next to decoding the JSON alone.
     Parse,
+    /// Ingest on the local cluster (`make cluster`): three stream replicas against one.
+    Cluster {
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// `consumer import` of a generated copy of the old service's table.
     Import {
         #[arg(long, default_value_t = 1_000_000)]
@@ -85,6 +93,10 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
         } => report.ingest = Some(ingest::run(seconds, concurrency).await?),
         Command::Parse => report.parse = Some(parse::run()),
+        Command::Cluster {
+            seconds,
+            concurrency,
+        } => report.cluster = Some(cluster::run(seconds, concurrency).await?),
         Command::Import { rows, batch_rows } => {
             report.import = Some(import::run(rows, batch_rows).await?);
         }

@@ -15,6 +15,24 @@ pub struct Report {
     pub parse: Option<Parse>,
     #[serde(default)]
     pub import: Option<Import>,
+    #[serde(default)]
+    pub cluster: Option<Cluster>,
+}
+
+/// Ingest on the local cluster, one replica against three (`bench cluster`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cluster {
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub runs: Vec<ClusterRun>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClusterRun {
+    pub replicas: usize,
+    pub accepted_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// `consumer import` of a generated copy of the old service's table (`bench import`).
@@ -182,6 +200,31 @@ impl Report {
                 "{} cores ({}), measured {}. NATS, ClickHouse, the services and the load generator share these cores.\n",
                 m.cores, m.cpu, m.measured_at
             );
+        }
+        if let Some(c) = &self.cluster {
+            let _ = writeln!(
+                md,
+                "## Ingest on the local cluster (three NATS servers), {} keep-alive clients, {} s each\n\n| stream replicas | accepted events/s | p50 ms | p99 ms |\n|---|---|---|---|",
+                c.concurrency, c.seconds
+            );
+            for r in &c.runs {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.0} | {:.1} | {:.1} |",
+                    r.replicas, r.accepted_per_s, r.p50_ms, r.p99_ms
+                );
+            }
+            if let (Some(one), Some(three)) = (
+                c.runs.iter().find(|r| r.replicas == 1),
+                c.runs.iter().find(|r| r.replicas == 3),
+            ) {
+                let _ = writeln!(
+                    md,
+                    "\nR3/R1: throughput {:.2}, p99 {:.2}. The three servers share this machine's cores, so the ratio, not the figures, is what carries over.\n",
+                    three.accepted_per_s / one.accepted_per_s,
+                    three.p99_ms / one.p99_ms
+                );
+            }
         }
         if let Some(i) = &self.import {
             let _ = writeln!(

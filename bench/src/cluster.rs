@@ -1,0 +1,89 @@
+//! Ingest on the local cluster of `make cluster`: accepted events/s and latency with the
+//! stream on three replicas against one, on the same three NATS servers, so that the
+//! difference is the replication alone. A 202 waits for the PubAck, which with three
+//! replicas means a quorum has written the event.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::ingest::{closed_loop, percentiles};
+use crate::report::{Cluster, ClusterRun};
+use crate::scratch::{self, Child, free_port};
+
+/// The three NATS servers of `make cluster`.
+const CLUSTER_NATS: &str = "nats://127.0.0.1:4232,nats://127.0.0.1:4233,nats://127.0.0.1:4234";
+
+pub async fn run(seconds: u64, concurrency: usize) -> anyhow::Result<Cluster> {
+    let mut runs = Vec::new();
+    for replicas in [1, 3] {
+        let ns = scratch::namespace();
+        let mut nats = scratch::nats("bench_c", &ns, 2 << 30);
+        nats.url = CLUSTER_NATS.into();
+        nats.replicas = replicas;
+        eprintln!("[bench] ingest on the cluster, {replicas} replica(s), {seconds} s");
+        let result = measure(&nats, seconds, concurrency).await;
+        if let Ok(client) = async_nats::connect(nats.servers()).await {
+            let _ = async_nats::jetstream::new(client)
+                .delete_stream(&nats.stream)
+                .await;
+        }
+        runs.push(result?);
+    }
+    Ok(Cluster {
+        seconds,
+        concurrency,
+        runs,
+    })
+}
+
+async fn measure(
+    nats: &schemas::stream::NatsSettings,
+    seconds: u64,
+    concurrency: usize,
+) -> anyhow::Result<ClusterRun> {
+    let mut ingest = ingest::Settings {
+        nats: nats.clone(),
+        ..Default::default()
+    };
+    let (port, internal) = (free_port()?, free_port()?);
+    ingest.ingest.listen = format!("127.0.0.1:{port}");
+    ingest.ingest.internal_listen = format!("127.0.0.1:{internal}");
+    ingest.ingest.rate_limit_per_minute = 0;
+    ingest.log.level = "warn".into();
+    let exe = std::env::current_exe()?;
+    let _ingest = Child(
+        std::process::Command::new(exe.with_file_name("ingest"))
+            .envs(runtime::settings::to_env(&ingest))
+            .spawn()
+            .context("starting ingest")?,
+    );
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("http://127.0.0.1:{internal}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "ingest did not become ready (run `make cluster`)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let duration = Duration::from_secs(seconds);
+    let (accepted, mut latencies) =
+        closed_loop(addr, concurrency, duration, Arc::new(AtomicU64::new(0))).await;
+    let (p50_ms, p99_ms, _) = percentiles(&mut latencies);
+    Ok(ClusterRun {
+        replicas: nats.replicas,
+        accepted_per_s: accepted as f64 / duration.as_secs_f64(),
+        p50_ms,
+        p99_ms,
+    })
+}
