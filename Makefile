@@ -122,10 +122,10 @@ bench: check-tools stack cluster perf-tool
 # ClickHouse outage, a full queue. Each ends with an exact account.
 CHAOS_CLIENTS ?= 16
 CHAOS_EVENTS ?= 400
-chaos: check-tools stack
+chaos: check-tools stack cluster
 	$(CARGO) build --workspace --bins
 	CHAOS_CLIENTS=$(CHAOS_CLIENTS) CHAOS_EVENTS=$(CHAOS_EVENTS) \
-	  $(CARGO) test -p tests --test chaos --test exactly_once -- --test-threads=1
+	  $(CARGO) test -p tests --test chaos --test exactly_once --test cluster -- --test-threads=1 --include-ignored
 
 FUZZ_SECONDS ?= 60
 fuzz: check-tools
