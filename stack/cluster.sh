@@ -103,7 +103,6 @@ start() { # NODE
         -l "$DIR/$node.log" </dev/null >/dev/null 2>&1 &
       ;;
     s*)
-      remote_servers >"$DIR/remote_servers.xml"
       setsid "$PY" "$ROOT/stack/clickhouse_server.py" --dir "$DIR/$node" \
         --port "$(http_port "$node")" --tcp-port "$(tcp_port "$node")" \
         --include "$DIR/remote_servers.xml" </dev/null >"$DIR/$node.log" 2>&1 &
@@ -126,6 +125,10 @@ up() {
   done
   export CLICKHOUSE_SERVICE_NETWORK=${CLICKHOUSE_SERVICE_NETWORK:-127.0.0.1/32}
   export ANALYST_NETWORKS=${ANALYST_NETWORKS:-127.0.0.0/8}
+  # Written once, before any shard starts: a shard reads it as it starts, and must not
+  # meet it half rewritten for the next one.
+  remote_servers >"$DIR/remote_servers.xml.tmp"
+  mv "$DIR/remote_servers.xml.tmp" "$DIR/remote_servers.xml"
   local node
   for node in "${NATS_NODES[@]}" "${SHARDS[@]}"; do start "$node"; done
   for node in "${NATS_NODES[@]}"; do wait_for "$node" 30; done
