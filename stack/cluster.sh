@@ -36,15 +36,8 @@ monitor_port() { echo $((8232 + $(nats_index "$1"))); }
 http_port() { echo $((8132 + ${1#s})); }
 tcp_port() { echo $((9132 + ${1#s})); }
 
-http_ok() {
-  "$PY" - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=1).read()
-except Exception:
-    sys.exit(1)
-PY
-}
+# shellcheck source=stack/http_ok.sh
+source "$ROOT/stack/http_ok.sh"
 
 node_up() {
   case $1 in

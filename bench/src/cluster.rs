@@ -6,13 +6,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::ingest::{closed_loop, percentiles};
+use crate::ingest::{closed_loop, percentiles, start_ingest};
 use crate::report::{Cluster, ClusterRun};
-use crate::scratch::{self, Child, free_port};
+use crate::scratch;
 
 /// The three NATS servers of `make cluster`.
 const CLUSTER_NATS: &str = "nats://127.0.0.1:4232,nats://127.0.0.1:4233,nats://127.0.0.1:4234";
@@ -45,36 +45,10 @@ async fn measure(
     seconds: u64,
     concurrency: usize,
 ) -> anyhow::Result<ClusterRun> {
-    let mut ingest = ingest::Settings {
-        nats: nats.clone(),
-        ..Default::default()
-    };
-    let (port, internal) = (free_port()?, free_port()?);
-    ingest.ingest.listen = format!("127.0.0.1:{port}");
-    ingest.ingest.internal_listen = format!("127.0.0.1:{internal}");
-    ingest.ingest.rate_limit_per_minute = 0;
-    ingest.log.level = "warn".into();
-    let exe = std::env::current_exe()?;
-    let _ingest = Child(
-        std::process::Command::new(exe.with_file_name("ingest"))
-            .envs(runtime::settings::to_env(&ingest))
-            .spawn()
-            .context("starting ingest")?,
-    );
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("http://127.0.0.1:{internal}/readyz"))
-        .send()
+    let ingesting = start_ingest(nats)
         .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "ingest did not become ready (run `make cluster`)"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .context("ingest on the cluster (run `make cluster`)")?;
+    let port = ingesting.port;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let duration = Duration::from_secs(seconds);
     let (accepted, mut latencies) =

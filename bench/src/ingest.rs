@@ -46,22 +46,12 @@ async fn measure(
     consumer::migrate(&consumer)
         .await
         .context("migrating (run `make stack`)")?;
-    let mut ingest = ingest::Settings {
-        nats: nats.clone(),
-        ..Default::default()
-    };
-    let (port, internal) = (free_port()?, free_port()?);
-    ingest.ingest.listen = format!("127.0.0.1:{port}");
-    ingest.ingest.internal_listen = format!("127.0.0.1:{internal}");
-    ingest.ingest.rate_limit_per_minute = 0;
-    ingest.log.level = "warn".into();
+    let Ingesting {
+        process: ingest_proc,
+        port,
+        ops,
+    } = start_ingest(nats).await?;
     let exe = std::env::current_exe()?;
-    let ingest_proc = Child(
-        std::process::Command::new(exe.with_file_name("ingest"))
-            .envs(runtime::settings::to_env(&ingest))
-            .spawn()
-            .context("starting ingest")?,
-    );
     let consumer_proc = Child(
         std::process::Command::new(exe.with_file_name("consumer"))
             .envs(runtime::settings::to_env(&consumer))
@@ -69,21 +59,9 @@ async fn measure(
             .context("starting the consumer")?,
     );
     let base = format!("http://127.0.0.1:{port}");
-    // `/readyz` and `/metrics` are on the operators' listener.
-    let ops = format!("http://127.0.0.1:{internal}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("{ops}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        anyhow::ensure!(Instant::now() < deadline, "ingest did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     eprintln!("[bench] the limit: an axum handler that only answers 202");
     let limit_addr = serve_202().await?;
@@ -195,6 +173,48 @@ async fn measure(
         cpu_split,
         profile: Some(profile),
     })
+}
+
+/// An ingest process of the benchmark's own, ready to take events.
+pub(crate) struct Ingesting {
+    pub process: Child,
+    pub port: u16,
+    /// Its operators' listener: `/readyz` and `/metrics`.
+    pub ops: String,
+}
+
+/// Start the release ingest beside this binary on `nats`, without a rate limit, and wait
+/// until it is ready.
+pub(crate) async fn start_ingest(nats: &NatsSettings) -> anyhow::Result<Ingesting> {
+    let mut ingest = ingest::Settings {
+        nats: nats.clone(),
+        ..Default::default()
+    };
+    let (port, internal) = (free_port()?, free_port()?);
+    ingest.ingest.listen = format!("127.0.0.1:{port}");
+    ingest.ingest.internal_listen = format!("127.0.0.1:{internal}");
+    ingest.ingest.rate_limit_per_minute = 0;
+    ingest.log.level = "warn".into();
+    let exe = std::env::current_exe()?;
+    let process = Child(
+        std::process::Command::new(exe.with_file_name("ingest"))
+            .envs(runtime::settings::to_env(&ingest))
+            .spawn()
+            .context("starting ingest")?,
+    );
+    let ops = format!("http://127.0.0.1:{internal}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{ops}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(Instant::now() < deadline, "ingest did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Ingesting { process, port, ops })
 }
 
 /// The length of the profiled phase.

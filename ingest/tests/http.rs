@@ -72,6 +72,17 @@ impl Ingest {
             .expect("ingest answers")
     }
 
+    async fn get_text(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("ingest answers")
+            .text()
+            .await
+            .expect("a text")
+    }
+
     async fn get_json(&self, url: &str) -> Value {
         self.http
             .get(url)
@@ -373,14 +384,8 @@ async fn the_61st_request_in_a_minute_from_one_client_is_refused() {
     assert!((1..=60).contains(&retry_after));
 
     let metrics = p
-        .http
-        .get(format!("{}/metrics", p.ingest_internal_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("{}/metrics", p.ingest_internal_url))
+        .await;
     assert!(metrics.contains("ingest_rate_limited_total"));
     p.stop().await;
 }

@@ -201,6 +201,18 @@ impl Pipeline {
             .expect("ingest answers")
     }
 
+    /// GET a text (metrics, a script).
+    pub async fn get_text(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("the service answers")
+            .text()
+            .await
+            .expect("a text")
+    }
+
     /// GET a JSON document.
     pub async fn get_json(&self, url: &str) -> serde_json::Value {
         self.http

@@ -4,7 +4,7 @@
 //! The stream leader is SIGKILLed under load: every event answered 202 is stored exactly
 //! once, and the statistics equal those of one node fed the same events.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tests::{CLUSTER, Pipeline, cluster, cluster_nats_url, cluster_shard_urls, load, poll};
 
@@ -166,15 +166,27 @@ async fn a_follower_and_a_shard_down_for_20_s_each_lose_and_double_nothing() {
             .find(|n| *n != leader)
             .unwrap();
         cluster(&["stop", follower]);
-        // The outage is the fault: its length is the point, not a wait for something.
-        tokio::time::sleep(OUTAGE).await;
+        // The follower stays down for OUTAGE, and until events were stored without it.
+        let (down, at_stop) = (Instant::now(), stored(&p, "count()").await);
+        poll(OUTAGE * 3, "progress without the follower", || async {
+            (down.elapsed() >= OUTAGE && stored(&p, "count()").await > at_stop).then_some(())
+        })
+        .await;
         cluster(&["up"]);
         let before = stored(&p, "count()").await;
         cluster(&["stop", "s2"]);
-        tokio::time::sleep(OUTAGE).await;
         // Inserts through events_all fail while a shard is away: the consumers hold
-        // their batches unacked and retry, rather than ack what was not stored.
-        let held = unacked(&p).await;
+        // their batches unacked and retry, rather than ack what was not stored. The
+        // shard stays down for OUTAGE, and until a batch is seen held.
+        let down = Instant::now();
+        let held = poll(OUTAGE * 3, "batches held while a shard is down", || async {
+            if down.elapsed() < OUTAGE {
+                return None;
+            }
+            let held = unacked(&p).await;
+            (held > 0).then_some(held)
+        })
+        .await;
         cluster(&["up"]);
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         eprintln!(

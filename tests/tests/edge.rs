@@ -126,14 +126,8 @@ async fn operators_routes_are_internal_and_the_public_api_is_limited() {
     let asked = queries(&p).await - before;
     // The public API's own request metrics, on the internal listener.
     let metrics = p
-        .http
-        .get(format!("{}/metrics", p.aggregator_internal_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("{}/metrics", p.aggregator_internal_url))
+        .await;
     for series in [
         r#"aggregator_http_requests_total{route="/v1/stats/apps/{nsapp}",status="404"}"#,
         r#"aggregator_http_requests_total{route="/v1/stats/apps/{nsapp}",status="200"}"#,

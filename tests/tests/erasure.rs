@@ -406,14 +406,8 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
         })
     );
     let metrics = p
-        .http
-        .get(format!("{}/metrics", p.aggregator_internal_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("{}/metrics", p.aggregator_internal_url))
+        .await;
     assert!(
         metrics.contains("aggregator_erasures_total{outcome=\"incomplete\"} 1"),
         "{metrics}"

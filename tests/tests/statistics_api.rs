@@ -598,15 +598,7 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
     // whose files change only when it runs again, does not.
     let manifest = std::fs::read_to_string(out.join("data.js")).unwrap();
     assert!(manifest.contains(r#""max_age_seconds":null"#), "{manifest}");
-    let served = p
-        .http
-        .get(format!("{}/data.js", p.aggregator_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let served = p.get_text(&format!("{}/data.js", p.aggregator_url)).await;
     assert!(served.contains(r#""max_age_seconds":3600"#), "{served}");
     assert!(served.contains(r#""windows":["1d","7d","30d","90d","365d","all"]"#));
     assert!(served.contains(r#""repos":["production","development","external","all"]"#));
