@@ -87,7 +87,10 @@ remote_servers() {
 }
 
 start() { # NODE
-  local node=$1
+  local node=$1 pidfile=$DIR/$1.pid
+  # A live process counts as up even when it answers slowly: a second one would fail on
+  # the taken ports, and take the first one's pid file with it as it exits.
+  [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null && return 0
   node_up "$node" && return 0
   case $node in
     n*)
