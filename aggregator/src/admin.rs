@@ -169,7 +169,8 @@ async fn delete_installation(
     .into_response()
 }
 
-/// Delete the installation's raw rows; how many there were.
+/// Delete the installation's raw rows; how many events there were (copies not yet
+/// merged away count once: they are one event).
 /// On a cluster, counted through `events_all` and deleted `ON CLUSTER` on every shard.
 async fn delete_rows(
     client: &clickhouse::Client,
@@ -178,7 +179,7 @@ async fn delete_rows(
 ) -> clickhouse::error::Result<u64> {
     let n = client
         .query(&format!(
-            "SELECT count() FROM {} WHERE random_id = ?",
+            "SELECT uniqExact(event_id) FROM {} WHERE random_id = ?",
             clickhouse.events_table()
         ))
         .bind(id.to_string())

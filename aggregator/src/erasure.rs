@@ -1,29 +1,34 @@
-//! Erasing one installation from the queue, for a deletion request: its events still
-//! waiting in the events stream and its dead letters.
+//! Erasing one run from the queue, for a deletion request: its events still waiting in
+//! the events stream and its dead letters.
 //!
-//! Ingest publishes each event on `<nats.subject>.<random_id>` and the consumer
-//! dead-letters on `<nats.dlq_subject>.<random_id>` (`schemas::stream`), so one
-//! subject-filtered purge per stream removes exactly one installation's messages,
-//! however long the backlog.
+//! Ingest groups the events of many runs into one message under load, so no purge can
+//! remove one run's events from those. The erasure is therefore first recorded in the
+//! erasure stream (`schemas::stream`), and the consumer reads the records before every
+//! insert and drops the run's events wherever they waited. A message that holds one
+//! event is published on `<nats.subject>.<random_id>`, and dead letters on
+//! `<nats.dlq_subject>.<random_id>`, so those are also purged by subject, which frees
+//! them from disk at once.
 //!
-//! What a purge cannot reach is a message that a consumer has already pulled and holds
-//! while it inserts its batch: its row may reach ClickHouse after the rows were deleted.
-//! The consumers' state in the server cannot show that window closing. A subject-filtered
-//! purge drops the purged messages from the pending set of every consumer whose filter is
-//! wider (`consumer.purge` with `isWider` in nats-server 2.10 to 2.15): the ack floor
-//! moves past them at once, and their later acks and progress acks are no-ops. A batch
-//! made only of the installation's messages leaves no trace at all. (The purge also moves
-//! a consumer's delivered stream sequence past purged messages at the head of the stream,
-//! as if it had handed them out; only its delivered consumer sequence, which counts
-//! deliveries, tells that nothing was handed out meanwhile.) What bounds the
-//! window is the consumer's own contract: it finishes a pulled batch (stored and acked,
-//! or dead-lettered) within its ack wait, and holds it longer only while ClickHouse
-//! fails, with progress acks that keep the batch's other messages pending. So when a
-//! purged message may have been handed to a consumer, the erasure waits that consumer's
-//! ack wait and until every message it had been handed by the purge is acked; only then
-//! are the dead letters purged (a held message may still be dead-lettered) and the rows
-//! deleted. When nothing of the installation can have been handed out, which the stream's
-//! sequences show, nothing is waited for.
+//! What neither reaches is a batch that a consumer read the records for before the
+//! erasure was recorded and is still inserting: its rows may reach ClickHouse after the
+//! rows were deleted. Such a batch holds only messages handed out before the record, so
+//! the erasure marks, for each consumer, the last stream sequence handed out once the
+//! record is in, and waits until every message up to it is acked (the consumer acks a
+//! message only once its events are stored or dead-lettered).
+//!
+//! A purge adds one more case. A subject-filtered purge drops the purged messages from
+//! the pending set of every consumer whose filter is wider (`consumer.purge` with
+//! `isWider` in nats-server 2.10 to 2.15): the ack floor moves past them at once, and
+//! their later acks and progress acks are no-ops, so a batch made only of the
+//! installation's messages leaves no trace at all. (The purge also moves a consumer's
+//! delivered stream sequence past purged messages at the head of the stream, as if it
+//! had handed them out; only its delivered consumer sequence, which counts deliveries,
+//! tells that nothing was handed out meanwhile.) What bounds that window is the
+//! consumer's own contract: it finishes a pulled batch within its ack wait, and holds it
+//! longer only while ClickHouse fails, with progress acks that keep the batch's other
+//! messages pending. So when a purged message may have been handed to a consumer, the
+//! erasure also waits that consumer's ack wait. Only then are the dead letters purged (a
+//! held message may still be dead-lettered) and the rows deleted.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -97,6 +102,9 @@ struct Mark {
     /// The last stream sequence it had been handed.
     delivered: u64,
     ack_wait: Duration,
+    /// It may have been handed a purged message, which leaves no trace in its state:
+    /// only its ack wait tells that it is done with it.
+    purged_held: bool,
 }
 
 /// How far a consumer has delivered, as the server reports it.
@@ -157,14 +165,20 @@ fn may_hold(purged: u64, last: u64, first: Option<u64>, delivered: u64) -> bool 
     purged > 0 && delivered >= lowest
 }
 
-/// Whether a consumer marked at the purge is done with everything it had been handed:
-/// its ack wait has passed since (a batch of only purged messages shows nowhere else),
-/// and no message it had been handed by then is still unacked. A consumer deleted
-/// meanwhile (`None`) has nothing left pending, but its process may still be storing a
-/// batch, so the ack wait holds for it too.
+/// Whether a consumer marked at the erasure is done with everything it had been handed:
+/// no message it had been handed by then is still unacked, and, if it may have held a
+/// purged message, its ack wait has passed since the purge. A consumer deleted meanwhile
+/// (`None`) has nothing left pending, but its process may still be storing a batch, so
+/// its ack wait holds for it in any case.
 fn settled(mark: &Mark, since_purge: Duration, now: Option<Progress>) -> bool {
-    since_purge >= mark.ack_wait
-        && now.is_none_or(|now| now.ack_pending == 0 || now.ack_floor >= mark.delivered)
+    let waited = since_purge >= mark.ack_wait;
+    match now {
+        None => waited,
+        Some(now) => {
+            (waited || !mark.purged_held)
+                && (now.ack_pending == 0 || now.ack_floor >= mark.delivered)
+        }
+    }
 }
 
 impl Queues {
@@ -210,6 +224,21 @@ impl Queues {
                 &format!("the dead-letter stream {}", self.nats.dlq_stream),
                 None,
             ))?;
+        self.js
+            .get_stream(&self.nats.erasure_stream)
+            .await
+            .map_err(failed(
+                &format!("the erasure stream {}", self.nats.erasure_stream),
+                None,
+            ))?;
+        // Recorded before anything is read: every consumer state read below is from
+        // after the record, which a consumer honours from its next batch on.
+        self.js
+            .publish(self.nats.erasure_subject_of(id), Default::default())
+            .await
+            .map_err(failed("recording the erasure", None))?
+            .await
+            .map_err(failed("recording the erasure", None))?;
 
         // The order matters: `last` before `first`, both before the purge (see may_hold).
         let last = events.cached_info().state.last_sequence;
@@ -238,12 +267,15 @@ impl Queues {
         )?;
         let marks: Vec<Mark> = consumers
             .iter()
-            .map(|c| Mark {
-                consumer: c.name.clone(),
-                delivered: handed_out(before.get(&c.name).copied(), Delivered::from(c)),
-                ack_wait: c.config.ack_wait,
+            .map(|c| {
+                let delivered = handed_out(before.get(&c.name).copied(), Delivered::from(c));
+                Mark {
+                    consumer: c.name.clone(),
+                    delivered,
+                    ack_wait: c.config.ack_wait,
+                    purged_held: may_hold(queued, last, first, delivered),
+                }
             })
-            .filter(|m| may_hold(queued, last, first, m.delivered))
             .collect();
         let settled = wait_settled(&events, marks, purged_at).await;
 
@@ -268,15 +300,8 @@ async fn wait_settled(events: &Stream, mut waiting: Vec<Mark>, purged_at: Instan
         return true;
     };
     let deadline = longest + GRACE;
-    tracing::info!(
-        consumers = waiting.len(),
-        wait_s = longest.as_secs_f64(),
-        "an installation's purged messages may be held by a consumer; waiting for its ack wait"
-    );
+    let mut told = false;
     loop {
-        // Nothing can settle before its ack wait: do not ask before then.
-        let soonest = waiting.iter().map(|m| m.ack_wait).min().unwrap_or_default();
-        tokio::time::sleep(soonest.saturating_sub(purged_at.elapsed()).max(POLL)).await;
         let since_purge = purged_at.elapsed();
         let mut still = Vec::with_capacity(waiting.len());
         for mark in waiting {
@@ -298,10 +323,18 @@ async fn wait_settled(events: &Stream, mut waiting: Vec<Mark>, purged_at: Instan
         }
         if since_purge >= deadline {
             let names: Vec<&str> = still.iter().map(|m| m.consumer.as_str()).collect();
-            tracing::warn!(consumers = ?names, "consumers still hold messages from before an erasure's purge");
+            tracing::warn!(consumers = ?names, "consumers still hold messages from before an erasure");
             return false;
         }
+        if !told {
+            tracing::info!(
+                consumers = still.len(),
+                "consumers may hold events of an erased run; waiting until they are done"
+            );
+            told = true;
+        }
         waiting = still;
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -359,7 +392,35 @@ mod tests {
             consumer: "writer".into(),
             delivered: 100,
             ack_wait: Duration::from_secs(30),
+            purged_held: true,
         }
+    }
+
+    #[test]
+    fn without_a_purged_message_a_consumer_settles_once_its_acks_pass_the_mark() {
+        let unpurged = Mark {
+            purged_held: false,
+            ..mark()
+        };
+        let at_once = Duration::from_millis(1);
+        let idle = Some(Progress {
+            ack_pending: 0,
+            ack_floor: 7,
+        });
+        assert!(settled(&unpurged, at_once, idle));
+        let holding = Some(Progress {
+            ack_pending: 3,
+            ack_floor: 99,
+        });
+        assert!(!settled(&unpurged, at_once, holding));
+        let past = Some(Progress {
+            ack_pending: 3,
+            ack_floor: 100,
+        });
+        assert!(settled(&unpurged, at_once, past));
+        // Gone: its process may still be inserting; only its ack wait tells.
+        assert!(!settled(&unpurged, at_once, None));
+        assert!(settled(&unpurged, Duration::from_secs(30), None));
     }
 
     #[test]

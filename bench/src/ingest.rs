@@ -75,6 +75,7 @@ async fn measure(
         ("ingest", ingest_proc.0.id()),
         ("consumer", consumer_proc.0.id()),
     ]);
+    let sizes_before = MessageSizes::scrape(&http, &ops).await?;
     let before = processes.cpu();
     eprintln!("[bench] ingest at full load: {concurrency} keep-alive clients for {seconds} s");
     let ingest_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -83,6 +84,7 @@ async fn measure(
     let accepted_per_s = accepted as f64 / duration.as_secs_f64();
     let full = percentiles(&mut latencies);
     let during = processes.cpu();
+    let sizes_full = MessageSizes::scrape(&http, &ops).await?;
     let (ingest_rss_full_load, _) = crate::processes::stats(ingest_proc.0.id());
 
     // The full-load phase leaves a backlog; the consumer drains it first, so that the
@@ -114,6 +116,7 @@ async fn measure(
     let (mut half, half_connections) =
         open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
     let slow = SlowCounts::scrape(&http, &ops).await?.since(&slow_before);
+    let sizes_half = MessageSizes::scrape(&http, &ops).await?;
     let half = percentiles(&mut half);
     let mut e2e = probe.await??;
     let e2e = percentiles(&mut e2e);
@@ -172,7 +175,84 @@ async fn measure(
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
         cpu_split,
         profile: Some(profile),
+        events_per_message: vec![
+            sizes_full.since(&sizes_before, "full load"),
+            sizes_half.since(&sizes_full, "half load"),
+        ],
     })
+}
+
+/// Ingest's `ingest_publish_message_events` histogram: how many events its group commit
+/// put in each message.
+#[derive(Debug, Default)]
+struct MessageSizes {
+    /// Cumulative message counts by upper bound (`le`), in bucket order.
+    buckets: Vec<(f64, u64)>,
+    sum: f64,
+    count: u64,
+}
+
+impl MessageSizes {
+    async fn scrape(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let name = "ingest_publish_message_events";
+        let mut sizes = Self::default();
+        for line in text.lines().filter(|l| l.starts_with(name)) {
+            let Some((key, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            if let Some(le) = key
+                .strip_prefix(&format!("{name}_bucket{{le=\""))
+                .and_then(|rest| rest.strip_suffix("\"}"))
+            {
+                let bound = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::INFINITY)
+                };
+                sizes.buckets.push((bound, value as u64));
+            } else if key == format!("{name}_sum") {
+                sizes.sum = value;
+            } else if key == format!("{name}_count") {
+                sizes.count = value as u64;
+            }
+        }
+        Ok(sizes)
+    }
+
+    fn since(&self, before: &Self, phase: &str) -> crate::report::MessageSizes {
+        let at = |b: f64, of: &Self| {
+            of.buckets
+                .iter()
+                .find(|(bound, _)| *bound == b)
+                .map_or(0, |(_, n)| *n)
+        };
+        let count = self.count.saturating_sub(before.count);
+        let mut shares = Vec::new();
+        let mut below = 0u64;
+        for (bound, cumulative) in &self.buckets {
+            let cumulative = cumulative.saturating_sub(at(*bound, before));
+            shares.push((
+                *bound,
+                (cumulative - below.min(cumulative)) as f64 / count.max(1) as f64,
+            ));
+            below = cumulative;
+        }
+        crate::report::MessageSizes {
+            phase: phase.into(),
+            messages: count,
+            mean: (self.sum - before.sum) / count.max(1) as f64,
+            shares,
+        }
+    }
 }
 
 /// An ingest process of the benchmark's own, ready to take events.

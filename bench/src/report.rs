@@ -109,6 +109,19 @@ pub struct Ingest {
     /// What ingest's CPU went to under full load (perf).
     #[serde(default)]
     pub profile: Option<crate::profile::Profile>,
+    /// Events per JetStream message (group commit), by phase.
+    #[serde(default)]
+    pub events_per_message: Vec<MessageSizes>,
+}
+
+/// The events-per-message histogram of one phase.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageSizes {
+    pub phase: String,
+    pub messages: u64,
+    pub mean: f64,
+    /// Each bucket's upper bound and its share of the messages.
+    pub shares: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -322,6 +335,7 @@ impl Report {
                 "| CPU per 100 000 events: ingest / consumer | {:.2} s / {:.2} s | | |\n",
                 i.ingest_cpu_s_per_100k, i.consumer_cpu_s_per_100k
             );
+            message_sizes_table(&mut md, &i.events_per_message);
             cpu_table(
                 &mut md,
                 &i.cpu_split,
@@ -348,8 +362,10 @@ impl Report {
             );
             let _ = writeln!(
                 md,
-                "| filling the backlog (bare JetStream async publish, {} B messages) | {:.0} msg/s | | |",
-                d.payload_bytes_mean, d.jetstream_publish_per_s
+                "| filling the backlog (bare JetStream async publish, {} events in {} B messages) | {:.0} events/s | | |",
+                crate::drain::GROUP,
+                d.payload_bytes_mean,
+                d.jetstream_publish_per_s
             );
             let _ = writeln!(
                 md,
@@ -533,4 +549,44 @@ fn profile_tables(md: &mut String, p: &crate::profile::Profile) {
         );
     }
     let _ = writeln!(md);
+}
+
+/// Events per message, one column per phase, one row per histogram bucket.
+fn message_sizes_table(md: &mut String, phases: &[MessageSizes]) {
+    let Some(first) = phases.first() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "Events per JetStream message (ingest's group commit; share of the messages):\n"
+    );
+    let mut header = String::from("| events in a message |");
+    let mut rule = String::from("|---|");
+    for p in phases {
+        let _ = write!(header, " {} |", p.phase);
+        rule.push_str("---|");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    let mut lower = 0.0;
+    for (i, (bound, _)) in first.shares.iter().enumerate() {
+        let label = if bound.is_infinite() {
+            format!("over {lower}")
+        } else if *bound - lower <= 1.0 {
+            format!("{bound}")
+        } else {
+            format!("{}–{bound}", lower + 1.0)
+        };
+        let mut row = format!("| {label} |");
+        for p in phases {
+            let share = p.shares.get(i).map_or(0.0, |(_, s)| *s);
+            let _ = write!(row, " {:.1} % |", share * 100.0);
+        }
+        let _ = writeln!(md, "{row}");
+        lower = *bound;
+    }
+    let mut means = String::from("| messages; mean events per message |");
+    for p in phases {
+        let _ = write!(means, " {}; {:.1} |", p.messages, p.mean);
+    }
+    let _ = writeln!(md, "{means}\n");
 }

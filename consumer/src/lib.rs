@@ -3,6 +3,7 @@
 //!
 //! # Module map
 //! - `writer`: the pull loop: fetch a batch, store it, then ack; dead letters; the lag.
+//! - `erasures`: the runs erased on request, read before every insert.
 //! - `store`: storing one batch, splitting it around rows ClickHouse refuses as data.
 //! - `sink`: the `Sink` trait and its ClickHouse implementation, which tells an outage
 //!   from bad data.
@@ -12,6 +13,7 @@
 //!
 //! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
 
+mod erasures;
 mod import;
 mod metric_names;
 mod settings;
@@ -71,7 +73,11 @@ pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
         .await
         .map_err(|e| ConsumerError::Nats(e.into()))?;
     let js = async_nats::jetstream::new(client);
-    for config in [settings.nats.events_stream(), settings.nats.dlq_stream()] {
+    for config in [
+        settings.nats.events_stream(),
+        settings.nats.dlq_stream(),
+        settings.nats.erasure_stream(),
+    ] {
         js.create_or_update_stream(config)
             .await
             .map_err(|e| ConsumerError::Nats(e.into()))?;

@@ -6,6 +6,7 @@ pub const ACK_FAILURES_TOTAL: &str = "consumer_ack_failures_total";
 pub const BATCH_SIZE_ROWS: &str = "consumer_batch_size_rows";
 pub const CLICKHOUSE_ERRORS_TOTAL: &str = "consumer_clickhouse_errors_total";
 pub const DEAD_LETTERED_TOTAL: &str = "consumer_dead_lettered_total";
+pub const EVENTS_ERASED_TOTAL: &str = "consumer_events_erased_total";
 pub const INSERT_DURATION_SECONDS: &str = "consumer_insert_duration_seconds";
 pub const PENDING_MESSAGES: &str = "consumer_pending_messages";
 pub const REDELIVERIES_TOTAL: &str = "consumer_redeliveries_total";
@@ -20,6 +21,11 @@ pub fn describe() {
     let _ = runtime::ops::metrics();
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(ROWS_INSERTED_TOTAL, "Rows stored in ClickHouse");
+    describe_counter!(
+        EVENTS_ERASED_TOTAL,
+        "Queued events not stored because their run was erased on request"
+    );
+    metrics::counter!(EVENTS_ERASED_TOTAL).increment(0);
     describe_histogram!(BATCH_SIZE_ROWS, "Rows per batch written to ClickHouse");
     describe_histogram!(
         INSERT_DURATION_SECONDS,

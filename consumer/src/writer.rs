@@ -1,17 +1,22 @@
 //! The batch loop: pull from the durable consumer, write to ClickHouse, then ack.
 //!
-//! The order is the whole guarantee. A message is acked only after the INSERT holding
-//! its row has succeeded, so a crash at any point leaves it unacked and JetStream
-//! redelivers it; the redelivered row has the same `event_id`, and the table's
-//! ReplacingMergeTree collapses the copy (ARCHITECTURE.md, "Exactly once").
+//! A message holds one event, or several that ingest grouped (NDJSON, one per line).
+//!
+//! The order is the whole guarantee. A message is acked only after every one of its
+//! events is stored or dead-lettered, so a crash at any point leaves it unacked and
+//! JetStream redelivers it; a redelivered event has the same `event_id` (its content
+//! identity), and the table's ReplacingMergeTree collapses the copy (ARCHITECTURE.md,
+//! "Exactly once").
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind, Message};
+use bytes::Bytes;
 use futures::StreamExt;
 use runtime::backoff::Backoff;
 use schemas::Event;
@@ -19,6 +24,7 @@ use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::erasures::Erasures;
 use crate::settings::Settings;
 use crate::sink::ClickHouseSink;
 use crate::store;
@@ -30,6 +36,7 @@ pub struct Writer {
     js: jetstream::Context,
     consumer: PullConsumer,
     sink: ClickHouseSink,
+    erasures: Erasures,
     settings: Settings,
 }
 
@@ -44,6 +51,8 @@ impl Writer {
             js.create_or_update_stream(settings.nats.events_stream())
                 .await?;
             js.create_or_update_stream(settings.nats.dlq_stream())
+                .await?;
+            js.create_or_update_stream(settings.nats.erasure_stream())
                 .await?;
         }
         let c = &settings.consumer;
@@ -62,6 +71,7 @@ impl Writer {
             })
             .await?;
         Ok(Self {
+            erasures: Erasures::new(js.clone(), settings.nats.clone()),
             js,
             consumer,
             sink: ClickHouseSink {
@@ -89,6 +99,7 @@ impl Writer {
                 .consumer
                 .batch()
                 .max_messages(c.batch_rows)
+                .max_bytes(c.batch_bytes)
                 .expires(c.batch_max_wait)
                 .messages()
                 .await?;
@@ -99,8 +110,8 @@ impl Writer {
             while let Some(next) = pulled.next().await {
                 match next {
                     Ok(message) => {
-                        let event = serde_json::from_slice::<Event>(&message.payload);
-                        batch.push(Pulled { message, event });
+                        let events = decode(&message.payload);
+                        batch.push(Pulled { message, events });
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "pulling messages");
@@ -116,49 +127,128 @@ impl Writer {
     }
 
     async fn flush(&self, batch: Vec<Pulled>, stop: &watch::Receiver<bool>) {
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut carriers = Vec::with_capacity(batch.len());
-        let mut copies = Vec::new();
-        let mut seen = HashSet::with_capacity(batch.len());
-        for Pulled { message, event } in batch {
-            if message.info().is_ok_and(|i| i.delivered > 1) {
-                metrics::counter!(crate::metric_names::REDELIVERIES_TOTAL).increment(1);
-            }
-            match event {
-                // A copy of a row already in this batch needs an ack, not a second row.
-                Ok(event) if !seen.insert(event.event_id) => copies.push(message),
-                Ok(event) => {
-                    rows.push(event);
-                    carriers.push(message);
-                }
-                Err(e) => {
-                    // The payload names no installation; the subject ingest published
-                    // it on does, so that a deletion request can still find it.
-                    let installation = self.settings.nats.installation_of(&message.subject);
-                    self.dead_letter(&message, installation, &format!("undecodable: {e}"))
-                        .await
-                }
-            }
-        }
-        if rows.is_empty() {
-            ack_all(copies.iter()).await;
-            return;
-        }
-        let Some(rejected) = self.store(&rows, &carriers, stop).await else {
-            // Shutting down while ClickHouse is away: give the batch back at once.
-            for m in carriers.iter().chain(&copies) {
-                let _ = m.ack_with(AckKind::Nak(None)).await;
+        // Read after the batch was pulled: an erasure recorded before this read is
+        // honoured, and the aggregator waits for batches read before it (erasure.rs).
+        let Some(erased) = self.erased(&batch, stop).await else {
+            for pulled in &batch {
+                let _ = pulled.message.ack_with(AckKind::Nak(None)).await;
             }
             return;
         };
-        let mut stored = Vec::with_capacity(carriers.len());
-        for (i, (message, row)) in carriers.iter().zip(&rows).enumerate() {
-            match rejected.iter().find(|(idx, _)| *idx == i) {
-                Some((_, reason)) => self.dead_letter(message, Some(row.random_id), reason).await,
-                None => stored.push(message),
+        let mut dropped = 0u64;
+        let mut messages = Vec::with_capacity(batch.len());
+        // Per row: the event, its line in its message (what a dead letter carries) and
+        // the message it came in.
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut lines: Vec<Bytes> = Vec::with_capacity(batch.len());
+        let mut owners = Vec::with_capacity(batch.len());
+        let mut letters: Vec<Letter> = Vec::new();
+        let mut seen = HashSet::with_capacity(batch.len());
+        for (owner, Pulled { message, events }) in batch.into_iter().enumerate() {
+            if message.info().is_ok_and(|i| i.delivered > 1) {
+                metrics::counter!(crate::metric_names::REDELIVERIES_TOTAL).increment(1);
+            }
+            let single = events.len() == 1;
+            for item in events {
+                match item {
+                    Decoded::Event(event, _) if erased.contains(&event.random_id) => {
+                        dropped += 1;
+                    }
+                    Decoded::Event(event, range) => {
+                        // A copy of a row already in this batch needs no second row.
+                        if seen.insert(event.event_id) {
+                            rows.push(*event);
+                            lines.push(message.payload.slice(range));
+                            owners.push(owner);
+                        }
+                    }
+                    Decoded::Undecodable(range, error) => {
+                        let line = message.payload.slice(range);
+                        // The line may still name its run; a message of one event was
+                        // published on its installation's subject, which does.
+                        let installation = installation_in(&line).or_else(|| {
+                            single
+                                .then(|| self.settings.nats.installation_of(&message.subject))
+                                .flatten()
+                        });
+                        if installation.is_some_and(|id| erased.contains(&id)) {
+                            dropped += 1;
+                            continue;
+                        }
+                        letters.push(Letter {
+                            owner,
+                            line,
+                            installation,
+                            reason: format!("undecodable: {error}"),
+                        });
+                    }
+                }
+            }
+            messages.push(message);
+        }
+        if dropped > 0 {
+            metrics::counter!(crate::metric_names::EVENTS_ERASED_TOTAL).increment(dropped);
+        }
+        if !rows.is_empty() {
+            let Some(rejected) = self.store(&rows, &messages, stop).await else {
+                // Shutting down while ClickHouse is away: give the batch back at once.
+                for m in &messages {
+                    let _ = m.ack_with(AckKind::Nak(None)).await;
+                }
+                return;
+            };
+            for (i, reason) in rejected {
+                letters.push(Letter {
+                    owner: owners[i],
+                    line: lines[i].clone(),
+                    installation: Some(rows[i].random_id),
+                    reason,
+                });
             }
         }
-        ack_all(stored.into_iter().chain(&copies)).await;
+        // A message whose dead letter could not be parked stays unacked and comes back;
+        // its stored events then collapse with their copies.
+        let mut parked = vec![true; messages.len()];
+        for letter in letters {
+            let owner = letter.owner;
+            if !self.dead_letter(&messages[owner], letter).await {
+                parked[owner] = false;
+            }
+        }
+        ack_all(
+            messages
+                .iter()
+                .zip(parked)
+                .filter_map(|(m, parked)| parked.then_some(m)),
+        )
+        .await;
+    }
+
+    /// The runs erased so far, waiting out a NATS that cannot tell, or `None` once asked
+    /// to stop: nothing is inserted without knowing.
+    async fn erased(
+        &self,
+        batch: &[Pulled],
+        stop: &watch::Receiver<bool>,
+    ) -> Option<std::sync::Arc<HashSet<Uuid>>> {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut last_progress = Instant::now();
+        loop {
+            match self.erasures.current().await {
+                Ok(erased) => return Some(erased),
+                Err(e) => tracing::warn!(error = %e, "reading the erasure records; retrying"),
+            }
+            if *stop.borrow() {
+                return None;
+            }
+            if last_progress.elapsed() >= self.settings.consumer.ack_wait / 3 {
+                for pulled in batch {
+                    let _ = pulled.message.ack_with(AckKind::Progress).await;
+                }
+                last_progress = Instant::now();
+            }
+            tokio::time::sleep(backoff.next_wait()).await;
+        }
     }
 
     /// Store the rows, waiting out ClickHouse outages with backoff for as long as it takes,
@@ -196,13 +286,13 @@ impl Writer {
         }
     }
 
-    /// Park a message that can never be stored in the dead-letter stream, then ack it.
-    /// If the DLQ itself is unreachable the message stays unacked and comes back later.
-    /// It goes to its installation's subject when that is known, where a deletion request
-    /// purges it; otherwise to the bare dead-letter subject.
-    async fn dead_letter(&self, message: &Message, installation: Option<Uuid>, reason: &str) {
+    /// Park one event that can never be stored in the dead-letter stream, with the
+    /// reason; whether it was parked. It goes to its installation's subject when that is
+    /// known, where a deletion request purges it; otherwise to the bare dead-letter
+    /// subject.
+    async fn dead_letter(&self, message: &Message, letter: Letter) -> bool {
         let mut headers = HeaderMap::new();
-        headers.insert(DLQ_REASON_HEADER, truncate(reason, 512));
+        headers.insert(DLQ_REASON_HEADER, truncate(&letter.reason, 512));
         if let Ok(info) = message.info() {
             headers.insert(
                 "Telemetry-Dlq-Stream-Sequence",
@@ -210,12 +300,12 @@ impl Writer {
             );
         }
         let publish = PublishMessage::build()
-            .payload(message.payload.clone())
+            .payload(letter.line)
             .headers(headers);
         let sent = async {
             self.js
                 .send_publish(
-                    self.settings.nats.dead_letter_subject(installation),
+                    self.settings.nats.dead_letter_subject(letter.installation),
                     publish,
                 )
                 .await?
@@ -225,22 +315,80 @@ impl Writer {
         match sent {
             Ok(_) => {
                 metrics::counter!(crate::metric_names::DEAD_LETTERED_TOTAL).increment(1);
-                tracing::warn!(reason, "message dead-lettered");
-                if let Err(e) = message.double_ack().await {
-                    tracing::warn!(error = %e, "ack after dead-lettering failed");
-                }
+                tracing::warn!(reason = letter.reason, "event dead-lettered");
+                true
             }
             Err(e) => {
-                tracing::error!(error = %e, "could not dead-letter a message; it will be redelivered")
+                tracing::error!(error = %e, "could not dead-letter an event; its message will be redelivered");
+                false
             }
         }
     }
 }
 
+/// An event to park in the dead-letter stream.
+struct Letter {
+    /// The index of its message in the batch.
+    owner: usize,
+    line: Bytes,
+    installation: Option<Uuid>,
+    reason: String,
+}
+
 /// A pulled message and its payload, decoded.
 struct Pulled {
     message: Message,
-    event: Result<Event, serde_json::Error>,
+    events: Vec<Decoded>,
+}
+
+/// One line of a message's payload: where it is, and what it holds.
+#[derive(Debug)]
+enum Decoded {
+    Event(Box<Event>, Range<usize>),
+    Undecodable(Range<usize>, serde_json::Error),
+}
+
+/// The events of a payload: one JSON event per line. A message of one event has one
+/// line; ingest's encoding never holds a raw newline, so a line is always a whole event.
+fn decode(payload: &[u8]) -> Vec<Decoded> {
+    let mut out = Vec::with_capacity(1);
+    let mut start = 0;
+    for end in payload
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
+        .chain(std::iter::once(payload.len()))
+    {
+        let range = start..end;
+        start = end + 1;
+        let line = &payload[range.clone()];
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.push(match serde_json::from_slice::<Event>(line) {
+            Ok(event) => Decoded::Event(Box::new(event), range),
+            Err(e) => Decoded::Undecodable(range, e),
+        });
+    }
+    if out.is_empty() {
+        // An empty message is still something that was published: keep it visible.
+        let e = serde_json::from_slice::<Event>(payload).err();
+        if let Some(e) = e {
+            out.push(Decoded::Undecodable(0..payload.len(), e));
+        }
+    }
+    out
+}
+
+/// The run an undecodable line names, if its `random_id` can still be read.
+fn installation_in(line: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        random_id: Uuid,
+    }
+    serde_json::from_slice::<Named>(line)
+        .ok()
+        .map(|n| n.random_id)
 }
 
 /// Ack a stored batch and have the acks confirmed. Each message is acked with a plain
@@ -270,4 +418,74 @@ fn ack_failed(e: &async_nats::Error) {
 
 fn truncate(s: &str, max: usize) -> String {
     schemas::text::truncate_chars(&s.replace(['\r', '\n'], " "), max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(app: &str) -> Vec<u8> {
+        let event = schemas::parse_event(
+            format!(r#"{{"random_id":"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f","type":"lxc","nsapp":"{app}","status":"installing"}}"#).as_bytes(),
+            &Default::default(),
+            Uuid::nil(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .expect("valid");
+        event.encode().expect("encodes").payload
+    }
+
+    fn apps(decoded: &[Decoded]) -> Vec<String> {
+        decoded
+            .iter()
+            .map(|d| match d {
+                Decoded::Event(e, _) => e.nsapp.clone(),
+                Decoded::Undecodable(..) => "?".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_message_of_one_event_is_one_event() {
+        let payload = event("debian");
+        let decoded = decode(&payload);
+        assert_eq!(apps(&decoded), ["debian"]);
+        let Decoded::Event(_, range) = &decoded[0] else {
+            panic!("decoded");
+        };
+        assert_eq!(range, &(0..payload.len()));
+    }
+
+    #[test]
+    fn a_group_is_one_event_per_line_and_a_bad_line_fails_alone() {
+        let mut payload = event("a");
+        payload.push(b'\n');
+        payload.extend_from_slice(
+            br#"{"random_id":"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f","nsapp":7}"#,
+        );
+        payload.push(b'\n');
+        let third = payload.len();
+        payload.extend_from_slice(&event("c"));
+        let decoded = decode(&payload);
+        assert_eq!(apps(&decoded), ["a", "?", "c"]);
+        let Decoded::Undecodable(bad, _) = &decoded[1] else {
+            panic!("the second line is not an event");
+        };
+        // The bad line still names its run, for the dead letter's subject.
+        assert_eq!(
+            installation_in(&payload[bad.clone()]),
+            Some(Uuid::parse_str("5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f").unwrap())
+        );
+        let Decoded::Event(_, last) = &decoded[2] else {
+            panic!("decoded");
+        };
+        assert_eq!(last, &(third..payload.len()));
+    }
+
+    #[test]
+    fn an_empty_or_garbled_message_is_still_one_thing_to_dead_letter() {
+        assert_eq!(apps(&decode(b"")), ["?"]);
+        assert_eq!(apps(&decode(b"not json")), ["?"]);
+        assert_eq!(installation_in(b"not json"), None);
+    }
 }

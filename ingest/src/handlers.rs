@@ -47,17 +47,13 @@ pub async fn post_telemetry(
 ) -> Result<Response, ApiError> {
     require_json(&headers)?;
     let body = read_body(body, state.settings.body_limit_bytes)?;
-    let event = schemas::parse_event(
-        &body,
-        &state.parse,
-        Uuid::now_v7(),
-        OffsetDateTime::now_utc(),
-    )?;
+    // The id is the event's content identity, which publishing assigns.
+    let event = schemas::parse_event(&body, &state.parse, Uuid::nil(), OffsetDateTime::now_utc())?;
     let accepted = state.publisher.publish(&event).await?;
     metrics::counter!(crate::metric_names::EVENTS_ACCEPTED_TOTAL).increment(1);
     let body = AcceptedBody {
         status: "accepted",
-        event_id: (!accepted.duplicate).then_some(event.event_id),
+        event_id: (!accepted.duplicate).then_some(accepted.event_id),
         duplicate: accepted.duplicate,
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
@@ -100,7 +96,7 @@ pub async fn post_events(
     let mut rejected = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let event =
-            item.and_then(|value| parse::from_value(&value, &state.parse, Uuid::now_v7(), now));
+            item.and_then(|value| parse::from_value(&value, &state.parse, Uuid::nil(), now));
         match event {
             Ok(event) => events.push(event),
             Err(r) => {

@@ -10,6 +10,7 @@
 //! - `handlers`: the endpoints, `POST /telemetry`, `POST /v1/events` and `/readyz`.
 //! - `batch`: splitting a batch body into items, counting while it reads.
 //! - `publish`: the [`Publisher`] trait, JetStream behind it, and an in-memory one.
+//! - `group`: group commit, the events of many requests in one JetStream message.
 //! - `error`: every way a request fails, mapped to its status in one place.
 //! - `limit`: the per-client rate limit as middleware.
 //! - `wire` and `openapi`: the bodies on the wire and the OpenAPI document of them.
@@ -18,6 +19,7 @@
 
 mod batch;
 mod error;
+mod group;
 mod handlers;
 mod limit;
 mod metric_names;

@@ -8,6 +8,7 @@ pub const HTTP_REQUEST_DURATION_SECONDS: &str = "ingest_http_request_duration_se
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "ingest_http_requests_in_flight";
 pub const HTTP_REQUESTS_TOTAL: &str = "ingest_http_requests_total";
 pub const PUBLISH_DURATION_SECONDS: &str = "ingest_publish_duration_seconds";
+pub const PUBLISH_MESSAGE_EVENTS: &str = "ingest_publish_message_events";
 pub const PUBLISH_FAILURES_TOTAL: &str = "ingest_publish_failures_total";
 pub const REJECTIONS_TOTAL: &str = "ingest_rejections_total";
 
@@ -44,7 +45,11 @@ pub fn describe() {
     describe_histogram!(
         PUBLISH_DURATION_SECONDS,
         Unit::Seconds,
-        "Time from publishing an event to JetStream's acknowledgement"
+        "Time from publishing a message to JetStream's acknowledgement"
+    );
+    describe_histogram!(
+        PUBLISH_MESSAGE_EVENTS,
+        "Events in each message published (group commit)"
     );
     describe_counter!(
         PUBLISH_FAILURES_TOTAL,

@@ -8,10 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::connection::State;
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream;
 use futures::future::BoxFuture;
 use schemas::Event;
 use schemas::stream::NatsSettings;
+use uuid::Uuid;
+
+use crate::group::Group;
 
 use crate::settings::Settings;
 
@@ -21,10 +24,12 @@ pub struct Accepted {
     /// The queue had already stored an identical event within its duplicate window: the
     /// client retried after a lost answer. It is still a success for the client.
     pub duplicate: bool,
+    /// The event's identity, derived from its content (`Event::content_id`).
+    pub event_id: Uuid,
 }
 
 /// Why an event was not queued. `error.rs` maps these to HTTP statuses.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
     /// The queue did not take it, or did not say so in time: the client retries.
     #[error("{0}")]
@@ -35,7 +40,8 @@ pub enum PublishError {
 }
 
 /// A durable queue for accepted events. `publish` resolves `Ok` only once the event is
-/// stored for good: that is what makes a 202 a promise.
+/// stored for good: that is what makes a 202 a promise. The event's `event_id` is not
+/// read: the queue stores it under its content identity, which `Accepted` names.
 pub trait Publisher: Send + Sync + 'static {
     fn publish<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<Accepted, PublishError>>;
     /// Whether `publish` can succeed now; readiness reports it.
@@ -47,7 +53,7 @@ pub trait Publisher: Send + Sync + 'static {
 #[derive(Default)]
 pub struct MemoryPublisher {
     events: Mutex<Vec<Event>>,
-    seen: Mutex<HashSet<String>>,
+    seen: Mutex<HashSet<Uuid>>,
     down: AtomicBool,
 }
 
@@ -73,11 +79,16 @@ impl Publisher for MemoryPublisher {
             let (Ok(mut seen), Ok(mut events)) = (self.seen.lock(), self.events.lock()) else {
                 return Err(PublishError::Unavailable("the queue is poisoned"));
             };
-            let duplicate = !seen.insert(encoded.content_id);
+            let duplicate = !seen.insert(encoded.event_id);
             if !duplicate {
-                events.push(event.clone());
+                let mut stored = event.clone();
+                stored.event_id = encoded.event_id;
+                events.push(stored);
             }
-            Ok(Accepted { duplicate })
+            Ok(Accepted {
+                duplicate,
+                event_id: encoded.event_id,
+            })
         })
     }
 
@@ -90,6 +101,7 @@ pub struct JetStreamPublisher {
     client: async_nats::Client,
     js: jetstream::Context,
     nats: NatsSettings,
+    group: Group,
     timeout: Duration,
 }
 
@@ -107,10 +119,17 @@ impl JetStreamPublisher {
             .map_err(std::io::Error::other)?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.ingest.publish_timeout);
+        let group = Group::start(
+            js.clone(),
+            settings.nats.clone(),
+            settings.ingest.publish_timeout,
+            settings.ingest.group_limits(),
+        );
         Ok(Self {
             client,
             js,
             nats: settings.nats.clone(),
+            group,
             timeout: settings.ingest.publish_timeout,
         })
     }
@@ -140,39 +159,23 @@ impl JetStreamPublisher {
         Ok(())
     }
 
-    /// Publish one event and wait for JetStream's acknowledgement.
+    /// Encode one event here, on the request's task, and hand it to the group commit.
     ///
-    /// The `Nats-Msg-Id` is the event's content id, so an identical client retry inside
-    /// the duplicate window is stored once. A timeout is reported as unavailable: the
-    /// message may still be stored, and the client's retry is then dropped as a duplicate.
-    /// The subject ends in the installation's id, so that a deletion request can purge
-    /// its queued events by subject.
+    /// The wait is bounded by the publish timeout as a whole: in the group's queue and
+    /// for the PubAck. A timeout is reported as unavailable; the message may still be
+    /// stored, and the client's retry then collapses with it (same content, same
+    /// identity).
     async fn publish_now(&self, event: &Event) -> Result<Accepted, PublishError> {
         let encoded = event.encode().map_err(|_| PublishError::Encode)?;
-        let message = PublishMessage::build()
-            .payload(encoded.payload.into())
-            .message_id(encoded.content_id);
-        let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(self.timeout, async {
-            self.js
-                .send_publish(self.nats.event_subject(event.random_id), message)
-                .await?
-                .await
-        })
-        .await;
-        metrics::histogram!(crate::metric_names::PUBLISH_DURATION_SECONDS)
-            .record(started.elapsed().as_secs_f64());
-        match outcome {
-            Ok(Ok(ack)) => Ok(Accepted {
-                duplicate: ack.duplicate,
+        let queued = self
+            .group
+            .publish(encoded.payload, event.random_id, encoded.event_id);
+        match tokio::time::timeout(self.timeout, queued).await {
+            Ok(Ok(duplicate)) => Ok(Accepted {
+                duplicate,
+                event_id: encoded.event_id,
             }),
-            Ok(Err(e)) => {
-                metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => publish_failure_kind(&e)).increment(1);
-                tracing::warn!(error = %e, "publish failed");
-                Err(PublishError::Unavailable(
-                    "JetStream did not accept the event",
-                ))
-            }
+            Ok(Err(reason)) => Err(PublishError::Unavailable(reason.0)),
             Err(_) => {
                 metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => "timeout")
                     .increment(1);
@@ -220,17 +223,5 @@ impl Publisher for JetStreamPublisher {
 
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(self.ready_now())
-    }
-}
-
-fn publish_failure_kind(e: &jetstream::context::PublishError) -> &'static str {
-    use jetstream::context::PublishErrorKind as K;
-    match e.kind() {
-        K::StreamNotFound => "stream_not_found",
-        K::TimedOut => "timeout",
-        K::BrokenPipe => "broken_pipe",
-        K::MaxAckPending => "max_ack_pending",
-        K::MaxPayloadExceeded => "max_payload",
-        _ => "other",
     }
 }

@@ -68,6 +68,23 @@ pub struct IngestSettings {
     pub max_batch: usize,
     /// Largest `POST /v1/events` body, in bytes (after gzip decompression).
     pub batch_body_limit_bytes: usize,
+    /// Group commit: most events in one JetStream message.
+    pub group_max_events: usize,
+    /// Group commit: most payload bytes in one message, well under NATS's `max_payload`.
+    pub group_max_bytes: usize,
+    /// Group commit: messages published and not yet acknowledged at once.
+    pub group_in_flight: usize,
+}
+
+impl IngestSettings {
+    /// How events are gathered into messages (`group.rs`).
+    pub fn group_limits(&self) -> crate::group::GroupLimits {
+        crate::group::GroupLimits {
+            max_events: self.group_max_events,
+            max_bytes: self.group_max_bytes,
+            in_flight: self.group_in_flight,
+        }
+    }
 }
 
 impl Default for IngestSettings {
@@ -88,6 +105,10 @@ impl Default for IngestSettings {
             max_batch: 500,
             // 500 events of 4 KiB: three times the largest body the real client sends.
             batch_body_limit_bytes: 2 * 1024 * 1024,
+            group_max_events: 256,
+            // A quarter of NATS's default max_payload (1 MiB).
+            group_max_bytes: 256 * 1024,
+            group_in_flight: 4,
         }
     }
 }

@@ -22,6 +22,11 @@ const ROWS_BUCKETS: &[f64] = &[
     1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10_000.0, 25_000.0,
 ];
 
+/// Events per message, up to the largest group ingest publishes.
+const EVENTS_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -38,6 +43,9 @@ pub fn metrics() -> PrometheusHandle {
                 })
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("_rows".into()), ROWS_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("_events".into()), EVENTS_BUCKETS)
                 });
             let recorder = match builder {
                 Ok(b) => b.build_recorder(),

@@ -112,7 +112,9 @@ impl Status {
 /// for most of them (exit code 0, privileged `ct_type` 0). Absent strings are empty.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct Event {
-    /// UUID v7 assigned by ingest: unique per accepted event, and time-ordered.
+    /// The event's identity: for a live event its content identity
+    /// ([`Event::content_id`], set when ingest encodes it), for an imported row one
+    /// derived from the source row. The raw table keeps one row per `event_id`.
     #[serde(with = "clickhouse::serde::uuid")]
     pub event_id: Uuid,
     /// When ingest accepted the event (UTC, milliseconds). The 365-day TTL counts from here.
@@ -159,55 +161,73 @@ pub struct Event {
     pub failed_line: Option<u32>,
 }
 
-/// An event encoded for JetStream: its JSON payload and its content id.
+/// An event encoded for JetStream: its JSON payload, whose `event_id` is the event's
+/// content identity.
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub payload: Vec<u8>,
-    /// See [`Event::content_id`].
-    pub content_id: String,
+    /// See [`Event::content_id`]; also the `event_id` written in `payload`.
+    pub event_id: Uuid,
 }
 
 /// The first client field in the encoding: everything from it on is what the client said.
 const FIRST_CLIENT_KEY: &[u8] = b"\"random_id\":";
 
+/// Where the encoding writes `event_id`'s 36 characters: right after `{"event_id":"`.
+const EVENT_ID_PREFIX: &[u8] = b"{\"event_id\":\"";
+
 impl Event {
-    /// A stable digest of what the client said, leaving out the server's own fields.
+    /// The event's identity, derived from what the client said and nothing else.
     ///
-    /// Two identical client retries normalise to the same event and so to the same id;
-    /// ingest sends it as `Nats-Msg-Id`, and JetStream stores the retry only once.
-    pub fn content_id(&self) -> String {
+    /// `random_id` is new for every run of a script, so two events with the same content
+    /// are the same report of the same step of the same run: a client's retry after a
+    /// lost answer, or a copy redelivered by the queue. Ingest makes this the event's
+    /// `event_id`, and the raw table keeps one row per `event_id` (ARCHITECTURE.md,
+    /// "Exactly once"). A UUID of version 8 (RFC 9562's custom layout) over the first
+    /// 122 bits of a BLAKE3 digest of the client's fields as encoded.
+    pub fn content_id(&self) -> Uuid {
         match self.encode() {
-            Ok(encoded) => encoded.content_id,
+            Ok(encoded) => encoded.event_id,
             Err(_) => self.content_id_slow(),
         }
     }
 
-    /// The JSON payload and the content id from one serialisation, which is what ingest
-    /// publishes on its hot path.
+    /// The JSON payload with the content identity as its `event_id`, from one
+    /// serialisation, which is what ingest publishes on its hot path. `self.event_id` is
+    /// not read: a live event's id is its content identity, whatever was set before.
     ///
     /// The two server fields come first in the encoding (the struct's field order), and
     /// neither a UUID string nor an integer can contain `"random_id":`, so the digest of
-    /// the bytes from that key on covers exactly the client's fields.
+    /// the bytes from that key on covers exactly the client's fields. The id is then
+    /// written over the 36 characters of the `event_id` encoded, which leaves the
+    /// client's bytes as they were digested.
     pub fn encode(&self) -> Result<Encoded, serde_json::Error> {
-        let payload = serde_json::to_vec(self)?;
-        let content_id = match client_fields(&payload) {
-            Some(client) => digest_hex(client),
+        let mut payload = serde_json::to_vec(self)?;
+        let event_id = match client_fields(&payload) {
+            Some(client) => identity(client),
             None => self.content_id_slow(),
         };
-        Ok(Encoded {
-            payload,
-            content_id,
-        })
+        let slot = EVENT_ID_PREFIX.len()..EVENT_ID_PREFIX.len() + 36;
+        if payload.starts_with(EVENT_ID_PREFIX) && payload.get(slot.end) == Some(&b'"') {
+            let mut text = [0u8; 36];
+            event_id.hyphenated().encode_lower(&mut text);
+            payload[slot].copy_from_slice(&text);
+        } else {
+            let mut stamped = self.clone();
+            stamped.event_id = event_id;
+            payload = serde_json::to_vec(&stamped)?;
+        }
+        Ok(Encoded { payload, event_id })
     }
 
-    /// The same digest by clearing the server fields of a copy: only a fallback, since
+    /// The same identity by clearing the server fields of a copy: only a fallback, since
     /// it clones and serialises a second time.
-    fn content_id_slow(&self) -> String {
+    fn content_id_slow(&self) -> Uuid {
         let mut unstamped = self.clone();
         unstamped.event_id = Uuid::nil();
         unstamped.received_at = OffsetDateTime::UNIX_EPOCH;
         let bytes = serde_json::to_vec(&unstamped).unwrap_or_default();
-        digest_hex(client_fields(&bytes).unwrap_or(&bytes))
+        identity(client_fields(&bytes).unwrap_or(&bytes))
     }
 }
 
@@ -219,20 +239,16 @@ fn client_fields(encoded: &[u8]) -> Option<&[u8]> {
     Some(&encoded[start..])
 }
 
-/// The first 16 bytes of the BLAKE3 digest of `bytes`, in lower-case hex.
+/// A version-8 UUID from the BLAKE3 digest of `bytes`.
 ///
 /// BLAKE3 rather than SHA-256: this CPU has no SHA instructions, and SHA-256 of a
 /// 700-byte event cost ingest about 5 µs, 7 % of its CPU per event (perf). BLAKE3 is as
 /// collision resistant for this use and an order of magnitude cheaper in software.
-fn digest_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+fn identity(bytes: &[u8]) -> Uuid {
     let digest = blake3::hash(bytes);
-    let mut out = String::with_capacity(32);
-    for b in digest.as_bytes().iter().take(16) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest.as_bytes()[..16]);
+    Uuid::new_v8(first)
 }
 
 #[cfg(test)]
@@ -291,19 +307,23 @@ mod tests {
     }
 
     #[test]
-    fn the_encoding_starts_with_the_server_fields() {
+    fn the_encoding_starts_with_the_server_fields_and_carries_the_identity() {
         let e = sample();
         let encoded = e.encode().expect("encodes");
-        let text = String::from_utf8(encoded.payload).expect("utf-8");
+        assert_eq!(encoded.event_id.get_version_num(), 8);
+        let text = String::from_utf8(encoded.payload.clone()).expect("utf-8");
         assert!(
             text.starts_with(&format!(
                 "{{\"event_id\":\"{}\",\"received_at\":",
-                e.event_id
+                encoded.event_id
             )),
             "{text}"
         );
-        assert_eq!(encoded.content_id.len(), 32);
-        assert!(encoded.content_id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let decoded: Event = serde_json::from_slice(&encoded.payload).expect("decodes");
+        assert_eq!(decoded.event_id, encoded.event_id);
+        assert_eq!(decoded.random_id, e.random_id);
+        // Encoding the decoded event again names the same event.
+        assert_eq!(decoded.encode().expect("encodes").payload, encoded.payload);
     }
 
     #[test]

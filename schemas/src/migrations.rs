@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_import",
         sql: include_str!("../sql/0005_import.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_events_by_identity",
+        sql: include_str!("../sql/0006_events_by_identity.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
@@ -92,26 +97,50 @@ impl Migration {
 
     /// The statements of the file, without comments and blank lines.
     pub fn statements(&self) -> Vec<String> {
+        self.steps().into_iter().map(|s| s.sql).collect()
+    }
+
+    /// The statements with their guards. A comment line `-- when: <query>` guards the
+    /// next statement: it runs only if the query answers true. That is how a step that
+    /// cannot be written idempotently in SQL (moving data, exchanging tables) is kept
+    /// safe to repeat after a crash.
+    pub fn steps(&self) -> Vec<Step> {
         let mut out = Vec::new();
         let mut current = String::new();
+        let mut when = None;
         for line in self.sql.lines() {
             let code = line.trim_end();
+            if let Some(guard) = code.trim_start().strip_prefix("-- when:") {
+                when = Some(guard.trim().to_owned());
+                continue;
+            }
             if code.trim_start().starts_with("--") || code.trim().is_empty() {
                 continue;
             }
             if let Some(stmt) = code.strip_suffix(';') {
                 current.push_str(stmt);
-                out.push(std::mem::take(&mut current));
+                out.push(Step {
+                    sql: std::mem::take(&mut current),
+                    when: when.take(),
+                });
             } else {
                 current.push_str(code);
                 current.push('\n');
             }
         }
         if !current.trim().is_empty() {
-            out.push(current);
+            out.push(Step { sql: current, when });
         }
         out
     }
+}
+
+/// One statement of a migration, and the condition it runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub sql: String,
+    /// A query answering true or false; `None` runs the statement unconditionally.
+    pub when: Option<String>,
 }
 
 /// How the schema is laid out over servers.
@@ -161,6 +190,10 @@ pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec
             s = format!("{head}{name}{on}{tail}");
             break;
         }
+    }
+    // `EXCHANGE TABLES a AND b` names two tables; its ON CLUSTER comes last.
+    if s.trim_start().starts_with("EXCHANGE TABLES ") {
+        s.push_str(&on);
     }
     for engine in ["ReplacingMergeTree", "MergeTree"] {
         if !cluster.on_cluster {
@@ -242,18 +275,25 @@ pub async fn apply(
             }
             continue;
         }
-        for stmt in m
-            .statements()
-            .iter()
-            .flat_map(|s| for_cluster(s, cluster, database))
-        {
-            db.query(&stmt)
-                .execute()
-                .await
-                .map_err(|source| MigrationError::Statement {
-                    name: m.name,
-                    source,
-                })?;
+        let failed = |source| MigrationError::Statement {
+            name: m.name,
+            source,
+        };
+        for step in m.steps() {
+            if let Some(when) = &step.when {
+                let go: u8 = db
+                    // A scalar subquery is Nullable; no answer runs nothing.
+                    .query(&format!("SELECT toUInt8(ifNull(({when}), 0))"))
+                    .fetch_one()
+                    .await
+                    .map_err(failed)?;
+                if go == 0 {
+                    continue;
+                }
+            }
+            for stmt in for_cluster(&step.sql, cluster, database) {
+                db.query(&stmt).execute().await.map_err(failed)?;
+            }
         }
         let mut insert = db.insert::<Record<'_>>(MIGRATIONS_TABLE).await?;
         insert
@@ -374,7 +414,10 @@ mod tests {
             .flat_map(|s| super::for_cluster(&s, PROD, "telemetry"))
             .collect();
         for s in &all {
-            if s.starts_with("CREATE") || s.starts_with("DROP") || s.starts_with("ALTER") {
+            if ["CREATE", "DROP", "ALTER", "EXCHANGE"]
+                .iter()
+                .any(|head| s.starts_with(head))
+            {
                 assert!(s.contains(" ON CLUSTER 'prod'"), "{s}");
             }
             if s.contains("ENGINE = ") && !s.contains("Distributed") {
@@ -425,6 +468,28 @@ mod tests {
         assert_eq!(
             m.statements(),
             vec!["CREATE TABLE a\n(x UInt8)", "SELECT ';'"]
+        );
+    }
+
+    #[test]
+    fn a_when_line_guards_the_next_statement_only() {
+        let m = Migration {
+            version: 9,
+            name: "t",
+            sql: "-- c\n-- when: SELECT 1 = 1\nINSERT INTO a\nSELECT 1;\nDROP TABLE b;\n",
+        };
+        assert_eq!(
+            m.steps(),
+            vec![
+                Step {
+                    sql: "INSERT INTO a\nSELECT 1".into(),
+                    when: Some("SELECT 1 = 1".into()),
+                },
+                Step {
+                    sql: "DROP TABLE b".into(),
+                    when: None,
+                },
+            ]
         );
     }
 

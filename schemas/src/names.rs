@@ -9,6 +9,11 @@ pub const SUBJECT: &str = "telemetry.events";
 pub const DLQ_STREAM: &str = "TELEMETRY_DLQ";
 /// Subject of the dead-letter stream.
 pub const DLQ_SUBJECT: &str = "telemetry.dlq";
+/// Stream of erasures: one message per deletion request, on `<subject>.<random_id>`,
+/// kept while an event of that run may still be queued.
+pub const ERASURE_STREAM: &str = "TELEMETRY_ERASURES";
+/// Subject of the erasure stream.
+pub const ERASURE_SUBJECT: &str = "telemetry.erasures";
 /// Durable pull consumer shared by every consumer process.
 pub const DURABLE: &str = "clickhouse-writer";
 /// ClickHouse database of the pipeline.

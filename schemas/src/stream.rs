@@ -35,6 +35,8 @@ pub struct NatsSettings {
     pub subject: String,
     pub dlq_stream: String,
     pub dlq_subject: String,
+    pub erasure_stream: String,
+    pub erasure_subject: String,
     /// Events older than this leave the queue even if not yet stored.
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
@@ -59,6 +61,8 @@ impl Default for NatsSettings {
             subject: names::SUBJECT.into(),
             dlq_stream: names::DLQ_STREAM.into(),
             dlq_subject: names::DLQ_SUBJECT.into(),
+            erasure_stream: names::ERASURE_STREAM.into(),
+            erasure_subject: names::ERASURE_SUBJECT.into(),
             max_age: Duration::from_secs(7 * 24 * 3600),
             max_bytes: 8 * 1024 * 1024 * 1024,
             replicas: 1,
@@ -91,6 +95,25 @@ impl NatsSettings {
     /// The subject an event of installation `random_id` is published on.
     pub fn event_subject(&self, random_id: Uuid) -> String {
         installation_subject(&self.subject, random_id)
+    }
+
+    /// The subject of a message that groups several events (ingest's group commit). It
+    /// is under the events subject, where ingest may publish, and names no installation.
+    pub fn group_subject(&self) -> String {
+        format!("{}.group", self.subject)
+    }
+
+    /// The subject that records the erasure of installation `random_id`.
+    pub fn erasure_subject_of(&self, random_id: Uuid) -> String {
+        installation_subject(&self.erasure_subject, random_id)
+    }
+
+    /// The installation an erasure subject names.
+    pub fn erased_installation(&self, subject: &str) -> Option<Uuid> {
+        let token = subject
+            .strip_prefix(self.erasure_subject.as_str())?
+            .strip_prefix('.')?;
+        Uuid::try_parse(token).ok()
     }
 
     /// The subject a dead letter is published on: its installation's, when known.
@@ -133,6 +156,24 @@ impl NatsSettings {
             num_replicas: self.replicas,
             duplicate_window: self.duplicate_window,
             description: Some("Accepted telemetry events waiting to be stored".into()),
+            ..Default::default()
+        }
+    }
+
+    /// The erasure stream: a record of each deletion request, which the consumer reads
+    /// before every insert and so never stores an event of an erased run, wherever in
+    /// the queue it waited (a message may group the events of many runs). A record is
+    /// kept a day longer than an event can wait in the queue.
+    pub fn erasure_stream(&self) -> Config {
+        Config {
+            name: self.erasure_stream.clone(),
+            subjects: vec![format!("{}.>", self.erasure_subject)],
+            storage: StorageType::File,
+            retention: RetentionPolicy::Limits,
+            discard: DiscardPolicy::Old,
+            max_age: self.max_age + Duration::from_secs(24 * 3600),
+            num_replicas: self.replicas,
+            description: Some("Runs erased on request: their queued events are not stored".into()),
             ..Default::default()
         }
     }
@@ -196,6 +237,13 @@ mod tests {
             format!("telemetry.dlq.{ID}")
         );
         assert_eq!(settings.dead_letter_subject(None), "telemetry.dlq");
+        assert_eq!(
+            settings.erased_installation(&settings.erasure_subject_of(id)),
+            Some(id)
+        );
+        // A group names no installation, and is still under the events subject.
+        assert_eq!(settings.installation_of(&settings.group_subject()), None);
+        assert!(settings.group_subject().starts_with("telemetry.events."));
         // Upper-case input still gives the one spelling that a purge will look for.
         let upper = Uuid::parse_str(&ID.to_uppercase()).unwrap();
         assert_eq!(settings.event_subject(upper), settings.event_subject(id));

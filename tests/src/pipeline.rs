@@ -70,6 +70,8 @@ impl Pipeline {
             subject: format!("t_{ns}.events"),
             dlq_stream: format!("T_{ns}_DLQ"),
             dlq_subject: format!("t_{ns}.dlq"),
+            erasure_stream: format!("T_{ns}_ERASURES"),
+            erasure_subject: format!("t_{ns}.erasures"),
             ..Default::default()
         };
         nats_settings.max_bytes = 256 * 1024 * 1024;
@@ -374,11 +376,12 @@ impl Pipeline {
         let cleanup = Duration::from_secs(1);
         let _ =
             tokio::time::timeout(cleanup, self.js.delete_stream(&self.consumer.nats.stream)).await;
-        let _ = tokio::time::timeout(
-            cleanup,
-            self.js.delete_stream(&self.consumer.nats.dlq_stream),
-        )
-        .await;
+        for stream in [
+            &self.consumer.nats.dlq_stream,
+            &self.consumer.nats.erasure_stream,
+        ] {
+            let _ = tokio::time::timeout(cleanup, self.js.delete_stream(stream)).await;
+        }
         let _ = self
             .clickhouse
             .query(&format!(

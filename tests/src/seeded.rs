@@ -347,19 +347,25 @@ pub async fn post(p: &Pipeline) -> (Vec<Run>, u64) {
         assert_eq!(duplicates, 0);
         stored += accepted;
     }
-    // Identical retries, as a client on a flaky line sends them: queued once.
+    // Identical retries, as a client on a flaky line sends them: stored once. Sent
+    // together, they are grouped into messages (group commit) that JetStream cannot see
+    // into, and collapse in the table by their identity; `wait_stored` counts them once.
     let retries: Vec<Value> = runs
         .iter()
         .filter(|r| r.app == "nextcloud" && r.repo == "production")
         .map(installing)
         .collect();
-    let (accepted, duplicates) = post_batch(p, &retries).await;
-    assert_eq!((accepted, duplicates), (100, 100));
-    for _ in 0..3 {
+    let (accepted, _) = post_batch(p, &retries).await;
+    assert_eq!(accepted, 100);
+    // Sent alone, a retry is dropped by JetStream at once: the first went out in a
+    // group, which carries no message id, so the queue knows it from the second on.
+    for attempt in 0..3 {
         let r = p.post(&installing(&runs[0]).to_string()).await;
         assert_eq!(r.status(), 202);
         let body: Value = r.json().await.expect("JSON");
-        assert_eq!(body["duplicate"], true);
+        if attempt > 0 {
+            assert_eq!(body["duplicate"], true);
+        }
     }
     p.wait_stored(stored).await;
     (runs, stored)

@@ -1,7 +1,8 @@
 //! A deletion request erases an installation whole: its raw rows in ClickHouse, its
 //! events still queued in JetStream and its dead letters, and nothing of any other
 //! installation; also for a client id that is not a UUID, and also when a consumer was
-//! storing one of its events at the moment of the purge.
+//! storing one of its events at the moment of the purge, and when its events wait in
+//! messages grouped with other installations' events.
 
 use std::time::{Duration, Instant};
 
@@ -119,10 +120,14 @@ impl Consumer {
 /// The durable consumer of the pipeline, created by the test as the consumer service would
 /// (which the test then plays: it pulls and holds messages itself).
 async fn durable(p: &Pipeline) -> PullConsumer {
-    // The consumer service creates the dead-letter stream; here nothing else would.
-    p.js.create_or_update_stream(p.consumer.nats.dlq_stream())
-        .await
-        .unwrap();
+    // The consumer service creates the dead-letter and erasure streams; here nothing
+    // else would.
+    for config in [
+        p.consumer.nats.dlq_stream(),
+        p.consumer.nats.erasure_stream(),
+    ] {
+        p.js.create_or_update_stream(config).await.unwrap();
+    }
     p.js.get_stream(&p.consumer.nats.stream)
         .await
         .unwrap()
@@ -537,4 +542,66 @@ async fn an_existing_stream_takes_the_installation_subjects_on_update() {
 
     let _ = js.delete_stream(&nats.stream).await;
     let _ = js.delete_stream(&nats.dlq_stream).await;
+}
+
+/// Installation `random_id`'s event `n` as ingest encodes it, for a group of its own
+/// making.
+fn encoded(random_id: &str, n: usize) -> Vec<u8> {
+    schemas::parse_event(
+        event(random_id, n).as_bytes(),
+        &Default::default(),
+        Uuid::nil(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+    .encode()
+    .unwrap()
+    .payload
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_reaches_events_grouped_with_other_installations() {
+    let p = Pipeline::start_without_consumer(|ingest, _| {
+        ingest.ingest.rate_limit_per_minute = 0;
+    })
+    .await;
+    // Messages as ingest's group commit makes them under load: the erased installation's
+    // events among another's, where no purge by subject reaches them.
+    durable(&p).await;
+    for group in 0..3 {
+        let lines: Vec<Vec<u8>> = (0..4)
+            .map(|i| encoded(if i % 2 == 0 { ERASED } else { KEPT }, group * 4 + i))
+            .collect();
+        p.js.publish(p.consumer.nats.group_subject(), lines.join(&b'\n').into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let r = delete(&p.aggregator_internal_url, ERASED).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["complete"], true, "{body}");
+
+    // The erased installation's later events are not stored either.
+    let r = p.post(&event(ERASED, 99)).await;
+    assert_eq!(r.status(), 202);
+
+    let consumer = Consumer::start(&p.consumer).await;
+    // Every group holds events of both: once the kept ones are stored, the consumer has
+    // handled every group.
+    poll(
+        Duration::from_secs(30),
+        "the kept installation stored",
+        || async { (holdings(&p, stored_id(KEPT)).await.rows == 6).then_some(()) },
+    )
+    .await;
+    poll(Duration::from_secs(30), "the queue drained", || async {
+        let mut s = p.js.get_stream(&p.consumer.nats.stream).await.ok()?;
+        (s.info().await.ok()?.state.messages == 0).then_some(())
+    })
+    .await;
+    assert_eq!(holdings(&p, stored_id(ERASED)).await, NOTHING);
+    consumer.stop().await;
+    p.stop().await;
 }

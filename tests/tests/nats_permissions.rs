@@ -93,6 +93,10 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         .create_or_update_stream(names.dlq_stream())
         .await
         .unwrap();
+    admin
+        .create_or_update_stream(names.erasure_stream())
+        .await
+        .unwrap();
     // A wrong password is no login at all.
     let wrong = NatsSettings {
         url: format!("nats://127.0.0.1:{}", server.port),
@@ -117,6 +121,13 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         .await
         .expect("ingest's publish is acknowledged");
     assert_eq!(ack.stream, names.stream);
+    // A group of events (group commit) goes on a subject of its own, under the same.
+    ingest
+        .publish(names.group_subject(), "event\nevent".into())
+        .await
+        .unwrap()
+        .await
+        .expect("ingest's group is acknowledged");
     ingest.get_stream(&names.stream).await.expect("readiness");
     // ...and can neither read, purge, change nor delete the stream.
     let events = ingest.get_stream(&names.stream).await.unwrap();
@@ -171,7 +182,8 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         c.fetch().max_messages(10).messages().await.unwrap()
     };
     let messages: Vec<_> = durable.collect().await;
-    assert_eq!(messages.len(), 1);
+    // ingest's event and its group.
+    assert_eq!(messages.len(), 2);
     for m in messages {
         m.unwrap().double_ack().await.expect("the consumer acks");
     }
@@ -223,6 +235,36 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     s.consumer_info(schemas::names::DURABLE)
         .await
         .expect("the aggregator reads the durable's state");
+    // It records erasures, which the consumer reads; ingest can do neither.
+    aggregator
+        .get_stream(&names.erasure_stream)
+        .await
+        .expect("the aggregator looks the erasure stream up");
+    aggregator
+        .publish(names.erasure_subject_of(id), "".into())
+        .await
+        .unwrap()
+        .await
+        .expect("the aggregator records an erasure");
+    let records = consumer
+        .get_stream(&names.erasure_stream)
+        .await
+        .expect("the consumer looks the erasure stream up");
+    let record = records
+        .get_raw_message(1)
+        .await
+        .expect("the consumer reads the erasure records");
+    assert_eq!(names.erased_installation(record.subject.as_str()), Some(id));
+    let ingest_again = login(&server, "ingest").await;
+    assert!(
+        ingest_again
+            .publish(names.erasure_subject_of(id), "".into())
+            .await
+            .unwrap()
+            .await
+            .is_err(),
+        "ingest recorded an erasure"
+    );
     assert!(
         s.get_raw_message(1).await.is_err(),
         "the aggregator read a message"

@@ -1,0 +1,212 @@
+//! Group commit: the events of many requests published as one JetStream message.
+//!
+//! Every handler hands its encoded event to the one [`Group`] of the process and waits.
+//! The group publishes as soon as a publish slot is free; while every slot waits for its
+//! PubAck, the next events gather in the queue, and the first free slot takes them all
+//! (up to `ingest.group_max_events` and `ingest.group_max_bytes`) as one message. At low load a slot
+//! is always free, so an event goes out alone and at once: latency does not grow. Under
+//! load a message carries many events, and the per-message costs (a publish, a stored
+//! record, a PubAck; a delivery, an ack and a delete at the consumer) are paid once for
+//! all of them. Kafka's producer does the same with `linger.ms`, without the linger.
+//!
+//! Each waiting request is answered with the outcome of the message that holds its
+//! event: 202 only after that message's PubAck, 503 if it failed or timed out.
+//!
+//! A message of one event is published as before group commit: on its installation's
+//! subject, with its identity as `Nats-Msg-Id`, so JetStream drops an identical retry at
+//! once. A message of several is NDJSON on `<subject>.group`; a retry among them
+//! is collapsed by the raw table's identity instead (ARCHITECTURE.md, "Exactly once").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use schemas::stream::NatsSettings;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+/// Why a message was not acknowledged; the publisher maps it to its own error.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("{0}")]
+pub struct Unacknowledged(pub &'static str);
+
+/// What JetStream said of a message: whether it knew its message id already (a message
+/// of one event, sent again within the duplicate window).
+pub type Outcome = Result<bool, Unacknowledged>;
+
+/// How events are grouped into messages (`ingest.group_*` in the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupLimits {
+    /// Most events in one message.
+    pub max_events: usize,
+    /// Most payload bytes in one message.
+    pub max_bytes: usize,
+    /// Messages published and not yet acknowledged at once.
+    pub in_flight: usize,
+}
+
+/// One event waiting for the message that will hold it.
+struct Waiting {
+    payload: Vec<u8>,
+    random_id: Uuid,
+    event_id: Uuid,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The handle the request handlers share: the sending side of the group's queue.
+pub struct Group {
+    queue: mpsc::Sender<Waiting>,
+}
+
+/// What publishes a gathered message.
+struct Sender {
+    js: jetstream::Context,
+    nats: NatsSettings,
+    timeout: Duration,
+}
+
+impl Group {
+    /// Start the group's task on the current runtime.
+    pub fn start(
+        js: jetstream::Context,
+        nats: NatsSettings,
+        timeout: Duration,
+        limits: GroupLimits,
+    ) -> Self {
+        let limits = GroupLimits {
+            max_events: limits.max_events.max(1),
+            max_bytes: limits.max_bytes.max(1),
+            in_flight: limits.in_flight.max(1),
+        };
+        // Room for every slot's next message: beyond that, handlers wait to enqueue, and
+        // their own deadline answers 503 if the queue does not move.
+        let (queue, waiting) = mpsc::channel(limits.max_events * limits.in_flight * 2);
+        let sender = Arc::new(Sender { js, nats, timeout });
+        tokio::spawn(gather(waiting, sender, limits));
+        Self { queue }
+    }
+
+    /// Queue one encoded event and wait for the acknowledgement of its message.
+    pub async fn publish(&self, payload: Vec<u8>, random_id: Uuid, event_id: Uuid) -> Outcome {
+        let (reply, answer) = oneshot::channel();
+        let waiting = Waiting {
+            payload,
+            random_id,
+            event_id,
+            reply,
+        };
+        const STOPPED: Unacknowledged = Unacknowledged("the publisher has stopped");
+        if self.queue.send(waiting).await.is_err() {
+            return Err(STOPPED);
+        }
+        answer.await.unwrap_or(Err(STOPPED))
+    }
+}
+
+/// Take events off the queue into messages, one per free slot.
+async fn gather(mut queue: mpsc::Receiver<Waiting>, sender: Arc<Sender>, limits: GroupLimits) {
+    let slots = Arc::new(Semaphore::new(limits.in_flight));
+    let mut carried: Option<Waiting> = None;
+    loop {
+        let first = match carried.take() {
+            Some(w) => w,
+            None => match queue.recv().await {
+                Some(w) => w,
+                None => return,
+            },
+        };
+        // Waiting here for a slot is what lets the next events gather.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = first.payload.len();
+        let mut group = vec![first];
+        while group.len() < limits.max_events {
+            match queue.try_recv() {
+                Ok(next) if bytes + 1 + next.payload.len() > limits.max_bytes => {
+                    carried = Some(next);
+                    break;
+                }
+                Ok(next) => {
+                    bytes += 1 + next.payload.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            sender.publish(group).await;
+            drop(slot);
+        });
+    }
+}
+
+impl Sender {
+    async fn publish(&self, group: Vec<Waiting>) {
+        metrics::histogram!(crate::metric_names::PUBLISH_MESSAGE_EVENTS).record(group.len() as f64);
+        let (subject, message) = match group.as_slice() {
+            [one] => (
+                self.nats.event_subject(one.random_id),
+                PublishMessage::build()
+                    .payload(one.payload.clone().into())
+                    .message_id(one.event_id.to_string()),
+            ),
+            many => {
+                let size = many.iter().map(|w| w.payload.len() + 1).sum();
+                let mut lines = Vec::with_capacity(size);
+                for (i, w) in many.iter().enumerate() {
+                    if i > 0 {
+                        lines.push(b'\n');
+                    }
+                    lines.extend_from_slice(&w.payload);
+                }
+                (
+                    self.nats.group_subject(),
+                    PublishMessage::build().payload(lines.into()),
+                )
+            }
+        };
+        let outcome = self.send(subject, message).await;
+        for w in group {
+            // A request that gave up waiting has dropped its receiver: nothing to tell.
+            let _ = w.reply.send(outcome);
+        }
+    }
+
+    /// Publish and wait for the PubAck.
+    async fn send(&self, subject: String, message: PublishMessage) -> Outcome {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, async {
+            self.js.send_publish(subject, message).await?.await
+        })
+        .await;
+        metrics::histogram!(crate::metric_names::PUBLISH_DURATION_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(Ok(ack)) => Ok(ack.duplicate),
+            Ok(Err(e)) => {
+                metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => publish_failure_kind(&e)).increment(1);
+                tracing::warn!(error = %e, "publish failed");
+                Err(Unacknowledged("JetStream did not accept the event"))
+            }
+            Err(_) => {
+                metrics::counter!(crate::metric_names::PUBLISH_FAILURES_TOTAL, "kind" => "timeout")
+                    .increment(1);
+                Err(Unacknowledged("JetStream did not acknowledge in time"))
+            }
+        }
+    }
+}
+
+fn publish_failure_kind(e: &jetstream::context::PublishError) -> &'static str {
+    use jetstream::context::PublishErrorKind as K;
+    match e.kind() {
+        K::StreamNotFound => "stream_not_found",
+        K::TimedOut => "timeout",
+        K::BrokenPipe => "broken_pipe",
+        K::MaxAckPending => "max_ack_pending",
+        K::MaxPayloadExceeded => "max_payload",
+        _ => "other",
+    }
+}
