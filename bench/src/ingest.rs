@@ -75,10 +75,13 @@ async fn measure(
         ("ingest", ingest_proc.0.id()),
         ("consumer", consumer_proc.0.id()),
     ]);
+    eprintln!("[bench] ingest at idle: one event at a time, {IDLE_EVENTS} events 10 ms apart");
+    let ingest_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let mut idle = idle_latencies(ingest_addr, next.clone()).await;
+    let idle = percentiles(&mut idle);
     let sizes_before = MessageSizes::scrape(&http, &ops).await?;
     let before = processes.cpu();
     eprintln!("[bench] ingest at full load: {concurrency} keep-alive clients for {seconds} s");
-    let ingest_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let (accepted, mut latencies) =
         closed_loop(ingest_addr, concurrency, duration, next.clone()).await;
     let accepted_per_s = accepted as f64 / duration.as_secs_f64();
@@ -126,7 +129,9 @@ async fn measure(
     // cores. The two figures side by side say where a long tail comes from.
     eprintln!("[bench] half load again, with the consumer paused");
     signal(consumer_proc.0.id(), "STOP")?;
+    let paused_before = SlowCounts::scrape(&http, &ops).await?;
     let (mut alone, _) = open_loop(ingest_addr, concurrency, rate, duration, next.clone()).await;
+    let paused_slow = SlowCounts::scrape(&http, &ops).await?.since(&paused_before);
     signal(consumer_proc.0.id(), "CONT")?;
     let alone = percentiles(&mut alone);
 
@@ -164,6 +169,8 @@ async fn measure(
         half_load_publish_over_25ms: slow.publishes,
         half_load_consumer_paused_p50_ms: alone.0,
         half_load_consumer_paused_p99_ms: alone.1,
+        half_load_consumer_paused_over_25ms: paused_slow.requests,
+        half_load_consumer_paused_publish_over_25ms: paused_slow.publishes,
         e2e_p50_ms: e2e.0,
         e2e_p99_ms: e2e.1,
         axum_202_per_s,
@@ -175,11 +182,33 @@ async fn measure(
         consumer_cpu_s_per_100k: consumer_cpu / (events / 100_000.0),
         cpu_split,
         profile: Some(profile),
+        idle_p50_ms: idle.0,
+        idle_p99_ms: idle.1,
         events_per_message: vec![
             sizes_full.since(&sizes_before, "full load"),
             sizes_half.since(&sizes_full, "half load"),
         ],
     })
+}
+
+/// Events posted one at a time at idle.
+const IDLE_EVENTS: u64 = 500;
+
+/// The latency of single events on an idle pipeline: one client, one request at a time,
+/// paced so that no two meet (the pause is the load's shape, not a wait for anything).
+async fn idle_latencies(addr: SocketAddr, next: Arc<AtomicU64>) -> Vec<f64> {
+    let mut connection = None;
+    let mut latencies = Vec::with_capacity(IDLE_EVENTS as usize);
+    for _ in 0..IDLE_EVENTS {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let body = serde_json::to_vec(&workload::body(i)).unwrap_or_default();
+        let t = Instant::now();
+        if send(&mut connection, addr, &body).await == Some(202) {
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    latencies
 }
 
 /// Ingest's `ingest_publish_message_events` histogram: how many events its group commit

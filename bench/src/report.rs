@@ -86,6 +86,10 @@ pub struct Ingest {
     pub half_load_consumer_paused_p50_ms: f64,
     #[serde(default)]
     pub half_load_consumer_paused_p99_ms: f64,
+    #[serde(default)]
+    pub half_load_consumer_paused_over_25ms: u64,
+    #[serde(default)]
+    pub half_load_consumer_paused_publish_over_25ms: u64,
     pub e2e_p50_ms: f64,
     pub e2e_p99_ms: f64,
     /// An axum handler that only answers 202: the HTTP limit of the machine.
@@ -109,6 +113,11 @@ pub struct Ingest {
     /// What ingest's CPU went to under full load (perf).
     #[serde(default)]
     pub profile: Option<crate::profile::Profile>,
+    /// One event at a time on an idle pipeline.
+    #[serde(default)]
+    pub idle_p50_ms: f64,
+    #[serde(default)]
+    pub idle_p99_ms: f64,
     /// Events per JetStream message (group commit), by phase.
     #[serde(default)]
     pub events_per_message: Vec<MessageSizes>,
@@ -280,6 +289,11 @@ impl Report {
             );
             let _ = writeln!(
                 md,
+                "| a single event at idle (one at a time, 10 ms apart): p50 / p99 | {:.2} / {:.2} ms | | |",
+                i.idle_p50_ms, i.idle_p99_ms
+            );
+            let _ = writeln!(
+                md,
                 "| HTTP latency at full load: p50 / p99 / p99.9 | {:.2} / {:.2} / {:.2} ms | | |",
                 i.p50_ms, i.p99_ms, i.p999_ms
             );
@@ -293,7 +307,7 @@ impl Report {
             );
             let _ = writeln!(
                 md,
-                "| requests at half load over 25 ms in ingest / JetStream publishes over 25 ms | {} / {} | | |",
+                "| requests at half load over 25 ms in ingest / JetStream publishes (messages) over 25 ms | {} / {} | | |",
                 i.half_load_over_25ms, i.half_load_publish_over_25ms
             );
             let _ = writeln!(
@@ -302,6 +316,12 @@ impl Report {
                 i.half_load_consumer_paused_p50_ms,
                 i.half_load_consumer_paused_p99_ms,
                 i.half_load_consumer_paused_p99_ms / 25.0
+            );
+            let _ = writeln!(
+                md,
+                "| the same, requests over 25 ms in ingest / JetStream publishes over 25 ms | {} / {} | | |",
+                i.half_load_consumer_paused_over_25ms,
+                i.half_load_consumer_paused_publish_over_25ms
             );
             let _ = writeln!(
                 md,

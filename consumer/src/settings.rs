@@ -76,7 +76,7 @@ impl Default for ConsumerSettings {
             batch_rows: 10_000,
             // About 20 000 events of a typical size: an INSERT of the size the drain
             // bench found fastest, whatever the grouping.
-            batch_bytes: 16 * 1024 * 1024,
+            batch_bytes: 8 * 1024 * 1024,
             batch_max_wait: Duration::from_secs(1),
             workers: 2,
             ack_wait: Duration::from_secs(30),

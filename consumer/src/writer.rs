@@ -113,6 +113,10 @@ impl Writer {
                         let events = decode(&message.payload);
                         batch.push(Pulled { message, events });
                     }
+                    // The server ends a batch that is full by bytes with a 409 status,
+                    // which async-nats reports as an error with only a text: the batch is
+                    // complete, not failed.
+                    Err(e) if e.to_string().contains("Message Size Exceeds MaxBytes") => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "pulling messages");
                         break;

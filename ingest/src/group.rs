@@ -119,27 +119,39 @@ async fn gather(mut queue: mpsc::Receiver<Waiting>, sender: Arc<Sender>, limits:
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut bytes = first.payload.len();
-        let mut group = vec![first];
-        while group.len() < limits.max_events {
-            match queue.try_recv() {
-                Ok(next) if bytes + 1 + next.payload.len() > limits.max_bytes => {
-                    carried = Some(next);
-                    break;
-                }
-                Ok(next) => {
-                    bytes += 1 + next.payload.len();
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
+        let (group, over) = take(first, &mut queue, limits);
+        carried = over;
         let sender = sender.clone();
         tokio::spawn(async move {
             sender.publish(group).await;
             drop(slot);
         });
     }
+}
+
+/// A message's worth of events: `first` and what waits behind it, up to the limits (a
+/// newline between two). The event that would pass the byte limit is handed back for the
+/// next message; one event alone always makes a message, however large.
+fn take(
+    first: Waiting,
+    queue: &mut mpsc::Receiver<Waiting>,
+    limits: GroupLimits,
+) -> (Vec<Waiting>, Option<Waiting>) {
+    let mut bytes = first.payload.len();
+    let mut group = vec![first];
+    while group.len() < limits.max_events {
+        match queue.try_recv() {
+            Ok(next) if bytes + 1 + next.payload.len() > limits.max_bytes => {
+                return (group, Some(next));
+            }
+            Ok(next) => {
+                bytes += 1 + next.payload.len();
+                group.push(next);
+            }
+            Err(_) => break,
+        }
+    }
+    (group, None)
 }
 
 impl Sender {
@@ -208,5 +220,65 @@ fn publish_failure_kind(e: &jetstream::context::PublishError) -> &'static str {
         K::MaxAckPending => "max_ack_pending",
         K::MaxPayloadExceeded => "max_payload",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(size: usize) -> Waiting {
+        Waiting {
+            payload: vec![b'x'; size],
+            random_id: Uuid::nil(),
+            event_id: Uuid::nil(),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    fn sizes(group: &[Waiting]) -> Vec<usize> {
+        group.iter().map(|w| w.payload.len()).collect()
+    }
+
+    const LIMITS: GroupLimits = GroupLimits {
+        max_events: 3,
+        max_bytes: 100,
+        in_flight: 1,
+    };
+
+    #[tokio::test]
+    async fn a_lone_event_goes_alone() {
+        let (_tx, mut rx) = mpsc::channel(8);
+        let (group, carried) = take(waiting(10), &mut rx, LIMITS);
+        assert_eq!(sizes(&group), [10]);
+        assert!(carried.is_none());
+    }
+
+    #[tokio::test]
+    async fn what_waits_is_taken_up_to_the_event_limit() {
+        let (tx, mut rx) = mpsc::channel(8);
+        for _ in 0..4 {
+            tx.send(waiting(10)).await.unwrap();
+        }
+        let (group, carried) = take(waiting(10), &mut rx, LIMITS);
+        assert_eq!(sizes(&group), [10, 10, 10]);
+        assert!(carried.is_none());
+        // The rest waits for the next message.
+        let (next, _) = take(rx.try_recv().unwrap(), &mut rx, LIMITS);
+        assert_eq!(sizes(&next), [10, 10]);
+    }
+
+    #[tokio::test]
+    async fn the_event_that_would_pass_the_byte_limit_opens_the_next_message() {
+        let (tx, mut rx) = mpsc::channel(8);
+        // 60 + 1 + 39 = 100 fits; another byte would not.
+        tx.send(waiting(39)).await.unwrap();
+        tx.send(waiting(1)).await.unwrap();
+        let (group, carried) = take(waiting(60), &mut rx, LIMITS);
+        assert_eq!(sizes(&group), [60, 39]);
+        assert_eq!(carried.map(|w| w.payload.len()), Some(1));
+        // An event over the limit on its own is still published, alone.
+        let (alone, _) = take(waiting(500), &mut rx, LIMITS);
+        assert_eq!(sizes(&alone), [500]);
     }
 }

@@ -108,7 +108,7 @@ impl Default for IngestSettings {
             group_max_events: 256,
             // A quarter of NATS's default max_payload (1 MiB).
             group_max_bytes: 256 * 1024,
-            group_in_flight: 4,
+            group_in_flight: 2,
         }
     }
 }
