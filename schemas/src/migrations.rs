@@ -74,6 +74,12 @@ pub enum MigrationError {
     Client(#[from] clickhouse::error::Error),
     #[error("database name {0:?} is not a plain identifier")]
     BadDatabase(String),
+    /// A migration that moves data cannot run `ON CLUSTER`: its `INSERT … SELECT`
+    /// reaches one shard, while its DDL would reach all of them.
+    #[error(
+        "migration {0} moves data and cannot run ON CLUSTER; apply it per shard (README.md, \"Going past one machine\")"
+    )]
+    MovesDataOnCluster(&'static str),
 }
 
 #[derive(Debug, clickhouse::Row, serde::Deserialize)]
@@ -98,6 +104,12 @@ impl Migration {
     /// The statements of the file, without comments and blank lines.
     pub fn statements(&self) -> Vec<String> {
         self.steps().into_iter().map(|s| s.sql).collect()
+    }
+
+    /// Whether it moves rows between tables (its guarded steps do): such a migration
+    /// cannot run `ON CLUSTER`.
+    pub fn moves_data(&self) -> bool {
+        self.steps().iter().any(|step| step.when.is_some())
     }
 
     /// The statements with their guards. A comment line `-- when: <query>` guards the
@@ -274,6 +286,9 @@ pub async fn apply(
                 });
             }
             continue;
+        }
+        if cluster.on_cluster && !cluster.name.is_empty() && m.moves_data() {
+            return Err(MigrationError::MovesDataOnCluster(m.name));
         }
         let failed = |source| MigrationError::Statement {
             name: m.name,
@@ -491,6 +506,16 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn only_the_rekeying_moves_data() {
+        let moving: Vec<&str> = MIGRATIONS
+            .iter()
+            .filter(|m| m.moves_data())
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(moving, ["0006_events_by_identity"]);
     }
 
     #[test]
