@@ -30,11 +30,32 @@ pub(crate) fn stack_dir() -> std::path::PathBuf {
         .map_or_else(|| workspace_root().join(".stack"), std::path::PathBuf::from)
 }
 
+/// A port that is free now and that no other caller in this process gets.
+///
+/// A port asked of the kernel (`:0`) and closed again comes from the ephemeral range,
+/// where the kernel may hand it to the next `:0` bind, a listener of another test of the
+/// same binary, before the service it was meant for binds it (seen as AddrInUse). So the
+/// ports come from below the ephemeral range (32768 and up on Linux), where the kernel
+/// never allocates, each one once per process, starting at a point of the process's own.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 97) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = u16::try_from(port).expect("below 32768");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// A binary of this workspace, built by `cargo build --bins` (which `make test` runs).
