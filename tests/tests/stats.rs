@@ -33,9 +33,18 @@ fn event_on(
         body.to_string().as_bytes(),
         &Default::default(),
         uuid::Uuid::now_v7(),
-        OffsetDateTime::now_utc() - ago,
+        anchor() - ago,
     )
     .unwrap()
+}
+
+/// The instant the seed's ages count back from: now, except in the first quarter hour
+/// of a UTC day, when "ten minutes ago" would be yesterday and the day counts of the
+/// tests would be off by one; then a quarter past midnight, later today.
+fn anchor() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    let quarter_past = now.replace_time(time::Time::MIDNIGHT) + Duration::minutes(15);
+    now.max(quarter_past)
 }
 
 /// Ten days ago, ten jellyfin runs: six successes (one reported twice), two failures,
