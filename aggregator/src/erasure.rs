@@ -198,6 +198,14 @@ impl Queues {
         })
     }
 
+    /// One of the streams an erasure needs; an error naming it if it is missing.
+    async fn stream(&self, role: &str, name: &str) -> Result<Stream, QueueError> {
+        self.js
+            .get_stream(name)
+            .await
+            .map_err(failed(&format!("the {role} stream {name}"), None))
+    }
+
     /// Purge installation `id`'s messages from the events stream, wait until no
     /// consumer can still be storing one of them, then purge its dead letters.
     ///
@@ -212,25 +220,9 @@ impl Queues {
                 source: "not connected".into(),
             });
         }
-        let events = self.js.get_stream(&self.nats.stream).await.map_err(failed(
-            &format!("the events stream {}", self.nats.stream),
-            None,
-        ))?;
-        let dlq = self
-            .js
-            .get_stream(&self.nats.dlq_stream)
-            .await
-            .map_err(failed(
-                &format!("the dead-letter stream {}", self.nats.dlq_stream),
-                None,
-            ))?;
-        self.js
-            .get_stream(&self.nats.erasure_stream)
-            .await
-            .map_err(failed(
-                &format!("the erasure stream {}", self.nats.erasure_stream),
-                None,
-            ))?;
+        let events = self.stream("events", &self.nats.stream).await?;
+        let dlq = self.stream("dead-letter", &self.nats.dlq_stream).await?;
+        self.stream("erasure", &self.nats.erasure_stream).await?;
         // Recorded before anything is read: every consumer state read below is from
         // after the record, which a consumer honours from its next batch on.
         self.js

@@ -191,6 +191,16 @@ async fn measure(
     })
 }
 
+/// Ingest's `/metrics` as text, from its operators' listener at `base`.
+async fn metrics_text(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    Ok(http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?)
+}
+
 /// Events posted one at a time at idle.
 const IDLE_EVENTS: u64 = 500;
 
@@ -223,12 +233,7 @@ struct MessageSizes {
 
 impl MessageSizes {
     async fn scrape(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
-        let text = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let text = metrics_text(http, base).await?;
         let name = "ingest_publish_message_events";
         let mut sizes = Self::default();
         for line in text.lines().filter(|l| l.starts_with(name)) {
@@ -340,12 +345,7 @@ struct SlowCounts {
 
 impl SlowCounts {
     async fn scrape(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
-        let text = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let text = metrics_text(http, base).await?;
         let value = |prefix: &str| -> u64 {
             text.lines()
                 .find(|l| l.starts_with(prefix))

@@ -155,23 +155,24 @@ fn take(
 }
 
 impl Sender {
-    async fn publish(&self, group: Vec<Waiting>) {
+    async fn publish(&self, mut group: Vec<Waiting>) {
         metrics::histogram!(crate::metric_names::PUBLISH_MESSAGE_EVENTS).record(group.len() as f64);
-        let (subject, message) = match group.as_slice() {
+        // The payloads are moved into the message: only the replies are needed after.
+        let (subject, message) = match group.as_mut_slice() {
             [one] => (
                 self.nats.event_subject(one.random_id),
                 PublishMessage::build()
-                    .payload(one.payload.clone().into())
+                    .payload(std::mem::take(&mut one.payload).into())
                     .message_id(one.event_id.to_string()),
             ),
             many => {
                 let size = many.iter().map(|w| w.payload.len() + 1).sum();
                 let mut lines = Vec::with_capacity(size);
-                for (i, w) in many.iter().enumerate() {
+                for (i, w) in many.iter_mut().enumerate() {
                     if i > 0 {
                         lines.push(b'\n');
                     }
-                    lines.extend_from_slice(&w.payload);
+                    lines.append(&mut w.payload);
                 }
                 (
                     self.nats.group_subject(),

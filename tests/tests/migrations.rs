@@ -12,6 +12,17 @@ async fn count(db: &clickhouse::Client, sql: &str) -> u64 {
     db.query(sql).fetch_one::<u64>().await.unwrap()
 }
 
+/// An event as the release before 0006 stored it: with a random (v7) id.
+fn old_event(body: &str) -> schemas::Event {
+    schemas::parse_event(
+        body.as_bytes(),
+        &Default::default(),
+        Uuid::now_v7(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely() {
     let database = format!("migrate_{}", &Uuid::now_v7().simple().to_string()[20..]);
@@ -45,19 +56,12 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
             .await
             .unwrap();
     }
-    // Rows with the random ids of that release, one of them in two parts.
+    // Rows with the random ids of that release.
     let mut insert = db.insert::<schemas::Event>("events").await.unwrap();
     for n in 0..50u32 {
         let mut body: serde_json::Value = serde_json::from_str(BODY).unwrap();
         body["disk_size"] = n.into();
-        let event = schemas::parse_event(
-            body.to_string().as_bytes(),
-            &Default::default(),
-            Uuid::now_v7(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
-        insert.write(&event).await.unwrap();
+        insert.write(&old_event(&body.to_string())).await.unwrap();
     }
     insert.end().await.unwrap();
 
@@ -95,15 +99,8 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
         .execute()
         .await
         .unwrap();
-    let late = schemas::parse_event(
-        BODY.as_bytes(),
-        &Default::default(),
-        Uuid::now_v7(),
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
     let mut insert = db.insert::<schemas::Event>("events_rekeyed").await.unwrap();
-    insert.write(&late).await.unwrap();
+    insert.write(&old_event(BODY)).await.unwrap();
     insert.end().await.unwrap();
     let applied = schemas::migrations::apply(&server, &database, Cluster::NONE)
         .await
