@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use schemas::parse::ParseOptions;
-use schemas::scrub::{PLACEHOLDERS, scrub};
+use schemas::scrub::{PLACEHOLDERS, is_system_account, scrub};
 use schemas::{Event, Kind, Status, parse_event, repair::repair};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -382,7 +382,9 @@ proptest! {
     fn a_planted_user_never_survives((name, planted) in planted_user(), before in filler(), after in filler()) {
         // Words that a user name could be but never is, which contexts read as words.
         prop_assume!(!["and", "the", "for", "with", "from", "not", "was", "all", "any", "via", "null", "none", "true", "false", "yes", "auto", "self", "port", "host", "name", "node", "failed", "error", "found", "unknown", "static", "manual", "dhcp", "domain", "search", "server", "client", "socket", "address", "bus", "nil", "localhost", "hosts", "nodes", "hostname", "this", "that"].contains(&name.as_str()));
-        prop_assume!(!["root", "admin", "user", "guest", "git", "sys", "bin", "adm", "dip", "lxd", "nobody", "daemon", "debian", "ubuntu", "mysql", "docker", "sudo", "users", "wheel", "video", "audio", "render", "cdrom", "netdev", "public", "default", "postgres", "syslog", "plugdev"].contains(&name.as_str()));
+        // Accounts that name no person, which the scrubber keeps by design: its own list,
+        // not a copy of part of it (a copy missed `uucp`).
+        prop_assume!(!is_system_account(&name));
         // The template's own words may hold the name (`user` holds `use`).
         prop_assume!(planted.matches(name.as_str()).count() == 1);
         let text = format!("{before} {planted} {after}");

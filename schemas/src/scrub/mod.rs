@@ -81,6 +81,13 @@ pub const PLACEHOLDERS: [&str; 9] = [
     "<name>",
 ];
 
+/// Whether `name` is an account that systems and packages create for themselves
+/// (`root`, `www-data`, `uucp`, …). Such a name identifies no person, so the scrubber
+/// leaves it where a user name would be replaced.
+pub fn is_system_account(name: &str) -> bool {
+    lists::is_system_account(name)
+}
+
 /// Whether `text` is one of the [`PLACEHOLDERS`].
 pub fn is_placeholder(text: &str) -> bool {
     PLACEHOLDERS.contains(&text)
