@@ -56,12 +56,39 @@ USERS_XML = """<clickhouse>
 """
 
 
+def test_slots(production_users: str, slots: int) -> str:
+    """The production users once more for each test slot: `consumer_t3` has exactly the
+    grants of `consumer`, on the database `telemetry_t3` instead of `telemetry`.
+
+    The end-to-end tests run in parallel, each on a database of its own, and each logs
+    its services in as these users, so that what a service may do in a test is what it
+    may do in production (clickhouse-local has no writable access storage, so the users
+    cannot be created per test with SQL). A test claims a slot with a file lock
+    (tests/src/slots.rs). Profiles, networks and passwords are the production users'.
+    """
+    import copy
+    import xml.etree.ElementTree as ET
+
+    users = ET.parse(production_users).getroot().find("users")
+    out = ET.Element("clickhouse")
+    out_users = ET.SubElement(out, "users")
+    for slot in range(1, slots + 1):
+        for user in users:
+            twin = copy.deepcopy(user)
+            twin.tag = f"{user.tag}_t{slot}"
+            for query in twin.iter("query"):
+                query.text = query.text.replace(" ON telemetry.", f" ON telemetry_t{slot}.")
+            out_users.append(twin)
+    return ET.tostring(out, encoding="unicode")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=8123)
     ap.add_argument("--tcp-port", type=int)
     ap.add_argument("--include")
+    ap.add_argument("--test-slots", type=int, default=int(os.environ.get("STACK_TEST_SLOTS", "16")))
     args = ap.parse_args()
 
     root = os.path.abspath(args.dir)
@@ -82,6 +109,8 @@ def main() -> int:
         os.path.join(users_d, "telemetry.xml"), "w", encoding="utf-8"
     ) as dst:
         dst.write(src.read())
+    with open(os.path.join(users_d, "test-slots.xml"), "w", encoding="utf-8") as dst:
+        dst.write(test_slots(shared, args.test_slots))
     with open(os.path.join(root, "config.xml"), "w") as f:
         extra = ""
         if args.tcp_port:

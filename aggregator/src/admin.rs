@@ -84,10 +84,11 @@ async fn refresh(State(state): State<AppState>) -> Response {
 /// The outcomes of a deletion request, the `outcome` label of `aggregator_erasures_total`.
 pub const ERASURE_OUTCOMES: [&str; 3] = ["complete", "incomplete", "failed"];
 
-/// Erase one installation: its events still queued, its dead letters, then its raw rows.
-/// The queue goes first: a row deleted while its event still waited in the queue would
-/// be stored again. The statistics of days not yet frozen follow at the next refresh;
-/// frozen days hold only k-anonymous counts, which name no installation.
+/// Erase one installation: record the erasure, wait for the consumer's receipt (its
+/// queued messages and dead letters removed, no batch left that could still store one
+/// of its events), then delete its raw rows. The statistics of days not yet frozen
+/// follow at the next refresh; frozen days hold only k-anonymous counts, which name no
+/// installation.
 ///
 /// The path takes the id as the client sent it: a UUID, or another client id, which
 /// ingest stored as its UUIDv5 (`schemas::ids`).
@@ -102,8 +103,8 @@ async fn delete_installation(
         }
     };
     let ch = &state.settings.clickhouse;
-    if !ch.cluster.is_empty() && !ch.on_cluster {
-        // Before anything is purged: a delete that reaches one shard is no erasure.
+    if !ch.cluster.is_empty() && !ch.on_cluster && ch.shard_urls.is_empty() {
+        // Before anything is recorded: a delete that reaches one shard is no erasure.
         return AdminError::ErasureNeedsOnCluster.into_response();
     }
     let Some(queues) = &state.queues else {
@@ -113,65 +114,80 @@ async fn delete_installation(
             json!({}),
         );
     };
-    let purged = match queues.erase(id).await {
-        Ok(purged) => purged,
+    let receipt = match queues.erase(id).await {
+        Ok(receipt) => receipt,
         Err(e) => {
-            tracing::warn!(error = %e, "erasing an installation from the queue failed");
-            let message = match e.purged_queued {
-                None => "the queue (NATS) is unavailable; nothing was deleted",
-                Some(_) => {
-                    "the queue (NATS) failed midway; queued events were purged, dead letters and \
-                     rows were not deleted: repeat the request"
-                }
-            };
-            let done = e
-                .purged_queued
-                .map_or_else(|| json!({}), |queued| json!({ "purged_queued": queued }));
-            return erasure_failed("queue_unavailable", message, done);
+            tracing::warn!(error = %e, "recording an erasure failed");
+            return erasure_failed(
+                "queue_unavailable",
+                "the queue (NATS) is unavailable; nothing was deleted",
+                json!({}),
+            );
         }
     };
-    let deleted = match delete_rows(&state.clickhouse, &state.settings.clickhouse, id).await {
+    let deleted = match delete_rows(&state.clickhouse, ch, id).await {
         Ok(deleted) => deleted,
         Err(e) => {
             tracing::warn!(error = %e, "deleting an installation's rows failed");
             return erasure_failed(
                 "store_unavailable",
-                "the queue was purged, the rows were not deleted: repeat the request",
-                json!({
-                    "purged_queued": purged.queued,
-                    "purged_dead_letters": purged.dead_letters,
-                }),
+                "the erasure is recorded (no event of the installation will be stored again), \
+                 the rows were not deleted: repeat the request",
+                queue_part(receipt),
             );
         }
     };
-    let outcome = if purged.settled {
-        "complete"
-    } else {
-        "incomplete"
-    };
+    let complete = receipt.is_some_and(|r| r.settled);
+    let outcome = if complete { "complete" } else { "incomplete" };
     metrics::counter!(crate::metric_names::ERASURES_TOTAL, "outcome" => outcome).increment(1);
     // Counts only: a log that named the installation would keep, for as long as logs
     // are kept, the one identifier the request asked to have erased.
     tracing::info!(
         deleted,
-        purged_queued = purged.queued,
-        purged_dead_letters = purged.dead_letters,
-        complete = purged.settled,
+        purged_queued = receipt.map(|r| r.queued),
+        purged_dead_letters = receipt.map(|r| r.dead_letters),
+        complete,
         "installation erased on request"
     );
-    Json(json!({
+    let mut body = json!({
         "random_id": id.to_string(),
         "deleted_events": deleted,
-        "purged_queued": purged.queued,
-        "purged_dead_letters": purged.dead_letters,
-        "complete": purged.settled,
-    }))
-    .into_response()
+    });
+    if let (Some(body), serde_json::Value::Object(queue)) = (body.as_object_mut(), queue_part(receipt)) {
+        body.extend(queue);
+        body.insert("complete".into(), complete.into());
+        if !complete {
+            body.insert(
+                "pending".into(),
+                (if receipt.is_none() {
+                    "no consumer confirmed in time that the queue is clear of the installation; \
+                     the erasure is recorded, no event of it will be stored, and the consumer \
+                     removes its queued events and dead letters when it runs: repeat the request \
+                     to confirm"
+                } else {
+                    "a consumer held a batch from before the erasure that did not finish in time; \
+                     repeat the request to delete a row it may store"
+                })
+                .into(),
+            );
+        }
+    }
+    Json(body).into_response()
+}
+
+/// What the consumer removed from the queue, as the answer says it; `null` counts while
+/// no receipt has come.
+fn queue_part(receipt: Option<schemas::stream::ErasureReceipt>) -> serde_json::Value {
+    json!({
+        "purged_queued": receipt.map(|r| r.queued),
+        "purged_dead_letters": receipt.map(|r| r.dead_letters),
+    })
 }
 
 /// Delete the installation's raw rows; how many events there were (copies not yet
 /// merged away count once: they are one event).
-/// On a cluster, counted through `events_all` and deleted `ON CLUSTER` on every shard.
+/// On a cluster, counted through `events_all` and deleted `ON CLUSTER` on every shard,
+/// or, without `on_cluster`, on each shard of `clickhouse.shard_urls` in turn.
 async fn delete_rows(
     client: &clickhouse::Client,
     clickhouse: &schemas::store::ClickHouseSettings,
@@ -185,12 +201,10 @@ async fn delete_rows(
         .bind(id.to_string())
         .fetch_one::<u64>()
         .await?;
-    if n > 0 {
-        let on_cluster = if clickhouse.cluster.is_empty() {
-            String::new()
-        } else {
-            format!(" ON CLUSTER '{}'", clickhouse.cluster)
-        };
+    if n == 0 {
+        return Ok(0);
+    }
+    let delete = |client: &clickhouse::Client, on_cluster: String| {
         client
             .query(&format!(
                 "DELETE FROM {}{on_cluster} WHERE random_id = ?",
@@ -198,7 +212,15 @@ async fn delete_rows(
             ))
             .bind(id.to_string())
             .execute()
-            .await?;
+    };
+    if clickhouse.cluster.is_empty() {
+        delete(client, String::new()).await?;
+    } else if clickhouse.on_cluster {
+        delete(client, format!(" ON CLUSTER '{}'", clickhouse.cluster)).await?;
+    } else {
+        for shard in clickhouse.shard_clients() {
+            delete(&shard, String::new()).await?;
+        }
     }
     Ok(n)
 }

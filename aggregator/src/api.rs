@@ -38,10 +38,12 @@ pub fn router(state: AppState, rate_limit: Arc<RateLimit>) -> Router {
         .load_shed()
         .concurrency_limit(settings.max_concurrency)
         .timeout(settings.request_timeout);
-    public_routes(state)
-        .layer(protection)
-        .layer(middleware::from_fn_with_state(rate_limit, limit))
-        .layer(middleware::from_fn(track))
+    runtime::http::with_public_headers(
+        public_routes(state)
+            .layer(protection)
+            .layer(middleware::from_fn_with_state(rate_limit, limit)),
+    )
+    .layer(middleware::from_fn(track))
 }
 
 /// The public routes as a closed set of metric labels.

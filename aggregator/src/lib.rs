@@ -16,8 +16,8 @@
 //! - `cache`: the documents and app names kept in memory between refreshes.
 //! - `dashboard`: the static dashboard and its data scripts.
 //! - `export`: every document written to files, for a static host.
-//! - `admin` and `erasure`: the token-protected admin API, and deleting an installation
-//!   from the queue and the table.
+//! - `admin` and `erasure`: the token-protected admin API, and erasing an installation:
+//!   recorded for the consumer, confirmed by its receipt, then deleted from the table.
 //! - `error`: every way a request fails, mapped to its status in one place.
 //! - `state`: what the handlers share. `settings`: the `aggregator.*` configuration.
 //!   `metric_names`: every metric's name and description.
@@ -70,7 +70,7 @@ pub async fn serve(
     let queues = if settings.aggregator.admin_token.is_empty() {
         None
     } else {
-        let queues = erasure::Queues::connect(&settings.nats)
+        let queues = erasure::Queues::connect(&settings.nats, settings.aggregator.erasure_timeout)
             .await
             .map_err(std::io::Error::other)?;
         Some(Arc::new(queues))

@@ -8,17 +8,17 @@ use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
 
 /// Keys whose environment value is a comma-separated list.
-pub const LIST_KEYS: &[&str] = &["aggregator.trusted_proxies"];
+pub const LIST_KEYS: &[&str] = &["aggregator.trusted_proxies", "clickhouse.shard_urls"];
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     pub aggregator: AggregatorSettings,
     pub clickhouse: ClickHouseSettings,
-    /// The streams, for deletion requests only: the admin API purges an installation's
-    /// queued and dead-lettered messages. The same section as ingest's and the
-    /// consumer's, so that the names agree; the aggregator reads only `url` and the
-    /// stream and subject names.
+    /// The streams, for deletion requests only: the admin API records an erasure and
+    /// reads the consumer's receipt. The same section as ingest's and the consumer's, so
+    /// that the names agree; the aggregator reads only the connection and the stream and
+    /// subject names.
     pub nats: NatsSettings,
     pub log: LogSettings,
 }
@@ -85,6 +85,11 @@ pub struct AggregatorSettings {
     /// Bearer token of the admin API (`/admin/v1/...`); empty switches the API off.
     /// Set it from the environment (`TELEMETRY__AGGREGATOR__ADMIN_TOKEN`), not a file.
     pub admin_token: schemas::secret::Secret,
+    /// How long a deletion request waits for the consumer's receipt before it answers
+    /// `"complete": false`: above the consumer's `ack_wait` plus the 10 s grace the
+    /// consumer allows a batch held from before the erasure.
+    #[serde(with = "humantime_serde")]
+    pub erasure_timeout: Duration,
 }
 
 impl Default for AggregatorSettings {
@@ -105,6 +110,7 @@ impl Default for AggregatorSettings {
             rate_min_runs: 10,
             rate_min_runs_per_day: 1.0,
             admin_token: Default::default(),
+            erasure_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -2,16 +2,20 @@
 //!
 //! Ingest groups the events of many runs into one message, so a deletion request cannot
 //! purge a run's queued events by subject alone. The aggregator records the erasure in
-//! the erasure stream first; the consumer reads that record before every insert and drops
-//! the run's events, wherever they waited. Reading is one stream-info request per batch:
-//! the records themselves are read again only when the stream's sequences moved, which
-//! happens once per deletion request.
+//! the erasure stream first; the consumer reads the records before every insert and drops
+//! the run's events, wherever they waited; `consumer import` reads them before every
+//! batch of the old service's rows. Reading is one stream-info request per batch: only
+//! records added since the last read are fetched, and all of them again only when old
+//! ones have expired (`nats.erasure_max_age`).
+//!
+//! It fails closed: if the records cannot be read, for whatever reason (NATS away, the
+//! stream missing or renamed), nothing is inserted until they can be. A missing stream is
+//! not "no erasures": it may have been deleted with the records in it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use async_nats::jetstream::ErrorCode;
-use async_nats::jetstream::{self, context::GetStreamErrorKind, stream::RawMessageErrorKind};
+use async_nats::jetstream::{self, stream::RawMessageErrorKind};
 use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -39,29 +43,31 @@ impl Erasures {
         }
     }
 
-    /// The runs erased so far: every erasure recorded before this call is in it.
-    ///
-    /// A missing stream holds no erasure: the aggregator refuses a deletion request
-    /// unless the stream exists, so none can have been recorded.
+    /// The runs erased so far: every erasure recorded before this call is in it. An error
+    /// when the records cannot be read; `consumer_erasure_records_available` says which.
     pub async fn current(&self) -> Result<Arc<HashSet<Uuid>>, async_nats::Error> {
-        let stream = match self.js.get_stream(&self.nats.erasure_stream).await {
-            Ok(stream) => stream,
-            Err(e)
-                if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j)
-                    if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-            {
-                return Ok(Arc::default());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let read = self.read().await;
+        metrics::gauge!(crate::metric_names::ERASURE_RECORDS_AVAILABLE)
+            .set(if read.is_ok() { 1.0 } else { 0.0 });
+        read
+    }
+
+    async fn read(&self) -> Result<Arc<HashSet<Uuid>>, async_nats::Error> {
+        let stream = self.js.get_stream(&self.nats.erasure_stream).await?;
         let state = stream.cached_info().state.clone();
         let mut known = self.known.lock().await;
         if (state.first_sequence, state.last_sequence) == (known.first, known.last) {
             return Ok(known.runs.clone());
         }
-        let mut runs = HashSet::new();
+        // Records are only appended, and leave only by age: if none has left since the
+        // last read, the new ones are all that is needed.
+        let (mut runs, from) = if state.first_sequence == known.first && known.last > 0 {
+            ((*known.runs).clone(), known.last + 1)
+        } else {
+            (HashSet::new(), state.first_sequence)
+        };
         if state.messages > 0 {
-            for sequence in state.first_sequence..=state.last_sequence {
+            for sequence in from..=state.last_sequence {
                 match stream.get_raw_message(sequence).await {
                     Ok(record) => {
                         if let Some(id) = self.nats.erased_installation(record.subject.as_str()) {

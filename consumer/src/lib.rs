@@ -4,6 +4,8 @@
 //! # Module map
 //! - `writer`: the pull loop: fetch a batch, store it, then ack; dead letters; the lag.
 //! - `erasures`: the runs erased on request, read before every insert.
+//! - `purge`: carrying out an erasure in the queue (queued messages, dead letters), with
+//!   a receipt for the aggregator.
 //! - `store`: storing one batch, splitting it around rows ClickHouse refuses as data.
 //! - `sink`: the `Sink` trait and its ClickHouse implementation, which tells an outage
 //!   from bad data.
@@ -11,11 +13,13 @@
 //! - `settings`: the `consumer.*`, `nats.*` and `clickhouse.*` configuration.
 //! - `metric_names`: every metric's name and description.
 //!
-//! This file holds the entry points: [`migrate`], [`ensure_streams`] and [`run`].
+//! This file holds the entry points: [`migrate`], [`ensure_streams`], [`migrate_all`]
+//! (what `consumer migrate` does), [`run`] and [`carry_out_erasures`].
 
 mod erasures;
 mod import;
 mod metric_names;
+mod purge;
 mod settings;
 mod sink;
 mod store;
@@ -63,8 +67,8 @@ pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerE
     Ok(applied)
 }
 
-/// Create or update the events and dead-letter streams: what `consumer migrate` does
-/// for NATS, as the one user allowed to (compose/nats/auth.conf).
+/// Create or update the events, dead-letter and erasure streams: what `consumer migrate`
+/// does for NATS, as the one user allowed to (compose/nats/auth.conf).
 pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
     let client = settings
         .nats
@@ -72,7 +76,7 @@ pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
         .connect(settings.nats.servers())
         .await
         .map_err(|e| ConsumerError::Nats(e.into()))?;
-    let js = async_nats::jetstream::new(client);
+    let js = async_nats::jetstream::new(client.clone());
     for config in [
         settings.nats.events_stream(),
         settings.nats.dlq_stream(),
@@ -82,7 +86,47 @@ pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
             .await
             .map_err(|e| ConsumerError::Nats(e.into()))?;
     }
+    let _ = client.drain().await;
     Ok(())
+}
+
+/// What `consumer migrate` does: the ClickHouse schema and retention, then the streams,
+/// each tried again with backoff until it succeeds or `deadline` has passed.
+///
+/// A start is often a restart of everything: ClickHouse still loading its tables, a
+/// JetStream cluster still electing the leaders of streams it already holds (where a
+/// stream request times out for a while). A migration that gave up at the first error
+/// would leave compose's consumer, which waits for it, never starting.
+pub async fn migrate_all(
+    settings: &Settings,
+    deadline: Duration,
+) -> Result<Vec<&'static str>, ConsumerError> {
+    let until = std::time::Instant::now() + deadline;
+    let applied = retry_until(until, "the ClickHouse migrations", || migrate(settings)).await?;
+    retry_until(until, "the streams", || ensure_streams(settings)).await?;
+    Ok(applied)
+}
+
+/// Retry `attempt` with a capped backoff until it succeeds, or return its last error at
+/// `until`. An edited migration is not retried: no wait can mend it.
+async fn retry_until<T, F: Future<Output = Result<T, ConsumerError>>>(
+    until: std::time::Instant,
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, ConsumerError> {
+    let mut backoff =
+        runtime::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e @ ConsumerError::Migration(schemas::migrations::MigrationError::Edited { .. })) => {
+                return Err(e);
+            }
+            Err(e) if std::time::Instant::now() >= until => return Err(e),
+            Err(e) => tracing::warn!(error = %e, what, "not done yet; retrying"),
+        }
+        tokio::time::sleep(backoff.next_wait()).await;
+    }
 }
 
 /// Run the consumer until `shutdown` resolves, serving `/metrics` and `/healthz` on
@@ -158,6 +202,8 @@ pub async fn run(
         js.clone(),
         settings.nats.stream.clone(),
     ));
+    // Erasures are carried out beside the writers, by whichever process takes the record.
+    let purger = tokio::spawn(run_purger(js.clone(), settings.nats.clone(), stop.clone()));
     tracing::info!(durable = %settings.consumer.durable, "consumer running");
     // Several batches in progress at once: while one is being inserted, another is pulled
     // or acked, so neither NATS nor ClickHouse waits for the other.
@@ -178,12 +224,54 @@ pub async fn run(
     for worker in workers {
         let _ = worker.await;
     }
+    // An erasure in progress is not lost: its record stays unacked and is taken up again.
+    purger.abort();
     lag.abort();
     // Acks are confirmed per batch already; this only must not hang with NATS gone.
     let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     let _ = ops_server.await;
     tracing::info!("consumer stopped");
     Ok(())
+}
+
+/// Carry out erasure records until `shutdown` resolves, and store nothing: what every
+/// consumer process does beside its writers (`run`). Alone, it is how an operator clears
+/// the queue of erased installations while the writers are held (and how the tests hold
+/// them still).
+pub async fn carry_out_erasures(
+    settings: &Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ConsumerError> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let client = settings
+        .nats
+        .connect_options("telemetry-consumer")
+        .retry_on_initial_connect()
+        .connect(settings.nats.servers())
+        .await
+        .map_err(|e| ConsumerError::Nats(e.into()))?;
+    let js = async_nats::jetstream::new(client);
+    run_purger(js, settings.nats.clone(), stop).await;
+    Ok(())
+}
+
+/// The purger of one process, bound once its durable can be, until `stop`.
+async fn run_purger(
+    js: async_nats::jetstream::Context,
+    nats: schemas::stream::NatsSettings,
+    stop: watch::Receiver<bool>,
+) {
+    let purger = retry_until_stopped("the erasure records", &stop, || {
+        purge::Purger::new(js.clone(), nats.clone())
+    })
+    .await;
+    if let Some(purger) = purger {
+        purger.run(stop).await;
+    }
 }
 
 /// Retry `attempt` with a capped backoff until it succeeds, or `None` once asked to stop.
@@ -211,6 +299,10 @@ async fn retry_until_stopped<T, E: std::fmt::Display, F: Future<Output = Result<
 /// but not yet acknowledged.
 /// The stream's size too, so that Grafana shows how full the queue is (its `max_bytes`
 /// is where ingest starts answering 503).
+///
+/// And the age of the oldest message in it: on a work-queue stream a message leaves when
+/// it is acked, so the first one is the oldest not yet stored. It tells, long before
+/// `nats.max_age` would drop it, that an event is stuck (the alert fires at an hour).
 async fn report_lag(
     mut consumer: async_nats::jetstream::consumer::PullConsumer,
     js: async_nats::jetstream::Context,
@@ -226,8 +318,17 @@ async fn report_lag(
         if let Ok(mut s) = js.get_stream(&stream).await
             && let Ok(info) = s.info().await
         {
-            metrics::gauge!(crate::metric_names::STREAM_MESSAGES).set(info.state.messages as f64);
-            metrics::gauge!(crate::metric_names::STREAM_BYTES).set(info.state.bytes as f64);
+            let state = &info.state;
+            metrics::gauge!(crate::metric_names::STREAM_MESSAGES).set(state.messages as f64);
+            metrics::gauge!(crate::metric_names::STREAM_BYTES).set(state.bytes as f64);
+            let age = if state.messages == 0 {
+                0.0
+            } else {
+                (time::OffsetDateTime::now_utc() - state.first_timestamp)
+                    .as_seconds_f64()
+                    .max(0.0)
+            };
+            metrics::gauge!(crate::metric_names::OLDEST_MESSAGE_AGE_SECONDS).set(age);
         }
     }
 }

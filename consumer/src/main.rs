@@ -16,8 +16,14 @@ struct Cli {
 enum Command {
     /// Consume (the default).
     Run,
-    /// Apply the ClickHouse migrations and retention, then exit.
-    Migrate,
+    /// Apply the ClickHouse migrations and retention and create or update the streams,
+    /// retrying what fails (a server still starting, a cluster still electing) until the
+    /// deadline; then exit.
+    Migrate {
+        /// Give up after this long (`90s`, `10m`).
+        #[arg(long, default_value = "10m")]
+        deadline: humantime::Duration,
+    },
     /// Import the old service's table (telemetry_db.telemetry) through the live parser
     /// and scrubber, resuming where the last import stopped; prints the counts as JSON.
     Import(consumer::ImportArgs),
@@ -28,12 +34,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings: consumer::Settings = runtime::service::start(&cli.config)?;
     match cli.command.unwrap_or(Command::Run) {
-        Command::Migrate => {
-            let applied = consumer::migrate(&settings).await?;
-            tracing::info!(?applied, "migrations done");
+        Command::Migrate { deadline } => {
             // The streams too: with NATS users, the one job allowed to create them.
-            consumer::ensure_streams(&settings).await?;
-            tracing::info!("streams ready");
+            let applied = consumer::migrate_all(&settings, deadline.into()).await?;
+            tracing::info!(?applied, "migrations done; streams ready");
         }
         Command::Import(args) => {
             let report =

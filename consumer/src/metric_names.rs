@@ -6,8 +6,12 @@ pub const ACK_FAILURES_TOTAL: &str = "consumer_ack_failures_total";
 pub const BATCH_SIZE_ROWS: &str = "consumer_batch_size_rows";
 pub const CLICKHOUSE_ERRORS_TOTAL: &str = "consumer_clickhouse_errors_total";
 pub const DEAD_LETTERED_TOTAL: &str = "consumer_dead_lettered_total";
+pub const ERASURE_FAILURES_TOTAL: &str = "consumer_erasure_failures_total";
+pub const ERASURE_RECORDS_AVAILABLE: &str = "consumer_erasure_records_available";
+pub const ERASURES_CARRIED_OUT_TOTAL: &str = "consumer_erasures_carried_out_total";
 pub const EVENTS_ERASED_TOTAL: &str = "consumer_events_erased_total";
 pub const INSERT_DURATION_SECONDS: &str = "consumer_insert_duration_seconds";
+pub const OLDEST_MESSAGE_AGE_SECONDS: &str = "consumer_oldest_message_age_seconds";
 pub const PENDING_MESSAGES: &str = "consumer_pending_messages";
 pub const REDELIVERIES_TOTAL: &str = "consumer_redeliveries_total";
 pub const ROWS_INSERTED_TOTAL: &str = "consumer_rows_inserted_total";
@@ -26,6 +30,23 @@ pub fn describe() {
         "Queued events not stored because their run was erased on request"
     );
     metrics::counter!(EVENTS_ERASED_TOTAL).increment(0);
+    describe_gauge!(
+        ERASURE_RECORDS_AVAILABLE,
+        "1 when the erasure records could be read; 0 while inserts wait until they can"
+    );
+    describe_counter!(
+        ERASURES_CARRIED_OUT_TOTAL,
+        "Erasures whose queued messages and dead letters were removed, receipt published"
+    );
+    describe_counter!(
+        ERASURE_FAILURES_TOTAL,
+        "Attempts to carry out an erasure in the queue that failed (retried)"
+    );
+    describe_gauge!(
+        OLDEST_MESSAGE_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest message in the events stream, not yet stored (0 when empty)"
+    );
     describe_histogram!(BATCH_SIZE_ROWS, "Rows per batch written to ClickHouse");
     describe_histogram!(
         INSERT_DURATION_SECONDS,
@@ -60,10 +81,12 @@ pub fn describe() {
         REDELIVERIES_TOTAL,
         DEAD_LETTERED_TOTAL,
         ACK_FAILURES_TOTAL,
+        ERASURES_CARRIED_OUT_TOTAL,
+        ERASURE_FAILURES_TOTAL,
     ] {
         metrics::counter!(name).increment(0);
     }
-    for kind in ["rejected", "network", "timeout", "server", "other"] {
+    for kind in crate::sink::ERROR_KINDS {
         metrics::counter!(CLICKHOUSE_ERRORS_TOTAL, "kind" => kind).increment(0);
     }
 }

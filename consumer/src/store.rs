@@ -2,6 +2,7 @@
 //!
 //! Kept apart from the NATS side so that its decisions can be tested with a fake sink.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use schemas::Event;
@@ -11,15 +12,26 @@ use crate::sink::{InsertError, Sink};
 /// The rows ClickHouse refused as data: index in the batch, and why.
 pub type Rejected = Vec<(usize, String)>;
 
+/// How many times an error that is on neither list (`sink::InsertError::Unexplained`) is
+/// retried before it is taken for the rows' fault. With the writer's backoff, about two
+/// seconds: far below `nats.max_age`, after which a waiting batch would be lost.
+pub const UNEXPLAINED_TRIES: u32 = 5;
+
 /// Storing one batch, resumable across outages.
 ///
 /// A batch that ClickHouse rejects as data is split in halves until the bad rows are
 /// alone, so the good rows still land. An outage stops the work where it is; the caller
-/// decides how long to wait, then resumes.
+/// decides how long to wait, then resumes. An unexplained error stops it too, but only
+/// [`UNEXPLAINED_TRIES`] times: then its code is taken for the data's, and the batch is
+/// split like a rejected one, at once for every later failure with that code.
 pub struct Storing {
     /// Ranges of the batch still to insert: the whole batch, split on rejection.
     pending: Vec<Range<usize>>,
     rejected: Rejected,
+    /// Unexplained failures waited out so far.
+    unexplained: u32,
+    /// Codes taken for the data's after the bounded tries.
+    condemned: HashSet<u32>,
 }
 
 impl Storing {
@@ -29,6 +41,33 @@ impl Storing {
         Self {
             pending,
             rejected: Vec::new(),
+            unexplained: 0,
+            condemned: HashSet::new(),
+        }
+    }
+
+    /// Whether a failure blames the rows: a rejection, or an unexplained code that has
+    /// been retried enough.
+    fn blames_rows(&mut self, e: &InsertError) -> bool {
+        match e {
+            InsertError::Rejected(_) => true,
+            InsertError::Unavailable(_) => false,
+            InsertError::Unexplained { code, .. } => {
+                if self.condemned.contains(code) {
+                    return true;
+                }
+                self.unexplained += 1;
+                if self.unexplained >= UNEXPLAINED_TRIES {
+                    tracing::warn!(
+                        code,
+                        tries = self.unexplained,
+                        "ClickHouse keeps failing with an unlisted code; taking it for the rows' fault"
+                    );
+                    self.condemned.insert(*code);
+                    return true;
+                }
+                false
+            }
         }
     }
 
@@ -56,19 +95,16 @@ impl Storing {
                 Err(e) => {
                     metrics::counter!(crate::metric_names::CLICKHOUSE_ERRORS_TOTAL, "kind" => e.kind())
                         .increment(1);
-                    match e {
-                        InsertError::Rejected(_) if range.len() == 1 => {
-                            self.rejected.push((range.start, e.to_string()));
-                        }
-                        InsertError::Rejected(_) => {
-                            let mid = range.start + range.len() / 2;
-                            self.pending.push(mid..range.end);
-                            self.pending.push(range.start..mid);
-                        }
-                        InsertError::Unavailable(_) => {
-                            self.pending.push(range);
-                            return Err(e);
-                        }
+                    if !self.blames_rows(&e) {
+                        self.pending.push(range);
+                        return Err(e);
+                    }
+                    if range.len() == 1 {
+                        self.rejected.push((range.start, e.to_string()));
+                    } else {
+                        let mid = range.start + range.len() / 2;
+                        self.pending.push(mid..range.end);
+                        self.pending.push(range.start..mid);
                     }
                 }
             }
@@ -117,6 +153,14 @@ mod tests {
                     ),
                 ));
             }
+            if rows.iter().any(|r| r.nsapp == "odd") {
+                return Err(InsertError::Unexplained {
+                    code: 4242,
+                    error: clickhouse::error::Error::BadResponse(
+                        "Code: 4242. DB::Exception: nobody listed this".into(),
+                    ),
+                });
+            }
             self.stored
                 .lock()
                 .unwrap()
@@ -153,6 +197,50 @@ mod tests {
         let mut stored = sink.stored.lock().unwrap().clone();
         stored.sort();
         assert_eq!(stored, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[tokio::test]
+    async fn a_row_failing_with_an_unlisted_code_is_rejected_after_bounded_tries() {
+        let sink = Fake::new(&[]);
+        let batch = rows(&["a", "b", "c", "odd", "d", "e", "f", "g"]);
+        let mut storing = Storing::new(batch.len());
+        let mut waits = 0;
+        let rejected = loop {
+            match storing.resume(&sink, &batch).await {
+                Ok(rejected) => break rejected,
+                Err(InsertError::Unexplained { code: 4242, .. }) => waits += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The caller waited out the first tries, and no more: once the code is taken
+        // for the data's, the split finds the row without waiting again.
+        assert_eq!(waits, UNEXPLAINED_TRIES - 1);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].0, 3);
+        assert!(rejected[0].1.contains("4242"), "{}", rejected[0].1);
+        let mut stored = sink.stored.lock().unwrap().clone();
+        stored.sort();
+        assert_eq!(stored, ["a", "b", "c", "d", "e", "f", "g"]);
+        // Seven stored in the halves and quarters, and every try counted: the first
+        // tries of the whole batch, then the split.
+        assert!(*sink.calls.lock().unwrap() <= UNEXPLAINED_TRIES as usize + 2 * 3 + 1);
+    }
+
+    #[tokio::test]
+    async fn a_single_row_batch_with_an_unlisted_code_does_not_wait_forever() {
+        let sink = Fake::new(&[]);
+        let batch = rows(&["odd"]);
+        let mut storing = Storing::new(batch.len());
+        let mut waits = 0;
+        let rejected = loop {
+            match storing.resume(&sink, &batch).await {
+                Ok(rejected) => break rejected,
+                Err(_) => waits += 1,
+            }
+            assert!(waits < 100, "still waiting");
+        };
+        assert_eq!(waits, UNEXPLAINED_TRIES - 1);
+        assert_eq!(rejected.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
     }
 
     #[tokio::test]

@@ -94,15 +94,22 @@ impl Writer {
     /// buffer during a long insert would see their ack wait run out and be redelivered.
     pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), async_nats::Error> {
         let c = &self.settings.consumer;
+        // Set when the last pull came back empty because the next message alone is larger
+        // than `batch_bytes`: the next pull then takes that one message, whatever its size
+        // (at most NATS's max_payload), instead of asking for it in vain forever.
+        let mut oversized = false;
         while !*stop.borrow() {
-            let mut pulled = self
-                .consumer
-                .batch()
-                .max_messages(c.batch_rows)
-                .max_bytes(c.batch_bytes)
-                .expires(c.batch_max_wait)
-                .messages()
-                .await?;
+            let request = self.consumer.batch().expires(c.batch_max_wait);
+            let request = if std::mem::take(&mut oversized) {
+                tracing::info!(
+                    batch_bytes = c.batch_bytes,
+                    "the next message is larger than consumer.batch_bytes; taking it alone"
+                );
+                request.max_messages(1)
+            } else {
+                request.max_messages(c.batch_rows).max_bytes(c.batch_bytes)
+            };
+            let mut pulled = request.messages().await?;
             // Each message is decoded as it arrives, so that closing a batch costs only
             // the insert: decoding thousands at once was a burst of CPU that the
             // ingest processes on the same cores felt as latency.
@@ -115,8 +122,12 @@ impl Writer {
                     }
                     // The server ends a batch that is full by bytes with a 409 status,
                     // which async-nats reports as an error with only a text: the batch is
-                    // complete, not failed.
-                    Err(e) if e.to_string().contains("Message Size Exceeds MaxBytes") => break,
+                    // complete, not failed. If it is empty, the next message alone is
+                    // over the limit.
+                    Err(e) if e.to_string().contains("Message Size Exceeds MaxBytes") => {
+                        oversized = batch.is_empty();
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "pulling messages");
                         break;
@@ -175,7 +186,15 @@ impl Writer {
                                 .then(|| self.settings.nats.installation_of(&message.subject))
                                 .flatten()
                         });
-                        if installation.is_some_and(|id| erased.contains(&id)) {
+                        let erased_here = match installation {
+                            Some(id) => erased.contains(&id),
+                            // Unattributed: it must not carry an erased id to the
+                            // dead letters either.
+                            None => erased
+                                .iter()
+                                .any(|id| crate::purge::names_installation(&line, *id)),
+                        };
+                        if erased_here {
                             dropped += 1;
                             continue;
                         }

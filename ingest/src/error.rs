@@ -41,6 +41,7 @@ impl From<crate::publish::PublishError> for ApiError {
         match e {
             PublishError::Unavailable(why) => ApiError::Unavailable(why),
             PublishError::Encode => ApiError::Internal("it could not be encoded"),
+            PublishError::TooLarge { limit } => ApiError::TooLarge { limit },
         }
     }
 }

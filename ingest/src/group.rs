@@ -18,6 +18,7 @@
 //! is collapsed by the raw table's identity instead (ARCHITECTURE.md, "Exactly once").
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -66,12 +67,15 @@ struct Sender {
 }
 
 impl Group {
-    /// Start the group's task on the current runtime.
+    /// Start the group's task on the current runtime. `server_max` is the most payload
+    /// bytes the NATS server takes in one message, as it last said (see
+    /// [`ServerLimit`]): a group is never larger, whatever `limits.max_bytes` says.
     pub fn start(
         js: jetstream::Context,
         nats: NatsSettings,
         timeout: Duration,
         limits: GroupLimits,
+        server_max: Arc<AtomicUsize>,
     ) -> Self {
         let limits = GroupLimits {
             max_events: limits.max_events.max(1),
@@ -82,7 +86,7 @@ impl Group {
         // their own deadline answers 503 if the queue does not move.
         let (queue, waiting) = mpsc::channel(limits.max_events * limits.in_flight * 2);
         let sender = Arc::new(Sender { js, nats, timeout });
-        tokio::spawn(gather(waiting, sender, limits));
+        tokio::spawn(gather(waiting, sender, limits, server_max));
         Self { queue }
     }
 
@@ -104,7 +108,12 @@ impl Group {
 }
 
 /// Take events off the queue into messages, one per free slot.
-async fn gather(mut queue: mpsc::Receiver<Waiting>, sender: Arc<Sender>, limits: GroupLimits) {
+async fn gather(
+    mut queue: mpsc::Receiver<Waiting>,
+    sender: Arc<Sender>,
+    limits: GroupLimits,
+    server_max: Arc<AtomicUsize>,
+) {
     let slots = Arc::new(Semaphore::new(limits.in_flight));
     let mut carried: Option<Waiting> = None;
     loop {
@@ -119,6 +128,10 @@ async fn gather(mut queue: mpsc::Receiver<Waiting>, sender: Arc<Sender>, limits:
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        let limits = GroupLimits {
+            max_bytes: limits.max_bytes.min(server_max.load(Ordering::Relaxed)),
+            ..limits
+        };
         let (group, over) = take(first, &mut queue, limits);
         carried = over;
         let sender = sender.clone();
@@ -126,6 +139,52 @@ async fn gather(mut queue: mpsc::Receiver<Waiting>, sender: Arc<Sender>, limits:
             sender.publish(group).await;
             drop(slot);
         });
+    }
+}
+
+/// The largest group the NATS server takes, kept current from what it says when the
+/// connection is made (and again after every reconnect, which may reach another server).
+pub struct ServerLimit;
+
+impl ServerLimit {
+    /// Room left in a message for its headers and protocol line: a group carries none,
+    /// a lone event its `Nats-Msg-Id`.
+    const HEADROOM: usize = 1024;
+
+    /// A cell holding the server's limit, `usize::MAX` until it is known, and a task that
+    /// keeps it current and says once when it is below what the settings ask for.
+    pub fn watch(client: async_nats::Client, configured: usize, body_limit: usize) -> Arc<AtomicUsize> {
+        let cell = Arc::new(AtomicUsize::new(usize::MAX));
+        let shared = cell.clone();
+        tokio::spawn(async move {
+            let mut said = 0;
+            loop {
+                let max_payload = client.server_info().max_payload;
+                if max_payload > 0 {
+                    let limit = max_payload.saturating_sub(Self::HEADROOM).max(1);
+                    shared.store(limit, Ordering::Relaxed);
+                    if max_payload != said {
+                        said = max_payload;
+                        if configured > limit {
+                            tracing::warn!(
+                                group_max_bytes = configured,
+                                max_payload,
+                                "ingest.group_max_bytes is above what the NATS server takes in one message (max_payload); groups are capped at the server's limit"
+                            );
+                        }
+                        if body_limit > limit {
+                            tracing::warn!(
+                                body_limit_bytes = body_limit,
+                                max_payload,
+                                "ingest.body_limit_bytes is above the NATS server's max_payload: an event that large is refused with 413"
+                            );
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        cell
     }
 }
 

@@ -3,7 +3,7 @@
 //! HTTP behaviour is tested without a NATS server.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use schemas::Event;
 use schemas::stream::NatsSettings;
 use uuid::Uuid;
 
-use crate::group::Group;
+use crate::group::{Group, ServerLimit};
 
 use crate::settings::Settings;
 
@@ -37,6 +37,10 @@ pub enum PublishError {
     /// The event itself could not be encoded: a retry meets the same fault.
     #[error("the event could not be encoded")]
     Encode,
+    /// The event, encoded, is larger than the queue takes in one message (NATS's
+    /// `max_payload`, when it is below `ingest.body_limit_bytes`).
+    #[error("the event is larger than the queue takes ({limit} bytes)")]
+    TooLarge { limit: usize },
 }
 
 /// A durable queue for accepted events. `publish` resolves `Ok` only once the event is
@@ -103,6 +107,8 @@ pub struct JetStreamPublisher {
     nats: NatsSettings,
     group: Group,
     timeout: Duration,
+    /// The most bytes the server takes in one message (`ServerLimit`).
+    server_max: Arc<AtomicUsize>,
 }
 
 impl JetStreamPublisher {
@@ -119,11 +125,18 @@ impl JetStreamPublisher {
             .map_err(std::io::Error::other)?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.ingest.publish_timeout);
+        let limits = settings.ingest.group_limits();
+        let server_max = ServerLimit::watch(
+            client.clone(),
+            limits.max_bytes,
+            settings.ingest.body_limit_bytes,
+        );
         let group = Group::start(
             js.clone(),
             settings.nats.clone(),
             settings.ingest.publish_timeout,
-            settings.ingest.group_limits(),
+            limits,
+            server_max.clone(),
         );
         Ok(Self {
             client,
@@ -131,6 +144,7 @@ impl JetStreamPublisher {
             nats: settings.nats.clone(),
             group,
             timeout: settings.ingest.publish_timeout,
+            server_max,
         })
     }
 
@@ -167,6 +181,10 @@ impl JetStreamPublisher {
     /// identity).
     async fn publish_now(&self, event: &Event) -> Result<Accepted, PublishError> {
         let encoded = event.encode().map_err(|_| PublishError::Encode)?;
+        let limit = self.server_max.load(Ordering::Relaxed);
+        if encoded.payload.len() > limit {
+            return Err(PublishError::TooLarge { limit });
+        }
         let queued = self
             .group
             .publish(encoded.payload, event.random_id, encoded.event_id);

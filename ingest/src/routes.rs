@@ -45,12 +45,14 @@ pub fn router(state: AppState, rate_limit: Arc<RateLimit>) -> Router {
         .layer(protection)
         .layer(middleware::from_fn_with_state(rate_limit, limit::enforce))
         .with_state(state.clone());
-    Router::new()
-        .merge(events)
-        .route("/openapi.json", get(openapi))
-        .fallback(not_found)
-        .layer(middleware::from_fn(error::json_errors))
-        .layer(middleware::from_fn(track))
+    runtime::http::with_public_headers(
+        Router::new()
+            .merge(events)
+            .route("/openapi.json", get(openapi))
+            .fallback(not_found)
+            .layer(middleware::from_fn(error::json_errors)),
+    )
+    .layer(middleware::from_fn(track))
 }
 
 /// The operators' routes, served on `ingest.internal_listen` only.

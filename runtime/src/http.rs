@@ -98,6 +98,35 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The content security policy of every public answer: the dashboard loads its own
+/// scripts, styles and data scripts and nothing else, runs no inline script, sends no
+/// form, and is framed by no one. A JSON answer needs none of it, which the policy
+/// grants.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// `router` with the headers a public page and API should send, on every answer that
+/// does not set them itself: the content security policy above, no MIME sniffing, no
+/// framing, and no referrer sent from the dashboard's links. (HSTS is the TLS proxy's:
+/// compose/caddy/Caddyfile.)
+pub fn with_public_headers(router: Router) -> Router {
+    use axum::http::{HeaderName, HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let headers: [(HeaderName, &'static str); 4] = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
 /// Serve the public `app` on `public` and the operators' routes (`internal`: metrics,
 /// health, admin) on `internal_listener`, until `shutdown` resolves. The two never
 /// share a listener, so a proxy in front of the public one cannot expose the others by

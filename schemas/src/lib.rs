@@ -14,13 +14,15 @@
 //!   reads why a run failed; [`text`] cuts to a length.
 //! - Where events go: [`names`] (stream, subjects, table), [`stream`] (the JetStream
 //!   stream definitions and NATS settings), [`store`] (the ClickHouse settings) and
-//!   [`migrations`] (the DDL, applied in order and recorded).
+//!   [`migrations`] (the DDL, applied in order and recorded, one migrator at a time
+//!   under the [`lease`]).
 //! - [`secret`]: a setting whose `Debug` and logs never show its value.
 
 pub mod body;
 pub mod category;
 mod event;
 pub mod ids;
+pub mod lease;
 pub mod migrations;
 pub mod names;
 pub mod parse;

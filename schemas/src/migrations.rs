@@ -6,6 +6,11 @@
 //! mismatch stops the start rather than leaving the schema in an unknown state.
 //!
 //! Statements in a file are separated by a `;` at the end of a line.
+//!
+//! Migrators take turns: [`apply`] holds the database's migration lease ([`crate::lease`])
+//! while it reads what is applied and applies the rest. A migration that moves rows
+//! (0006) drops the table it moved them from only after every insert that was running
+//! into it has finished and its rows have been copied too (`settle_inserts`).
 
 use clickhouse::Client;
 use sha2::{Digest, Sha256};
@@ -80,6 +85,10 @@ pub enum MigrationError {
         "migration {0} moves data and cannot run ON CLUSTER; apply it per shard (README.md, \"Going past one machine\")"
     )]
     MovesDataOnCluster(&'static str),
+    #[error(transparent)]
+    Lease(#[from] crate::lease::LeaseError),
+    #[error("inserts into the table migration {0} moves rows from did not finish within {1:?}")]
+    InsertsRunning(&'static str, std::time::Duration),
 }
 
 #[derive(Debug, clickhouse::Row, serde::Deserialize)]
@@ -229,8 +238,12 @@ pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec
     out
 }
 
-/// Create the database if needed and apply every migration that is not yet recorded.
-/// Returns the names of the migrations applied by this call.
+/// How long a migrator waits for another one's lease, and a data-moving migration for
+/// the inserts still running into its source table.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Create the database if needed and apply every migration that is not yet recorded,
+/// holding the migration lease. Returns the names of the migrations applied by this call.
 ///
 /// `client` must not have a database set; the one named here is created and used.
 /// `cluster` says how the schema is laid out over servers (see `for_cluster`).
@@ -267,6 +280,20 @@ pub async fn apply(
         db.query(&stmt).execute().await?;
     }
 
+    let lease = crate::lease::Lease::acquire(&db, WAIT).await?;
+    let applied = apply_held(&db, database, cluster, &lease).await;
+    lease.release().await;
+    applied
+}
+
+/// [`apply`] once the lease is held: what is applied is read under the lease, so that a
+/// migrator that waited for another one sees its work and repeats none of it.
+async fn apply_held(
+    db: &Client,
+    database: &str,
+    cluster: Cluster<'_>,
+    lease: &crate::lease::Lease,
+) -> Result<Vec<&'static str>, MigrationError> {
     let applied: Vec<Applied> = db
         .query(&format!(
             "SELECT version, checksum FROM {MIGRATIONS_TABLE} FINAL ORDER BY version"
@@ -294,21 +321,21 @@ pub async fn apply(
             name: m.name,
             source,
         };
-        for step in m.steps() {
-            if let Some(when) = &step.when {
-                let go: u8 = db
-                    // A scalar subquery is Nullable; no answer runs nothing.
-                    .query(&format!("SELECT toUInt8(ifNull(({when}), 0))"))
-                    .fetch_one()
+        let steps = m.steps();
+        for (i, step) in steps.iter().enumerate() {
+            if m.moves_data() && step.sql.trim_start().starts_with("DROP TABLE") && i > 0 {
+                // The table about to go is the one the rows were moved from. An insert
+                // that began before the exchange still writes into it, and its rows
+                // would go with it: wait for every insert running now, then copy once
+                // more what reached it since.
+                settle_inserts(db, m.name).await?;
+                run_step(db, &steps[i - 1], cluster, database, lease)
                     .await
                     .map_err(failed)?;
-                if go == 0 {
-                    continue;
-                }
             }
-            for stmt in for_cluster(&step.sql, cluster, database) {
-                db.query(&stmt).execute().await.map_err(failed)?;
-            }
+            run_step(db, step, cluster, database, lease)
+                .await
+                .map_err(failed)?;
         }
         let mut insert = db.insert::<Record<'_>>(MIGRATIONS_TABLE).await?;
         insert
@@ -322,6 +349,62 @@ pub async fn apply(
         newly.push(m.name);
     }
     Ok(newly)
+}
+
+/// Run one step if its guard allows, with the lease checked first.
+async fn run_step(
+    db: &Client,
+    step: &Step,
+    cluster: Cluster<'_>,
+    database: &str,
+    lease: &crate::lease::Lease,
+) -> Result<(), clickhouse::error::Error> {
+    let lost = |e: crate::lease::LeaseError| clickhouse::error::Error::Custom(e.to_string());
+    lease.check().await.map_err(lost)?;
+    if let Some(when) = &step.when {
+        let go: u8 = db
+            // A scalar subquery is Nullable; no answer runs nothing.
+            .query(&format!("SELECT toUInt8(ifNull(({when}), 0))"))
+            .fetch_one()
+            .await?;
+        if go == 0 {
+            return Ok(());
+        }
+    }
+    for stmt in for_cluster(&step.sql, cluster, database) {
+        db.query(&stmt).execute().await?;
+    }
+    Ok(())
+}
+
+/// Wait until every insert running on the server now has finished (an insert binds its
+/// table when it starts, so one that began before an exchange writes into the old
+/// table to its end). The migrator may read `system.processes`
+/// (compose/clickhouse/users.d/telemetry.xml).
+async fn settle_inserts(db: &Client, name: &'static str) -> Result<(), MigrationError> {
+    let running: Vec<String> = db
+        .query(
+            "SELECT query_id FROM system.processes \
+             WHERE query_kind = 'Insert' AND query_id != queryID()",
+        )
+        .fetch_all()
+        .await?;
+    let started = std::time::Instant::now();
+    while !running.is_empty() {
+        let left: u64 = db
+            .query("SELECT count() FROM system.processes WHERE has(?, query_id)")
+            .bind(&running)
+            .fetch_one()
+            .await?;
+        if left == 0 {
+            break;
+        }
+        if started.elapsed() >= WAIT {
+            return Err(MigrationError::InsertsRunning(name, WAIT));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// The migrations this build knows that are not recorded in `client`'s database yet;

@@ -10,12 +10,16 @@ pub const DLQ_STREAM: &str = "TELEMETRY_DLQ";
 /// Subject of the dead-letter stream.
 pub const DLQ_SUBJECT: &str = "telemetry.dlq";
 /// Stream of erasures: one message per deletion request, on `<subject>.<random_id>`,
-/// kept while an event of that run may still be queued.
+/// kept while a copy of that run's events may still arrive (`nats.erasure_max_age`),
+/// and the consumer's receipt of each on `<subject>.<random_id>.done`.
 pub const ERASURE_STREAM: &str = "TELEMETRY_ERASURES";
 /// Subject of the erasure stream.
 pub const ERASURE_SUBJECT: &str = "telemetry.erasures";
 /// Durable pull consumer shared by every consumer process.
 pub const DURABLE: &str = "clickhouse-writer";
+/// Durable pull consumer on the erasure stream, through which the consumer processes
+/// carry out each erasure once (compose/nats/auth.conf names it).
+pub const ERASURE_DURABLE: &str = "erasure-purger";
 /// ClickHouse database of the pipeline.
 pub const DATABASE: &str = "telemetry";
 /// Raw events table, one row per accepted event.

@@ -21,6 +21,10 @@ pub struct ClickHouseSettings {
     /// ClickHouse Keeper), or, when false, on the node `url` names only; `consumer
     /// migrate` then runs once per node (shards without replication).
     pub on_cluster: bool,
+    /// With `cluster` and without `on_cluster`: the HTTP URL of every shard, so that an
+    /// erasure deletes on each of them (a delete cannot go through the Distributed
+    /// table). Empty: erasures are refused on such a cluster.
+    pub shard_urls: Vec<String>,
 }
 
 impl Default for ClickHouseSettings {
@@ -32,6 +36,7 @@ impl Default for ClickHouseSettings {
             password: Default::default(),
             cluster: String::new(),
             on_cluster: true,
+            shard_urls: Vec::new(),
         }
     }
 }
@@ -57,6 +62,21 @@ impl ClickHouseSettings {
         } else {
             client.with_setting("distributed_foreground_insert", "1")
         }
+    }
+
+    /// A client of each shard of `shard_urls`, in the pipeline's database, as this user.
+    pub fn shard_clients(&self) -> Vec<Client> {
+        self.shard_urls
+            .iter()
+            .map(|url| {
+                Self {
+                    url: url.clone(),
+                    cluster: String::new(),
+                    ..self.clone()
+                }
+                .client()
+            })
+            .collect()
     }
 
     /// How the schema is laid out over servers.

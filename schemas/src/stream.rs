@@ -48,6 +48,11 @@ pub struct NatsSettings {
     pub duplicate_window: Duration,
     #[serde(with = "humantime_serde")]
     pub dlq_max_age: Duration,
+    /// How long an erasure is remembered: as long as a copy of the erased run's events
+    /// may still arrive from anywhere (the old service's table keeps rows for a year),
+    /// so that none of them is ever stored again.
+    #[serde(with = "humantime_serde")]
+    pub erasure_max_age: Duration,
 }
 
 impl Default for NatsSettings {
@@ -68,6 +73,7 @@ impl Default for NatsSettings {
             replicas: 1,
             duplicate_window: Duration::from_secs(120),
             dlq_max_age: Duration::from_secs(30 * 24 * 3600),
+            erasure_max_age: Duration::from_secs(400 * 24 * 3600),
         }
     }
 }
@@ -83,12 +89,28 @@ impl NatsSettings {
     }
 
     /// Connection options with this service's name and credentials.
+    ///
+    /// A user receives its replies under an inbox of its own, `_INBOX_<user>`, the only
+    /// subjects compose/nats/auth.conf lets it subscribe to: ingest, the internet-facing
+    /// service, cannot read what the consumer or the aggregator are answered.
     pub fn connect_options(&self, name: &str) -> async_nats::ConnectOptions {
         let options = async_nats::ConnectOptions::new().name(name);
         if self.user.is_empty() {
             options
         } else {
-            options.user_and_password(self.user.clone(), self.password.expose().to_owned())
+            options
+                .user_and_password(self.user.clone(), self.password.expose().to_owned())
+                .custom_inbox_prefix(self.inbox_prefix())
+        }
+    }
+
+    /// Where this user's replies arrive: `_INBOX_<user>`, or NATS's own `_INBOX`
+    /// without a user.
+    pub fn inbox_prefix(&self) -> String {
+        if self.user.is_empty() {
+            "_INBOX".into()
+        } else {
+            format!("_INBOX_{}", self.user)
         }
     }
 
@@ -108,7 +130,19 @@ impl NatsSettings {
         installation_subject(&self.erasure_subject, random_id)
     }
 
-    /// The installation an erasure subject names.
+    /// The subject of the consumer's receipt for the erasure of `random_id`: under the
+    /// erasure subject, one token deeper, so that the aggregator (which may publish
+    /// `<erasure_subject>.*` only) cannot write one.
+    pub fn erasure_receipt_subject(&self, random_id: Uuid) -> String {
+        format!("{}.done", self.erasure_subject_of(random_id))
+    }
+
+    /// The subjects of the erasure records, without the receipts.
+    pub fn erasure_records(&self) -> String {
+        format!("{}.*", self.erasure_subject)
+    }
+
+    /// The installation an erasure subject names (a record, not a receipt).
     pub fn erased_installation(&self, subject: &str) -> Option<Uuid> {
         let token = subject
             .strip_prefix(self.erasure_subject.as_str())?
@@ -161,9 +195,10 @@ impl NatsSettings {
     }
 
     /// The erasure stream: a record of each deletion request, which the consumer reads
-    /// before every insert and so never stores an event of an erased run, wherever in
-    /// the queue it waited (a message may group the events of many runs). A record is
-    /// kept a day longer than an event can wait in the queue.
+    /// before every insert (and `consumer import` before every batch), so that an event
+    /// of an erased run is never stored, wherever it waited or came from; and the
+    /// consumer's receipt once it has removed the run's queued messages and dead
+    /// letters. Kept for `erasure_max_age` (docs/ROPA.md says why).
     pub fn erasure_stream(&self) -> Config {
         Config {
             name: self.erasure_stream.clone(),
@@ -171,7 +206,7 @@ impl NatsSettings {
             storage: StorageType::File,
             retention: RetentionPolicy::Limits,
             discard: DiscardPolicy::Old,
-            max_age: self.max_age + Duration::from_secs(24 * 3600),
+            max_age: self.erasure_max_age,
             num_replicas: self.replicas,
             description: Some("Runs erased on request: their queued events are not stored".into()),
             ..Default::default()
@@ -194,6 +229,21 @@ impl NatsSettings {
             ..Default::default()
         }
     }
+}
+
+/// What the consumer removed from the queue for one erasure: its receipt, published on
+/// `NatsSettings::erasure_receipt_subject` for the aggregator to answer the request with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErasureReceipt {
+    /// Messages of the installation's own subject removed from the events stream:
+    /// waiting, or pulled and not yet acked.
+    pub queued: u64,
+    /// Dead letters removed, on its subject and among those that name no installation.
+    pub dead_letters: u64,
+    /// Every consumer that may have been handed one of its messages before the record
+    /// was done with it. If not, a row may still be stored after the rows are deleted,
+    /// and the request should be repeated.
+    pub settled: bool,
 }
 
 /// `<base>.<uuid>`, the uuid hyphenated and in lower case, as `Uuid`'s `Display` writes it:

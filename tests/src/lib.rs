@@ -1,11 +1,15 @@
 //! Harness for the end-to-end tests: ingest, consumer and aggregator run in-process
 //! against the real NATS JetStream and ClickHouse of the local stack (`make stack`).
 //!
-//! Each [`Pipeline`] gets its own stream, subjects, durable consumer and database, so
-//! tests run in parallel on one stack without seeing each other's events.
+//! Each service logs in as itself, as compose runs it: its own NATS user on a NATS
+//! server of the pipeline's own with compose's permissions, and its own ClickHouse user
+//! with the production grants on a database of the pipeline's own (a test slot). So tests
+//! run in parallel without seeing each other's events, and what a service may do in a
+//! test is what it may do in production.
 //!
 //! # Module map
 //! - `pipeline`: [`Pipeline`], the three services of one test, and what it asks of them.
+//! - `logins`: who each service logs in as; the test slots; the operator's logins.
 //! - `servers`: servers a test owns as child processes ([`NatsServer`],
 //!   [`ClickHouseServer`], one [`ChildServer`] type underneath) and the consumer binary
 //!   as a process ([`ConsumerProcess`]).
@@ -16,6 +20,7 @@
 //!   with known statistics.
 
 pub mod corpus;
+mod logins;
 mod pipeline;
 pub mod seeded;
 mod servers;
@@ -23,7 +28,8 @@ mod stack;
 mod wait;
 mod workload;
 
-pub use pipeline::{ADMIN_TOKEN, Pipeline};
+pub use logins::{Slot, clickhouse_admin, dev_password, nats_admin, nats_as};
+pub use pipeline::{ADMIN_TOKEN, Pipeline, migrator};
 pub use servers::{ChildServer, ClickHouseServer, ConsumerProcess, KillOnDrop, NatsServer};
 pub use stack::{
     CLUSTER, binary, clickhouse_url, cluster, cluster_nats_url, cluster_shard_urls, free_port,

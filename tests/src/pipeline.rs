@@ -1,5 +1,6 @@
-//! The pipeline of one test: ingest, consumer and aggregator in-process, on a stream,
-//! durable consumer and database of its own on the shared local stack.
+//! The pipeline of one test: ingest, consumer and aggregator in-process, each logged in
+//! as itself (`logins`), on a NATS server of the test's own and a database of its own
+//! on the shared ClickHouse.
 
 use std::future::Future;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{binary, clickhouse_url, free_port, nats_url, poll};
+use crate::logins::{Slot, clickhouse_admin, nats_admin, nats_as};
+use crate::{NatsServer, binary, clickhouse_url, poll};
 
 struct Service {
     stop: oneshot::Sender<()>,
@@ -28,11 +30,20 @@ pub struct Pipeline {
     pub ingest_internal_url: String,
     pub aggregator_internal_url: String,
     pub consumer_url: String,
+    /// Each service's settings, its own logins in them.
     pub ingest: ingest::Settings,
     pub consumer: consumer::Settings,
+    pub aggregator: aggregator::Settings,
     pub http: reqwest::Client,
+    /// JetStream and ClickHouse as the operator (NATS admin, ClickHouse `default`): for
+    /// the test to set the scene and look at what the services did.
     pub js: jetstream::Context,
     pub clickhouse: clickhouse::Client,
+    /// The pipeline's own NATS server, unless the test pointed the services at another
+    /// (the local cluster).
+    pub nats: Option<NatsServer>,
+    /// The ClickHouse test slot whose database and users the services use.
+    pub slot: Slot,
     services: Vec<Service>,
 }
 
@@ -42,7 +53,7 @@ impl Pipeline {
         Self::start_with(|_, _| {}).await
     }
 
-    /// Start with settings adjusted by `tune` (after the namespace is set).
+    /// Start with settings adjusted by `tune` (after the namespace and logins are set).
     pub async fn start_with(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
@@ -50,7 +61,7 @@ impl Pipeline {
     }
 
     /// Start ingest and the aggregator only; the test runs consumers itself (as
-    /// processes it can kill, or later). The schema is migrated here instead.
+    /// processes it can kill, or later).
     pub async fn start_without_consumer(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
@@ -61,65 +72,79 @@ impl Pipeline {
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
         with_consumer: bool,
     ) -> Self {
-        let ns = uuid::Uuid::now_v7().simple().to_string();
-        let ns = &ns[ns.len() - 12..];
-
+        // TELEMETRY_TEST_LOG=consumer=debug,aggregator=info shows the services' logs.
+        if let Ok(filter) = std::env::var("TELEMETRY_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+        let slot = Slot::claim();
+        // Compose's names and settings; the URL is the pipeline's own server unless the
+        // test's `tune` points elsewhere.
         let mut nats_settings = schemas::stream::NatsSettings {
-            url: nats_url(),
-            stream: format!("T_{ns}"),
-            subject: format!("t_{ns}.events"),
-            dlq_stream: format!("T_{ns}_DLQ"),
-            dlq_subject: format!("t_{ns}.dlq"),
-            erasure_stream: format!("T_{ns}_ERASURES"),
-            erasure_subject: format!("t_{ns}.erasures"),
+            url: String::new(),
+            manage_streams: false,
             ..Default::default()
         };
+        // The tests' stream size: JetStream reserves max_bytes of the disk up front.
         nats_settings.max_bytes = 256 * 1024 * 1024;
         let clickhouse_settings = schemas::store::ClickHouseSettings {
             url: clickhouse_url(),
-            database: format!("test_{ns}"),
             ..Default::default()
         };
 
         let mut ingest = ingest::Settings {
-            nats: nats_settings.clone(),
+            nats: nats_as(&nats_settings, "ingest"),
             ..Default::default()
         };
-        ingest.ingest.internal_listen = format!("127.0.0.1:{}", free_port());
+        ingest.ingest.internal_listen = format!("127.0.0.1:{}", crate::free_port());
         let mut consumer = consumer::Settings {
-            nats: nats_settings,
-            clickhouse: clickhouse_settings.clone(),
+            nats: nats_as(&nats_settings, "consumer"),
+            clickhouse: slot.clickhouse_as(&clickhouse_settings, "consumer"),
             ..Default::default()
         };
-        consumer.consumer.durable = format!("w_{ns}");
+        // As compose runs it: `consumer migrate` has applied the schema.
+        consumer.consumer.migrate = false;
+        consumer.consumer.durable = schemas::names::DURABLE.into();
         // Small waits keep the tests quick; batching itself is the same code.
         consumer.consumer.batch_max_wait = Duration::from_millis(100);
         tune(&mut ingest, &mut consumer);
-        let nats = async_nats::connect(consumer.nats.servers())
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "NATS is not reachable at {} ({e}): run `make stack`",
-                    consumer.nats.url
-                )
-            });
-        sweep_stale_streams(&jetstream::new(nats.clone())).await;
-        // Whatever the test pointed the consumer at is the ClickHouse of this pipeline.
-        let clickhouse_settings = consumer.clickhouse.clone();
+        let nats = if consumer.nats.url.is_empty() {
+            let server = NatsServer::start().await;
+            consumer.nats.url = server.url();
+            Some(server)
+        } else {
+            None
+        };
+        if ingest.nats.url.is_empty() {
+            ingest.nats.url = consumer.nats.url.clone();
+        }
+        let operator = nats_admin(&consumer.nats.url).await;
+        let js = jetstream::new(operator);
+        let observer = clickhouse_admin(&consumer.clickhouse);
         let mut aggregator = aggregator::Settings {
-            clickhouse: clickhouse_settings.clone(),
-            nats: consumer.nats.clone(),
+            clickhouse: schemas::store::ClickHouseSettings {
+                user: slot.clickhouse_as(&consumer.clickhouse, "aggregator").user,
+                password: crate::logins::dev_password("aggregator").into(),
+                ..consumer.clickhouse.clone()
+            },
+            nats: nats_as(&consumer.nats, "aggregator"),
             ..Default::default()
         };
         // The tests refresh when they choose to (`refresh`, `refresh_at`); the periodic
         // refresh then runs once, at start, and never races them.
         aggregator.aggregator.refresh_interval = Duration::from_secs(3600);
         aggregator.aggregator.admin_token = ADMIN_TOKEN.into();
-        aggregator.aggregator.internal_listen = format!("127.0.0.1:{}", free_port());
+        aggregator.aggregator.internal_listen = format!("127.0.0.1:{}", crate::free_port());
         // Tests ask for many documents from one address.
         aggregator.aggregator.rate_limit_per_minute = 0;
         let aggregator_internal_url = format!("http://{}", aggregator.aggregator.internal_listen);
         let ingest_internal_url = format!("http://{}", ingest.ingest.internal_listen);
+
+        // A slot's database is left by a test that failed: start from nothing.
+        reset(&observer).await;
+        migrate(&slot, &consumer).await;
 
         let mut services = Vec::new();
         let (ingest_url, s) = spawn({
@@ -143,15 +168,15 @@ impl Pipeline {
             services.push(s);
             url
         } else {
-            consumer::migrate(&consumer)
-                .await
-                .expect("migrations apply");
             String::new()
         };
-        let (aggregator_url, s) = spawn(move |l, stop| async move {
-            aggregator::serve(aggregator, l, stop)
-                .await
-                .expect("aggregator runs");
+        let (aggregator_url, s) = spawn({
+            let settings = aggregator.clone();
+            move |l, stop| async move {
+                aggregator::serve(settings, l, stop)
+                    .await
+                    .expect("aggregator runs");
+            }
         })
         .await;
         services.push(s);
@@ -164,12 +189,15 @@ impl Pipeline {
             consumer_url,
             ingest,
             consumer,
+            aggregator,
             http: reqwest::Client::new(),
-            js: jetstream::new(nats),
-            clickhouse: clickhouse_settings.client(),
+            js,
+            clickhouse: observer.client(),
+            nats,
+            slot,
             services,
         };
-        // Ready means: the stream exists and the consumer has created the table.
+        // Ready means: the stream answers ingest.
         poll(Duration::from_secs(30), "ingest readiness", || async {
             let r = pipeline
                 .http
@@ -180,16 +208,14 @@ impl Pipeline {
             r.status().is_success().then_some(())
         })
         .await;
-        // Ready means every migration is applied (by the consumer's start, or above).
-        let migrations = schemas::migrations::MIGRATIONS.len() as u64;
-        poll(Duration::from_secs(30), "the migrations", || async {
-            pipeline
-                .count("SELECT count() FROM schema_migrations FINAL")
-                .await
-                .filter(|n| *n == migrations)
-        })
-        .await;
         pipeline
+    }
+
+    /// The pipeline's own NATS server, to stop and start.
+    pub fn nats_server(&mut self) -> &mut NatsServer {
+        self.nats
+            .as_mut()
+            .expect("the pipeline runs on a NATS server of its own")
     }
 
     /// POST a body to `/telemetry` as the bash client does.
@@ -277,13 +303,20 @@ impl Pipeline {
         .await;
     }
 
-    /// Settings for an aggregator of this pipeline's database (for one run as a process).
+    /// Settings for an aggregator of this pipeline's database, logged in as the
+    /// aggregator (for one run as a process), with default listeners.
     pub fn aggregator_settings(&self) -> aggregator::Settings {
         aggregator::Settings {
-            clickhouse: self.consumer.clickhouse.clone(),
-            nats: self.consumer.nats.clone(),
+            clickhouse: self.aggregator.clickhouse.clone(),
+            nats: self.aggregator.nats.clone(),
             ..Default::default()
         }
+    }
+
+    /// The consumer's settings as `consumer migrate` runs: ClickHouse as the migrator,
+    /// NATS as the admin.
+    pub fn migrator(&self) -> consumer::Settings {
+        migrator(&self.slot, &self.consumer)
     }
 
     /// Run `aggregator export --out DIR` (the binary) on this pipeline's statistics,
@@ -324,8 +357,9 @@ impl Pipeline {
     ) -> aggregator::materialize::RefreshReport {
         let mut refresh = aggregator::AggregatorSettings::default().refresh();
         refresh.events = self.consumer.clickhouse.events_table();
+        // As the aggregator runs it, with its own login.
         refresh
-            .run(&self.clickhouse, now)
+            .run(&self.aggregator.clickhouse.client(), now)
             .await
             .expect("the statistics refresh")
     }
@@ -365,22 +399,23 @@ impl Pipeline {
         );
     }
 
-    /// Stop the services and remove the test's stream, consumer and database.
+    /// Stop the services and remove the test's database; its NATS server goes with it.
     pub async fn stop(self) {
         for s in self.services {
             let _ = s.stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(15), s.task).await;
         }
-        // Bounded: a test may leave its own NATS stopped, and then there is nothing to
-        // clean up there.
-        let cleanup = Duration::from_secs(1);
-        let _ =
-            tokio::time::timeout(cleanup, self.js.delete_stream(&self.consumer.nats.stream)).await;
-        for stream in [
-            &self.consumer.nats.dlq_stream,
-            &self.consumer.nats.erasure_stream,
-        ] {
-            let _ = tokio::time::timeout(cleanup, self.js.delete_stream(stream)).await;
+        if self.nats.is_none() {
+            // A shared server (the local cluster): take the streams away. Bounded, for a
+            // test that leaves a node down.
+            let cleanup = Duration::from_secs(1);
+            for stream in [
+                &self.consumer.nats.stream,
+                &self.consumer.nats.dlq_stream,
+                &self.consumer.nats.erasure_stream,
+            ] {
+                let _ = tokio::time::timeout(cleanup, self.js.delete_stream(stream)).await;
+            }
         }
         let _ = self
             .clickhouse
@@ -391,6 +426,36 @@ impl Pipeline {
             .execute()
             .await;
     }
+}
+
+/// `consumer`'s settings as compose runs `consumer migrate`: ClickHouse as the slot's
+/// migrator, NATS as the admin (the one user that may create streams).
+pub fn migrator(slot: &Slot, consumer: &consumer::Settings) -> consumer::Settings {
+    consumer::Settings {
+        clickhouse: slot.clickhouse_as(&consumer.clickhouse, "migrator"),
+        nats: nats_as(&consumer.nats, "admin"),
+        ..consumer.clone()
+    }
+}
+
+/// Apply the schema and create the streams as `consumer migrate` does in compose.
+async fn migrate(slot: &Slot, consumer: &consumer::Settings) {
+    consumer::migrate_all(&migrator(slot, consumer), Duration::from_secs(60))
+        .await
+        .expect("consumer migrate succeeds");
+}
+
+/// Drop the slot's database, as the operator.
+async fn reset(observer: &schemas::store::ClickHouseSettings) {
+    observer
+        .server_client()
+        .query(&format!(
+            "DROP DATABASE IF EXISTS `{}` SYNC",
+            observer.database
+        ))
+        .execute()
+        .await
+        .expect("the slot's database is dropped");
 }
 
 async fn spawn<F, Fut>(start: F) -> (String, Service)
@@ -419,25 +484,4 @@ mod futures_stop {
             Pin::new(&mut self.0).poll(cx).map(|_| ())
         }
     }
-}
-
-/// Delete the streams of test runs that ended long ago without cleaning up (a failed
-/// assertion skips `stop`). Each keeps a storage reservation in JetStream, and enough of
-/// them would refuse new streams on a developer's machine. Once per test process.
-async fn sweep_stale_streams(js: &jetstream::Context) {
-    use futures::TryStreamExt;
-    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SWEPT
-        .get_or_init(|| async {
-            let cutoff = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-            let Ok(infos) = js.streams().try_collect::<Vec<_>>().await else {
-                return;
-            };
-            for info in infos {
-                if info.config.name.starts_with("T_") && info.created < cutoff {
-                    let _ = js.delete_stream(&info.config.name).await;
-                }
-            }
-        })
-        .await;
 }

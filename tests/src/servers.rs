@@ -68,7 +68,17 @@ impl ChildServer {
         let scheme = self.kind.scheme;
         poll(self.kind.ready_within, self.kind.what, || async {
             let ready = if scheme == "nats" {
-                async_nats::connect(&url).await.is_ok()
+                crate::logins::nats_as(
+                    &schemas::stream::NatsSettings {
+                        url: url.clone(),
+                        ..Default::default()
+                    },
+                    "admin",
+                )
+                .connect_options("telemetry-test")
+                .connect(url.as_str())
+                .await
+                .is_ok()
             } else {
                 reqwest::get(format!("{url}/ping"))
                     .await
@@ -103,11 +113,20 @@ impl Drop for ChildServer {
 static NATS: Kind = Kind {
     what: "NATS server",
     scheme: "nats",
+    // Compose's users and permissions, as the local stack runs them (stack/nats.conf).
     command: |port, dir| {
         let mut command = Command::new(NatsServer::binary());
         command
+            .arg("-c")
+            .arg(workspace_root().join("stack/nats.conf"))
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir);
+        for user in ["admin", "ingest", "consumer", "aggregator"] {
+            command.env(
+                format!("NATS_{}_PASSWORD", user.to_uppercase()),
+                crate::logins::dev_password(user),
+            );
+        }
         command
     },
     ready_within: Duration::from_secs(20),
@@ -132,9 +151,9 @@ static CLICKHOUSE: Kind = Kind {
     stop_signal: "-TERM",
 };
 
-/// A NATS server with JetStream of a test's own, for tests that stop and start it. It
-/// uses the `nats-server` that `make stack` installed (or `NATS_SERVER_BIN`); `stop` is a
-/// SIGKILL.
+/// A NATS server with JetStream of a test's own, with compose's users and permissions:
+/// every pipeline's (and any test that stops and starts it). It uses the `nats-server`
+/// that `make stack` installed (or `NATS_SERVER_BIN`); `stop` is a SIGKILL.
 pub struct NatsServer(ChildServer);
 
 impl NatsServer {

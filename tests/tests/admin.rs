@@ -71,6 +71,8 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["deleted_events"], before);
+    // The consumer confirmed the queue clear of it: the erasure is complete.
+    assert_eq!(body["complete"], true, "{body}");
     assert_eq!(
         p.count(&format!(
             "SELECT count() FROM events WHERE random_id = '{id}'"

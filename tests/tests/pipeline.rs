@@ -155,9 +155,10 @@ async fn a_poison_message_is_dead_lettered_and_the_rest_flows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_recorded_and_idempotent_and_retention_is_applied() {
     let p = Pipeline::start().await;
-    let mut settings = p.consumer.clone();
+    // As compose runs `consumer migrate`: ClickHouse as the migrator.
+    let mut settings = p.migrator();
 
-    // Already applied by the consumer's start: nothing left to do.
+    // Already applied before the services started: nothing left to do.
     assert!(consumer::migrate(&settings).await.unwrap().is_empty());
     assert_eq!(
         p.count("SELECT count() FROM schema_migrations FINAL").await,

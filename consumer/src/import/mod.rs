@@ -8,6 +8,12 @@
 //! `id`, so a row is always the same event, and one whose id is already stored is not
 //! stored again: an import run twice, or resumed after a kill, stores each row once.
 //!
+//! An erased installation stays erased: before each batch the erasure records are read
+//! (as the live consumer reads them before each insert), and rows of an erased run are
+//! counted and left out. Without the records the import stores nothing. A row that
+//! ClickHouse refuses is counted by its error code and left out, and the rest of the
+//! batch is stored (`store`, as the live consumer does).
+//!
 //! After each batch is stored, the position in the old table is saved
 //! (`import_checkpoints`), and a rerun starts after it: after a kill, and at the
 //! switch-over, for the rows written in between. The days an import adds to are marked
@@ -19,6 +25,7 @@ mod row;
 mod source;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use clickhouse::Client;
 use schemas::Event;
@@ -26,8 +33,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::erasures::Erasures;
 use crate::settings::Settings;
-use crate::sink::{ClickHouseSink, InsertError, Sink};
+use crate::sink::{ClickHouseSink, InsertError};
+use crate::store::Storing;
 pub use source::Source;
 use source::{Position, Reader};
 
@@ -59,13 +68,16 @@ pub struct ImportReport {
     pub already_stored: u64,
     /// Rows older than the retention.
     pub expired: u64,
-    /// Rows refused as a client body would be, by `<code> <field>`.
+    /// Rows of installations erased on request.
+    pub erased: u64,
+    /// Rows refused as a client body would be, by `<code> <field>`, and rows ClickHouse
+    /// refused, by `clickhouse <code>`.
     pub rejected: BTreeMap<String, u64>,
 }
 
 impl ImportReport {
     pub fn skipped(&self) -> u64 {
-        self.expired + self.rejected.values().sum::<u64>()
+        self.expired + self.erased + self.rejected.values().sum::<u64>()
     }
 
     /// `invalid_value nsapp=3, missing_field random_id=1`, for a log line.
@@ -87,6 +99,8 @@ pub enum ImportError {
     Target(#[from] clickhouse::error::Error),
     #[error(transparent)]
     Insert(#[from] InsertError),
+    #[error("the erasure records cannot be read, so nothing is imported: {0}")]
+    Erasures(async_nats::Error),
 }
 
 /// Import every row after the saved position (or all, with `--from-start`), as of `now`.
@@ -98,6 +112,13 @@ pub async fn import(
     let reader = Reader::open(&args.source)
         .await
         .map_err(ImportError::Source)?;
+    let nats = settings
+        .nats
+        .connect_options("telemetry-import")
+        .connect(settings.nats.servers())
+        .await
+        .map_err(|e| ImportError::Erasures(e.into()))?;
+    let erasures = Erasures::new(async_nats::jetstream::new(nats), settings.nats.clone());
     let target = settings.clickhouse.client();
     let name = args.source.name();
     let mut position = if args.from_start {
@@ -128,6 +149,7 @@ pub async fn import(
             created_ms: last.created_ms,
             id: last.id.clone(),
         };
+        let erased = erasures.current().await.map_err(ImportError::Erasures)?;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
             report.read += 1;
@@ -148,6 +170,7 @@ pub async fn import(
             let event_id = Uuid::new_v5(&IMPORT_NAMESPACE, row.id.as_bytes());
             match schemas::parse::from_value(&row::client_body(row), &parse, event_id, received_at)
             {
+                Ok(event) if erased.contains(&event.random_id) => report.erased += 1,
                 Ok(event) => events.push(event),
                 Err(refused) => {
                     let reason = format!(
@@ -164,8 +187,11 @@ pub async fn import(
         report.already_stored += (parsed - new.len()) as u64;
         if !new.is_empty() {
             mark_days(&target, &new).await?;
-            sink.insert(&new).await?;
-            report.stored += new.len() as u64;
+            let refused = store(&sink, &new).await?;
+            for (_, reason) in &refused {
+                *report.rejected.entry(reason.clone()).or_default() += 1;
+            }
+            report.stored += (new.len() - refused.len()) as u64;
         }
         save_checkpoint(&target, &name, &next, report.read).await?;
         position = next;
@@ -173,6 +199,41 @@ pub async fn import(
     }
     progress.finish(&report);
     Ok(report)
+}
+
+/// Store `events`, leaving out the rows ClickHouse refuses (returned with their reason,
+/// `clickhouse <code>`). An outage ends the import: a rerun resumes at the position, which
+/// is saved only after a batch is stored.
+async fn store(
+    sink: &ClickHouseSink,
+    events: &[Event],
+) -> Result<Vec<(usize, String)>, ImportError> {
+    let mut storing = Storing::new(events.len());
+    let mut backoff =
+        runtime::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+    loop {
+        match storing.resume(sink, events).await {
+            Ok(refused) => {
+                return Ok(refused
+                    .into_iter()
+                    .map(|(i, why)| (i, format!("clickhouse {}", code_of(&why))))
+                    .collect());
+            }
+            // Retried a bounded number of times by `Storing` before it blames the rows.
+            Err(InsertError::Unexplained { .. }) => tokio::time::sleep(backoff.next_wait()).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `code 53` of a ClickHouse error text, or `error` if it has none: a bounded reason.
+fn code_of(error: &str) -> String {
+    error
+        .split("Code: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|digits| !digits.is_empty())
+        .map_or_else(|| "error".into(), |digits| format!("code {digits}"))
 }
 
 /// Where the last run over `source` stopped; the start when none did.
