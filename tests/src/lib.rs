@@ -10,6 +10,7 @@
 //! # Module map
 //! - `pipeline`: [`Pipeline`], the three services of one test, and what it asks of them.
 //! - `logins`: who each service logs in as; the test slots; the operator's logins.
+//! - [`old_service`]: the old service's table, for `consumer import`.
 //! - `servers`: servers a test owns as child processes ([`NatsServer`],
 //!   [`ClickHouseServer`], one [`ChildServer`] type underneath) and the consumer binary
 //!   as a process ([`ConsumerProcess`]).
@@ -21,6 +22,7 @@
 
 pub mod corpus;
 mod logins;
+pub mod old_service;
 mod pipeline;
 pub mod seeded;
 mod servers;

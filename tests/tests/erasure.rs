@@ -1,8 +1,12 @@
-//! A deletion request erases an installation whole: its raw rows in ClickHouse, its
-//! events still queued in JetStream and its dead letters, and nothing of any other
-//! installation; also for a client id that is not a UUID, and also when a consumer was
-//! storing one of its events at the moment of the purge, and when its events wait in
-//! messages grouped with other installations' events.
+//! A deletion request erases an installation whole, as deployed: every service logged in
+//! as its own user, the aggregator only recording the erasure and the consumer carrying
+//! it out. Its raw rows in ClickHouse, its events still queued in JetStream (alone on its
+//! subject, or grouped with other installations' events), its dead letters (on its
+//! subject, and among those that name no installation), and nothing of any other
+//! installation; also for a client id that is not a UUID, also when a consumer was
+//! storing one of its events at the moment of the purge. Erased stays erased: a later
+//! event of the installation is not stored, nor its rows in an import of the old
+//! service's table.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +25,8 @@ const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 const ERASED: &str = "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f";
 const KEPT: &str = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
 const TOOL: &str = "tool-1732870000";
+/// An installation whose events share messages with the others'.
+const OTHER: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 
 /// Event `n` of installation `random_id` (as the client sends it): a run of its own, so
 /// that no two are the same event.
@@ -108,6 +114,21 @@ impl Consumer {
         Self { stop, task }
     }
 
+    /// The consumer's erasure side alone, its writers held: what it removes from the
+    /// queue is then exactly what was queued.
+    fn erasures_only(settings: &consumer::Settings) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let settings = settings.clone();
+        let task = tokio::spawn(async move {
+            consumer::carry_out_erasures(&settings, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self { stop, task }
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         tokio::time::timeout(Duration::from_secs(15), self.task)
@@ -117,18 +138,35 @@ impl Consumer {
     }
 }
 
-/// The durable consumer of the pipeline, created by the test as the consumer service would
-/// (which the test then plays: it pulls and holds messages itself).
+/// JetStream logged in as `user`, as that service would be.
+async fn js_as(p: &Pipeline, user: &str) -> async_nats::jetstream::Context {
+    let settings = tests::nats_as(&p.consumer.nats, user);
+    let client = settings
+        .connect_options("erasure-test")
+        .connect(settings.servers())
+        .await
+        .unwrap();
+    async_nats::jetstream::new(client)
+}
+
+/// Publish `payload` on `subject` as ingest, which may publish events and nothing else.
+async fn publish_as_ingest(p: &Pipeline, subject: String, payload: Vec<u8>) {
+    js_as(p, "ingest")
+        .await
+        .publish(subject, payload.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+/// The durable consumer of the pipeline, bound by the test as the consumer service binds
+/// it, with the consumer's own login (the test then plays a writer: it pulls and holds
+/// messages itself).
 async fn durable(p: &Pipeline) -> PullConsumer {
-    // The consumer service creates the dead-letter and erasure streams; here nothing
-    // else would.
-    for config in [
-        p.consumer.nats.dlq_stream(),
-        p.consumer.nats.erasure_stream(),
-    ] {
-        p.js.create_or_update_stream(config).await.unwrap();
-    }
-    p.js.get_stream(&p.consumer.nats.stream)
+    js_as(p, "consumer")
+        .await
+        .get_stream(&p.consumer.nats.stream)
         .await
         .unwrap()
         .create_consumer(pull::Config {
@@ -139,6 +177,34 @@ async fn durable(p: &Pipeline) -> PullConsumer {
         })
         .await
         .unwrap()
+}
+
+/// Dead letters on the bare subject (lines that name no installation the consumer could
+/// read) that spell `id` anyway.
+async fn unattributed_naming(p: &Pipeline, id: Uuid) -> u64 {
+    let Ok(dlq) = p.js.get_stream(&p.consumer.nats.dlq_stream).await else {
+        return 0;
+    };
+    let bare = p.consumer.nats.dead_letter_subject(None);
+    let mut found = 0;
+    let mut from = 1;
+    while let Ok(letter) = dlq.get_first_raw_message_by_subject(&bare, from).await {
+        from = letter.sequence + 1;
+        let text = String::from_utf8_lossy(&letter.payload).to_lowercase();
+        if text.contains(&id.to_string()) {
+            found += 1;
+        }
+    }
+    found
+}
+
+/// A group of two lines as ingest's group commit makes them, the first one garbled so
+/// that no installation can be read from it, though it still spells `random_id`'s.
+fn garbled_group(random_id: &str) -> Vec<u8> {
+    let mut lines = format!(r#"{{"random_id": "{}", "nsapp": 7"#, stored_id(random_id)).into_bytes();
+    lines.push(b'\n');
+    lines.extend_from_slice(&encoded(OTHER, 990));
+    lines
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,18 +222,19 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
     };
 
     // Stored: two events each. Dead-lettered: a payload that cannot be decoded, on the
-    // installation's subject (the consumer finds the installation from the subject).
+    // installation's subject (the consumer finds the installation from the subject), and
+    // a garbled line in a group, which names no installation the consumer can read and
+    // goes to the bare dead-letter subject.
     for text in installations {
         post(&p, text).await;
         post(&p, text).await;
-        p.js.publish(
+        publish_as_ingest(
+            &p,
             p.consumer.nats.event_subject(stored_id(text)),
-            "not an event".into(),
+            b"not an event".to_vec(),
         )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+        .await;
+        publish_as_ingest(&p, p.consumer.nats.group_subject(), garbled_group(text)).await;
     }
     let consumer = Consumer::start(&p.consumer).await;
     for text in installations {
@@ -179,13 +246,17 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
         poll(
             Duration::from_secs(30),
             &format!("{text} stored and dead-lettered"),
-            || async { (holdings(&p, stored_id(text)).await == want).then_some(()) },
+            || async {
+                (holdings(&p, stored_id(text)).await == want
+                    && unattributed_naming(&p, stored_id(text)).await == 1)
+                    .then_some(())
+            },
         )
         .await;
     }
     consumer.stop().await;
 
-    // Queued: three more each, with the consumer stopped.
+    // Queued: three more each, with the writers stopped.
     for text in installations {
         for _ in 0..3 {
             post(&p, text).await;
@@ -200,9 +271,11 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
         assert_eq!(holdings(&p, stored_id(text)).await, before, "{text}");
     }
 
-    // Erasing one installation removes all it had, everywhere, and says what. No consumer
-    // had been handed any of its queued events, so nothing is waited for (the consumer's
-    // ack wait is 30 s).
+    // Erasing one installation removes all it had, everywhere, and says what. The
+    // consumer carries it out (its writers held, so that what it removes is exactly what
+    // was queued); no writer had been handed any of its queued events, so nothing is
+    // waited for (the ack wait is 30 s).
+    let purging = Consumer::erasures_only(&p.consumer);
     let started = Instant::now();
     let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
@@ -217,12 +290,14 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
             "random_id": ERASED,
             "deleted_events": 2,
             "purged_queued": 3,
-            "purged_dead_letters": 1,
+            "purged_dead_letters": 2,
             "complete": true,
         })
     );
     assert_eq!(holdings(&p, stored_id(ERASED)).await, NOTHING);
+    assert_eq!(unattributed_naming(&p, stored_id(ERASED)).await, 0);
     assert_eq!(holdings(&p, stored_id(KEPT)).await, before);
+    assert_eq!(unattributed_naming(&p, stored_id(KEPT)).await, 1);
     assert_eq!(holdings(&p, stored_id(TOOL)).await, before);
 
     // The host tool's id is erased by the same text it was posted with.
@@ -237,7 +312,7 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
             &body["purged_dead_letters"],
             &body["complete"]
         ],
-        [&json!(2), &json!(3), &json!(1), &json!(true)],
+        [&json!(2), &json!(3), &json!(2), &json!(true)],
         "{body}"
     );
     assert_eq!(holdings(&p, stored_id(TOOL)).await, NOTHING);
@@ -264,8 +339,9 @@ async fn an_erasure_removes_rows_queued_events_and_dead_letters_of_one_installat
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_random_id", "{body}");
     }
+    purging.stop().await;
 
-    // When the consumer is back, only the other installation's backlog is stored.
+    // When the writers are back, only the other installation's backlog is stored.
     let consumer = Consumer::start(&p.consumer).await;
     poll(Duration::from_secs(30), "the backlog stored", || async {
         (holdings(&p, stored_id(KEPT)).await.rows == 5 && p.queued().await == 0).then_some(())
@@ -314,6 +390,7 @@ async fn an_event_a_consumer_was_storing_at_the_purge_is_deleted_too() {
     assert_eq!(held.subject.as_str(), p.consumer.nats.event_subject(id));
     let held_sequence = held.info().unwrap().stream_sequence;
 
+    let purging = Consumer::erasures_only(&p.consumer);
     let started = Instant::now();
     let aggregator_url = p.aggregator_internal_url.clone();
     let erasing = tokio::spawn(async move { delete(&aggregator_url, ERASED).await });
@@ -334,10 +411,13 @@ async fn an_event_a_consumer_was_storing_at_the_purge_is_deleted_too() {
     assert_eq!(info.num_ack_pending, 0, "{info:?}");
     assert!(info.ack_floor.stream_sequence >= held_sequence, "{info:?}");
 
-    // The batch lands after the purge, as the consumer stores it; its ack is a no-op.
+    // The batch lands after the purge, as the consumer stores it (with its login); its
+    // ack is a no-op.
     let row: schemas::Event = serde_json::from_slice(&held.payload).unwrap();
     let mut insert = p
+        .consumer
         .clickhouse
+        .client()
         .insert::<schemas::Event>("events")
         .await
         .unwrap();
@@ -372,6 +452,7 @@ async fn an_event_a_consumer_was_storing_at_the_purge_is_deleted_too() {
             dead_letters: 0,
         }
     );
+    purging.stop().await;
     p.stop().await;
 }
 
@@ -398,10 +479,16 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
         .unwrap();
     assert_eq!(held.len(), 2);
 
+    let purging = Consumer::erasures_only(&p.consumer);
     let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
+    let mut body: Value = r.json().await.unwrap();
+    let pending = body
+        .as_object_mut()
+        .and_then(|b| b.remove("pending"))
+        .unwrap_or_default();
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
+        body,
         json!({
             "random_id": ERASED,
             "deleted_events": 0,
@@ -410,6 +497,11 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
             "complete": false,
         })
     );
+    assert!(
+        pending.as_str().unwrap_or_default().contains("repeat the request"),
+        "{pending}"
+    );
+    purging.stop().await;
     let metrics = p
         .get_text(&format!("{}/metrics", p.aggregator_internal_url))
         .await;
@@ -486,17 +578,14 @@ async fn without_nats_the_statistics_are_served_and_an_erasure_deletes_nothing()
 /// installation subjects too, with the backlog and the durable consumer kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_stream_takes_the_installation_subjects_on_update() {
-    let ns = &Uuid::now_v7().simple().to_string()[20..];
+    // As `consumer migrate` updates them: the admin, on a server of the test's own.
+    let server = tests::NatsServer::start().await;
     let nats = schemas::stream::NatsSettings {
-        url: tests::nats_url(),
-        stream: format!("T_{ns}"),
-        subject: format!("t_{ns}.events"),
-        dlq_stream: format!("T_{ns}_DLQ"),
-        dlq_subject: format!("t_{ns}.dlq"),
+        url: server.url(),
         max_bytes: 64 * 1024 * 1024,
         ..Default::default()
     };
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let js = async_nats::jetstream::new(tests::nats_admin(&nats.url).await);
     for (mut old, base) in [
         (nats.events_stream(), &nats.subject),
         (nats.dlq_stream(), &nats.dlq_subject),
@@ -572,16 +661,14 @@ async fn an_erasure_reaches_events_grouped_with_other_installations() {
         let lines: Vec<Vec<u8>> = (0..4)
             .map(|i| encoded(if i % 2 == 0 { ERASED } else { KEPT }, group * 4 + i))
             .collect();
-        p.js.publish(p.consumer.nats.group_subject(), lines.join(&b'\n').into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish_as_ingest(&p, p.consumer.nats.group_subject(), lines.join(&b'\n')).await;
     }
+    let purging = Consumer::erasures_only(&p.consumer);
     let r = delete(&p.aggregator_internal_url, ERASED).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["complete"], true, "{body}");
+    purging.stop().await;
 
     // The erased installation's later events are not stored either.
     let r = p.post(&event(ERASED, 99)).await;
@@ -602,6 +689,104 @@ async fn an_erasure_reaches_events_grouped_with_other_installations() {
     })
     .await;
     assert_eq!(holdings(&p, stored_id(ERASED)).await, NOTHING);
+    consumer.stop().await;
+    p.stop().await;
+}
+
+/// The erasure as an operator meets it in production: the whole pipeline running, every
+/// service logged in as its own user, the installation's events stored, dead-lettered,
+/// and queued (alone and grouped with another's) behind a backlog when the request
+/// comes. Afterwards nothing of it is anywhere, a later event of it is not stored, and an
+/// import of the old service's table that still holds it stores none of its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_as_deployed_stays_erased_through_later_events_and_the_import() {
+    let p = Pipeline::start_without_consumer(|ingest, _| {
+        ingest.ingest.rate_limit_per_minute = 0;
+    })
+    .await;
+    let id = stored_id(ERASED);
+    let consumer = Consumer::start(&p.consumer).await;
+    // Stored, and dead-lettered.
+    for n in 0..2 {
+        assert_eq!(p.post(&event(ERASED, n)).await.status(), 202);
+    }
+    assert_eq!(p.post(&event(KEPT, 50)).await.status(), 202);
+    publish_as_ingest(&p, p.consumer.nats.event_subject(id), b"not an event".to_vec()).await;
+    poll(Duration::from_secs(30), "stored and dead-lettered", || async {
+        let h = holdings(&p, id).await;
+        (h.rows == 2 && h.dead_letters == 1 && p.queued().await == 0).then_some(())
+    })
+    .await;
+    consumer.stop().await;
+
+    // A backlog when the request comes: events alone on the installation's subject and
+    // grouped with another installation's.
+    for n in 10..13 {
+        assert_eq!(p.post(&event(ERASED, n)).await.status(), 202);
+    }
+    let group: Vec<Vec<u8>> = (20..24)
+        .map(|n| encoded(if n % 2 == 0 { ERASED } else { KEPT }, n))
+        .collect();
+    publish_as_ingest(&p, p.consumer.nats.group_subject(), group.join(&b'\n')).await;
+    assert_eq!(holdings(&p, id).await.queued, 3);
+
+    // The request is made, and the consumer comes back while it waits for the receipt.
+    let aggregator_url = p.aggregator_internal_url.clone();
+    let erasing = tokio::spawn(async move { delete(&aggregator_url, ERASED).await });
+    let consumer = Consumer::start(&p.consumer).await;
+    let r = erasing.await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["deleted_events"], 2, "{body}");
+    assert_eq!(body["purged_dead_letters"], 1, "{body}");
+    assert_eq!(body["complete"], true, "{body}");
+    // The queued events of the installation's own subject were purged, or dropped by a
+    // writer that read the record first: either way, not stored.
+    assert!(body["purged_queued"].as_u64().unwrap() <= 3, "{body}");
+
+    // A later event of the same installation is accepted, and never stored.
+    assert_eq!(p.post(&event(ERASED, 99)).await.status(), 202);
+    assert_eq!(p.post(&event(KEPT, 99)).await.status(), 202);
+    poll(Duration::from_secs(30), "the other installation stored", || async {
+        let kept = holdings(&p, stored_id(KEPT)).await.rows;
+        (kept == 1 + 2 + 1 && p.queued().await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(holdings(&p, id).await, NOTHING);
+
+    // The old service's table still holds the installation: the import stores none of it.
+    let old = tests::old_service::OldServer::create(&p).await;
+    let when = tests::old_service::at(3, 0);
+    let rows: Vec<Value> = [(ERASED, "a"), (ERASED, "b"), (KEPT, "c")]
+        .iter()
+        .enumerate()
+        .map(|(i, (random_id, run))| {
+            let mut row = tests::old_service::old_row(
+                &format!("{i:030x}"),
+                run,
+                "installing",
+                when,
+                json!({}),
+            );
+            row["random_id"] = (*random_id).into();
+            row
+        })
+        .collect();
+    old.table(&p, "telemetry", false, &rows).await;
+    let report = consumer::import(
+        &p.consumer,
+        &old.args("telemetry"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.read, report.stored, report.erased),
+        (3, 1, 2),
+        "{report:?}"
+    );
+    assert_eq!(holdings(&p, id).await, NOTHING);
+    old.drop(&p).await;
     consumer.stop().await;
     p.stop().await;
 }
