@@ -73,7 +73,6 @@ cluster {
   routes: [ $(IFS=,; echo "${routes[*]}" | sed 's/,/, /g') ]
 }
 include ./auth.conf
-no_auth_user: admin
 CONF
 }
 

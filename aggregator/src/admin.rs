@@ -153,7 +153,9 @@ async fn delete_installation(
         "random_id": id.to_string(),
         "deleted_events": deleted,
     });
-    if let (Some(body), serde_json::Value::Object(queue)) = (body.as_object_mut(), queue_part(receipt)) {
+    if let (Some(body), serde_json::Value::Object(queue)) =
+        (body.as_object_mut(), queue_part(receipt))
+    {
         body.extend(queue);
         body.insert("complete".into(), complete.into());
         if !complete {

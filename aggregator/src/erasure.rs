@@ -121,7 +121,9 @@ impl Queues {
                 Ok(receipt) if receipt.sequence > recorded => {
                     match serde_json::from_slice::<ErasureReceipt>(&receipt.payload) {
                         Ok(receipt) => return Ok(Some(receipt)),
-                        Err(e) => tracing::warn!(error = %e, "an erasure receipt that cannot be read"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "an erasure receipt that cannot be read")
+                        }
                     }
                 }
                 Ok(_) => {}

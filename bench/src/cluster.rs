@@ -26,7 +26,7 @@ pub async fn run(seconds: u64, concurrency: usize) -> anyhow::Result<Cluster> {
         nats.replicas = replicas;
         eprintln!("[bench] ingest on the cluster, {replicas} replica(s), {seconds} s");
         let result = measure(&nats, seconds, concurrency).await;
-        if let Ok(client) = async_nats::connect(nats.servers()).await {
+        if let Ok(client) = crate::scratch::connect(&nats).await {
             let _ = async_nats::jetstream::new(client)
                 .delete_stream(&nats.stream)
                 .await;

@@ -41,7 +41,7 @@ pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
         .await
         .context("migrating the bench database")?;
 
-    let client = async_nats::connect(&nats.url)
+    let client = crate::scratch::connect(&nats)
         .await
         .context("NATS (run `make stack`)")?;
     let js = jetstream::new(client);

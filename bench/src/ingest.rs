@@ -93,7 +93,7 @@ async fn measure(
     // The full-load phase leaves a backlog; the consumer drains it first, so that the
     // half-load phase measures half the load, not the drain.
     eprintln!("[bench] waiting for the consumer to drain the backlog");
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await?);
+    let js = async_nats::jetstream::new(crate::scratch::connect(nats).await?);
     let drained = Instant::now() + Duration::from_secs(300);
     loop {
         let mut stream = js.get_stream(&nats.stream).await?;

@@ -47,8 +47,11 @@ impl Erasures {
     /// when the records cannot be read; `consumer_erasure_records_available` says which.
     pub async fn current(&self) -> Result<Arc<HashSet<Uuid>>, async_nats::Error> {
         let read = self.read().await;
-        metrics::gauge!(crate::metric_names::ERASURE_RECORDS_AVAILABLE)
-            .set(if read.is_ok() { 1.0 } else { 0.0 });
+        metrics::gauge!(crate::metric_names::ERASURE_RECORDS_AVAILABLE).set(if read.is_ok() {
+            1.0
+        } else {
+            0.0
+        });
         read
     }
 

@@ -119,7 +119,9 @@ async fn retry_until<T, F: Future<Output = Result<T, ConsumerError>>>(
     loop {
         match attempt().await {
             Ok(v) => return Ok(v),
-            Err(e @ ConsumerError::Migration(schemas::migrations::MigrationError::Edited { .. })) => {
+            Err(
+                e @ ConsumerError::Migration(schemas::migrations::MigrationError::Edited { .. }),
+            ) => {
                 return Err(e);
             }
             Err(e) if std::time::Instant::now() >= until => return Err(e),

@@ -70,7 +70,10 @@ pub struct Purger {
 
 impl Purger {
     /// Bind to the purgers' durable on the erasure stream (creating it if needed).
-    pub async fn new(js: jetstream::Context, nats: NatsSettings) -> Result<Self, async_nats::Error> {
+    pub async fn new(
+        js: jetstream::Context,
+        nats: NatsSettings,
+    ) -> Result<Self, async_nats::Error> {
         let records = js
             .get_stream(&nats.erasure_stream)
             .await?
@@ -113,7 +116,9 @@ impl Purger {
                 if let Err(e) = self.carry_out(&record).await {
                     metrics::counter!(crate::metric_names::ERASURE_FAILURES_TOTAL).increment(1);
                     tracing::warn!(error = %e, "carrying out an erasure failed; it will be retried");
-                    let _ = record.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                    let _ = record
+                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
                 }
             }
         }
@@ -218,10 +223,7 @@ impl Purger {
 /// Whether `bytes` spell `id` anywhere, in any of the forms a client or ingest writes a
 /// UUID (hyphenated or not, either case).
 pub fn names_installation(bytes: &[u8], id: Uuid) -> bool {
-    let forms = [
-        id.hyphenated().to_string(),
-        id.simple().to_string(),
-    ];
+    let forms = [id.hyphenated().to_string(), id.simple().to_string()];
     let lower = bytes.to_ascii_lowercase();
     forms
         .iter()
@@ -382,7 +384,10 @@ mod tests {
             br#"{"random_id":"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f","nsapp":7"#,
             id
         ));
-        assert!(names_installation(b"garbled 5F0C7D3E2A474B8E9D6F0A1B2C3D4E5F", id));
+        assert!(names_installation(
+            b"garbled 5F0C7D3E2A474B8E9D6F0A1B2C3D4E5F",
+            id
+        ));
         assert!(!names_installation(
             br#"{"random_id":"0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"}"#,
             id

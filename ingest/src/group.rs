@@ -153,7 +153,11 @@ impl ServerLimit {
 
     /// A cell holding the server's limit, `usize::MAX` until it is known, and a task that
     /// keeps it current and says once when it is below what the settings ask for.
-    pub fn watch(client: async_nats::Client, configured: usize, body_limit: usize) -> Arc<AtomicUsize> {
+    pub fn watch(
+        client: async_nats::Client,
+        configured: usize,
+        body_limit: usize,
+    ) -> Arc<AtomicUsize> {
         let cell = Arc::new(AtomicUsize::new(usize::MAX));
         let shared = cell.clone();
         tokio::spawn(async move {

@@ -144,4 +144,3 @@ pub fn old_row(id: &str, run: &str, status: &str, when: OffsetDateTime, extra: V
     }
     row
 }
-

@@ -10,9 +10,30 @@ use tests::{CLUSTER, Pipeline, cluster, cluster_nats_url, cluster_shard_urls, lo
 
 const EVENTS: usize = 10_000;
 
-async fn on_the_cluster() -> Pipeline {
+/// The local cluster is one, with the production stream names: one test at a time uses
+/// it, across processes too (`make bench` measures on it).
+struct ClusterLock(#[allow(dead_code)] std::fs::File);
+
+fn lock_the_cluster() -> ClusterLock {
+    let path = tests::workspace_root().join(".stack/cluster-tests.lock");
+    let file = std::fs::File::create(path).expect("the cluster's lock file");
+    file.lock().expect("the cluster to myself");
+    ClusterLock(file)
+}
+
+/// The pipeline on the cluster, every service logged in as itself, from empty streams
+/// and an empty slot database on both shards.
+async fn on_the_cluster() -> (Pipeline, ClusterLock) {
+    let lock = lock_the_cluster();
     cluster(&["up"]);
     let [first, second] = cluster_shard_urls();
+    // What an earlier run left: the streams (production names), the slot's database on
+    // the second shard (the pipeline resets the first).
+    let admin = async_nats::jetstream::new(tests::nats_admin(&cluster_nats_url()).await);
+    let names = schemas::stream::NatsSettings::default();
+    for stream in [&names.stream, &names.dlq_stream, &names.erasure_stream] {
+        let _ = admin.delete_stream(stream).await;
+    }
     let p = Pipeline::start_without_consumer(|ingest, consumer| {
         // The load's retries come from one address.
         ingest.ingest.rate_limit_per_minute = 0;
@@ -22,16 +43,27 @@ async fn on_the_cluster() -> Pipeline {
         }
         consumer.clickhouse.url = first.clone();
         consumer.clickhouse.cluster = CLUSTER.into();
-        // No coordination service here: each shard is migrated on its own.
+        // No coordination service here: each shard is migrated on its own, and an
+        // erasure deletes on each shard in turn.
         consumer.clickhouse.on_cluster = false;
+        consumer.clickhouse.shard_urls = vec![first.clone(), second.clone()];
     })
     .await;
-    let mut other = p.consumer.clone();
-    other.clickhouse.url = second;
+    let mut other = p.migrator();
+    other.clickhouse.url = second.clone();
+    tests::clickhouse_admin(&other.clickhouse)
+        .server_client()
+        .query(&format!(
+            "DROP DATABASE IF EXISTS `{}` SYNC",
+            other.clickhouse.database
+        ))
+        .execute()
+        .await
+        .unwrap();
     consumer::migrate(&other)
         .await
         .expect("the second shard migrates");
-    p
+    (p, lock)
 }
 
 /// The stream's leader, by server name.
@@ -51,7 +83,7 @@ async fn stored(p: &Pipeline, what: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_match_one_node() {
-    let mut p = on_the_cluster().await;
+    let (mut p, _cluster) = on_the_cluster().await;
     p.add_consumer().await;
     p.add_consumer().await;
     let first_leader = leader(&p).await;
@@ -104,6 +136,8 @@ async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_
     let runs = stored(&p, "uniqExact(coalesce(execution_id, random_id))").await;
     assert_eq!(runs_per_shard, runs, "a run split over two shards");
 
+    erase_on_the_cluster(&p).await;
+
     // The statistics through `events_all` equal one node's over the same events.
     let single = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
     assert_eq!(load(&single, 0, EVENTS).await, EVENTS as u64);
@@ -127,6 +161,69 @@ async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_
     p.stop().await;
 }
 
+/// An erasure on the cluster, as deployed: one installation from each shard, with a
+/// dead letter, is gone from both shards and from the replicated streams; the rest stays.
+async fn erase_on_the_cluster(p: &Pipeline) {
+    let before = stored(p, "count()").await;
+    let mut erased = Vec::new();
+    for shard in cluster_shard_urls() {
+        let mut on_shard = p.consumer.clone();
+        on_shard.clickhouse.url = shard;
+        let (id, rows): (String, u64) = on_shard
+            .clickhouse
+            .client()
+            .query("SELECT toString(random_id), count() FROM events FINAL GROUP BY random_id ORDER BY random_id LIMIT 1")
+            .fetch_one()
+            .await
+            .unwrap();
+        erased.push((uuid::Uuid::parse_str(&id).unwrap(), rows));
+    }
+    let consumer = p.consumer.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let purging = tokio::spawn(async move {
+        consumer::carry_out_erasures(&consumer, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    for (id, rows) in &erased {
+        // A dead letter of its own, in the replicated dead-letter stream.
+        p.js.publish(
+            p.consumer.nats.dead_letter_subject(Some(*id)),
+            "dead".into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+        let body: serde_json::Value = p
+            .http
+            .delete(format!(
+                "{}/admin/v1/installations/{id}",
+                p.aggregator_internal_url
+            ))
+            .bearer_auth(tests::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["deleted_events"], *rows, "{body}");
+        assert_eq!(body["purged_dead_letters"], 1, "{body}");
+        assert_eq!(body["complete"], true, "{body}");
+        assert_eq!(
+            stored(p, &format!("countIf(random_id = '{id}')")).await,
+            0,
+            "{id} is gone from both shards"
+        );
+    }
+    let _ = stop.send(());
+    purging.await.unwrap().unwrap();
+    let gone: u64 = erased.iter().map(|(_, rows)| rows).sum();
+    assert_eq!(stored(p, "count()").await, before - gone);
+}
+
 /// The durable consumer's messages delivered and not yet acked.
 async fn unacked(p: &Pipeline) -> u64 {
     let stream = p.js.get_stream(&p.consumer.nats.stream).await.unwrap();
@@ -143,7 +240,7 @@ async fn unacked(p: &Pipeline) -> u64 {
 #[ignore = "make chaos: two 20 s outages under load"]
 async fn a_follower_and_a_shard_down_for_20_s_each_lose_and_double_nothing() {
     const OUTAGE: Duration = Duration::from_secs(20);
-    let mut p = on_the_cluster().await;
+    let (mut p, _cluster) = on_the_cluster().await;
     p.add_consumer().await;
     p.add_consumer().await;
     let done = std::sync::atomic::AtomicBool::new(false);

@@ -201,7 +201,8 @@ async fn unattributed_naming(p: &Pipeline, id: Uuid) -> u64 {
 /// A group of two lines as ingest's group commit makes them, the first one garbled so
 /// that no installation can be read from it, though it still spells `random_id`'s.
 fn garbled_group(random_id: &str) -> Vec<u8> {
-    let mut lines = format!(r#"{{"random_id": "{}", "nsapp": 7"#, stored_id(random_id)).into_bytes();
+    let mut lines =
+        format!(r#"{{"random_id": "{}", "nsapp": 7"#, stored_id(random_id)).into_bytes();
     lines.push(b'\n');
     lines.extend_from_slice(&encoded(OTHER, 990));
     lines
@@ -498,7 +499,10 @@ async fn an_erasure_that_cannot_see_a_held_batch_finish_says_it_is_incomplete() 
         })
     );
     assert!(
-        pending.as_str().unwrap_or_default().contains("repeat the request"),
+        pending
+            .as_str()
+            .unwrap_or_default()
+            .contains("repeat the request"),
         "{pending}"
     );
     purging.stop().await;
@@ -711,11 +715,20 @@ async fn erased_as_deployed_stays_erased_through_later_events_and_the_import() {
         assert_eq!(p.post(&event(ERASED, n)).await.status(), 202);
     }
     assert_eq!(p.post(&event(KEPT, 50)).await.status(), 202);
-    publish_as_ingest(&p, p.consumer.nats.event_subject(id), b"not an event".to_vec()).await;
-    poll(Duration::from_secs(30), "stored and dead-lettered", || async {
-        let h = holdings(&p, id).await;
-        (h.rows == 2 && h.dead_letters == 1 && p.queued().await == 0).then_some(())
-    })
+    publish_as_ingest(
+        &p,
+        p.consumer.nats.event_subject(id),
+        b"not an event".to_vec(),
+    )
+    .await;
+    poll(
+        Duration::from_secs(30),
+        "stored and dead-lettered",
+        || async {
+            let h = holdings(&p, id).await;
+            (h.rows == 2 && h.dead_letters == 1 && p.queued().await == 0).then_some(())
+        },
+    )
     .await;
     consumer.stop().await;
 
@@ -747,10 +760,14 @@ async fn erased_as_deployed_stays_erased_through_later_events_and_the_import() {
     // A later event of the same installation is accepted, and never stored.
     assert_eq!(p.post(&event(ERASED, 99)).await.status(), 202);
     assert_eq!(p.post(&event(KEPT, 99)).await.status(), 202);
-    poll(Duration::from_secs(30), "the other installation stored", || async {
-        let kept = holdings(&p, stored_id(KEPT)).await.rows;
-        (kept == 1 + 2 + 1 && p.queued().await == 0).then_some(())
-    })
+    poll(
+        Duration::from_secs(30),
+        "the other installation stored",
+        || async {
+            let kept = holdings(&p, stored_id(KEPT)).await.rows;
+            (kept == 1 + 2 + 1 && p.queued().await == 0).then_some(())
+        },
+    )
     .await;
     assert_eq!(holdings(&p, id).await, NOTHING);
 
