@@ -80,7 +80,7 @@ pub async fn ensure_streams(settings: &Settings) -> Result<(), ConsumerError> {
     for config in [
         settings.nats.events_stream(),
         settings.nats.dlq_stream(),
-        settings.nats.erasure_stream(),
+        settings.erasure_stream(),
     ] {
         js.create_or_update_stream(config)
             .await

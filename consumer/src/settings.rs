@@ -68,6 +68,15 @@ pub struct ConsumerSettings {
     pub migrate: bool,
 }
 
+impl Settings {
+    /// How long the erasure records are kept: see `NatsSettings::erasure_stream`.
+    pub fn erasure_stream(&self) -> async_nats::jetstream::stream::Config {
+        self.nats.erasure_stream(Duration::from_secs(
+            u64::from(self.consumer.retention_days) * 24 * 3600,
+        ))
+    }
+}
+
 impl Default for ConsumerSettings {
     fn default() -> Self {
         Self {

@@ -52,7 +52,7 @@ impl Writer {
                 .await?;
             js.create_or_update_stream(settings.nats.dlq_stream())
                 .await?;
-            js.create_or_update_stream(settings.nats.erasure_stream())
+            js.create_or_update_stream(settings.erasure_stream())
                 .await?;
         }
         let c = &settings.consumer;

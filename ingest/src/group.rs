@@ -165,7 +165,7 @@ impl ServerLimit {
             loop {
                 let max_payload = client.server_info().max_payload;
                 if max_payload > 0 {
-                    let limit = max_payload.saturating_sub(Self::HEADROOM).max(1);
+                    let limit = Self::of(max_payload);
                     shared.store(limit, Ordering::Relaxed);
                     if max_payload != said {
                         said = max_payload;
@@ -185,10 +185,34 @@ impl ServerLimit {
                         }
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Soon after a start, until the first connection says; then now and
+                // then, for a reconnect to another server.
+                let pause = if said == 0 { 50 } else { 1_000 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
         });
         cell
+    }
+
+    /// The limit in `cell`, learnt from `client` now if the watch has not yet: a request
+    /// right after the connection must not be grouped past it.
+    pub fn current(cell: &AtomicUsize, client: &async_nats::Client) -> usize {
+        let known = cell.load(Ordering::Relaxed);
+        if known != usize::MAX {
+            return known;
+        }
+        let max_payload = client.server_info().max_payload;
+        if max_payload == 0 {
+            return known;
+        }
+        let limit = Self::of(max_payload);
+        cell.store(limit, Ordering::Relaxed);
+        limit
+    }
+
+    /// The payload room of a message under the server's `max_payload`.
+    fn of(max_payload: usize) -> usize {
+        max_payload.saturating_sub(Self::HEADROOM).max(1)
     }
 }
 

@@ -181,7 +181,7 @@ impl JetStreamPublisher {
     /// identity).
     async fn publish_now(&self, event: &Event) -> Result<Accepted, PublishError> {
         let encoded = event.encode().map_err(|_| PublishError::Encode)?;
-        let limit = self.server_max.load(Ordering::Relaxed);
+        let limit = ServerLimit::current(&self.server_max, &self.client);
         if encoded.payload.len() > limit {
             return Err(PublishError::TooLarge { limit });
         }

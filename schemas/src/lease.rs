@@ -20,11 +20,9 @@ use std::time::{Duration, Instant};
 use clickhouse::Client;
 use uuid::Uuid;
 
-/// How long a heartbeat holds the lease.
+/// How long a heartbeat holds the lease. The holder renews it every third of that, so
+/// two missed heartbeats in a row still do not lose it.
 pub const TTL: Duration = Duration::from_secs(30);
-/// How often the holder renews it: a third of the TTL, so two missed heartbeats in a row
-/// still do not lose it.
-const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How often a waiting migrator looks again.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -45,6 +43,7 @@ pub struct Lease {
     client: Client,
     generation: u64,
     holder: String,
+    ttl: Duration,
     heartbeat: tokio::task::JoinHandle<()>,
 }
 
@@ -58,7 +57,7 @@ struct Current {
 /// The highest generation, its holder and whether its lease is live; generation 0 when
 /// there is none. A table without a heartbeat yet (its creator is between the create and
 /// the first row) counts as live for a TTL after it was created.
-async fn current(client: &Client) -> Result<Current, clickhouse::error::Error> {
+async fn current(client: &Client, ttl: Duration) -> Result<Current, clickhouse::error::Error> {
     let generation: u64 = client
         .query(&format!(
             "SELECT max(toUInt64OrZero(substring(name, {}))) FROM system.tables \
@@ -85,7 +84,7 @@ async fn current(client: &Client) -> Result<Current, clickhouse::error::Error> {
                                 toIntervalMillisecond({ttl}) FROM system.tables \
                          WHERE database = currentDatabase() AND name = '{table}')) \
                     > now64(3), 0)) AS live",
-            ttl = TTL.as_millis()
+            ttl = ttl.as_millis()
         ))
         .fetch_one::<Current>()
         .await;
@@ -103,11 +102,16 @@ async fn current(client: &Client) -> Result<Current, clickhouse::error::Error> {
     }
 }
 
-async fn beat(client: &Client, generation: u64, holder: &str) -> clickhouse::error::Result<()> {
+async fn beat(
+    client: &Client,
+    generation: u64,
+    holder: &str,
+    ttl: Duration,
+) -> clickhouse::error::Result<()> {
     client
         .query(&format!(
             "INSERT INTO {PREFIX}{generation} SELECT ?, now64(3) + toIntervalMillisecond({})",
-            TTL.as_millis()
+            ttl.as_millis()
         ))
         .bind(holder)
         .execute()
@@ -118,6 +122,15 @@ impl Lease {
     /// Take the lease of `client`'s database, waiting up to `wait` for another holder
     /// to release it or for its lease to expire.
     pub async fn acquire(client: &Client, wait: Duration) -> Result<Self, LeaseError> {
+        Self::acquire_for(client, TTL, wait).await
+    }
+
+    /// [`Lease::acquire`] with heartbeats that hold it for `ttl` (the tests' short one).
+    pub async fn acquire_for(
+        client: &Client,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Self, LeaseError> {
         let started = Instant::now();
         let holder = format!(
             "{}:{}",
@@ -126,7 +139,7 @@ impl Lease {
         );
         let mut told = false;
         loop {
-            let now = current(client).await?;
+            let now = current(client, ttl).await?;
             if now.live == 0 {
                 let next = now.generation + 1;
                 let created = client
@@ -139,7 +152,7 @@ impl Lease {
                     .await;
                 match created {
                     Ok(()) => {
-                        beat(client, next, &holder).await?;
+                        beat(client, next, &holder, ttl).await?;
                         // The generations before are expired or released: clear them.
                         for old in older(client, next).await? {
                             let _ = client
@@ -151,8 +164,8 @@ impl Lease {
                             let (client, holder) = (client.clone(), holder.clone());
                             async move {
                                 loop {
-                                    tokio::time::sleep(HEARTBEAT).await;
-                                    if let Err(e) = beat(&client, next, &holder).await {
+                                    tokio::time::sleep(ttl / 3).await;
+                                    if let Err(e) = beat(&client, next, &holder, ttl).await {
                                         tracing::warn!(error = %e, "renewing the migration lease");
                                     }
                                 }
@@ -163,6 +176,7 @@ impl Lease {
                             client: client.clone(),
                             generation: next,
                             holder,
+                            ttl,
                             heartbeat,
                         });
                     }
@@ -189,7 +203,7 @@ impl Lease {
 
     /// Whether the lease is still this migrator's: call it before every statement.
     pub async fn check(&self) -> Result<(), LeaseError> {
-        let now = current(&self.client).await?;
+        let now = current(&self.client, self.ttl).await?;
         if now.generation == self.generation && now.holder == self.holder && now.live == 1 {
             Ok(())
         } else {

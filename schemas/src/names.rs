@@ -10,8 +10,8 @@ pub const DLQ_STREAM: &str = "TELEMETRY_DLQ";
 /// Subject of the dead-letter stream.
 pub const DLQ_SUBJECT: &str = "telemetry.dlq";
 /// Stream of erasures: one message per deletion request, on `<subject>.<random_id>`,
-/// kept while a copy of that run's events may still arrive (`nats.erasure_max_age`),
-/// and the consumer's receipt of each on `<subject>.<random_id>.done`.
+/// kept while a copy of that run's events could still be stored (the raw retention plus
+/// the queue's), and the consumer's receipt of each on `<subject>.<random_id>.done`.
 pub const ERASURE_STREAM: &str = "TELEMETRY_ERASURES";
 /// Subject of the erasure stream.
 pub const ERASURE_SUBJECT: &str = "telemetry.erasures";

@@ -48,11 +48,6 @@ pub struct NatsSettings {
     pub duplicate_window: Duration,
     #[serde(with = "humantime_serde")]
     pub dlq_max_age: Duration,
-    /// How long an erasure is remembered: as long as a copy of the erased run's events
-    /// may still arrive from anywhere (the old service's table keeps rows for a year),
-    /// so that none of them is ever stored again.
-    #[serde(with = "humantime_serde")]
-    pub erasure_max_age: Duration,
 }
 
 impl Default for NatsSettings {
@@ -73,7 +68,6 @@ impl Default for NatsSettings {
             replicas: 1,
             duplicate_window: Duration::from_secs(120),
             dlq_max_age: Duration::from_secs(30 * 24 * 3600),
-            erasure_max_age: Duration::from_secs(400 * 24 * 3600),
         }
     }
 }
@@ -198,15 +192,20 @@ impl NatsSettings {
     /// before every insert (and `consumer import` before every batch), so that an event
     /// of an erased run is never stored, wherever it waited or came from; and the
     /// consumer's receipt once it has removed the run's queued messages and dead
-    /// letters. Kept for `erasure_max_age` (docs/ROPA.md says why).
-    pub fn erasure_stream(&self) -> Config {
+    /// letters.
+    ///
+    /// A record is kept while a copy of the run's events could still be stored: for the
+    /// raw table's `retention` (a row of the old service's table, imported, is stored if
+    /// it is younger than that), plus the queue's `max_age`, plus a day. docs/ROPA.md
+    /// says what that keeps.
+    pub fn erasure_stream(&self, retention: Duration) -> Config {
         Config {
             name: self.erasure_stream.clone(),
             subjects: vec![format!("{}.>", self.erasure_subject)],
             storage: StorageType::File,
             retention: RetentionPolicy::Limits,
             discard: DiscardPolicy::Old,
-            max_age: self.erasure_max_age,
+            max_age: retention + self.max_age + Duration::from_secs(24 * 3600),
             num_replicas: self.replicas,
             description: Some("Runs erased on request: their queued events are not stored".into()),
             ..Default::default()

@@ -32,11 +32,17 @@ pub struct ChildServer {
 
 impl ChildServer {
     async fn start(kind: &'static Kind) -> Self {
+        Self::start_prepared(kind, |_| {}).await
+    }
+
+    /// Start after `prepare` has seen the data directory's path (and may write beside it).
+    async fn start_prepared(kind: &'static Kind, prepare: impl FnOnce(&Path)) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "{}-test-{}",
             kind.scheme,
             uuid::Uuid::now_v7().simple()
         ));
+        prepare(&dir);
         let mut server = Self {
             port: free_port(),
             dir,
@@ -107,6 +113,7 @@ impl Drop for ChildServer {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("conf"));
     }
 }
 
@@ -116,9 +123,16 @@ static NATS: Kind = Kind {
     // Compose's users and permissions, as the local stack runs them (stack/nats.conf).
     command: |port, dir| {
         let mut command = Command::new(NatsServer::binary());
+        // A configuration of the test's own beside the data (`start_with`), or the stack's.
+        let own = dir.with_extension("conf");
+        let config = if own.exists() {
+            own
+        } else {
+            workspace_root().join("stack/nats.conf")
+        };
         command
             .arg("-c")
-            .arg(workspace_root().join("stack/nats.conf"))
+            .arg(config)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir);
         for user in ["admin", "ingest", "consumer", "aggregator"] {
@@ -137,6 +151,8 @@ static NATS: Kind = Kind {
 static CLICKHOUSE: Kind = Kind {
     what: "ClickHouse",
     scheme: "http",
+    // The production users and grants with the local stack's development passwords and
+    // networks, as stack/stack.sh starts it.
     command: |port, dir| {
         let mut command = Command::new(stack_dir().join("venv/bin/python"));
         command
@@ -144,6 +160,15 @@ static CLICKHOUSE: Kind = Kind {
             .arg("--dir")
             .arg(dir)
             .args(["--port", &port.to_string()]);
+        for role in ["migrator", "consumer", "aggregator", "analyst", "dashboard"] {
+            command.env(
+                format!("CLICKHOUSE_{}_PASSWORD", role.to_uppercase()),
+                crate::logins::dev_password(role),
+            );
+        }
+        command
+            .env("CLICKHOUSE_SERVICE_NETWORK", "127.0.0.1/32")
+            .env("ANALYST_NETWORKS", "127.0.0.0/8");
         command
     },
     ready_within: Duration::from_secs(60),
@@ -166,6 +191,22 @@ impl NatsServer {
 
     pub async fn start() -> Self {
         Self(ChildServer::start(&NATS).await)
+    }
+
+    /// A server with compose's users and permissions and `extra` lines after them (a
+    /// smaller `max_payload`, say).
+    pub async fn start_with(extra: &str) -> Self {
+        Self(
+            ChildServer::start_prepared(&NATS, |dir| {
+                // nats-server includes by relative path only: the users and permissions
+                // are copied in, as they are.
+                let auth = std::fs::read_to_string(workspace_root().join("compose/nats/auth.conf"))
+                    .expect("compose/nats/auth.conf");
+                std::fs::write(dir.with_extension("conf"), format!("{auth}\n{extra}\n"))
+                    .expect("the test's NATS configuration");
+            })
+            .await,
+        )
     }
 }
 

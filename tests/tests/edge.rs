@@ -24,6 +24,34 @@ async fn operators_routes_are_internal_and_the_public_api_is_limited() {
     seeded::post(&p).await;
     p.refresh().await;
 
+    // Every public answer, a page, a document, a data script or an error, carries a
+    // content security policy (no inline script, nothing framed), nosniff and no
+    // referrer; so do ingest's.
+    for url in [
+        format!("{}/", p.aggregator_url),
+        format!("{}/v1/stats/summary", p.aggregator_url),
+        format!("{}/data.js", p.aggregator_url),
+        format!("{}/no-such-page", p.aggregator_url),
+        format!("{}/openapi.json", p.ingest_url),
+        format!("{}/telemetry", p.ingest_url),
+    ] {
+        let r = p.http.get(&url).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(
+            h.get("content-security-policy")
+                .map(|v| v.to_str().unwrap()),
+            Some(runtime::http::CONTENT_SECURITY_POLICY),
+            "{url}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{url}");
+        assert_eq!(h["x-frame-options"], "DENY", "{url}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{url}");
+    }
+    assert!(
+        !runtime::http::CONTENT_SECURITY_POLICY.contains("unsafe-inline"),
+        "no inline script or style"
+    );
+
     // Public listeners: the clients' and the readers' routes only.
     for path in ["/metrics", "/healthz", "/readyz"] {
         assert_eq!(

@@ -1,8 +1,18 @@
-//! Migration 0006 rebuilds a raw table that holds rows: every row is kept, the table is
-//! keyed by the event's identity afterwards, and running it again, as after a crash
-//! between its steps, changes nothing.
+//! Migrations as `consumer migrate` runs them, with the migrator's login: 0006 rebuilds a
+//! raw table that holds rows, keeps every row, keys the table by the event's identity,
+//! and repeats safely after a crash between its steps; two migrators at once take turns
+//! under the lease, and a crashed one's lease expires; an insert running across the
+//! table exchange keeps every row it was acknowledged for.
 
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+
+use schemas::lease::{Lease, LeaseError};
 use schemas::migrations::{Cluster, MIGRATIONS};
+use schemas::store::ClickHouseSettings;
+use tests::{Slot, clickhouse_admin};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,18 +33,30 @@ fn old_event(body: &str) -> schemas::Event {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely() {
-    let database = format!("migrate_{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let server = clickhouse::Client::default().with_url(tests::clickhouse_url());
+/// A slot's database as the release before 0006 left it, with `rows` rows, set up by the
+/// operator; and the migrator's and the consumer's settings on it.
+async fn before_0006(slot: &Slot, rows: u32) -> (ClickHouseSettings, ClickHouseSettings) {
+    let base = ClickHouseSettings {
+        url: tests::clickhouse_url(),
+        ..Default::default()
+    };
+    let migrator = slot.clickhouse_as(&base, "migrator");
+    let admin = clickhouse_admin(&migrator);
+    let server = admin.server_client();
     server
-        .query(&format!("CREATE DATABASE {database}"))
+        .query(&format!(
+            "DROP DATABASE IF EXISTS {} SYNC",
+            migrator.database
+        ))
         .execute()
         .await
         .unwrap();
-    let db = server.clone().with_database(&database);
-
-    // The schema as the release before 0006 left it, recorded as applied.
+    server
+        .query(&format!("CREATE DATABASE {}", migrator.database))
+        .execute()
+        .await
+        .unwrap();
+    let db = admin.client();
     for m in MIGRATIONS.iter().filter(|m| m.version < 6) {
         for sql in m.statements() {
             db.query(&sql).execute().await.unwrap();
@@ -58,18 +80,27 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     }
     // Rows with the random ids of that release.
     let mut insert = db.insert::<schemas::Event>("events").await.unwrap();
-    for n in 0..50u32 {
+    for n in 0..rows {
         let mut body: serde_json::Value = serde_json::from_str(BODY).unwrap();
         body["disk_size"] = n.into();
         insert.write(&old_event(&body.to_string())).await.unwrap();
     }
     insert.end().await.unwrap();
+    (migrator, slot.clickhouse_as(&base, "consumer"))
+}
 
-    let applied = schemas::migrations::apply(&server, &database, Cluster::NONE)
+async fn drop_database(settings: &ClickHouseSettings) {
+    clickhouse_admin(settings)
+        .server_client()
+        .query(&format!("DROP DATABASE IF EXISTS {}", settings.database))
+        .execute()
         .await
         .unwrap();
-    assert_eq!(applied, ["0006_events_by_identity"]);
-    assert_eq!(count(&db, "SELECT count() FROM events FINAL").await, 50);
+}
+
+/// The schema after 0006: the table keyed by identity, no table left over, and each
+/// migration recorded once, with no lease left behind.
+async fn assert_migrated(db: &clickhouse::Client) {
     let engine: String = db
         .query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
         .fetch_one()
@@ -81,40 +112,268 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
         "{engine}"
     );
     assert_eq!(
-        count(&db, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_rekeyed'").await,
+        count(db, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND (name = 'events_rekeyed' OR startsWith(name, 'migration_lease_'))").await,
         0
     );
+    assert_eq!(
+        count(db, "SELECT count() FROM schema_migrations FINAL").await,
+        MIGRATIONS.len() as u64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely() {
+    let slot = Slot::claim();
+    let (migrator, _) = before_0006(&slot, 50).await;
+    let db = migrator.client();
+
+    let applied =
+        schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
+            .await
+            .unwrap();
+    assert_eq!(applied, ["0006_events_by_identity"]);
+    assert_eq!(count(&db, "SELECT count() FROM events FINAL").await, 50);
+    assert_migrated(&db).await;
 
     // As if the process died after the exchange, before the catch-up and the record,
     // while a consumer of the previous release had stored one more row in the old
     // table: the guards skip what is done, and the catch-up copies that row only.
-    db.query("ALTER TABLE schema_migrations DELETE WHERE version = 6 SETTINGS mutations_sync = 2")
+    let admin = clickhouse_admin(&migrator).client();
+    admin
+        .query("ALTER TABLE schema_migrations DELETE WHERE version = 6 SETTINGS mutations_sync = 2")
         .execute()
         .await
         .unwrap();
     let old_table =
         MIGRATIONS[0].statements()[0].replacen("IF NOT EXISTS events", "events_rekeyed", 1);
-    db.query(&old_table).execute().await.unwrap();
-    db.query("INSERT INTO events_rekeyed SELECT * FROM events")
+    admin.query(&old_table).execute().await.unwrap();
+    admin
+        .query("INSERT INTO events_rekeyed SELECT * FROM events")
         .execute()
         .await
         .unwrap();
-    let mut insert = db.insert::<schemas::Event>("events_rekeyed").await.unwrap();
+    let mut insert = admin
+        .insert::<schemas::Event>("events_rekeyed")
+        .await
+        .unwrap();
     insert.write(&old_event(BODY)).await.unwrap();
     insert.end().await.unwrap();
-    let applied = schemas::migrations::apply(&server, &database, Cluster::NONE)
-        .await
-        .unwrap();
+    let applied =
+        schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
+            .await
+            .unwrap();
     assert_eq!(applied, ["0006_events_by_identity"]);
     assert_eq!(count(&db, "SELECT count() FROM events").await, 51);
-    assert_eq!(
-        count(&db, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_rekeyed'").await,
-        0
-    );
+    assert_migrated(&db).await;
+    drop_database(&migrator).await;
+}
 
-    server
-        .query(&format!("DROP DATABASE {database}"))
-        .execute()
+/// One insert as a consumer of the previous release makes it, with its own login: three
+/// rows sent over `over`, so that the insert is in flight for that long. The ids of its
+/// rows once ClickHouse acknowledged them, and when it started and ended.
+async fn slow_insert(
+    http: &reqwest::Client,
+    consumer: &ClickHouseSettings,
+    over: Duration,
+) -> Option<(Vec<Uuid>, Instant, Instant)> {
+    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    let rows: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"event_id":"{id}","received_at":"{}","random_id":"{}","type":"lxc","nsapp":"straddle","status":"installing"}}"#,
+                OffsetDateTime::now_utc().unix_timestamp(),
+                Uuid::now_v7()
+            ) + "\n"
+        })
+        .collect();
+    let pause = over / 3;
+    let body = futures::stream::iter(rows).then(move |row| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::io::Error>(row)
+    });
+    let started = Instant::now();
+    let sent = http
+        .post(format!(
+            "{}/?database={}&query={}",
+            consumer.url, consumer.database, "INSERT%20INTO%20events%20FORMAT%20JSONEachRow"
+        ))
+        .basic_auth(&consumer.user, Some(consumer.password.expose()))
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .ok()?;
+    let ended = Instant::now();
+    // A refused insert was never acknowledged: the previous release's consumer would
+    // have retried it. Only acknowledged rows must survive.
+    sent.status().is_success().then_some((ids, started, ended))
+}
+
+/// Two `consumer migrate` at once, while a consumer of the previous release keeps
+/// inserting: one migrates under the lease, the other waits and finds nothing to do; the
+/// schema is right, and every row that was there or acknowledged meanwhile (inserts in
+/// flight across the exchange too) is in the new table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_migrators_at_once_with_inserts_beside_them_lose_nothing() {
+    let slot = Slot::claim();
+    let (migrator, consumer) = before_0006(&slot, 2_000).await;
+    let admin = clickhouse_admin(&migrator).client();
+    let http = reqwest::Client::new();
+
+    // When `events` became another table: the exchange.
+    let table_uuid = async || -> String {
+        admin
+            .query("SELECT toString(uuid) FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
+            .fetch_one()
+            .await
+            .unwrap()
+    };
+    let first_uuid = table_uuid().await;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledged = Arc::new(Mutex::new(Vec::<(Vec<Uuid>, Instant, Instant)>::new()));
+    let inserters: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, consumer, done, acknowledged) = (
+                http.clone(),
+                consumer.clone(),
+                done.clone(),
+                acknowledged.clone(),
+            );
+            tokio::spawn(async move {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Some(insert) =
+                        slow_insert(&http, &consumer, Duration::from_millis(600)).await
+                    {
+                        acknowledged.lock().unwrap().push(insert);
+                    }
+                }
+            })
+        })
+        .collect();
+    let watching = {
+        let done = done.clone();
+        async move {
+            loop {
+                if table_uuid().await != first_uuid {
+                    return Some(Instant::now());
+                }
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let migrate = || {
+        let migrator = migrator.clone();
+        async move {
+            schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
+                .await
+                .unwrap()
+        }
+    };
+    let inserted = || acknowledged.lock().unwrap().len();
+    let (exchanged, (first, second)) = tokio::join!(watching, async {
+        // Inserts acknowledged before the migrators start...
+        tests::poll(Duration::from_secs(10), "inserts before", || async {
+            (inserted() >= 2).then_some(())
+        })
+        .await;
+        let both = tokio::join!(migrate(), migrate());
+        // ...and after the migration, into the new table.
+        let after = inserted();
+        tests::poll(Duration::from_secs(10), "inserts after", || async {
+            (inserted() >= after + 2).then_some(())
+        })
+        .await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        both
+    });
+    for inserter in inserters {
+        inserter.await.unwrap();
+    }
+    let mut applied = [first, second];
+    applied.sort();
+    assert_eq!(
+        applied,
+        [vec![], vec!["0006_events_by_identity"]],
+        "one migrated, the other found it done"
+    );
+    let db = migrator.client();
+    assert_migrated(&db).await;
+
+    let exchanged = exchanged.expect("the table was exchanged");
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let straddled = acknowledged
+        .iter()
+        .filter(|(_, started, ended)| *started < exchanged && *ended > exchanged)
+        .count();
+    assert!(straddled > 0, "no insert was in flight across the exchange");
+    let ids: Vec<String> = acknowledged
+        .iter()
+        .flat_map(|(ids, _, _)| ids.iter().map(Uuid::to_string))
+        .collect();
+    let found = count(
+        &db,
+        &format!(
+            "SELECT count() FROM events FINAL WHERE event_id IN ({})",
+            ids.iter()
+                .map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    )
+    .await;
+    eprintln!(
+        "{} inserts acknowledged during the migration, {straddled} across the exchange",
+        acknowledged.len()
+    );
+    assert_eq!(found, ids.len() as u64, "acknowledged rows lost");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count() FROM events FINAL WHERE nsapp != 'straddle'"
+        )
+        .await,
+        2_000
+    );
+    drop_database(&migrator).await;
+}
+
+/// A migrator that dies holding the lease does not hold it forever: the next one takes
+/// it over once its heartbeats stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_migrator_s_lease_expires() {
+    let slot = Slot::claim();
+    let (migrator, _) = before_0006(&slot, 1).await;
+    let db = migrator.client();
+    let ttl = Duration::from_secs(2);
+    let crashed = Lease::acquire_for(&db, ttl, Duration::from_secs(5))
         .await
         .unwrap();
+    // While it lives it renews the lease: the next one waits two of its TTLs, and gives
+    // up at its deadline.
+    match Lease::acquire_for(&db, ttl, ttl * 2).await {
+        Err(LeaseError::Busy { .. }) => {}
+        other => panic!("took a live lease: {:?}", other.map(|_| ())),
+    }
+    // It dies: its heartbeat stops, nothing releases the lease, its table stays.
+    drop(crashed);
+    let died = Instant::now();
+    let next = Lease::acquire_for(&db, ttl, Duration::from_secs(30))
+        .await
+        .expect("the lease of a dead migrator expires");
+    assert!(
+        died.elapsed() >= ttl / 2,
+        "taken over before it could have expired: {:?}",
+        died.elapsed()
+    );
+    next.check().await.unwrap();
+    next.release().await;
+    assert_eq!(
+        count(&db, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'migration_lease_')").await,
+        0,
+        "the expired lease is cleared and the new one released"
+    );
+    drop_database(&migrator).await;
 }

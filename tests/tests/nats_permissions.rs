@@ -2,60 +2,22 @@
 //! on a real nats-server: each service can do its job through its own login, and
 //! nothing more. Ingest in particular can neither read nor purge the stream.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::{self, ErrorCode, consumer::pull, stream};
 use futures::StreamExt;
 use schemas::stream::NatsSettings;
-use tests::KillOnDrop;
 
-/// nats-server with stack/nats.conf (the shared users, development passwords) on a
-/// free port, with a store of its own.
-struct Server {
-    _child: KillOnDrop,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn server() -> Server {
-    let port = tests::free_port();
-    let dir = std::env::temp_dir().join(format!("nats-auth-{}", uuid::Uuid::now_v7().simple()));
-    let mut cmd = Command::new(tests::NatsServer::binary());
-    cmd.arg("-c")
-        .arg(tests::workspace_root().join("stack/nats.conf"))
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for user in ["admin", "ingest", "consumer", "aggregator"] {
-        cmd.env(
-            format!("NATS_{}_PASSWORD", user.to_uppercase()),
-            format!("dev-{user}"),
-        );
-    }
-    let server = Server {
-        _child: KillOnDrop(cmd.spawn().expect("nats-server starts")),
-        port,
-        dir,
-    };
-    let url = format!("nats://127.0.0.1:{port}");
-    tests::poll(Duration::from_secs(20), "nats-server", || async {
-        async_nats::connect(&url).await.ok().map(|_| ())
-    })
-    .await;
-    server
+/// A nats-server of the test's own with compose's users and permissions and the local
+/// stack's development passwords.
+async fn server() -> tests::NatsServer {
+    tests::NatsServer::start().await
 }
 
 /// JetStream as `user` (its development password), quick to give up on a request the
 /// server refuses.
-async fn login(server: &Server, user: &str) -> jetstream::Context {
+async fn login(server: &tests::NatsServer, user: &str) -> jetstream::Context {
     let settings = NatsSettings {
         url: format!("nats://127.0.0.1:{}", server.port),
         user: user.into(),
@@ -94,7 +56,7 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         .await
         .unwrap();
     admin
-        .create_or_update_stream(names.erasure_stream())
+        .create_or_update_stream(consumer::Settings::default().erasure_stream())
         .await
         .unwrap();
     // A wrong password is no login at all.
@@ -193,9 +155,21 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         .unwrap()
         .await
         .expect("the consumer dead-letters");
-    // ...and may not purge, nor take another durable, nor publish events.
+    // ...and may not take another durable, nor publish events, nor change or delete the
+    // stream. (It may purge: it carries erasures out, and on a work-queue stream its ack
+    // deletes a message anyway; compose/nats/auth.conf.)
     let events = consumer.get_stream(&names.stream).await.unwrap();
-    assert!(events.purge().await.is_err(), "the consumer purged");
+    assert!(
+        consumer
+            .update_stream(stream::Config {
+                max_messages: 1,
+                ..names.events_stream()
+            })
+            .await
+            .is_err(),
+        "the consumer changed the stream's limits"
+    );
+    assert!(consumer.delete_stream(&names.stream).await.is_err());
     assert!(
         events
             .create_consumer(pull::Config {
@@ -214,47 +188,97 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             .is_err()
     );
 
-    // The aggregator: purges one installation from both streams (an erasure), reads
-    // the durable's state, and nothing else.
+    // The aggregator, which serves the public statistics: records an erasure and reads
+    // the consumer's receipt back, and nothing else. It cannot purge, read or delete a
+    // queued event or a dead letter, nor forge a receipt.
     let aggregator = login(&server, "aggregator").await;
-    for name in [&names.stream, &names.dlq_stream] {
-        let s = aggregator.get_stream(name).await.unwrap();
-        s.purge()
-            .filter(format!(
-                "{}.>",
-                if name == &names.stream {
-                    &names.subject
-                } else {
-                    &names.dlq_subject
-                }
-            ))
-            .await
-            .expect("the aggregator purges");
-    }
-    let s = aggregator.get_stream(&names.stream).await.unwrap();
-    s.consumer_info(schemas::names::DURABLE)
-        .await
-        .expect("the aggregator reads the durable's state");
-    // It records erasures, which the consumer reads; ingest can do neither.
     aggregator
         .get_stream(&names.erasure_stream)
         .await
         .expect("the aggregator looks the erasure stream up");
-    aggregator
+    let record = aggregator
         .publish(names.erasure_subject_of(id), "".into())
         .await
         .unwrap()
         .await
         .expect("the aggregator records an erasure");
+    assert!(
+        aggregator
+            .publish(names.erasure_receipt_subject(id), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .is_err(),
+        "the aggregator forged a receipt"
+    );
+    for name in [&names.stream, &names.dlq_stream] {
+        let s = aggregator.get_stream(name).await.unwrap();
+        assert!(s.purge().await.is_err(), "the aggregator purged {name}");
+        assert!(
+            s.purge()
+                .filter(format!("{}.>", names.subject))
+                .await
+                .is_err(),
+            "the aggregator purged {name} by subject"
+        );
+        assert!(
+            s.get_raw_message(1).await.is_err(),
+            "the aggregator read a message of {name}"
+        );
+        assert!(
+            s.delete_message(1).await.is_err(),
+            "the aggregator deleted a message of {name}"
+        );
+    }
+    assert!(aggregator.delete_stream(&names.stream).await.is_err());
+    assert!(
+        aggregator
+            .publish(subject.clone(), "x".into())
+            .await
+            .unwrap()
+            .await
+            .is_err()
+    );
+
+    // The consumer carries the erasure out: it reads the records, purges the
+    // installation's messages from both streams and publishes its receipt, which the
+    // aggregator reads.
     let records = consumer
         .get_stream(&names.erasure_stream)
         .await
         .expect("the consumer looks the erasure stream up");
-    let record = records
-        .get_raw_message(1)
+    let read = records
+        .get_raw_message(record.sequence)
         .await
         .expect("the consumer reads the erasure records");
-    assert_eq!(names.erased_installation(record.subject.as_str()), Some(id));
+    assert_eq!(names.erased_installation(read.subject.as_str()), Some(id));
+    for (name, base) in [
+        (&names.stream, &names.subject),
+        (&names.dlq_stream, &names.dlq_subject),
+    ] {
+        consumer
+            .get_stream(name)
+            .await
+            .unwrap()
+            .purge()
+            .filter(format!("{base}.{id}"))
+            .await
+            .expect("the consumer purges an installation");
+    }
+    consumer
+        .publish(names.erasure_receipt_subject(id), "{}".into())
+        .await
+        .unwrap()
+        .await
+        .expect("the consumer publishes the receipt");
+    aggregator
+        .get_stream(&names.erasure_stream)
+        .await
+        .unwrap()
+        .get_last_raw_message_by_subject(&names.erasure_receipt_subject(id))
+        .await
+        .expect("the aggregator reads the receipt");
+    // Ingest can do none of it.
     let ingest_again = login(&server, "ingest").await;
     assert!(
         ingest_again
@@ -265,17 +289,70 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             .is_err(),
         "ingest recorded an erasure"
     );
-    assert!(
-        s.get_raw_message(1).await.is_err(),
-        "the aggregator read a message"
-    );
-    assert!(aggregator.delete_stream(&names.stream).await.is_err());
-    assert!(
-        aggregator
-            .publish(subject, "x".into())
-            .await
-            .unwrap()
-            .await
-            .is_err()
-    );
+}
+
+/// Every service receives its replies in an inbox of its own: ingest, the internet-facing
+/// service, cannot subscribe to the replies the consumer or the aggregator get (their
+/// pulled messages, the erasure records), nor to NATS's shared inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_service_can_read_another_s_replies() {
+    let server = server().await;
+    for (user, others) in [
+        (
+            "ingest",
+            ["_INBOX_consumer.>", "_INBOX_aggregator.>", "_INBOX.>"],
+        ),
+        (
+            "consumer",
+            ["_INBOX_ingest.>", "_INBOX_aggregator.>", "_INBOX.>"],
+        ),
+        (
+            "aggregator",
+            ["_INBOX_ingest.>", "_INBOX_consumer.>", "_INBOX.>"],
+        ),
+    ] {
+        for inbox in others {
+            let refused = std::sync::Arc::new(tokio::sync::Notify::new());
+            let told = refused.clone();
+            let settings = NatsSettings {
+                url: format!("nats://127.0.0.1:{}", server.port),
+                user: user.into(),
+                password: format!("dev-{user}").into(),
+                ..Default::default()
+            };
+            let client = settings
+                .connect_options("permissions-test")
+                .event_callback(move |event| {
+                    let told = told.clone();
+                    async move {
+                        if let async_nats::Event::ServerError(e) = event
+                            && e.to_string()
+                                .contains("Permissions Violation for Subscription")
+                        {
+                            told.notify_one();
+                        }
+                    }
+                })
+                .connect(settings.url.as_str())
+                .await
+                .unwrap();
+            let _subscription = client.subscribe(inbox.to_owned()).await.unwrap();
+            client.flush().await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), refused.notified())
+                .await
+                .unwrap_or_else(|_| panic!("{user} subscribed to {inbox}"));
+        }
+        // Its own inbox it may use: the answer to a request it may make arrives there
+        // (the stream does not exist on this server: an answer, not a timeout).
+        let own = login(&server, user).await;
+        let answer = own.get_stream(schemas::names::STREAM).await;
+        assert!(
+            matches!(
+                answer.as_ref().map_err(|e| e.kind()),
+                Err(GetStreamErrorKind::JetStream(e)) if e.error_code() == ErrorCode::STREAM_NOT_FOUND
+            ),
+            "{user}: {:?}",
+            answer.map(|_| ())
+        );
+    }
 }

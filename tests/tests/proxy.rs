@@ -176,6 +176,20 @@ async fn the_clients_post_through_the_tls_proxy_and_nothing_internal_is_routed()
     ] {
         assert_eq!(code(method, path), "404", "{method} {path}");
     }
+    // A page's headers: HSTS from the proxy, the content security policy and the rest
+    // from the service behind it.
+    let headers = curl(&proxy, &["-s", "-D", "-", "-o", "/dev/null", "/"])
+        .unwrap_or_default()
+        .to_lowercase();
+    for header in [
+        "strict-transport-security: max-age=31536000; includesubdomains",
+        "content-security-policy: default-src 'none'; script-src 'self';",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(headers.contains(header), "{header} missing in {headers}");
+    }
     // The internal listener still serves them, to whoever is inside.
     assert_eq!(
         status(&p, format!("{}/metrics", p.ingest_internal_url)).await,
