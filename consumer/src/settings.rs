@@ -16,7 +16,13 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+/// Keys whose environment value is a comma-separated list: the `[clickhouse]` section is
+/// shared with the aggregator, and a deployment sets it for both.
+pub const LIST_KEYS: &[&str] = &["clickhouse.shard_urls"];
+
 impl runtime::service::ServiceSettings for Settings {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+
     fn log(&self) -> &LogSettings {
         &self.log
     }

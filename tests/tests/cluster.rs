@@ -136,8 +136,6 @@ async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_
     let runs = stored(&p, "uniqExact(coalesce(execution_id, random_id))").await;
     assert_eq!(runs_per_shard, runs, "a run split over two shards");
 
-    erase_on_the_cluster(&p).await;
-
     // The statistics through `events_all` equal one node's over the same events.
     let single = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
     assert_eq!(load(&single, 0, EVENTS).await, EVENTS as u64);
@@ -158,6 +156,8 @@ async fn a_leader_kill_on_the_cluster_loses_and_doubles_nothing_and_the_numbers_
         assert_eq!(on_cluster, on_one, "{dimension}");
     }
     single.stop().await;
+
+    erase_on_the_cluster(&p).await;
     p.stop().await;
 }
 
