@@ -146,11 +146,7 @@ pub async fn run(
         )));
     }
     metric_names::describe();
-    let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
+    let stop = stop_signal(shutdown);
     let ops = runtime::ops::router::<()>();
     let mut ops_stop = stop.clone();
     let ops_server = tokio::spawn(async move {
@@ -183,13 +179,7 @@ pub async fn run(
         }
     }
 
-    let client = settings
-        .nats
-        .connect_options("telemetry-consumer")
-        .retry_on_initial_connect()
-        .connect(settings.nats.servers())
-        .await
-        .map_err(|e| ConsumerError::Nats(e.into()))?;
+    let client = connect(&settings).await?;
     let js = async_nats::jetstream::new(client.clone());
     let clickhouse = settings.clickhouse.client();
     let Some(writer) = retry_until_stopped("durable consumer", &stop, || {
@@ -244,21 +234,31 @@ pub async fn carry_out_erasures(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ConsumerError> {
+    let stop = stop_signal(shutdown);
+    let js = async_nats::jetstream::new(connect(settings).await?);
+    run_purger(js, settings.nats.clone(), stop).await;
+    Ok(())
+}
+
+/// A stop flag that turns true when `shutdown` resolves.
+fn stop_signal(shutdown: impl Future<Output = ()> + Send + 'static) -> watch::Receiver<bool> {
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let client = settings
+    stop
+}
+
+/// The consumer's NATS connection, which waits for NATS rather than fail without it.
+async fn connect(settings: &Settings) -> Result<async_nats::Client, ConsumerError> {
+    settings
         .nats
         .connect_options("telemetry-consumer")
         .retry_on_initial_connect()
         .connect(settings.nats.servers())
         .await
-        .map_err(|e| ConsumerError::Nats(e.into()))?;
-    let js = async_nats::jetstream::new(client);
-    run_purger(js, settings.nats.clone(), stop).await;
-    Ok(())
+        .map_err(|e| ConsumerError::Nats(e.into()))
 }
 
 /// The purger of one process, bound once its durable can be, until `stop`.

@@ -35,7 +35,7 @@ pub use pipeline::{ADMIN_TOKEN, Pipeline, migrator};
 pub use servers::{ChildServer, ClickHouseServer, ConsumerProcess, KillOnDrop, NatsServer};
 pub use stack::{
     CLUSTER, binary, clickhouse_url, cluster, cluster_nats_url, cluster_shard_urls, free_port,
-    nats_url, workspace_root,
+    workspace_root,
 };
 pub use wait::poll;
-pub use workload::{COUNT_NAMES, load, run_counts, synthetic_event};
+pub use workload::{COUNT_NAMES, load, metric_value, run_counts, synthetic_event};

@@ -56,6 +56,20 @@ impl OldServer {
         .await;
     }
 
+    /// Create `table` (the current layout) with `rows`, and import it now, as the
+    /// pipeline's consumer.
+    pub async fn import(
+        &self,
+        p: &Pipeline,
+        table: &str,
+        rows: &[Value],
+    ) -> consumer::ImportReport {
+        self.table(p, table, false, rows).await;
+        consumer::import(&p.consumer, &self.args(table), OffsetDateTime::now_utc())
+            .await
+            .expect("the import runs")
+    }
+
     pub fn args(&self, table: &str) -> consumer::ImportArgs {
         consumer::ImportArgs {
             source: consumer::Source {

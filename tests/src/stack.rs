@@ -1,15 +1,5 @@
 //! Where the local stack is (`make stack`), and where this workspace's binaries are.
 
-/// The local stack's NATS, overridable like `make stack` (NATS_PORT) or by URL.
-pub fn nats_url() -> String {
-    std::env::var("TELEMETRY_TEST_NATS_URL").unwrap_or_else(|_| {
-        format!(
-            "nats://127.0.0.1:{}",
-            std::env::var("NATS_PORT").unwrap_or_else(|_| "4222".into())
-        )
-    })
-}
-
 /// The local stack's ClickHouse HTTP interface.
 pub fn clickhouse_url() -> String {
     std::env::var("TELEMETRY_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| {

@@ -87,3 +87,13 @@ pub fn synthetic_event(i: usize) -> serde_json::Value {
         "repo_source": "ProxmoxVE",
     })
 }
+
+/// The value of series `name` (with its labels, as rendered) in a Prometheus text, if
+/// the text has it.
+pub fn metric_value(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+}

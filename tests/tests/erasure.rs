@@ -789,14 +789,7 @@ async fn erased_as_deployed_stays_erased_through_later_events_and_the_import() {
             row
         })
         .collect();
-    old.table(&p, "telemetry", false, &rows).await;
-    let report = consumer::import(
-        &p.consumer,
-        &old.args("telemetry"),
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let report = old.import(&p, "telemetry", &rows).await;
     assert_eq!(
         (report.read, report.stored, report.erased),
         (3, 1, 2),

@@ -160,7 +160,5 @@ async fn a_full_queue_is_refused_with_503_and_nothing_accepted_is_lost() {
 /// The value of an unlabelled metric on a `/metrics` page.
 async fn metric(url: &str, name: &str) -> f64 {
     let text = reqwest::get(url).await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    tests::metric_value(&text, name).unwrap_or(0.0)
 }

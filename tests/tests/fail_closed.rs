@@ -5,18 +5,9 @@
 
 use std::time::Duration;
 
-use tests::{Pipeline, poll};
+use tests::{Pipeline, metric_value as value, poll};
 
 const BODY: &str = include_str!("../fixtures/lxc_installing.json");
-
-/// The value of the series `name` in a Prometheus text, if it is there.
-fn value(metrics: &str, name: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_erasure_records_nothing_is_stored_and_nothing_is_lost() {

@@ -25,12 +25,7 @@ fn event(n: usize, app: &str) -> String {
 
 /// The value of the series `name` (with its labels) in a Prometheus text; 0 if absent.
 fn value(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_default()
+    tests::metric_value(metrics, name).unwrap_or_default()
 }
 
 /// A constraint that ClickHouse enforces on insert, set by the operator: a row of app
@@ -186,14 +181,7 @@ async fn the_import_goes_on_past_a_row_clickhouse_refuses() {
             row
         })
         .collect();
-    old.table(&p, "telemetry", false, &rows).await;
-    let report = consumer::import(
-        &p.consumer,
-        &old.args("telemetry"),
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let report = old.import(&p, "telemetry", &rows).await;
     assert_eq!((report.read, report.stored), (10, 9), "{report:?}");
     assert_eq!(
         report.rejected.get("clickhouse code 469"),
