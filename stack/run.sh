@@ -38,7 +38,7 @@ as_service() { # SERVICE NATS_USER CLICKHOUSE_USER|- COMMAND...
     logins+=(TELEMETRY__CLICKHOUSE__USER="$ch_user"
       TELEMETRY__CLICKHOUSE__PASSWORD="${CLICKHOUSE_PASSWORDS[$ch_user]}")
   fi
-  env "${logins[@]}" "$@"
+  exec env "${logins[@]}" "$@"
 }
 declare -A NATS_PASSWORDS CLICKHOUSE_PASSWORDS
 for user in admin ingest consumer aggregator; do
@@ -53,7 +53,9 @@ export TELEMETRY__CONSUMER__MIGRATE=false
 # A local admin token, so that the admin API (erasures) can be tried; never in production.
 export TELEMETRY__AGGREGATOR__ADMIN_TOKEN=${TELEMETRY__AGGREGATOR__ADMIN_TOKEN:-local-admin-token-for-make-run-only}
 
-as_service migrate admin migrator "$BIN/consumer" migrate --deadline 2m
+# In a subshell: as_service execs the program (so that a background service's pid is the
+# program's own, which the cleanup signals).
+(as_service migrate admin migrator "$BIN/consumer" migrate --deadline 2m)
 as_service consumer consumer consumer "$BIN/consumer" & pids+=($!)
 as_service ingest ingest - "$BIN/ingest" & pids+=($!)
 as_service aggregator aggregator aggregator "$BIN/aggregator" & pids+=($!)
