@@ -168,30 +168,37 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     drop_database(&migrator).await;
 }
 
-/// One insert as a consumer of the previous release makes it, with its own login: three
-/// rows sent over `over`, so that the insert is in flight for that long. The ids of its
-/// rows once ClickHouse acknowledged them, and when it started and ended.
+/// Rows in one insert of [`slow_insert`]: over 256 KiB, so that ClickHouse starts the
+/// insert (and binds its table) before the body has ended. A smaller body is read whole
+/// before the query runs, and cannot be in flight across an exchange.
+const ROWS_PER_INSERT: usize = 1_500;
+
+/// One insert as a consumer of the previous release makes it, with its own login: most of
+/// its rows, a pause of `pause`, then the last one, so that the insert is in flight for
+/// that long. Its rows share a `random_id` of their own. That id once ClickHouse
+/// acknowledged the insert, and when it started and ended.
 async fn slow_insert(
     http: &reqwest::Client,
     consumer: &ClickHouseSettings,
-    over: Duration,
-) -> Option<(Vec<Uuid>, Instant, Instant)> {
-    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-    let rows: Vec<String> = ids
-        .iter()
-        .map(|id| {
-            format!(
-                r#"{{"event_id":"{id}","received_at":"{}","random_id":"{}","type":"lxc","nsapp":"straddle","status":"installing"}}"#,
-                OffsetDateTime::now_utc().unix_timestamp(),
-                Uuid::now_v7()
-            ) + "\n"
-        })
-        .collect();
-    let pause = over / 3;
-    let body = futures::stream::iter(rows).then(move |row| async move {
-        tokio::time::sleep(pause).await;
-        Ok::<_, std::io::Error>(row)
-    });
+    pause: Duration,
+) -> Option<(Uuid, Instant, Instant)> {
+    let insert = Uuid::now_v7();
+    let row = |_: usize| {
+        format!(
+            r#"{{"event_id":"{}","received_at":"{}","random_id":"{insert}","type":"lxc","nsapp":"straddle","status":"installing","error":"{}"}}"#,
+            Uuid::now_v7(),
+            OffsetDateTime::now_utc().unix_timestamp(),
+            "x".repeat(100)
+        ) + "\n"
+    };
+    let head: String = (1..ROWS_PER_INSERT).map(row).collect();
+    let last = row(0);
+    let body = futures::stream::iter([(head, Duration::ZERO), (last, pause)]).then(
+        move |(part, wait)| async move {
+            tokio::time::sleep(wait).await;
+            Ok::<_, std::io::Error>(part)
+        },
+    );
     let started = Instant::now();
     let sent = http
         .post(format!(
@@ -206,7 +213,9 @@ async fn slow_insert(
     let ended = Instant::now();
     // A refused insert was never acknowledged: the previous release's consumer would
     // have retried it. Only acknowledged rows must survive.
-    sent.status().is_success().then_some((ids, started, ended))
+    sent.status()
+        .is_success()
+        .then_some((insert, started, ended))
 }
 
 /// Two `consumer migrate` at once, while a consumer of the previous release keeps
@@ -230,7 +239,7 @@ async fn two_migrators_at_once_with_inserts_beside_them_lose_nothing() {
     };
     let first_uuid = table_uuid().await;
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::<(Vec<Uuid>, Instant, Instant)>::new()));
+    let acknowledged = Arc::new(Mutex::new(Vec::<(Uuid, Instant, Instant)>::new()));
     let inserters: Vec<_> = (0..2)
         .map(|_| {
             let (http, consumer, done, acknowledged) = (
@@ -309,26 +318,24 @@ async fn two_migrators_at_once_with_inserts_beside_them_lose_nothing() {
         .filter(|(_, started, ended)| *started < exchanged && *ended > exchanged)
         .count();
     assert!(straddled > 0, "no insert was in flight across the exchange");
-    let ids: Vec<String> = acknowledged
-        .iter()
-        .flat_map(|(ids, _, _)| ids.iter().map(Uuid::to_string))
+    let stored: std::collections::HashMap<String, u64> = db
+        .query("SELECT toString(random_id), count() FROM events FINAL WHERE nsapp = 'straddle' GROUP BY random_id")
+        .fetch_all::<(String, u64)>()
+        .await
+        .unwrap()
+        .into_iter()
         .collect();
-    let found = count(
-        &db,
-        &format!(
-            "SELECT count() FROM events FINAL WHERE event_id IN ({})",
-            ids.iter()
-                .map(|id| format!("'{id}'"))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-    )
-    .await;
     eprintln!(
-        "{} inserts acknowledged during the migration, {straddled} across the exchange",
+        "{} inserts of {ROWS_PER_INSERT} rows acknowledged during the migration, {straddled} in flight across the exchange",
         acknowledged.len()
     );
-    assert_eq!(found, ids.len() as u64, "acknowledged rows lost");
+    for (insert, _, _) in &acknowledged {
+        assert_eq!(
+            stored.get(&insert.to_string()).copied().unwrap_or_default(),
+            ROWS_PER_INSERT as u64,
+            "an acknowledged insert's rows were lost"
+        );
+    }
     assert_eq!(
         count(
             &db,
