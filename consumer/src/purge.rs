@@ -91,7 +91,9 @@ impl Purger {
         Ok(Self { js, nats, records })
     }
 
-    /// Carry out records until `stop` turns true.
+    /// Carry out records until `stop` turns true, one at a time: an erasure may wait for
+    /// the writers for a while, and a record fetched with it would meanwhile wait
+    /// unattended, past its ack wait.
     pub async fn run(&self, stop: watch::Receiver<bool>) {
         let mut backoff =
             runtime::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
@@ -99,7 +101,7 @@ impl Purger {
             let batch = self
                 .records
                 .fetch()
-                .max_messages(16)
+                .max_messages(1)
                 .expires(Duration::from_secs(1))
                 .messages()
                 .await;
