@@ -1,7 +1,7 @@
 //! Error patterns: a failed run's error text with everything that differs between two
 //! occurrences of the same failure masked, so that failures can be counted by cause.
 //!
-//! The stored text has been scrubbed already (schemas::scrub: addresses, names and
+//! The stored text has been scrubbed already (the `scrub` crate: addresses, names and
 //! secrets are placeholders such as `<host>`); what still differs between two runs that
 //! failed the same way is numbers, versions, paths, hashes and quoted values. Each is
 //! replaced by a mask of its kind, so that "unable to fetch libssl3_3.0.15-1_amd64.deb

@@ -10,8 +10,8 @@
 //! - The event: `event` ([`Event`], its kinds and statuses, its encoding and content id).
 //! - From a client body to an event: [`parse`], reading the fields listed in [`body`]
 //!   after [`repair`] has mended what bash interpolation breaks; [`ids`] maps the
-//!   client's ids; [`scrub`] removes what the processing record excludes; [`category`]
-//!   reads why a run failed; [`text`] cuts to a length.
+//!   client's ids; the `scrub` crate removes what the processing record excludes;
+//!   [`category`] reads why a run failed; [`text`] (the scrubber's) cuts to a length.
 //! - Where events go: [`names`] (stream, subjects, table), [`stream`] (the JetStream
 //!   stream definitions and NATS settings), [`store`] (the ClickHouse settings) and
 //!   [`migrations`] (the DDL, applied in order and recorded, one migrator at a time
@@ -27,12 +27,12 @@ pub mod migrations;
 pub mod names;
 pub mod parse;
 pub mod repair;
-pub mod scrub;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "jetstream")]
 pub mod stream;
-pub mod text;
+/// Cutting text to a length: the scrubber's, so that both cut alike.
+pub use scrub::text;
 
 pub use event::{Event, Kind, Status};
 pub use parse::{Rejection, RejectionCode, parse_event};

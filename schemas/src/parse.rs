@@ -154,7 +154,7 @@ fn build(
     // Scrubbed, but whole: an app's slug is one word or none.
     let nsapp = f
         .text("nsapp", MEDIUM)?
-        .map(|s| truncate_chars(&crate::scrub::scrub(&s.to_lowercase()), SHORT))
+        .map(|s| truncate_chars(&scrub::scrub(&s.to_lowercase()), SHORT))
         .unwrap_or_default();
     if nsapp.is_empty() {
         return Err(missing("nsapp"));
@@ -171,7 +171,7 @@ fn build(
         .chain(nsapp.split(['-', '_', '.']))
         .filter(|w| w.len() >= 3)
         .collect();
-    let scrubber = crate::scrub::Scrubber::keeping(&app_words);
+    let scrubber = scrub::Scrubber::keeping(&app_words);
     let status = f
         .text("status", SHORT)?
         .ok_or_else(|| missing("status"))
@@ -382,7 +382,7 @@ fn pattern_checked(key: &'static str, value: String) -> Result<String, Rejection
     let plain = |v: &str| v.chars().all(token_char);
     let ok = if value.contains('<') {
         plain(
-            &crate::scrub::PLACEHOLDERS
+            &scrub::PLACEHOLDERS
                 .iter()
                 .fold(value.clone(), |v, p| v.replace(p, "")),
         )
@@ -464,13 +464,13 @@ impl<S: Source> Fields<'_, S> {
         match self.text(key, MEDIUM)? {
             Some(s) => {
                 // Lower case first, as stored: scrubbing must see what is kept.
-                let scrubbed = crate::scrub::scrub(&s.to_lowercase());
+                let scrubbed = scrub::scrub(&s.to_lowercase());
                 let word = first_word(&scrubbed);
                 // A cut can leave a tail that reads as something else: scrub what is cut.
                 let word = if word.chars().count() <= SHORT {
                     word.to_owned()
                 } else {
-                    crate::scrub::scrub_to(word, SHORT)
+                    scrub::scrub_to(word, SHORT)
                 };
                 pattern_checked(key, word)
             }

@@ -153,7 +153,7 @@ fn broken(e: &Event) -> Option<String> {
         return Some(format!("nsapp {:?}", e.nsapp));
     }
     for text in [&e.error, &e.failed_command, &e.cpu_model, &e.gpu_model] {
-        if schemas::scrub::scrub(text) != **text {
+        if scrub::scrub(text) != **text {
             return Some(format!("{text:?} is not scrubbed"));
         }
         // Line breaks stay (an error's log tail is lines); no other control character.

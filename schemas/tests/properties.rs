@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 use schemas::parse::ParseOptions;
-use schemas::scrub::{PLACEHOLDERS, is_system_account, scrub};
 use schemas::{Event, Kind, Status, parse_event, repair::repair};
+use scrub::{PLACEHOLDERS, is_system_account, scrub};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;

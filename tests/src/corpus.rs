@@ -150,7 +150,7 @@ pub fn survivors<'a>(planted: &'a [String], stored: &[String]) -> Vec<&'a str> {
 
 /// How many placeholders a text holds.
 pub fn placeholders(text: &str) -> usize {
-    schemas::scrub::PLACEHOLDERS
+    scrub::PLACEHOLDERS
         .iter()
         .map(|p| text.matches(p).count())
         .sum()

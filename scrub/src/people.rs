@@ -550,7 +550,7 @@ fn emails(text: &str, found: &mut Found) {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn emails_go_and_lookalikes_stay() {

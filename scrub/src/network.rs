@@ -190,7 +190,7 @@ fn is_mac(run: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn ipv4_addresses_go_whole_and_versions_stay() {

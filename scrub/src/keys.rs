@@ -204,7 +204,7 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn values_go_by_their_key() {

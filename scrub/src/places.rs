@@ -70,7 +70,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn time_zones_go() {

@@ -180,7 +180,7 @@ fn put_label(m: regex::Match<'_>, rank: Rank, placeholder: &'static str, found: 
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn storages_and_datastores_named_by_people_go() {

@@ -643,7 +643,7 @@ fn put_words(text: &str, m: Option<regex::Match<'_>>, _keep: &[&str], found: &mu
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn names_under_private_suffixes_go() {

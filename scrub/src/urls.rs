@@ -133,7 +133,7 @@ static GIT_WORD: LazyLock<Regex> =
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn url_hosts_and_credentials_go() {

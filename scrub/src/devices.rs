@@ -158,7 +158,7 @@ fn serial_columns(text: &str, found: &mut Found) {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn disk_ids_and_serials_go() {

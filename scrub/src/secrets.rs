@@ -596,7 +596,7 @@ fn entropy_bits(s: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use crate::scrub::scrub;
+    use crate::scrub;
 
     #[test]
     fn password_options_lose_their_values() {

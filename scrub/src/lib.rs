@@ -1,5 +1,6 @@
-//! Removing what the processing record excludes from every string a client can fill,
-//! before it is queued, stored or cut.
+//! The privacy engine: removing what the processing record excludes from every string a
+//! client can fill, before it is queued, stored or cut. The event model (`schemas`)
+//! depends on it, never the other way round.
 //!
 //! The record (docs/ROPA.md) promises that no IP address, host or domain
 //! name, MAC address or serial number, user name or e-mail address, network
@@ -32,6 +33,14 @@
 //! Scrubbing is idempotent: a round replaces what every rule found in the text as it
 //! stands, and rounds repeat until one finds nothing (rules never take a placeholder
 //! for something to replace, so that happens after one or two).
+//!
+//! # Module map
+//! - The rules, one module per kind of find: [`network`], [`hosts`], [`urls`],
+//!   [`people`], [`secrets`], [`devices`], [`places`], [`keys`], [`labels`].
+//! - What they share: `gate` (one `RegexSet` pass that tells which rules can match a
+//!   text), `span` (the finds of a round and their replacement), `lists` (public
+//!   infrastructure, private suffixes, system accounts, tools).
+//! - [`text`]: cutting to a length, which the parser uses too.
 
 mod devices;
 mod gate;
@@ -44,6 +53,7 @@ mod people;
 mod places;
 mod secrets;
 mod span;
+pub mod text;
 mod urls;
 
 use std::sync::LazyLock;

@@ -1,5 +1,5 @@
 //! Scrub each line of standard input and print the result: a quick way to see what a
-//! text would be stored as. `cargo run -p schemas --example scrub < log.txt`
+//! text would be stored as. `cargo run -p scrub --example scrub < log.txt`
 
 use std::io::{BufRead, Write};
 
@@ -7,7 +7,7 @@ fn main() -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for line in std::io::stdin().lock().lines() {
-        writeln!(out, "{}", schemas::scrub::scrub(&line?))?;
+        writeln!(out, "{}", scrub::scrub(&line?))?;
     }
     Ok(())
 }
