@@ -194,9 +194,9 @@ fn build(
     .to_owned();
     let repo_slug = repo_slug_stored(&raw_slug);
     let free = |key: &'static str| -> Result<String, Rejection> {
-        Ok(scrubber.scrub_to(&f.free_text(key, MEDIUM)?, opts.error_max_chars))
+        Ok(scrubber.scrub_text(&f.free_text(key, MEDIUM)?, opts.error_max_chars))
     };
-    let error = scrubber.scrub_to(&error, opts.error_max_chars);
+    let error = scrubber.scrub_text(&error, opts.error_max_chars);
     let cpu_model = free("cpu_model")?;
     let gpu_model = free("gpu_model")?;
     let failed_command = free("failed_command")?;
@@ -378,6 +378,41 @@ fn first_word(value: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// A short field's word as it may be stored: what the clients send there, by its shape,
+/// or else `<word>` (scrub::net): a free-text slug such as `john-smith-nas` in
+/// `os_version` is nobody's OS.
+/// - `os_version`: digits and dots (`12`, `24.04`) or a recognised word (a codename);
+/// - `kernel_version`, `app_version`, `pve_version`: a version (`6.8.12-15-pve`), a
+///   recognised word and version (`incus-6.0.4`), or the version inside a path
+///   (`pve-manager/8.4.14/…` keeps `8.4.14`);
+/// - every other (`os_type`, `method`, `platform`, vendors, `arch`, `ram_speed`, the
+///   client's `error_category`…): a recognised word or compound of words.
+fn shaped(key: &str, word: String) -> String {
+    if word.is_empty() || scrub::is_placeholder(&word) {
+        return word;
+    }
+    let kept = match key {
+        "os_version" => {
+            word.chars().all(|c| c.is_ascii_digit() || c == '.') || scrub::net::is_recognised(&word)
+        }
+        "kernel_version" | "app_version" | "pve_version" => {
+            if scrub::net::is_version(&word) || scrub::net::is_recognised(&word) {
+                true
+            } else if let Some(version) = word.split('/').find(|p| scrub::net::is_version(p)) {
+                return version.to_owned();
+            } else {
+                false
+            }
+        }
+        _ => scrub::net::is_recognised(&word),
+    };
+    if kept {
+        word
+    } else {
+        scrub::net::PLACEHOLDER.to_owned()
+    }
+}
+
 fn pattern_checked(key: &'static str, value: String) -> Result<String, Rejection> {
     let plain = |v: &str| v.chars().all(token_char);
     let ok = if value.contains('<') {
@@ -457,9 +492,9 @@ impl<S: Source> Fields<'_, S> {
         Ok(Some(truncate_chars(&raw, cap)))
     }
 
-    /// An open-ended short field: scrubbed, its first word, lower-cased and
-    /// pattern-checked; empty when absent. Read longer than it is kept, so that scrubbing
-    /// sees whole words.
+    /// An open-ended short field: scrubbed, its first word, lower-cased, held to its
+    /// field's shape and pattern-checked; empty when absent. Read longer than it is kept,
+    /// so that scrubbing sees whole words.
     fn token(&self, key: &'static str) -> Result<String, Rejection> {
         match self.text(key, MEDIUM)? {
             Some(s) => {
@@ -472,7 +507,8 @@ impl<S: Source> Fields<'_, S> {
                 } else {
                     scrub::scrub_to(word, SHORT)
                 };
-                pattern_checked(key, word)
+                // Junk is refused as it was; a clean word no vocabulary knows is replaced.
+                pattern_checked(key, word).map(|word| shaped(key, word))
             }
             None => Ok(String::new()),
         }
@@ -667,7 +703,7 @@ mod tests {
 
     #[test]
     fn error_is_cut_to_the_promised_length_on_a_char_boundary() {
-        let long = "é".repeat(500);
+        let long = "été ".repeat(200);
         let body = INSTALLING.replace(
             r#""status": "installing""#,
             &format!(r#""status": "failed", "exit_code": 1, "error": "{long}""#),
@@ -782,7 +818,8 @@ mod tests {
         .expect("valid");
         assert_eq!(e.os_version, "<ip>");
         assert_eq!(e.os_type, "debian");
-        assert_eq!(e.method, "/home/<user>");
+        // A method is a word the clients send, not a path: held to its shape.
+        assert_eq!(e.method, "<word>");
     }
 
     #[test]
@@ -830,12 +867,14 @@ mod tests {
     fn free_text_is_scrubbed_before_it_is_cut() {
         let body = with(&format!(
             "    \"exit_code\": 1,\n    \"error\": \"{}ping 192.168.100.200 from bob@example.com\",",
-            "x".repeat(100)
+            "failed to ".repeat(10)
         ))
         .replace("\"installing\"", "\"failed\"");
         let e = parse(&body).expect("valid");
-        assert_eq!(e.error.chars().count(), 120);
-        assert!(e.error.ends_with("ping <ip> from <emai"), "{}", e.error);
+        // The cut falls inside the e-mail's placeholder, which goes whole rather than
+        // leave `<emai`.
+        assert!(e.error.ends_with("ping <ip> from "), "{}", e.error);
+        assert!(e.error.chars().count() <= 120);
         assert!(!e.error.contains("192.168"));
     }
 
@@ -858,8 +897,12 @@ mod tests {
 
     #[test]
     fn open_ended_fields_take_new_values_but_not_junk() {
-        let e = parse(&INSTALLING.replace("\"Debian\"", "\"NewOS\"")).expect("valid");
-        assert_eq!(e.os_type, "newos");
+        // A new OS the vocabulary knows is taken; a word no vocabulary has is not stored
+        // (it may be a host's name), and junk is refused.
+        let e = parse(&INSTALLING.replace("\"Debian\"", "\"NixOS\"")).expect("valid");
+        assert_eq!(e.os_type, "nixos");
+        let e = parse(&INSTALLING.replace("\"Debian\"", "\"kellerpbs\"")).expect("valid");
+        assert_eq!(e.os_type, "<word>");
         let r = parse(&INSTALLING.replace("\"Debian\"", "\"deb$(rm -rf)\"")).unwrap_err();
         assert_eq!(
             (r.code, r.field),

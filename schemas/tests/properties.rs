@@ -412,3 +412,68 @@ fn every_seed_is_accepted() {
         check_invariants(&e).unwrap();
     }
 }
+
+/// Harmless texts of the kind failing installs send, with every word a vocabulary knows.
+const HARMLESS: &[&str] = &[
+    "exit_code=100 | APT: Package manager error | at line 42: apt-get install -y jellyfin",
+    "E: Unable to locate package libssl1.1",
+    "nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)",
+    "Verbindung zum Server fehlgeschlagen: Zeitüberschreitung",
+    "ModuleNotFoundError: No module named 'yaml'",
+];
+
+/// A token that no vocabulary holds and no safe shape covers: letters, then digits and
+/// letters, as a host's, a user's or a key's name could be.
+fn unknown_token() -> impl Strategy<Value = String> {
+    "[a-z]{3,6}[0-9]{0,2}[a-z]{3,8}"
+        .prop_filter("in no vocabulary", |t| !scrub::net::is_recognised(t))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Issue 23: what the vocabulary net does not recognise is never stored, wherever in
+    /// a harmless text it stands.
+    #[test]
+    fn an_unknown_token_anywhere_in_a_harmless_text_is_never_stored(
+        token in unknown_token(),
+        which in 0..HARMLESS.len(),
+        at in 0usize..20,
+    ) {
+        let words: Vec<&str> = HARMLESS[which].split(' ').collect();
+        let at = at % (words.len() + 1);
+        let mut planted = words.clone();
+        planted.insert(at, &token);
+        let text = planted.join(" ");
+        let body = format!(
+            r#"{{"random_id":"5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f","type":"lxc","nsapp":"corpus","status":"failed","exit_code":1,"error":{}}}"#,
+            serde_json::to_string(&text).unwrap()
+        );
+        let event = parse(body.as_bytes()).unwrap();
+        prop_assert!(!event.error.to_lowercase().contains(&token), "{} stored in {:?}", token, event.error);
+    }
+}
+
+/// Every meaning of the scripts' exit codes, and the slugs the contract names, come
+/// through the net whole: a maintainer reads them.
+#[test]
+fn exit_code_meanings_and_app_slugs_survive_the_net() {
+    let table = include_str!("../data/exit-codes.tsv");
+    let mut lost = Vec::new();
+    for line in table.lines().skip(1) {
+        let meaning = line.split('\t').nth(1).unwrap_or_default();
+        if scrub::net::filter(meaning, &[]) != meaning {
+            lost.push(format!("{meaning} -> {}", scrub::net::filter(meaning, &[])));
+        }
+    }
+    assert!(lost.is_empty(), "{}", lost.join("\n"));
+    for slug in [
+        "jellyfin",
+        "haos-vm",
+        "turnkey-nextcloud",
+        "homeassistant",
+        "vaultwarden",
+    ] {
+        assert!(scrub::net::is_recognised(slug), "{slug}");
+    }
+}

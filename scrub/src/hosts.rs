@@ -128,6 +128,11 @@ fn host_prefix_exact(lower: &str) -> Option<usize> {
     hosty.then_some(name.len())
 }
 
+/// Whether `name` is, or is under, a domain of public infrastructure (`deb.debian.org`).
+pub(crate) fn is_public_infrastructure(name: &str) -> bool {
+    under_any(&name.to_ascii_lowercase(), lists::PUBLIC_DOMAINS)
+}
+
 /// A fully qualified name under a public suffix that is no one's public infrastructure.
 fn is_public_host(name: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
@@ -722,7 +727,7 @@ mod tests {
         );
         assert_eq!(
             scrub("127.0.1.1 nas-alice.smith.lan nas-alice\n127.0.0.1 localhost"),
-            "<ip> <host> <host>\n<ip> localhost"
+            "127.0.1.1 <host> <host>\n127.0.0.1 localhost"
         );
         // A route is not a hosts line.
         assert_eq!(
@@ -756,7 +761,7 @@ mod tests {
             ),
             (
                 "dial tcp: lookup minio-store on 127.0.0.53:53: no such host",
-                "dial tcp: lookup <host> on <ip>:53: no such host",
+                "dial tcp: lookup <host> on 127.0.0.53:53: no such host",
             ),
             (
                 "Error: Name or service not known",

@@ -40,6 +40,8 @@
 //! - What they share: `gate` (one `RegexSet` pass that tells which rules can match a
 //!   text), `span` (the finds of a round and their replacement), `lists` (public
 //!   infrastructure, private suffixes, system accounts, tools).
+//! - After the rules: [`net`], the vocabulary net, which keeps a word of stored free text
+//!   only if [`vocabulary`] (1.9 million words) or a safe shape recognises it.
 //! - [`text`]: cutting to a length, which the parser uses too.
 
 mod devices;
@@ -48,6 +50,7 @@ mod hosts;
 mod keys;
 mod labels;
 mod lists;
+pub mod net;
 mod network;
 mod people;
 mod places;
@@ -55,6 +58,7 @@ mod secrets;
 mod span;
 pub mod text;
 mod urls;
+pub mod vocabulary;
 
 use std::sync::LazyLock;
 
@@ -78,8 +82,8 @@ static GATE: LazyLock<Gate> = LazyLock::new(|| {
     )
 });
 
-/// Every placeholder the scrubber writes.
-pub const PLACEHOLDERS: [&str; 9] = [
+/// Every placeholder the scrubber writes: the rules', and the vocabulary net's `<word>`.
+pub const PLACEHOLDERS: [&str; 10] = [
     "<ip>",
     "<mac>",
     "<host>",
@@ -89,6 +93,7 @@ pub const PLACEHOLDERS: [&str; 9] = [
     "<serial>",
     "<location>",
     "<name>",
+    net::PLACEHOLDER,
 ];
 
 /// Whether `name` is an account that systems and packages create for themselves
@@ -156,16 +161,7 @@ impl<'k> Scrubber<'k> {
     /// something else (the front of a longer hex run looks like a MAC), so scrub and cut
     /// repeat until nothing changes; each round is over at most `max` characters.
     pub fn scrub_to(&self, text: &str, max: usize) -> String {
-        let mut window = max.saturating_mul(4).max(256);
-        let mut scrubbed = loop {
-            let (part, whole) = line_window(text, window);
-            let scrubbed = self.scrub(part);
-            if whole || scrubbed.chars().count() > max + 64 {
-                break scrubbed;
-            }
-            window = window.saturating_mul(4);
-        };
-        scrubbed = crate::text::truncate_chars(&scrubbed, max);
+        let mut scrubbed = crate::text::truncate_chars(&self.window(text, max), max);
         for _ in 0..8 {
             let next = crate::text::truncate_chars(&self.scrub(&scrubbed), max);
             if next == scrubbed {
@@ -174,6 +170,67 @@ impl<'k> Scrubber<'k> {
             scrubbed = next;
         }
         scrubbed
+    }
+
+    /// Free text as it is stored: scrubbed by the rules, then every word the vocabulary
+    /// net does not recognise replaced ([`net`]), then cut to `max` characters, never
+    /// inside a placeholder.
+    pub fn scrub_text(&self, text: &str, max: usize) -> String {
+        let netted = |s: &str| cut_clean(&net::filter(storable(s, max), self.keep), max);
+        let mut scrubbed = netted(&self.window(text, max));
+        for _ in 0..8 {
+            let next = netted(&self.scrub(&scrubbed));
+            if next == scrubbed {
+                break;
+            }
+            scrubbed = next;
+        }
+        scrubbed
+    }
+
+    /// The start of `text` that can reach a stored prefix of `max` characters, scrubbed:
+    /// a window of whole lines, widened until its scrubbed form is long enough.
+    fn window(&self, text: &str, max: usize) -> String {
+        let mut window = max.saturating_mul(4).max(256);
+        loop {
+            let (part, whole) = line_window(text, window);
+            let scrubbed = self.scrub(part);
+            if whole || scrubbed.chars().count() > max + 64 {
+                return scrubbed;
+            }
+            window = window.saturating_mul(4);
+        }
+    }
+}
+
+/// The start of `text` that can be stored when it is cut at `max` characters: up to the
+/// end of the word the cut falls in, so that the net judges that word whole. The net
+/// need not read further.
+fn storable(text: &str, max: usize) -> &str {
+    let Some((at, _)) = text.char_indices().nth(max) else {
+        return text;
+    };
+    let end = text[at..]
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '<' | '>')))
+        .map_or(text.len(), |(i, _)| at + i);
+    &text[..end]
+}
+
+/// `text` cut to `max` characters, and before a placeholder the cut would split.
+fn cut_clean(text: &str, max: usize) -> String {
+    let cut = crate::text::truncate_chars(text, max);
+    match cut.rfind('<') {
+        Some(open) if !cut[open..].contains('>') && cut.len() < text.len() => {
+            let partial = &cut[open..];
+            let splits_one = PLACEHOLDERS.iter().any(|p| p.starts_with(partial));
+            if splits_one {
+                cut[..open].to_owned()
+            } else {
+                cut
+            }
+        }
+        _ => cut,
     }
 }
 

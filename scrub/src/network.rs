@@ -5,7 +5,8 @@
 //! `„10.1.2.3“` or an address after a no-break space is not). A run is replaced when it
 //! is an address, or split at `-` (ranges) and `:` (ports) into pieces that are.
 //! Version numbers such as `8.4.14` are not four octets and stay; a four-part version
-//! with every part under 256 cannot be told from an address, and goes.
+//! with every part under 256 cannot be told from an address, and goes. The loopback and
+//! unspecified addresses (`127.0.0.1`, `0.0.0.0`, `::1`) stay: every host has them.
 
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
@@ -114,13 +115,18 @@ pub(super) fn is_address(text: &str) -> bool {
     address(text).is_some()
 }
 
-/// The placeholder for a whole run that is an address, if it is one.
+/// The placeholder for a whole run that is an address, if it is one. The loopback and
+/// unspecified addresses name no machine (every host has them), and a maintainer needs
+/// them: `bind() to 0.0.0.0:80 failed`, `connect to 127.0.0.1:5432 refused`.
 fn address(run: &str) -> Option<&'static str> {
     if is_mac(run) {
         return Some("<mac>");
     }
     if is_fingerprint(run) {
         return Some("<serial>");
+    }
+    if run == "0.0.0.0" || run.starts_with("127.") && is_ipv4(run) || matches!(run, "::" | "::1") {
+        return None;
     }
     if is_ipv4(run) {
         return Some("<ip>");

@@ -120,7 +120,7 @@ static UPS_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Samba's `-U user%password`.
 static SAMBA_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|\s)-U[ \t]*([A-Za-z0-9_.\\-]+)%(\S+)").expect("a valid pattern")
+    Regex::new(r#"(?:^|\s)-U[ \t]*['"]?([A-Za-z0-9_.\\-]+)%([^\s'"]+)"#).expect("a valid pattern")
 });
 
 /// ldapsearch and friends take the bind password after `-w`.

@@ -79,8 +79,9 @@ fn no_planted_string_survives_the_parser() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The false positives of one text: placeholders the stored field gained.
-fn false_positives(field: &str, text: &str) -> (usize, String) {
+/// The false positives of one text: the rules' placeholders the stored field gained, the
+/// words the vocabulary net replaced, and the field as stored.
+fn false_positives(field: &str, text: &str) -> (usize, usize, String) {
     let strings =
         stored(&body(field, text, "corpus-1"), &uncut()).expect("harmless text is accepted");
     let field_value = strings
@@ -88,17 +89,36 @@ fn false_positives(field: &str, text: &str) -> (usize, String) {
         .find(|s| s.contains(text.split_whitespace().next().unwrap_or_default()))
         .cloned()
         .unwrap_or_default();
+    let net = |s: &str| s.matches(scrub::net::PLACEHOLDER).count();
+    let netted: usize = strings
+        .iter()
+        .map(|s| net(s))
+        .sum::<usize>()
+        .saturating_sub(net(text));
     let gained = strings.iter().map(|s| placeholders(s)).sum::<usize>();
-    (gained.saturating_sub(placeholders(text)), field_value)
+    (
+        gained
+            .saturating_sub(placeholders(text))
+            .saturating_sub(netted),
+        netted,
+        field_value,
+    )
+}
+
+/// The words of a text, as the vocabulary net reads them.
+fn words(text: &str) -> usize {
+    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '+')))
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
 }
 
 #[test]
 fn harmless_texts_and_fixture_bodies_keep_their_words() {
     let corpus = Corpus::selected();
     let mut report = Vec::new();
-    let mut harmless_fp = 0;
+    let (mut harmless_fp, mut netted, mut harmless_words) = (0, 0, 0);
     for harmless in &corpus.harmless {
-        let (n, scrubbed) = false_positives(&harmless.field, &harmless.text);
+        let (n, replaced, scrubbed) = false_positives(&harmless.field, &harmless.text);
         if n > 0 {
             report.push(format!(
                 "{} [{}]: {n}\n    {scrubbed}",
@@ -106,6 +126,8 @@ fn harmless_texts_and_fixture_bodies_keep_their_words() {
             ));
         }
         harmless_fp += n;
+        netted += replaced;
+        harmless_words += words(&harmless.text);
     }
     // Every string of every client body among the fixtures, scrubbed as its field is.
     let mut fixture_fp = 0;
@@ -150,12 +172,91 @@ fn harmless_texts_and_fixture_bodies_keep_their_words() {
             }
         }
     }
+    let kept = 1.0 - netted as f64 / harmless_words.max(1) as f64;
     println!(
-        "false positives: {harmless_fp} in {} harmless texts, {fixture_fp} in {fixture_strings} fixture strings\n{}",
+        "false positives: {harmless_fp} of the rules in {} harmless texts, {fixture_fp} in {fixture_strings} fixture strings; \
+         the vocabulary net replaced {netted} of their {harmless_words} words ({:.1} % kept, in the whole texts)\n{}",
         corpus.harmless.len(),
+        100.0 * kept,
         report.join("\n")
     );
     assert!(fixture_strings > 100, "the fixtures were read");
-    // The budget is what the corpus says today; a rule that replaces more must say why.
+    // The rules' budget is what the corpus says today; a rule that replaces more must say
+    // why. Every fixture body, the real clients' own, comes through whole, net included.
     assert_eq!(harmless_fp + fixture_fp, 0, "{}", report.join("\n"));
+    // The net replaces what no vocabulary has (hashes, ids, a module's name): the share
+    // of words kept may not fall below what it is (issue 23's target for the parts a
+    // maintainer needs is 97 %).
+    assert!(
+        kept >= KEPT_WORDS,
+        "{:.2} % of the words kept",
+        100.0 * kept
+    );
+}
+
+/// The share of the harmless texts' words the vocabulary net keeps, at least.
+const KEPT_WORDS: f64 = 0.98;
+
+/// The measure of a fresh set (`CORPUS_FILE=/path/to/set.toml`), written without sight of
+/// the rules, before anything is changed for it: of its planted strings, how many survive
+/// as the real ingest stores them (free text cut to 120 characters) and in the whole text;
+/// of the parts of its harmless texts that must survive, how many do.
+///
+/// `CORPUS_FILE=… cargo test -p tests --test scrubbing -- --ignored --nocapture measure`
+#[test]
+#[ignore = "a measurement of a fresh set: CORPUS_FILE=…"]
+fn measure_a_fresh_set() {
+    let corpus = Corpus::selected();
+    let (mut planted, mut stored_left, mut uncut_left) = (0, 0, 0);
+    let mut leaks = Vec::new();
+    for leak in &corpus.leak {
+        let body = body(&leak.field, &leak.text, "corpus-1");
+        let as_stored = stored(&body, &ParseOptions::default()).unwrap_or_default();
+        let whole = stored(&body, &uncut()).unwrap_or_default();
+        planted += leak.planted.len();
+        let left = survivors(&leak.planted, &as_stored);
+        stored_left += left.len();
+        let whole_left = survivors(&leak.planted, &whole);
+        uncut_left += whole_left.len();
+        if !whole_left.is_empty() {
+            leaks.push(format!(
+                "{} [{}] {}: {whole_left:?}{}",
+                leak.name,
+                leak.kind,
+                leak.field,
+                if left.is_empty() {
+                    " (cut off when stored)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let (mut parts, mut kept) = (0, 0);
+    let mut lost = Vec::new();
+    for harmless in &corpus.harmless {
+        let whole = stored(&body(&harmless.field, &harmless.text, "corpus-1"), &uncut())
+            .unwrap_or_default();
+        for part in &harmless.keep {
+            parts += 1;
+            if whole.iter().any(|s| s.contains(part.as_str())) {
+                kept += 1;
+            } else {
+                lost.push(format!("{} [{}]: {part:?}", harmless.name, harmless.kind));
+            }
+        }
+    }
+    let rate = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
+    println!("survived:\n  {}", leaks.join("\n  "));
+    println!("harmless parts lost:\n  {}", lost.join("\n  "));
+    println!(
+        "{} leak texts, {planted} planted strings: {stored_left} survive as stored ({:.1} %), \
+         {uncut_left} in the whole text ({:.1} %); {} harmless texts, {parts} parts to keep: \
+         {kept} kept ({:.1} %)",
+        corpus.leak.len(),
+        rate(stored_left, planted),
+        rate(uncut_left, planted),
+        corpus.harmless.len(),
+        rate(kept, parts),
+    );
 }

@@ -1,0 +1,390 @@
+//! The vocabulary net: after the rules, every word of stored free text is kept only if
+//! it is recognised as safe; any other becomes `<word>`.
+//!
+//! The rules each close one shape of what the record excludes, and a shape nobody wrote a
+//! rule for leaks (a host named in a sentence of a language no rule reads, a secret given
+//! by position). A list of what is allowed has no such gap: what the net does not
+//! recognise is replaced, whatever it was. Recognised means (`recognised`):
+//! - a word of English, German, French or Spanish, a Debian package's name, a word of the
+//!   exit codes' meanings or of the trade ([`crate::vocabulary`]), or a word the event
+//!   itself vouches for (its app's name);
+//! - or a safe shape: a number of at most eight digits, a version (`3.11.2`,
+//!   `6.8.12-15-pve`), a word with a version or device number (`libssl1.1`, `python3.11`,
+//!   `eth0`, `nvme0n1`), a short product code (`i5-8500t`, `n100`), a name that is a
+//!   compound of recognised words (`home-assistant`, `docker-compose.yml`,
+//!   `ModuleNotFoundError`), one or two letters, a placeholder.
+//!
+//! A path is its components and a URL its parts, each judged alone, so `/etc/nginx/` and
+//! `deb.debian.org` are kept and a host the rules missed is not. A word that English also
+//! writes as a name (`will`) is kept alone but vouches for no compound: `john-smith-nas`
+//! is replaced.
+
+use crate::vocabulary::{self, Known};
+
+/// What an unrecognised word becomes.
+pub const PLACEHOLDER: &str = "<word>";
+
+/// `text` with every word that is not recognised replaced by [`PLACEHOLDER`]; `keep`
+/// are words the event vouches for (its app's name and the parts of it).
+pub fn filter(text: &str, keep: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A placeholder of the rules, or of an earlier pass, stays as it is.
+        if rest.starts_with('<')
+            && let Some(p) = crate::PLACEHOLDERS.iter().find(|p| rest.starts_with(**p))
+        {
+            out.push_str(p);
+            rest = &rest[p.len()..];
+            continue;
+        }
+        let word_len = rest
+            .char_indices()
+            .find(|(_, c)| !is_word_char(*c))
+            .map_or(rest.len(), |(i, _)| i);
+        if word_len == 0 {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let (token, after) = rest.split_at(word_len);
+        // Sentence punctuation and option dashes around a word are not part of it.
+        let core = token.trim_matches(|c| matches!(c, '.' | '-' | '+' | '_'));
+        if core.is_empty() || option(token, core) || recognised(core, keep) {
+            out.push_str(token);
+        } else {
+            let start = token.find(core).unwrap_or(0);
+            out.push_str(&token[..start]);
+            out.push_str(PLACEHOLDER);
+            out.push_str(&token[start + core.len()..]);
+        }
+        rest = after;
+    }
+    out
+}
+
+/// A command-line option's name (`-xzf`, `--dearmor`, `--no-install-recommends`): a
+/// program's, not a person's. Its value, if it has one, is a word of its own.
+fn option(token: &str, core: &str) -> bool {
+    token.starts_with('-')
+        && core.len() <= 32
+        && core.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+}
+
+/// The characters a word is made of: letters and digits of any script, and the joiners
+/// of names (`python3.11`, `home-assistant`, `pg_hba`, `g++`).
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '+')
+}
+
+/// Whether one word, as a short field holds it, is recognised (no event's words vouch for
+/// it: a short field names an OS, a method, a version, never the app).
+pub fn is_recognised(word: &str) -> bool {
+    recognised(word, &[])
+}
+
+/// Whether `word` has a version's shape (`12.7`, `6.8.12-15-pve`, `v2.1.0-rc1`).
+pub fn is_version(word: &str) -> bool {
+    version(&word.to_lowercase())
+}
+
+/// Whether `word` (no surrounding punctuation) is safe to store.
+fn recognised(word: &str, keep: &[&str]) -> bool {
+    if word.chars().count() <= 2 {
+        return true;
+    }
+    let lower = word.to_lowercase();
+    if keep.iter().any(|k| k.eq_ignore_ascii_case(&lower)) {
+        return true;
+    }
+    if vocabulary::lookup(&lower).is_some() || shape(&lower) || library(&lower) || errno(word) {
+        return true;
+    }
+    // Pairs of hex digits joined are an address or a serial (`3c-ec-ef-12-9a-d4`),
+    // whatever the rules made of them.
+    let pieces: Vec<&str> = word.split(['.', '-', '_', '+', ':']).collect();
+    if pieces.len() >= 4 && pieces.iter().all(|p| p.len() <= 2) {
+        return false;
+    }
+    // Dotted: a public host the rules kept (`dl-cdn.alpinelinux.org`), or a file, a
+    // module path (`java.lang.Error`, `web.go`), each segment recognised on its own.
+    if word.contains('.') {
+        if crate::hosts::is_public_infrastructure(word) {
+            return true;
+        }
+        return word
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .all(|segment| segment_recognised(segment, keep));
+    }
+    joined(word, keep) || camel_case(word) || compound_noun(&lower)
+}
+
+/// A word made of words, as German makes its nouns (`paketlisten`,
+/// `abhängigkeitsbaum`: abhängigkeit, s, baum) and English its jargon (`mediaserver`):
+/// every piece a word of four letters or more that is no name, with German's linking `s`
+/// or `es` between two.
+fn compound_noun(lower: &str) -> bool {
+    let chars: Vec<char> = lower.chars().collect();
+    if chars.len() < 8 || !chars.iter().all(|c| c.is_alphabetic()) {
+        return false;
+    }
+    // ends[i]: the first i characters are a sequence of words.
+    let mut ends = vec![false; chars.len() + 1];
+    ends[0] = true;
+    for start in 0..chars.len() {
+        if !ends[start] {
+            continue;
+        }
+        for end in start + 4..=chars.len() {
+            let piece: String = chars[start..end].iter().collect();
+            if vocabulary::lookup(&piece) == Some(Known::Word) {
+                ends[end] = true;
+                for link in ["s", "es"] {
+                    let linked = end + link.len();
+                    if linked < chars.len() && chars[end..linked].iter().copied().eq(link.chars()) {
+                        ends[linked] = true;
+                    }
+                }
+            }
+        }
+    }
+    ends[chars.len()] && vocabulary::lookup(lower).is_none()
+}
+
+/// One segment of a dotted word: a word of its own, or joined words.
+fn segment_recognised(segment: &str, keep: &[&str]) -> bool {
+    let lower = segment.to_lowercase();
+    segment.chars().count() <= 2
+        || keep.iter().any(|k| k.eq_ignore_ascii_case(&lower))
+        || vocabulary::lookup(&lower).is_some()
+        || shape(&lower)
+        || library(&lower)
+        || errno(segment)
+        || joined(segment, keep)
+        || camel_case(segment)
+}
+
+/// Words joined by `-`, `_` or `+` (`home-assistant`, `pg_hba`): every part recognised,
+/// and none a name (`john-smith-nas`).
+fn joined(word: &str, keep: &[&str]) -> bool {
+    let parts: Vec<&str> = word
+        .split(['-', '_', '+'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.len() > 1 && parts.iter().all(|p| part(p, keep))
+}
+
+/// One part of a compound: a word that is no name (a short one may be: `com`, `max`),
+/// or a safe shape.
+fn part(part: &str, keep: &[&str]) -> bool {
+    let lower = part.to_lowercase();
+    lower.chars().count() <= 2
+        || keep.iter().any(|k| k.eq_ignore_ascii_case(&lower))
+        || match vocabulary::lookup(&lower) {
+            Some(Known::Word) => true,
+            Some(Known::AlsoAName) => lower.chars().count() <= 3,
+            None => false,
+        }
+        || shape(&lower)
+        || library(&lower)
+        || errno(part)
+        || camel_case(part)
+}
+
+/// A library by Debian's naming: `lib` and a recognised word (`libva`, `libpq`, `libssl`).
+fn library(word: &str) -> bool {
+    word.strip_prefix("lib").is_some_and(|rest| {
+        rest.chars().count() >= 2
+            && (vocabulary::lookup(rest) == Some(Known::Word) || rest.chars().count() <= 3)
+    })
+}
+
+/// An error code in the manner of C's errno: `E` and a word, in capitals (`ENOENT` is a
+/// word already; `ERESOLVE`, `EINTEGRITY` are made so).
+fn errno(word: &str) -> bool {
+    word.len() >= 4
+        && word.starts_with('E')
+        && word.chars().all(|c| c.is_ascii_uppercase())
+        && vocabulary::lookup(&word[1..].to_lowercase()) == Some(Known::Word)
+}
+
+/// The safe shapes of one lower-case word.
+fn shape(word: &str) -> bool {
+    let digits = word.chars().filter(char::is_ascii_digit).count();
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    // A number: a count, a port, a line, a size in bytes, a timestamp. Longer runs of
+    // digits are serials and keys as often as anything else.
+    if letters == 0 && digits > 0 && digits <= 10 && word.chars().all(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    version(word) || numbered(word) || product_code(word)
+}
+
+/// A version: digits and dots to begin with (after a `v`), then parts that are numbers,
+/// short tags or words (`3.11.2`, `v1.2.3-beta.4`, `6.8.12-15-pve`, `2.4.57-2+deb12u1`).
+fn version(word: &str) -> bool {
+    let body = word.strip_prefix('v').unwrap_or(word);
+    let head_len = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .unwrap_or(body.len());
+    let head = &body[..head_len];
+    if !head.contains('.') || !head.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    body[head_len..]
+        .split(['.', '-', '+', '~', '_'])
+        .filter(|p| !p.is_empty())
+        .all(|p| {
+            p.chars().all(|c| c.is_ascii_digit())
+                || vocabulary::lookup(p) == Some(Known::Word)
+                || tag(p)
+        })
+}
+
+/// A release tag: a few letters and digits, as `rc1`, `deb12u1`, `el9`, `pgdg120`.
+fn tag(part: &str) -> bool {
+    part.len() <= 8
+        && part.chars().all(|c| c.is_ascii_alphanumeric())
+        && runs(part).all(|run| {
+            run.chars().all(|c| c.is_ascii_digit())
+                || run.len() <= 4
+                || vocabulary::lookup(run) == Some(Known::Word)
+        })
+}
+
+/// A word with a number: a version or soname (`libssl1.1`, `python3.11`, `php8.2`) or a
+/// device (`eth0`, `sda1`, `vmbr0`, `nvme0n1`, `ens18`): a recognised word, or `lib` and
+/// one, then digits and what a number carries.
+fn numbered(word: &str) -> bool {
+    let Some(split) = word.find(|c: char| c.is_ascii_digit()) else {
+        return false;
+    };
+    let (base, number) = word.split_at(split);
+    let base = base.trim_end_matches(['-', '_', '.']);
+    let known_base = |b: &str| {
+        b.len() >= 2
+            && (vocabulary::lookup(b) == Some(Known::Word)
+                || b.strip_prefix("lib").is_some_and(|rest| {
+                    rest.len() >= 2 && vocabulary::lookup(rest) == Some(Known::Word)
+                }))
+    };
+    known_base(base)
+        && number.len() <= 8
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'n' | 'p' | 's' | 'x'))
+}
+
+/// A short product or model code: letters and digits mixed, mostly digits, at most nine
+/// characters in all and no run of more than three letters (`i5-8500t`, `n100`,
+/// `5800x3d`, `rtx3060`, `e5-2680v4`). Longer mixes, and letters with a digit or two in
+/// them (`W0lf`, `P4ssw0rd`), are keys and passwords as often as not.
+fn product_code(word: &str) -> bool {
+    let digits = word.chars().filter(char::is_ascii_digit).count();
+    let letters = word.chars().filter(char::is_ascii_alphabetic).count();
+    word.len() <= 9
+        && digits >= letters
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && word.split('-').all(|p| p.len() <= 6)
+        && runs(word).all(|run| run.chars().all(|c| c.is_ascii_digit()) || run.len() <= 3)
+}
+
+/// The runs of letters and of digits of an ASCII word (`deb12u1`: deb, 12, u, 1).
+fn runs(word: &str) -> impl Iterator<Item = &str> {
+    let mut rest = word;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let digit = first.is_ascii_digit();
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit() != digit || !c.is_ascii_alphanumeric())
+            .map_or(rest.len(), |(i, _)| i.max(1));
+        let (run, tail) = rest.split_at(end);
+        rest = tail.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        Some(run)
+    })
+}
+
+/// `ModuleNotFoundError`, `IOException`, `getAddrInfo`: words joined by their capitals,
+/// each a word (an acronym ends where the next word's capital begins).
+fn camel_case(word: &str) -> bool {
+    if !word.chars().all(char::is_alphanumeric) {
+        return false;
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    for (n, w) in chars.windows(2).enumerate() {
+        let ((_, a), (i, b)) = (w[0], w[1]);
+        let acronym_ends = a.is_uppercase()
+            && b.is_uppercase()
+            && chars.get(n + 2).is_some_and(|(_, c)| c.is_lowercase());
+        if (a.is_lowercase() && b.is_uppercase()) || acronym_ends {
+            if start < i {
+                parts.push(&word[start..i]);
+            }
+            start = i;
+        }
+    }
+    parts.push(&word[start..]);
+    parts.len() > 1
+        && parts.iter().all(|p| {
+            let lower = p.to_lowercase();
+            lower.chars().count() <= 2 || vocabulary::lookup(&lower) == Some(Known::Word)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> String {
+        filter(text, &[])
+    }
+
+    #[test]
+    fn words_of_four_languages_and_the_trade_are_kept() {
+        for text in [
+            "E: Unable to locate package libssl1.1",
+            "nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)",
+            "Verbindung fehlgeschlagen: Zeitüberschreitung",
+            "la conexión ha fallado",
+            "échec de la connexion au serveur",
+            "ModuleNotFoundError: No module named 'yaml'",
+            "/etc/nginx/sites-enabled/default",
+            "pve-manager/8.4.14 running kernel: 6.8.12-15-pve",
+            "docker-compose.yml python3.11 eth0 nvme0n1 x86_64",
+            "Intel(R) Core(TM) i5-8500T CPU @ 2.10GHz",
+        ] {
+            assert_eq!(net(text), text);
+        }
+    }
+
+    #[test]
+    fn what_no_vocabulary_knows_is_replaced() {
+        assert_eq!(
+            net("could not connect to kellerpbs: Connection refused"),
+            "could not connect to <word>: Connection refused"
+        );
+        assert_eq!(net("os john-smith-nas"), "os <word>");
+        assert_eq!(net("enroll clm4xq7r2000308l4b9z1h6kd"), "enroll <word>");
+        assert_eq!(net("serial WD-WCC4N7HJ2K9X ok"), "serial <word> ok");
+        assert_eq!(net("code 84736251904837261553"), "code <word>");
+    }
+
+    #[test]
+    fn placeholders_and_the_event_s_own_words_stay() {
+        assert_eq!(net("<host> <ip>:443 <word>"), "<host> <ip>:443 <word>");
+        assert_eq!(
+            filter("chown -R frigate:frigate /opt/frigate", &["frigate"]),
+            "chown -R frigate:frigate /opt/frigate"
+        );
+    }
+
+    #[test]
+    fn punctuation_around_a_word_is_kept_as_it_was() {
+        assert_eq!(net("--verbose, okonkwo."), "--verbose, <word>.");
+    }
+}

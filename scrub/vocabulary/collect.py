@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Collect the vocabulary net's words from named public sources; print them sorted, one
+a line, each with a flag after a tab: 1 when it is also a first name that English knows
+as a name (`will`, `john`, `rose`), else 0. `scrub/vocabulary/build.sh` runs it and turns the list into the FST the scrubber
+loads (scrub/data/vocabulary.fst); ARCHITECTURE.md ("Privacy") says why each source.
+
+Sources (Debian 12 packages, read where Debian installs them):
+- English: wamerican (SCOWL), /usr/share/dict/american-english. Lower-case entries only:
+  a capitalised entry is a proper noun (a first name, a surname, a city).
+- German: wngerman, /usr/share/dict/ngerman. Nouns are capitalised in German, so a
+  capitalised entry counts too, lower-cased, unless English capitalises it as well (a
+  name, a place) or it is a first name.
+- First names: the name dictionary of the PyPI package gender-guesser (Jörg Michael's
+  list, about 45 000 names of many countries), to tell German nouns from the names the
+  German list also holds (`Gregor`, `Anke`), and to mark words that are names too.
+- French: wfrench, /usr/share/dict/french. Lower-case entries only.
+- Spanish: hunspell-es (es_ES), every form its affixes make (`unmunch`, hunspell-tools):
+  wspanish lists no verb forms (`fallado`). Lower-case forms only.
+- Debian's package names: `apt-cache pkgnames` (bookworm main), the names tools and
+  libraries go by, and the parts of them (`django` of `python3-django`), except those
+  that are names (`john`, `maria`).
+- The commands Debian's packages install: every name under /bin, /sbin, /usr/bin and
+  /usr/sbin in Debian's Contents index (`apt-file`, bookworm main), 45 000 of them.
+- The scripts' apps: the slugs of community-scripts/ProxmoxVE (its ct/, vm/ and
+  tools/addon/ scripts), from a clone of it (`--scripts`), and their parts.
+- The words of the scripts' exit-code meanings (schemas/data/exit-codes.tsv).
+- scrub/vocabulary/technical.txt: the trade's words that none of the above has.
+"""
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# A word as the net reads it: letters of any script, digits, and the joiners of
+# compound names. Shorter than two characters is no word worth keeping.
+WORD = re.compile(r"^[\w][\w.+\-]*$")
+
+
+def entries(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return [line.strip() for line in f if line.strip() and "'" not in line]
+
+
+def first_names(path):
+    """The names of gender-guesser's nam_dict.txt: a name in columns 3 to 28 of each line
+    that is no comment, `+` joining the parts of a compound name."""
+    names = set()
+    with open(path, encoding="iso-8859-1") as f:
+        for line in f:
+            if line.startswith("#") or len(line) < 30:
+                continue
+            name = line[3:29].strip().lower()
+            for part in name.replace("+", " ").replace("-", " ").split():
+                if len(part) >= 3:
+                    names.add(part)
+    return names
+
+
+def parts(name):
+    """The runs of letters of a compound name, three letters or more (`zigbee` and
+    `mqtt` of `zigbee2mqtt`)."""
+    return {p for p in re.split(r"[^a-z]+", name.lower()) if len(p) >= 3}
+
+
+def commands():
+    listing = subprocess.run(
+        ["apt-file", "search", "--regexp", r"^/(usr/)?s?bin/[^/]+$"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {line.rsplit("/", 1)[-1].strip().lower() for line in listing.splitlines()}
+
+
+def slugs(scripts):
+    """The scripts' app slugs, from a git clone (a bare one too) of
+    community-scripts/ProxmoxVE."""
+    files = subprocess.run(
+        ["git", "-C", scripts, "ls-tree", "-r", "--name-only", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    found = set()
+    for path in files:
+        m = re.match(r"^(ct|vm|tools/addon)/([^/]+)\.sh$", path)
+        if m:
+            found.add(m.group(2).lower())
+    return found
+
+
+def main():
+    args = argparse.ArgumentParser()
+    args.add_argument("names", help="gender-guesser's nam_dict.txt")
+    args.add_argument("--scripts", required=True, help="a clone of community-scripts/ProxmoxVE")
+    args = args.parse_args()
+    names = first_names(args.names)
+    english = entries("/usr/share/dict/american-english")
+    proper = {w.lower() for w in english if w[:1].isupper()} | names
+    words = {w for w in english if w == w.lower()}
+    german = entries("/usr/share/dict/ngerman")
+    words |= {w for w in german if w == w.lower()}
+    words |= {w.lower() for w in german if w != w.lower()} - proper
+    words |= {w for w in entries("/usr/share/dict/french") if w == w.lower()}
+    spanish = subprocess.run(
+        ["unmunch", "/usr/share/hunspell/es_ES.dic", "/usr/share/hunspell/es_ES.aff"],
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8", errors="replace")
+    words |= {w for w in spanish.split() if w == w.lower() and "'" not in w}
+    packages = subprocess.run(
+        ["apt-cache", "pkgnames"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    tools = set(packages) | commands() | slugs(args.scripts)
+    words |= tools - names
+    for tool in tools:
+        words |= parts(tool) - names
+    for line in (ROOT / "schemas/data/exit-codes.tsv").read_text().splitlines()[1:]:
+        for cell in line.split("\t")[1:]:
+            words |= {w.lower() for w in re.findall(r"[\w.+\-]+", cell)}
+    for line in (ROOT / "scrub/vocabulary/technical.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.add(line)
+    words = sorted(w for w in words if len(w) >= 2 and WORD.match(w))
+    # A word that is also a first name, and one English knows as a name (John, Will,
+    # Rose), is kept alone but does not vouch for a compound: `john-smith-nas` is no
+    # phrase of any language.
+    as_names = names & {w.lower() for w in english if w[:1].isupper()}
+    sys.stdout.write("".join(f"{w}\t{int(w in as_names)}\n" for w in words))
+    print(f"{len(words)} words", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
