@@ -46,7 +46,9 @@ fn error_field() -> String {
 
 /// The corpus files: the first, and two written later without sight of the scrubber's
 /// rules, each measured before the rules learned from it (their headers give the
-/// numbers).
+/// numbers). `fourth.toml` and `fifth.toml`, written for the vocabulary net (issue 23),
+/// are measured (`CORPUS_FILE=fifth.toml`, scrubbing.rs
+/// `measure_a_fresh_set`) and not yet among them.
 const FILES: [(&str, &str); 3] = [
     ("corpus.toml", include_str!("../fixtures/scrub/corpus.toml")),
     ("second.toml", include_str!("../fixtures/scrub/second.toml")),
@@ -83,7 +85,12 @@ impl Corpus {
         let text = match FILES.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => *text,
             None => {
-                read = std::fs::read_to_string(name).expect("a corpus file");
+                // A path, or the name of a file beside the corpus (`fifth.toml`).
+                let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures/scrub")
+                    .join(name);
+                let path = if beside.exists() { beside } else { name.into() };
+                read = std::fs::read_to_string(&path).expect("a corpus file");
                 read.as_str()
             }
         };
