@@ -381,7 +381,7 @@ fn first_word(value: &str) -> &str {
 /// A short field's word as it may be stored: what the clients send there, by its shape,
 /// or else `<word>` (scrub::net): a free-text slug such as `john-smith-nas` in
 /// `os_version` is nobody's OS.
-/// - `os_version`: digits and dots (`12`, `24.04`) or a recognised word (a codename);
+/// - `os_version`: digits and dots (`12`, `24.04`) or one recognised word (a codename);
 /// - `kernel_version`, `app_version`, `pve_version`: a version (`6.8.12-15-pve`), a
 ///   recognised word and version (`incus-6.0.4`), or the version inside a path
 ///   (`pve-manager/8.4.14/…` keeps `8.4.14`);
@@ -392,8 +392,10 @@ fn shaped(key: &str, word: String) -> String {
         return word;
     }
     let kept = match key {
+        // A codename is one word (`bookworm`); `nas-wohnzimmer` is a host's name.
         "os_version" => {
-            word.chars().all(|c| c.is_ascii_digit() || c == '.') || scrub::net::is_recognised(&word)
+            word.chars().all(|c| c.is_ascii_digit() || c == '.')
+                || (word.chars().all(char::is_alphabetic) && scrub::net::is_recognised(&word))
         }
         "kernel_version" | "app_version" | "pve_version" => {
             if scrub::net::is_version(&word) || scrub::net::is_recognised(&word) {

@@ -41,7 +41,7 @@
 //!   text), `span` (the finds of a round and their replacement), `lists` (public
 //!   infrastructure, private suffixes, system accounts, tools).
 //! - After the rules: [`net`], the vocabulary net, which keeps a word of stored free text
-//!   only if [`vocabulary`] (1.9 million words) or a safe shape recognises it.
+//!   only if [`vocabulary`] (6.7 million words) or a safe shape recognises it.
 //! - [`text`]: cutting to a length, which the parser uses too.
 
 mod devices;

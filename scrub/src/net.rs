@@ -5,10 +5,11 @@
 //! rule for leaks (a host named in a sentence of a language no rule reads, a secret given
 //! by position). A list of what is allowed has no such gap: what the net does not
 //! recognise is replaced, whatever it was. Recognised means (`recognised`):
-//! - a word of English, German, French or Spanish, a Debian package's name, a word of the
+//! - a word of English, German, French, Spanish, Italian, Dutch, Polish or Portuguese, a
+//!   Debian package's or command's name, a script's app, a word of the
 //!   exit codes' meanings or of the trade ([`crate::vocabulary`]), or a word the event
 //!   itself vouches for (its app's name);
-//! - or a safe shape: a number of at most eight digits, a version (`3.11.2`,
+//! - or a safe shape: a number of at most ten digits, a version (`3.11.2`,
 //!   `6.8.12-15-pve`), a word with a version or device number (`libssl1.1`, `python3.11`,
 //!   `eth0`, `nvme0n1`), a short product code (`i5-8500t`, `n100`), a name that is a
 //!   compound of recognised words (`home-assistant`, `docker-compose.yml`,
@@ -107,18 +108,39 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
     if pieces.len() >= 4 && pieces.iter().all(|p| p.len() <= 2) {
         return false;
     }
-    // Dotted: a public host the rules kept (`dl-cdn.alpinelinux.org`), or a file, a
-    // module path (`java.lang.Error`, `web.go`), each segment recognised on its own.
-    if word.contains('.') {
-        if crate::hosts::is_public_infrastructure(word) {
-            return true;
-        }
-        return word
+    // A public host the rules kept (`dl-cdn.alpinelinux.org`).
+    if word.contains('.') && crate::hosts::is_public_infrastructure(word) {
+        return true;
+    }
+    joined(word, keep) || dotted(word, keep) || camel_case(word) || compound_noun(&lower)
+}
+
+/// Words joined by `-`, `_` or `+` (`home-assistant`, `pg_hba`,
+/// `libfoo_1.2.3_amd64.deb`): every part recognised, and none a name
+/// (`john-smith-nas`); a part may be dotted (`amd64.deb`).
+fn joined(word: &str, keep: &[&str]) -> bool {
+    let parts: Vec<&str> = word
+        .split(['-', '_', '+'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.len() > 1
+        && parts.iter().all(|p| {
+            part(p, keep)
+                || (p.contains('.')
+                    && p.split('.')
+                        .filter(|s| !s.is_empty())
+                        .all(|s| part(s, keep)))
+        })
+}
+
+/// A dotted word: a file, a module path (`java.lang.Error`, `web.go`, `v5.13.30.8`),
+/// each segment recognised on its own.
+fn dotted(word: &str, keep: &[&str]) -> bool {
+    word.contains('.')
+        && word
             .split('.')
             .filter(|s| !s.is_empty())
-            .all(|segment| segment_recognised(segment, keep));
-    }
-    joined(word, keep) || camel_case(word) || compound_noun(&lower)
+            .all(|segment| segment_recognised(segment, keep))
 }
 
 /// A word made of words, as German makes its nouns (`paketlisten`,
@@ -164,16 +186,6 @@ fn segment_recognised(segment: &str, keep: &[&str]) -> bool {
         || errno(segment)
         || joined(segment, keep)
         || camel_case(segment)
-}
-
-/// Words joined by `-`, `_` or `+` (`home-assistant`, `pg_hba`): every part recognised,
-/// and none a name (`john-smith-nas`).
-fn joined(word: &str, keep: &[&str]) -> bool {
-    let parts: Vec<&str> = word
-        .split(['-', '_', '+'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    parts.len() > 1 && parts.iter().all(|p| part(p, keep))
 }
 
 /// One part of a compound: a word that is no name (a short one may be: `com`, `max`),
@@ -243,38 +255,36 @@ fn version(word: &str) -> bool {
         })
 }
 
-/// A release tag: a few letters and digits, as `rc1`, `deb12u1`, `el9`, `pgdg120`.
+/// A release tag: a few letters and digits, as `rc1`, `deb12u1`, `el9`, `pgdg120`; a
+/// run of more than two letters must be a word (`pve`, `deb`), for a name could be one
+/// (`6.8.12-ewa`).
 fn tag(part: &str) -> bool {
     part.len() <= 8
         && part.chars().all(|c| c.is_ascii_alphanumeric())
         && runs(part).all(|run| {
             run.chars().all(|c| c.is_ascii_digit())
-                || run.len() <= 4
+                || run.len() <= 2
                 || vocabulary::lookup(run) == Some(Known::Word)
         })
 }
 
-/// A word with a number: a version or soname (`libssl1.1`, `python3.11`, `php8.2`) or a
-/// device (`eth0`, `sda1`, `vmbr0`, `nvme0n1`, `ens18`): a recognised word, or `lib` and
-/// one, then digits and what a number carries.
+/// A word with a number: a version or soname (`libssl1.1`, `python3.11`, `php8.2`), a
+/// device (`eth0`, `sda1`, `vmbr0`, `nvme0n1`, `ens18`) or a release (`deb12u1`): a
+/// recognised word, or `lib` and one, then digits with at most two letters at a time.
 fn numbered(word: &str) -> bool {
     let Some(split) = word.find(|c: char| c.is_ascii_digit()) else {
         return false;
     };
     let (base, number) = word.split_at(split);
     let base = base.trim_end_matches(['-', '_', '.']);
-    let known_base = |b: &str| {
-        b.len() >= 2
-            && (vocabulary::lookup(b) == Some(Known::Word)
-                || b.strip_prefix("lib").is_some_and(|rest| {
-                    rest.len() >= 2 && vocabulary::lookup(rest) == Some(Known::Word)
-                }))
-    };
+    let known_base =
+        |b: &str| b.len() >= 2 && (vocabulary::lookup(b) == Some(Known::Word) || library(b));
     known_base(base)
         && number.len() <= 8
         && number
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'n' | 'p' | 's' | 'x'))
+            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+        && runs(number).all(|run| run.chars().all(|c| c.is_ascii_digit()) || run.len() <= 2)
 }
 
 /// A short product or model code: letters and digits mixed, mostly digits, at most nine

@@ -28,6 +28,14 @@ static COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// A latitude and a longitude side by side, with no key (`40.42351, -3.67284`, a reverse
+/// geocoder's or a photo's position): two decimals with four places or more, within the
+/// ranges of degrees. Versions have fewer places, and are not written in pairs so.
+static PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^\w.])(-?\d{1,2}\.\d{4,})(?:,[ \t]*|[ \t]+)(-?\d{1,3}\.\d{4,})\b")
+        .expect("a valid pattern")
+});
+
 /// Where a device says it stands: SNMP's `sysLocation`, a CDN's `location=fra08`.
 static STATED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -47,12 +55,22 @@ static PLACE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The rules of this module, for the gate that tells which can match (`gate.rs`).
 pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![&*TIME_ZONE, &*COORDINATE, &*PLACE, &*STATED]
+    vec![&*TIME_ZONE, &*COORDINATE, &*PAIR, &*PLACE, &*STATED]
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     for m in open.find(&TIME_ZONE, text) {
         found.put(m.range(), Rank::Location, "<location>");
+    }
+    for caps in open.captures(&PAIR, text) {
+        let degrees = |g: usize, max: f64| {
+            caps.get(g)
+                .filter(|m| m.as_str().parse::<f64>().is_ok_and(|v| v.abs() <= max))
+        };
+        if let (Some(lat), Some(lon)) = (degrees(1, 90.0), degrees(2, 180.0)) {
+            found.put(lat.range(), Rank::Location, "<location>");
+            found.put(lon.range(), Rank::Location, "<location>");
+        }
     }
     for re in [&*COORDINATE, &*PLACE, &*STATED] {
         for caps in open.captures(re, text) {
@@ -95,5 +113,16 @@ mod tests {
             scrub(r#"location "Kleinmachnow, DE" lat=52.4072"#),
             r#"location "<location>" lat=<location>"#
         );
+        // A pair with no key; a version and a pair out of range stay.
+        assert_eq!(
+            scrub("reverse geocode 40.42351, -3.67284 failed"),
+            "reverse geocode <location>, <location> failed"
+        );
+        assert_eq!(
+            scrub("revgeo: 40.42351,-3.67284 ->"),
+            "revgeo: <location>,<location> ->"
+        );
+        assert_eq!(scrub("upgrade 1.2 3.4567"), "upgrade 1.2 3.4567");
+        assert_eq!(scrub("at 95.12345 200.12345"), "at 95.12345 200.12345");
     }
 }

@@ -205,9 +205,13 @@ static CHPASSWD_LINE: LazyLock<Regex> =
 static USER_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:^|[\s"'])([A-Za-z_][A-Za-z0-9_.-]*):([^\s"'|:]+)"#).expect("a valid pattern")
 });
-/// `htpasswd -b file user password`.
+/// `htpasswd -b file user password` (`-c` and other flags beside `-b`, in any order), and
+/// mosquitto_passwd, which takes them the same way.
 static HTPASSWD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bhtpasswd[ \t]+-\w*b\w*[ \t]+\S+[ \t]+(\S+)[ \t]+(\S+)").expect("a valid pattern")
+    Regex::new(
+        r"\b(?:htpasswd|mosquitto_passwd)(?:[ \t]+-\w+)*?[ \t]+-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+(\S+)[ \t]+(\S+)",
+    )
+    .expect("a valid pattern")
 });
 /// `curl -u user:password`, `--user user:password`.
 static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
@@ -749,6 +753,21 @@ mod tests {
             "python3-setuptools-scm-git-archive",
         ] {
             assert_eq!(scrub(kept), kept);
+        }
+    }
+    #[test]
+    fn htpasswd_and_mosquitto_passwd_take_user_and_password_by_position() {
+        for (text, want) in [
+            (
+                "htpasswd -b -c /etc/nginx/.htpasswd sabine Gartenzwerg3",
+                "htpasswd -b -c /etc/nginx/.htpasswd <user> <secret>",
+            ),
+            (
+                "mosquitto_passwd -b /etc/mosquitto/passwd homie Gurkensalat",
+                "mosquitto_passwd -b /etc/mosquitto/passwd <user> <secret>",
+            ),
+        ] {
+            assert_eq!(crate::scrub(text), want);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The words the vocabulary net recognises: about 900 000, in a finite-state set read in
+//! The words the vocabulary net recognises: about 6.7 million, in a finite-state map read in
 //! place from the binary (scrub/data/vocabulary.fst). scrub/vocabulary/collect.py says
 //! which public sources they come from, and scrub/vocabulary/build.sh rebuilds the set.
 

@@ -16,6 +16,9 @@ Sources (Debian 12 packages, read where Debian installs them):
 - French: wfrench, /usr/share/dict/french. Lower-case entries only.
 - Spanish: hunspell-es (es_ES), every form its affixes make (`unmunch`, hunspell-tools):
   wspanish lists no verb forms (`fallado`). Lower-case forms only.
+- Italian, Dutch, Polish and Portuguese, whose messages the tools print too: witalian,
+  wdutch, wpolish and wportuguese. Lower-case entries only, and, as for French and
+  Spanish, none that is a first name (Dutch lists `hannes`, French `marie`).
 - Debian's package names: `apt-cache pkgnames` (bookworm main), the names tools and
   libraries go by, and the parts of them (`django` of `python3-django`), except those
   that are names (`john`, `maria`).
@@ -103,13 +106,15 @@ def main():
     german = entries("/usr/share/dict/ngerman")
     words |= {w for w in german if w == w.lower()}
     words |= {w.lower() for w in german if w != w.lower()} - proper
-    words |= {w for w in entries("/usr/share/dict/french") if w == w.lower()}
+    # Lower-case entries can be names too (Dutch `hannes`, French `marie`): not these.
+    for language in ("french", "italian", "dutch", "polish", "portuguese"):
+        words |= {w for w in entries(f"/usr/share/dict/{language}") if w == w.lower()} - names
     spanish = subprocess.run(
         ["unmunch", "/usr/share/hunspell/es_ES.dic", "/usr/share/hunspell/es_ES.aff"],
         check=True,
         capture_output=True,
     ).stdout.decode("utf-8", errors="replace")
-    words |= {w for w in spanish.split() if w == w.lower() and "'" not in w}
+    words |= {w for w in spanish.split() if w == w.lower() and "'" not in w} - names
     packages = subprocess.run(
         ["apt-cache", "pkgnames"], check=True, capture_output=True, text=True
     ).stdout.split()
