@@ -107,12 +107,16 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 /// Tables with a `SERIAL` column (lsblk, lshw): the word under the heading is a serial.
 /// Columns are aligned, so a value starts where its heading does.
 fn serial_columns(text: &str, found: &mut Found) {
+    const HEADINGS: [&str; 4] = ["SERIAL", "SN", "WWN", "Serial Number"];
+    if !HEADINGS.iter().any(|h| text.contains(h)) {
+        return;
+    }
     let mut columns: Vec<usize> = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let at = offset;
         offset += line.len();
-        let headings: Vec<usize> = ["SERIAL", "SN", "WWN", "Serial Number"]
+        let headings: Vec<usize> = HEADINGS
             .iter()
             .flat_map(|word| {
                 line.match_indices(word).filter(|(i, w)| {
@@ -125,11 +129,12 @@ fn serial_columns(text: &str, found: &mut Found) {
             .collect();
         // A heading line is words in capitals (`NAME SIZE SERIAL MODEL`, nvme's `Node SN
         // Model` has a few capitalised ones); a row of values is not.
-        let capitals = line
-            .split_whitespace()
-            .filter(|w| w.chars().any(char::is_lowercase))
-            .count();
-        if !headings.is_empty() && capitals <= 3 {
+        let capitals = || {
+            line.split_whitespace()
+                .filter(|w| w.chars().any(char::is_lowercase))
+                .count()
+        };
+        if !headings.is_empty() && capitals() <= 3 {
             columns = headings;
             continue;
         }

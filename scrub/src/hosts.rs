@@ -40,21 +40,25 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 /// Dotted names that are hosts by their shape alone. Letters of any script count, so
 /// an internationalised name (`cloud.müller-family.de`) is a name like any other.
 fn find_names(text: &str, found: &mut Found) {
-    let mut chars = text.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        if !is_name_char(c) {
-            continue;
-        }
-        let mut end = start + c.len_utf8();
-        while let Some(&(i, c)) = chars.peek() {
-            if !is_name_char(c) {
-                break;
-            }
-            end = i + c.len_utf8();
-            chars.next();
-        }
-        let word = text[start..end].trim_matches(['.', '-', '_']);
-        let s = start + text[start..end].find(word).unwrap_or(0);
+    // Only a run of name characters with a dot in it can be one: look from each dot
+    // for the run around it, rather than at every word.
+    let mut from = 0;
+    while let Some(dot) = text[from..].find('.').map(|d| from + d) {
+        let start = text[..dot]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_name_char(c))
+            .last()
+            .map_or(dot, |(i, _)| i);
+        let end = text[dot..]
+            .char_indices()
+            .find(|&(_, c)| !is_name_char(c))
+            .map_or(text.len(), |(i, _)| dot + i);
+        from = end;
+        let run = &text[start..end];
+        let head = run.trim_start_matches(['.', '-', '_']);
+        let word = head.trim_end_matches(['.', '-', '_']);
+        let s = start + (run.len() - head.len());
         if word.contains('.')
             && !is_namespace(word)
             && let Some(len) = host_prefix(word)
@@ -86,7 +90,7 @@ fn learn_owner_label(name: &str, found: &mut Found) {
 /// A private name's first label is the host's short name, which logs print alone
 /// (`127.0.1.1 nas-alice.smith.lan nas-alice`).
 fn learn_short_name(name: &str, found: &mut Found) {
-    if under_any(&name.to_lowercase(), lists::PRIVATE_SUFFIXES)
+    if under_any(&name.to_lowercase(), &lists::PRIVATE)
         && let Some((first, _)) = name.split_once('.')
     {
         found.learn(first, HOST);
@@ -109,7 +113,7 @@ fn host_prefix_exact(lower: &str) -> Option<usize> {
     if lists::is_local_name(lower) {
         return None;
     }
-    if under_any(lower, lists::PRIVATE_SUFFIXES) && lower.contains('.') {
+    if under_any(lower, &lists::PRIVATE) && lower.contains('.') {
         return Some(lower.len());
     }
     let mut name = lower;
@@ -120,7 +124,7 @@ fn host_prefix_exact(lower: &str) -> Option<usize> {
             break;
         }
     }
-    let hosty = if under_any(name, lists::PRIVATE_SUFFIXES) {
+    let hosty = if under_any(name, &lists::PRIVATE) {
         !lists::is_local_name(name)
     } else {
         is_public_host(name)
@@ -130,7 +134,7 @@ fn host_prefix_exact(lower: &str) -> Option<usize> {
 
 /// Whether `name` is, or is under, a domain of public infrastructure (`deb.debian.org`).
 pub(crate) fn is_public_infrastructure(name: &str) -> bool {
-    under_any(&name.to_ascii_lowercase(), lists::PUBLIC_DOMAINS)
+    under_any(&name.to_ascii_lowercase(), &lists::PUBLIC)
 }
 
 /// A fully qualified name under a public suffix that is no one's public infrastructure.
@@ -153,7 +157,7 @@ fn is_public_host(name: &str) -> bool {
         Some(suffix) if suffix.is_known() && suffix.as_bytes().len() < name.len() => {}
         _ => return false,
     }
-    if under_any(name, lists::PUBLIC_DOMAINS) {
+    if under_any(name, &lists::PUBLIC) {
         return false;
     }
     if labels.len() == 2
@@ -191,7 +195,7 @@ pub(super) fn is_context_host(name: &str) -> bool {
     {
         return false;
     }
-    !(lower.contains('.') && under_any(&lower, lists::PUBLIC_DOMAINS))
+    !(lower.contains('.') && under_any(&lower, &lists::PUBLIC))
 }
 
 /// A host name as contexts capture it: letters, digits, `.`, `-` and `_`, starting and

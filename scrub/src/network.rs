@@ -119,6 +119,11 @@ pub(super) fn is_address(text: &str) -> bool {
 /// unspecified addresses name no machine (every host has them), and a maintainer needs
 /// them: `bind() to 0.0.0.0:80 failed`, `connect to 127.0.0.1:5432 refused`.
 fn address(run: &str) -> Option<&'static str> {
+    // Most runs are short words and numbers: an IPv4 address, and a MAC or a fingerprint
+    // written without colons, is at least seven characters long.
+    if run.len() < 7 && !run.contains(':') {
+        return None;
+    }
     if is_mac(run) {
         return Some("<mac>");
     }
@@ -161,10 +166,10 @@ fn is_ipv4(s: &str) -> bool {
 /// A key's fingerprint (SSH, TLS, Proxmox Backup Server): more hex pairs than any address
 /// has, naming one machine.
 fn is_fingerprint(run: &str) -> bool {
-    let groups: Vec<&str> = run.split(':').collect();
-    groups.len() >= 9
-        && groups
-            .iter()
+    run.len() >= 26
+        && run.split(':').count() >= 9
+        && run
+            .split(':')
             .all(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -181,10 +186,10 @@ fn is_mac(run: &str) -> bool {
             return true;
         }
     }
-    let dotted = run.split('.').collect::<Vec<_>>();
-    if dotted.len() == 3
-        && dotted
-            .iter()
+    if run.len() == 14
+        && run.split('.').count() == 3
+        && run
+            .split('.')
             .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit()))
     {
         return true;

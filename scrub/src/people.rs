@@ -526,17 +526,17 @@ fn emails(text: &str, found: &mut Found) {
         let lower = domain.to_ascii_lowercase();
         let tld_ok = lower.rsplit_once('.').is_some_and(|(name, tld)| {
             !name.is_empty() && tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
-        }) && (lists::under_any(&lower, lists::PRIVATE_SUFFIXES)
+        }) && (lists::under_any(&lower, &lists::PRIVATE)
             || psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known()));
         let local = &text[start..at];
         let public_login =
-            lists::is_system_account(local) && lists::under_any(&lower, lists::PUBLIC_DOMAINS);
+            lists::is_system_account(local) && lists::under_any(&lower, &lists::PUBLIC);
         if start < at && tld_ok && !public_login {
             found.put(start..at + 1 + domain.len(), Rank::Email, "<email>");
             last = at + 1 + domain.len();
             // An address names its owner: `fiona.fairbairn@…`, `…@kowalski.pl`.
             found.learn(local, "<user>");
-            if !lists::under_any(&lower, lists::PUBLIC_DOMAINS)
+            if !lists::under_any(&lower, &lists::PUBLIC)
                 && let Some(owner) = psl::domain(lower.as_bytes())
                 && let Ok(owner) = std::str::from_utf8(owner.as_bytes())
                 && let Some((label, _)) = owner.split_once('.')

@@ -578,7 +578,7 @@ fn in_public_url(before: &str) -> bool {
         return false;
     }
     let host = rest.split(['/', ':']).next().unwrap_or_default();
-    rest.contains('/') && lists::under_any(host, lists::PUBLIC_DOMAINS)
+    rest.contains('/') && lists::under_any(host, &lists::PUBLIC)
 }
 
 /// Shannon entropy per character.

@@ -41,7 +41,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         let (Some(host), Some(uuid)) = (caps.get(1), caps.get(2)) else {
             continue;
         };
-        if !lists::under_any(&host.as_str().to_ascii_lowercase(), lists::PUBLIC_DOMAINS) {
+        if !lists::under_any(&host.as_str().to_ascii_lowercase(), &lists::PUBLIC) {
             found.put(uuid.range(), Rank::Secret, "<secret>");
         }
     }
@@ -77,9 +77,10 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         // A path of one segment is a bucket of object storage (`s3://key:secret@host/bucket`);
         // elsewhere the owner is the first of two (`/owner/repo`).
         let two_segments = caps.get(2).is_some_and(|p| p.as_str()[1..].contains('/'));
+        let scheme = caps.get(0).map_or("", |m| &text[m.start()..start]);
         let bucket = ["s3://", "gs://", "b2://", "minio://"]
             .iter()
-            .any(|scheme| text[..start].to_ascii_lowercase().ends_with(scheme));
+            .any(|s| scheme.eq_ignore_ascii_case(s));
         if let Some(path) = caps.get(2)
             && (two_segments || bucket)
             && (userinfo.is_some() || (personal && is_git(text, path.as_str(), path.end())))
