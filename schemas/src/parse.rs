@@ -180,12 +180,30 @@ fn build(
         })?;
 
     let exit_code = f.uint("exit_code", 255, Unit::None)?.map(|n| n as u8);
-    // Read whole: scrubbing happens before truncation (`scrub_to`), so that an address
-    // is removed before a cut could leave a recognisable piece of it.
+    // Read whole: scrubbing happens before truncation, so that an address is removed
+    // before a cut could leave a recognisable piece of it, and a name that the end of
+    // the log gives away is known at its start.
     let error = f.free_text("error", LONG)?;
     let status = corrected_outcome(status, exit_code, &error);
-    let error_category = category(status, exit_code, &error, f.token("error_category")?);
 
+    // Every field a client fills is read before any is stored: a name that one gives
+    // away (`-hostname pluto` in `failed_command`) goes from all of them.
+    let mut lessons = scrub::Lessons::new();
+    let mut read = |text: &str| scrubber.read(text, &mut lessons);
+    let error_read = read(&error);
+    let cpu_model = read(&f.free_text("cpu_model", MEDIUM)?);
+    let gpu_model = read(&f.free_text("gpu_model", MEDIUM)?);
+    let failed_command = read(&f.free_text("failed_command", MEDIUM)?);
+    for key in TOKENS {
+        if let Some(value) = f.text(key, MEDIUM)? {
+            read(&value.to_lowercase());
+        }
+    }
+    let scrubber = scrubber.taught(&lessons);
+    let store = |read: &scrub::Read| scrubber.store(read, opts.error_max_chars);
+    let token = |key: &'static str| f.token(key, &scrubber);
+
+    let error_category = category(status, exit_code, &error, token("error_category")?);
     let raw_slug = f.slug("repo_slug")?;
     let repo_source = match f.text("repo_source", SHORT)? {
         Some(s) => repo_source_named(&s),
@@ -193,13 +211,10 @@ fn build(
     }
     .to_owned();
     let repo_slug = repo_slug_stored(&raw_slug);
-    let free = |key: &'static str| -> Result<String, Rejection> {
-        Ok(scrubber.scrub_text(&f.free_text(key, MEDIUM)?, opts.error_max_chars))
-    };
-    let error = scrubber.scrub_text(&error, opts.error_max_chars);
-    let cpu_model = free("cpu_model")?;
-    let gpu_model = free("gpu_model")?;
-    let failed_command = free("failed_command")?;
+    let error = store(&error_read);
+    let cpu_model = store(&cpu_model);
+    let gpu_model = store(&gpu_model);
+    let failed_command = store(&failed_command);
 
     Ok(Event {
         event_id,
@@ -207,7 +222,8 @@ fn build(
         random_id,
         execution_id,
         kind: kind.as_str().to_owned(),
-        nsapp,
+        // The scrubber keeps borrowing the app's name until the last field is read.
+        nsapp: nsapp.clone(),
         status: status.as_str().to_owned(),
         ct_type: f.uint("ct_type", 2, Unit::None)?.map(|n| n as u8),
         disk_size: f
@@ -217,30 +233,30 @@ fn build(
         ram_size: f
             .uint("ram_size", 1_048_576, Unit::Mebibytes)?
             .map(|n| n as u32),
-        os_type: f.token("os_type")?,
-        os_version: f.token("os_version")?,
-        pve_version: f.token("pve_version")?,
-        method: f.token("method")?,
+        os_type: token("os_type")?,
+        os_version: token("os_version")?,
+        pve_version: token("pve_version")?,
+        method: token("method")?,
         exit_code,
         error,
         error_category,
         install_duration: f
             .uint("install_duration", 86_400, Unit::None)?
             .map(|n| n as u32),
-        cpu_vendor: f.token("cpu_vendor")?,
+        cpu_vendor: token("cpu_vendor")?,
         cpu_model,
-        gpu_vendor: f.token("gpu_vendor")?,
+        gpu_vendor: token("gpu_vendor")?,
         gpu_model,
-        gpu_passthrough: f.token("gpu_passthrough")?,
-        ram_speed: f.token("ram_speed")?,
-        arch: f.token("arch")?,
-        platform: f.token("platform")?,
+        gpu_passthrough: token("gpu_passthrough")?,
+        ram_speed: token("ram_speed")?,
+        arch: token("arch")?,
+        platform: token("platform")?,
         has_arm: f.boolean("has_arm")?,
         repo_source,
         repo_slug,
         payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
-        kernel_version: f.token("kernel_version")?,
-        app_version: f.token("app_version")?,
+        kernel_version: token("kernel_version")?,
+        app_version: token("app_version")?,
         failed_command,
         failed_line: f
             .uint("failed_line", u64::from(u32::MAX), Unit::None)?
@@ -252,6 +268,22 @@ fn build(
 /// Free text is read longer than it is kept, so that scrubbing sees whole words before
 /// the cut (`ParseOptions::error_max_chars`).
 const SHORT: usize = 64;
+/// The open-ended short fields ([`Fields::token`]).
+const TOKENS: [&str; 13] = [
+    "error_category",
+    "os_type",
+    "os_version",
+    "pve_version",
+    "method",
+    "cpu_vendor",
+    "gpu_vendor",
+    "gpu_passthrough",
+    "ram_speed",
+    "arch",
+    "platform",
+    "kernel_version",
+    "app_version",
+];
 const MEDIUM: usize = 1024;
 /// The `error` field carries a log tail of up to ~10 KB before it is cut to 120 characters.
 const LONG: usize = 16 * 1024;
@@ -497,17 +529,17 @@ impl<S: Source> Fields<'_, S> {
     /// An open-ended short field: scrubbed, its first word, lower-cased, held to its
     /// field's shape and pattern-checked; empty when absent. Read longer than it is kept,
     /// so that scrubbing sees whole words.
-    fn token(&self, key: &'static str) -> Result<String, Rejection> {
+    fn token(&self, key: &'static str, scrubber: &scrub::Scrubber) -> Result<String, Rejection> {
         match self.text(key, MEDIUM)? {
             Some(s) => {
                 // Lower case first, as stored: scrubbing must see what is kept.
-                let scrubbed = scrub::scrub(&s.to_lowercase());
+                let scrubbed = scrubber.scrub(&s.to_lowercase());
                 let word = first_word(&scrubbed);
                 // A cut can leave a tail that reads as something else: scrub what is cut.
                 let word = if word.chars().count() <= SHORT {
                     word.to_owned()
                 } else {
-                    scrub::scrub_to(word, SHORT)
+                    scrubber.scrub_to(word, SHORT)
                 };
                 // Junk is refused as it was; a clean word no vocabulary knows is replaced.
                 pattern_checked(key, word).map(|word| shaped(key, word))
@@ -878,6 +910,48 @@ mod tests {
         assert!(e.error.ends_with("ping <ip> from "), "{}", e.error);
         assert!(e.error.chars().count() <= 120);
         assert!(!e.error.contains("192.168"));
+    }
+
+    #[test]
+    fn a_name_one_field_gives_away_goes_from_every_field() {
+        let body = serde_json::json!({
+            "random_id": "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f",
+            "type": "lxc",
+            "nsapp": "jellyfin",
+            "status": "failed",
+            "exit_code": 1,
+            // Nothing here says that `attic` is a host or `Tr0ub4dor` a password…
+            "error": "exit_code=1 | could not reach attic | at line 3: curl attic\n---\nTr0ub4dor rejected",
+            "gpu_model": "Intel UHD 630 (attic)",
+            "os_version": "attic",
+            // …but the command does.
+            "failed_command": "pct create 105 local:vztmpl/debian-12.tar.zst --hostname attic --password Tr0ub4dor",
+        });
+        let e = parse(&body.to_string()).expect("valid");
+        let stored = serde_json::to_string(&e).expect("encodes");
+        assert!(!stored.contains("attic"), "{stored}");
+        assert!(!stored.contains("Tr0ub4dor"), "{stored}");
+        assert!(e.error.contains("could not reach <host>"), "{}", e.error);
+        assert_eq!(e.gpu_model, "Intel UHD 630 (<host>)");
+    }
+
+    #[test]
+    fn a_name_the_end_of_the_log_gives_away_goes_from_its_start() {
+        let tail = "Setting up libssl3 (3.0.15-1~deb12u1) ...\n".repeat(300);
+        let error = format!(
+            "exit_code=1 | service failed | at line 30: systemctl restart attic-sync\n---\n{tail}Mar  3 10:00:01 attic systemd[1]: attic-sync.service: Failed"
+        );
+        let body = with(&format!(
+            "    \"exit_code\": 1,\n    \"error\": \"{error}\","
+        ))
+        .replace("\"installing\"", "\"failed\"");
+        let e = parse(&body).expect("valid");
+        assert!(!e.error.contains("attic"), "{}", e.error);
+        assert!(
+            e.error.contains("systemctl restart <host>-sync"),
+            "{}",
+            e.error
+        );
     }
 
     #[test]

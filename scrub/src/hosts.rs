@@ -189,7 +189,7 @@ pub(super) fn is_context_host(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     if lower.is_empty()
         || lists::is_local_name(&lower)
-        || lists::CONTEXT_WORDS.contains(&lower.as_str())
+        || lists::CONTEXT.contains(&lower)
         || lower.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         || network::is_address(name)
     {

@@ -152,8 +152,8 @@ fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
     let lower = value.to_ascii_lowercase();
     if value.is_empty()
         || value.starts_with(['$', '%', '<', '{', '*'])
-        || lists::CONTEXT_WORDS.contains(&lower.as_str())
-        || lists::COMMON_WORDS.contains(&lower.as_str())
+        || lists::CONTEXT.contains(&lower)
+        || lists::COMMON.contains(&lower)
     {
         return;
     }

@@ -168,8 +168,8 @@ fn put_label(m: regex::Match<'_>, rank: Rank, placeholder: &'static str, found: 
     let label = m.as_str();
     let lower = label.to_ascii_lowercase();
     if lists::DEFAULT_STORAGES.contains(&lower.as_str())
-        || lists::CONTEXT_WORDS.contains(&lower.as_str())
-        || lists::COMMON_WORDS.contains(&lower.as_str())
+        || lists::CONTEXT.contains(&lower)
+        || lists::COMMON.contains(&lower)
         || super::is_placeholder(label)
     {
         return;

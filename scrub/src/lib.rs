@@ -64,6 +64,7 @@ use std::sync::LazyLock;
 
 use gate::Gate;
 use span::Found;
+pub use span::Lessons;
 
 /// Every context rule of every module, so that one pass tells which can match a text.
 static GATE: LazyLock<Gate> = LazyLock::new(|| {
@@ -122,16 +123,43 @@ pub fn scrub_to(text: &str, max: usize) -> String {
     Scrubber::default().scrub_to(text, max)
 }
 
-/// The scrubber, with the words it must leave alone whatever their context: the app an
-/// event is about (`jellyfin` in `chown -R jellyfin:adm /etc/jellyfin`) is nobody's name.
-#[derive(Debug, Clone, Copy, Default)]
+/// The scrubber, with the words it must leave alone whatever their context (the app an
+/// event is about: `jellyfin` in `chown -R jellyfin:adm /etc/jellyfin` is nobody's
+/// name), and the names it was taught to replace wherever they appear ([`Lessons`]).
+#[derive(Debug, Clone, Copy)]
 pub struct Scrubber<'k> {
     keep: &'k [&'k str],
+    lessons: &'k Lessons,
 }
+
+/// What a scrubber knows before it reads anything.
+pub(crate) static NO_LESSONS: Lessons = Lessons::new();
+
+impl Default for Scrubber<'_> {
+    fn default() -> Self {
+        Self {
+            keep: &[],
+            lessons: &NO_LESSONS,
+        }
+    }
+}
+
+/// A free text after a first reading ([`Scrubber::read`]): one round of the rules has
+/// run over all of it. Only [`Scrubber::store`] can make a stored text of it.
+#[derive(Debug, Clone)]
+pub struct Read(String);
 
 impl<'k> Scrubber<'k> {
     pub fn keeping(keep: &'k [&'k str]) -> Self {
-        Self { keep }
+        Self {
+            keep,
+            ..Self::default()
+        }
+    }
+
+    /// The same scrubber, which also replaces every name of `lessons`.
+    pub fn taught(self, lessons: &'k Lessons) -> Self {
+        Self { lessons, ..self }
     }
 
     /// Scrub one text.
@@ -139,11 +167,11 @@ impl<'k> Scrubber<'k> {
         // Most texts have no control character and nothing to replace: then the only
         // allocation is the returned copy.
         let stripped = strip_controls(text);
-        let Some(mut current) = round(&stripped, self.keep) else {
+        let Some(mut current) = round(&stripped, self.keep, self.lessons, None) else {
             return stripped.into_owned();
         };
         for _ in 1..MAX_ROUNDS {
-            match round(&current, self.keep) {
+            match round(&current, self.keep, self.lessons, None) {
                 Some(next) => current = next,
                 None => break,
             }
@@ -172,12 +200,53 @@ impl<'k> Scrubber<'k> {
         scrubbed
     }
 
-    /// Free text as it is stored: scrubbed by the rules, then every word the vocabulary
-    /// net does not recognise replaced ([`net`]), then cut to `max` characters, never
-    /// inside a placeholder.
+    /// Free text as it is stored, from this text alone: [`Scrubber::read`], then
+    /// [`Scrubber::store`] with what the reading learned. An event's fields are read
+    /// first and stored after, so that each learns from all (see `schemas::parse`).
     pub fn scrub_text(&self, text: &str, max: usize) -> String {
+        let mut lessons = self.lessons.clone();
+        let read = self.read(text, &mut lessons);
+        self.taught(&lessons).store(&read, max)
+    }
+
+    /// The first reading of a free text: one round of the rules over all of it (the
+    /// caller's read limit bounds it, not the stored length), which replaces what they
+    /// find and adds to `lessons` every name a context gives away. A host named only in
+    /// the last line of a log (`-hostname pluto`) is so known when the first line,
+    /// which is stored, mentions `pluto` without a context.
+    pub fn read(&self, text: &str, lessons: &mut Lessons) -> Read {
+        let stripped = strip_controls(text);
+        match round(&stripped, self.keep, self.lessons, Some(lessons)) {
+            Some(once) => Read(once),
+            None => Read(stripped.into_owned()),
+        }
+    }
+
+    /// A text read ([`Scrubber::read`]) as it is stored: scrubbed until the rules find
+    /// nothing more (with what this scrubber was taught), every word the vocabulary net
+    /// does not recognise replaced ([`net`]), and cut to `max` characters, never inside a
+    /// placeholder. Only the start that can be stored is worked on.
+    pub fn store(&self, read: &Read, max: usize) -> String {
         let netted = |s: &str| cut_clean(&net::filter(storable(s, max), self.keep), max);
-        let mut scrubbed = netted(&self.window(text, max));
+        // The reading left the text as long as it will be, near enough: the lines that
+        // hold the stored characters and a word more are all that is worked on. One
+        // round here applies what the event taught; the rounds below, on the prefix,
+        // repeat until nothing changes.
+        let text = &read.0;
+        let mut window = text
+            .char_indices()
+            .nth(max.saturating_add(64))
+            .map_or(text.len(), |(at, _)| at);
+        let start = loop {
+            let (part, whole) = line_window(text, window);
+            let once =
+                round(part, self.keep, self.lessons, None).unwrap_or_else(|| part.to_owned());
+            if whole || once.chars().count() > max + 64 {
+                break once;
+            }
+            window = window.saturating_mul(4);
+        };
+        let mut scrubbed = netted(&start);
         for _ in 0..8 {
             let next = netted(&self.scrub(&scrubbed));
             if next == scrubbed {
@@ -234,11 +303,18 @@ fn cut_clean(text: &str, max: usize) -> String {
     }
 }
 
-fn round(text: &str, keep: &[&str]) -> Option<String> {
+/// One round of every rule over `text`: the text with what they found replaced, or
+/// `None` if they found nothing. What contexts give away is added to `learned`.
+fn round(
+    text: &str,
+    keep: &[&str],
+    lessons: &Lessons,
+    learned: Option<&mut Lessons>,
+) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let mut found = Found::keeping(keep);
+    let mut found = Found::keeping(keep, lessons);
     if is_one_word(text) {
         // Most short fields are one plain word (`debian`, `8.4.14`, `amd64`): no
         // context can be in it, only a shape. The rules of shapes are all it needs.
@@ -246,7 +322,7 @@ fn round(text: &str, keep: &[&str]) -> Option<String> {
         hosts::find_in_word(text, &mut found);
         secrets::find_in_word(text, &mut found);
         devices::find_in_word(text, &mut found);
-        return found.apply(text);
+        return found.apply(text, learned);
     }
     let open = GATE.open(text);
     network::find(text, &mut found);
@@ -258,7 +334,7 @@ fn round(text: &str, keep: &[&str]) -> Option<String> {
     devices::find(text, &mut found, &open);
     places::find(text, &mut found, &open);
     labels::find(text, &mut found, &open);
-    found.apply(text)
+    found.apply(text, learned)
 }
 
 /// A word of letters, digits and `.` `_` `+` `-` only, which no context can be part of.

@@ -565,32 +565,35 @@ pub(super) const MAIL_PROVIDERS: &[&str] = &[
 
 /// Whether a name that a context revealed may be looked for everywhere else.
 pub(super) fn is_learnable(name: &str) -> bool {
+    if name.chars().count() < 3
+        || name.starts_with('<')
+        || name.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return false;
+    }
     let lower = name.to_lowercase();
-    name.chars().count() >= 3
-        && !name.starts_with('<')
-        && !name.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && !is_system_account(&lower)
-        && !COMMON_WORDS.contains(&lower.as_str())
-        && !CONTEXT_WORDS.contains(&lower.as_str())
-        && !is_local_name(&lower)
+    !SYSTEM.contains(&lower)
+        && !COMMON.contains(&lower)
+        && !CONTEXT.contains(&lower)
+        && !LOCAL.contains(&lower)
 }
 
 pub(super) fn is_system_account(name: &str) -> bool {
-    SYSTEM_ACCOUNTS.iter().any(|a| a.eq_ignore_ascii_case(name))
+    SYSTEM.contains_any_case(name)
 }
 
 pub(super) fn is_local_name(name: &str) -> bool {
-    LOCAL_NAMES.iter().any(|a| a.eq_ignore_ascii_case(name))
+    LOCAL.contains_any_case(name)
 }
 
-/// A list of domains, hashed once: the rules ask about every dotted word of a text,
-/// and a linear scan of the list per word was a tenth of a scrubbing round.
-pub(super) struct Domains {
+/// A list, hashed once: the rules ask about every word and dotted name of a text, and
+/// a linear scan of a list per word was a tenth of a scrubbing round.
+pub(super) struct Set {
     list: &'static [&'static str],
     hashed: OnceLock<HashSet<&'static str>>,
 }
 
-impl Domains {
+impl Set {
     const fn of(list: &'static [&'static str]) -> Self {
         Self {
             list,
@@ -598,21 +601,37 @@ impl Domains {
         }
     }
 
-    fn contains(&self, name: &str) -> bool {
+    /// Whether `word`, compared as written, is in the list (every list is lower case).
+    pub(super) fn contains(&self, word: &str) -> bool {
         self.hashed
             .get_or_init(|| self.list.iter().copied().collect())
-            .contains(name)
+            .contains(word)
+    }
+
+    /// Whether `word`, compared without ASCII case, is in the list.
+    pub(super) fn contains_any_case(&self, word: &str) -> bool {
+        if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.contains(&word.to_ascii_lowercase())
+        } else {
+            self.contains(word)
+        }
     }
 }
 
 /// [`PUBLIC_DOMAINS`], hashed.
-pub(super) static PUBLIC: Domains = Domains::of(PUBLIC_DOMAINS);
+pub(super) static PUBLIC: Set = Set::of(PUBLIC_DOMAINS);
 /// [`PRIVATE_SUFFIXES`], hashed.
-pub(super) static PRIVATE: Domains = Domains::of(PRIVATE_SUFFIXES);
+pub(super) static PRIVATE: Set = Set::of(PRIVATE_SUFFIXES);
+/// [`CONTEXT_WORDS`], hashed.
+pub(super) static CONTEXT: Set = Set::of(CONTEXT_WORDS);
+/// [`COMMON_WORDS`], hashed.
+pub(super) static COMMON: Set = Set::of(COMMON_WORDS);
+static SYSTEM: Set = Set::of(SYSTEM_ACCOUNTS);
+static LOCAL: Set = Set::of(LOCAL_NAMES);
 
 /// Whether `name` (lower case) is one of `domains` or under one: whether it, or what
 /// follows one of its dots, is in the list.
-pub(super) fn under_any(name: &str, domains: &Domains) -> bool {
+pub(super) fn under_any(name: &str, domains: &Set) -> bool {
     let mut rest = name;
     loop {
         if domains.contains(rest) {
@@ -637,7 +656,7 @@ mod tests {
         assert!(!under_any("github.com.evil.de", &PUBLIC));
         assert!(under_any("nas.smith.lan", &PRIVATE));
         assert!(under_any("nas..lan", &PRIVATE));
-        assert!(!under_any("lan", &Domains::of(&["x.lan"])));
+        assert!(!under_any("lan", &Set::of(&["x.lan"])));
     }
 
     #[test]
@@ -649,6 +668,10 @@ mod tests {
             FILE_EXTENSIONS,
             CODE_WORDS,
             REVERSE_DNS_ROOTS,
+            SYSTEM_ACCOUNTS,
+            LOCAL_NAMES,
+            COMMON_WORDS,
+            CONTEXT_WORDS,
         ] {
             for entry in list {
                 assert_eq!(entry.to_lowercase(), *entry);

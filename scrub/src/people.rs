@@ -450,7 +450,7 @@ static FORK_OWNER: LazyLock<Regex> = LazyLock::new(|| {
 fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
     let Some(m) = m else { return };
     let name = m.as_str();
-    if !lists::is_system_account(name) && !lists::CONTEXT_WORDS.contains(&name) {
+    if !lists::is_system_account(name) && !lists::CONTEXT.contains(name) {
         found.put(offset + m.start()..offset + m.end(), Rank::User, USER);
         found.learn(name, USER);
     }

@@ -25,6 +25,36 @@ pub(super) enum Rank {
     Learned,
 }
 
+/// Names that a context gave away (`-hostname pluto`, `/home/dave`, `-password x`), each
+/// with its placeholder: every other mention of them goes too, further down the same
+/// text or in another field of the same event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lessons {
+    names: Vec<(String, &'static str)>,
+}
+
+impl Lessons {
+    /// No lessons yet.
+    pub const fn new() -> Self {
+        Self { names: Vec::new() }
+    }
+
+    fn add(&mut self, name: &str, placeholder: &'static str) {
+        if !self.names.iter().any(|(n, _)| n == name) {
+            self.names.push((name.to_owned(), placeholder));
+        }
+    }
+
+    /// The names learned, each with its placeholder.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.names.iter().map(|(n, p)| (n.as_str(), *p))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
 #[derive(Debug)]
 struct Span {
     range: Range<usize>,
@@ -33,22 +63,33 @@ struct Span {
 }
 
 /// The findings of one round over one text.
-#[derive(Debug, Default)]
-pub(super) struct Found {
+#[derive(Debug)]
+pub(super) struct Found<'a> {
     spans: Vec<Span>,
     /// Names that a context showed to be a host's or a person's: every other mention of
     /// them in the same text goes too (`-hostname nas-alice` … `Linux nas-alice 6.8`).
     learned: Vec<(String, &'static str)>,
-    /// Words that are never anyone's (the app's own name), lower case.
-    keep: Vec<String>,
+    /// Names learned before this round (from the rest of the text, or another field).
+    taught: &'a Lessons,
+    /// Words that are never anyone's (the app's own name), compared without case.
+    keep: &'a [&'a str],
 }
 
-impl Found {
-    /// Findings that never replace one of `keep` (compared without case).
-    pub(super) fn keeping(keep: &[&str]) -> Self {
+impl Default for Found<'_> {
+    fn default() -> Self {
+        Self::keeping(&[], &super::NO_LESSONS)
+    }
+}
+
+impl<'a> Found<'a> {
+    /// Findings that never replace one of `keep` (compared without case), and that
+    /// replace every mention of what `taught` names.
+    pub(super) fn keeping(keep: &'a [&'a str], taught: &'a Lessons) -> Self {
         Self {
-            keep: keep.iter().map(|k| k.to_lowercase()).collect(),
-            ..Self::default()
+            spans: Vec::new(),
+            learned: Vec::new(),
+            taught,
+            keep,
         }
     }
 
@@ -88,9 +129,11 @@ impl Found {
     }
 
     fn learn_one(&mut self, name: &str, placeholder: &'static str) {
-        if super::lists::is_learnable(name)
+        // A log repeats what it gives away: the cheap test first.
+        if !self.learned.iter().any(|(n, _)| n == name)
+            && !self.taught.names.iter().any(|(n, _)| n == name)
+            && super::lists::is_learnable(name)
             && !self.kept(name)
-            && !self.learned.iter().any(|(n, _)| n == name)
         {
             self.learned.push((name.to_owned(), placeholder));
         }
@@ -99,7 +142,7 @@ impl Found {
     /// Find every other mention of the learned names: case-insensitively, and as a
     /// whole word or a whole part of one (`docker-dave` holds `dave`).
     fn spread(&mut self, text: &str) {
-        if self.learned.is_empty() {
+        if self.learned.is_empty() && self.taught.is_empty() {
             return;
         }
         let lower = text.to_lowercase();
@@ -107,13 +150,17 @@ impl Found {
         // map back, and only the exact spelling is looked for.
         let caseless = lower.len() == text.len();
         let learned = std::mem::take(&mut self.learned);
-        for (name, placeholder) in &learned {
-            let (haystack, needle) = if caseless {
-                (lower.as_str(), name.to_lowercase())
+        let taught = self.taught;
+        let taught = taught.names.iter().filter(|(name, _)| !self.kept(name));
+        let names: Vec<&(String, &'static str)> = taught.chain(&learned).collect();
+        for (name, placeholder) in names {
+            let needle = if caseless {
+                Cow::Owned(name.to_lowercase())
             } else {
-                (text, name.clone())
+                Cow::Borrowed(name.as_str())
             };
-            for (at, _) in haystack.match_indices(needle.as_str()) {
+            let haystack = if caseless { lower.as_str() } else { text };
+            for (at, _) in haystack.match_indices(needle.as_ref()) {
                 let end = at + needle.len();
                 let (Some(before), Some(after)) = (text.get(..at), text.get(end..)) else {
                     continue;
@@ -130,8 +177,14 @@ impl Found {
     ///
     /// Overlaps are settled left to right: the finding that starts first wins, then the
     /// longer one, then the better rank. A finding that overlaps one already taken is
-    /// dropped; the next round finds whatever of it still stands.
-    pub(super) fn apply(mut self, text: &str) -> Option<String> {
+    /// dropped; the next round finds whatever of it still stands. What the round learned
+    /// is added to `lessons`.
+    pub(super) fn apply(mut self, text: &str, lessons: Option<&mut Lessons>) -> Option<String> {
+        if let Some(lessons) = lessons {
+            for (name, placeholder) in &self.learned {
+                lessons.add(name, placeholder);
+            }
+        }
         self.spread(text);
         self.spans.sort_by(|a, b| {
             a.range
@@ -178,14 +231,17 @@ mod tests {
         found.put(4..17, Rank::Email, "<email>");
         found.put(4..17, Rank::Composite, "<user>@<host>");
         found.put(4..9, Rank::User, "<user>");
-        assert_eq!(found.apply(text).as_deref(), Some("ssh <user>@<host> now"));
+        assert_eq!(
+            found.apply(text, None).as_deref(),
+            Some("ssh <user>@<host> now")
+        );
     }
 
     #[test]
     fn nothing_found_or_nothing_changed_is_none() {
-        assert_eq!(Found::default().apply("text"), None);
+        assert_eq!(Found::default().apply("text", None), None);
         let mut found = Found::default();
         found.put(0..6, Rank::Host, "<host>");
-        assert_eq!(found.apply("<host> x"), None);
+        assert_eq!(found.apply("<host> x", None), None);
     }
 }

@@ -2,6 +2,8 @@
 //! sends, each with the strings that must not be stored, and harmless texts that must
 //! come through unchanged. The file's header says how it is written.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,6 +20,10 @@ pub struct Leak {
     #[serde(default = "error_field")]
     pub field: String,
     pub text: String,
+    /// Other fields of the same event (`failed_command`, `gpu_model`, `os_version`…):
+    /// a name one field gives away must go from all of them.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
     pub planted: Vec<String>,
     /// Strings of the text that no rule can tell from ordinary words, kept here so that
     /// the limit is on record; `why` says why.
@@ -34,6 +40,8 @@ pub struct Harmless {
     #[serde(default = "error_field")]
     pub field: String,
     pub text: String,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
     /// The parts of the text a maintainer needs, which must survive verbatim (the sets
     /// written for the vocabulary net name them; the older ones count placeholders).
     #[serde(default)]
@@ -98,7 +106,9 @@ impl Corpus {
         for leak in &corpus.leak {
             for planted in leak.planted.iter().chain(&leak.unreachable) {
                 assert!(
-                    leak.text.contains(planted.as_str()),
+                    std::iter::once(&leak.text)
+                        .chain(leak.fields.values())
+                        .any(|t| t.contains(planted.as_str())),
                     "{}: {planted:?} is not in its text",
                     leak.name
                 );
@@ -117,8 +127,32 @@ impl Corpus {
     }
 }
 
+impl Leak {
+    /// The client body of this text, with its other fields.
+    pub fn body(&self, random_id: &str) -> String {
+        body_with(&self.field, &self.text, &self.fields, random_id)
+    }
+}
+
+impl Harmless {
+    /// The client body of this text, with its other fields.
+    pub fn body(&self, random_id: &str) -> String {
+        body_with(&self.field, &self.text, &self.fields, random_id)
+    }
+}
+
 /// A client body that carries `text` in `field`, as a failed run of the v2 client.
 pub fn body(field: &str, text: &str, random_id: &str) -> String {
+    body_with(field, text, &BTreeMap::new(), random_id)
+}
+
+/// [`body`], with more fields.
+fn body_with(
+    field: &str,
+    text: &str,
+    fields: &BTreeMap<String, String>,
+    random_id: &str,
+) -> String {
     let mut body = json!({
         "random_id": random_id,
         "type": "lxc",
@@ -132,6 +166,9 @@ pub fn body(field: &str, text: &str, random_id: &str) -> String {
         "repo_slug": "community-scripts/ProxmoxVE",
         "payload_version": 2,
     });
+    for (key, value) in fields {
+        body[key] = Value::String(value.clone());
+    }
     body[field] = Value::String(text.to_owned());
     serde_json::to_string_pretty(&body).expect("a JSON object")
 }

@@ -44,7 +44,7 @@ fn no_planted_string_survives_the_parser() {
     let mut failures = Vec::new();
     let mut unreachable = 0;
     for leak in &corpus.leak {
-        let strings = match stored(&body(&leak.field, &leak.text, "corpus-1"), &uncut()) {
+        let strings = match stored(&leak.body("corpus-1"), &uncut()) {
             Ok(s) => s,
             Err(e) => {
                 failures.push(format!("{}: refused: {e}", leak.name));
@@ -210,7 +210,7 @@ fn measure_a_fresh_set() {
     let (mut planted, mut stored_left, mut uncut_left) = (0, 0, 0);
     let mut leaks = Vec::new();
     for leak in &corpus.leak {
-        let body = body(&leak.field, &leak.text, "corpus-1");
+        let body = leak.body("corpus-1");
         let as_stored = stored(&body, &ParseOptions::default()).unwrap_or_default();
         let whole = stored(&body, &uncut()).unwrap_or_default();
         planted += leak.planted.len();
@@ -235,8 +235,7 @@ fn measure_a_fresh_set() {
     let (mut parts, mut kept) = (0, 0);
     let mut lost = Vec::new();
     for harmless in &corpus.harmless {
-        let whole = stored(&body(&harmless.field, &harmless.text, "corpus-1"), &uncut())
-            .unwrap_or_default();
+        let whole = stored(&harmless.body("corpus-1"), &uncut()).unwrap_or_default();
         for part in &harmless.keep {
             parts += 1;
             if whole.iter().any(|s| s.contains(part.as_str())) {
