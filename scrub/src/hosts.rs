@@ -76,12 +76,18 @@ fn is_name_char(c: char) -> bool {
 
 /// The label a person registered (`kowalski` of `lernen.kowalski.pl`) names them
 /// wherever else it appears (`/var/www/moodle-schule-kowalski`).
+///
+/// A label that names a tool (`curl` of `curl.se`, `ollama` of `ollama.ai`) is not
+/// learned: it is the tool's project, not a person, and learning it would take the tool's
+/// name out of every line that runs it. The whole name is still replaced wherever it
+/// appears.
 fn learn_owner_label(name: &str, found: &mut Found) {
     let lower = name.to_lowercase();
     if let Some(domain) = psl::domain(lower.as_bytes())
         && domain.suffix().is_known()
         && let Ok(domain) = std::str::from_utf8(domain.as_bytes())
         && let Some((label, _)) = domain.split_once('.')
+        && !crate::vocabulary::names_a_tool(label)
     {
         found.learn(label, HOST);
     }
@@ -214,6 +220,8 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         // Options and keys that name a host or a domain.
         r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
         r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
+        // Any option that ends in `host` names one: `--target-host`, `--db-host`.
+        r#"|(?:^|[\s"'(;|&,])--(?:[a-z0-9]+-)+host(?:name)?(?:=|[ \t]+)["']?"#,
         r"|\bserver_?name[ \t]+",
         r"|\bHost\(\x60",
         r"|\bset-hostname[ \t]+",
@@ -224,6 +232,13 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         r#"|\b(?:unable to|could not|cannot|can't|failed to) resolve[ \t]+(?:host(?:name)?(?:[ \t]+address)?:?[ \t]+["'`]?|["'`])"#,
         r#"|\btemporary failure resolving[ \t]+["'`]?"#,
         r"|\bconnect to host[ \t]+",
+        r#"|\btranslate host name[ \t]+["'`]?"#,
+        // A header that names the host: HTTP's, mysqldump's `-- Host: db`.
+        r"|(?-i:\b(?:Host|HOST):)[ \t]+",
+        // A certificate's subject and alternative names.
+        r"|(?-i:\bCN)[ \t]*=[ \t]*|(?-i:\bDNS:)",
+        // The host of a prompt written as bash's PS1 (`\u@nas`).
+        r"|\\u@",
         r"|\bgetaddrinfo[ \t]+(?:ENOTFOUND|EAI_AGAIN)[ \t]+",
         r#"|\b(?:unknown|invalid|bad) host(?:name)?[ \t]*[:'"]?[ \t]*["']?"#,
         r#"|\bno such host:?[ \t]+["']?"#,
@@ -258,7 +273,9 @@ static AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r#"(?i)(?:^|[\s"'(:])"#,
         name!(),
-        r"(?::[ \t]*(?:Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided)",
+        r"(?::[ \t]*(?:Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided",
+        // The same in the languages the hosts speak (glibc's catalogues).
+        r"|Nom ou service inconnu|Échec temporaire dans la résolution du nom|Name oder Dienst nicht bekannt|Temporärer Fehler bei der Namensauflösung|Nombre o servicio desconocido|Fallo temporal en la resolución del nombre)",
         r"|[ \t]+not found: \d+\(NXDOMAIN\))",
     ))
     .expect("a valid pattern")
@@ -274,14 +291,11 @@ static LOOKUP: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-/// curl's `Failed to connect to nas port 8096`: the port tells it from a bus or a socket.
+/// curl's `Failed to connect to nas port 8096`, netcat's `connect to nas port 8096`:
+/// the port tells it from a bus or a socket.
 static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\bfailed to connect to[ \t]+",
-        name!(),
-        r"[ \t]+port\b"
-    ))
-    .expect("a valid pattern")
+    Regex::new(concat!(r"(?i)\bconnect to[ \t]+", name!(), r"[ \t]+port\b"))
+        .expect("a valid pattern")
 });
 
 /// `uname -a`: `Linux nas-alice 6.8.12-4-pve #1 SMP …`.
@@ -474,7 +488,7 @@ static QM_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// The command position of a network tool: the start of a line or of a command.
 static PROBE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?m)(?:^|[;|&$#:]\s*|\bsudo\s+)(?:ping6?|traceroute|tracepath|mtr|nslookup|telnet|arping)",
+        r"(?m)(?:^[ \t]*(?:\++[ \t]+)?|[;|&$#:]\s*|\bsudo\s+)(?:ping6?|traceroute|tracepath|mtr|nslookup|telnet|arping)",
         r"((?:[ \t]+-\S+(?:[ \t]+\d+)?)*)[ \t]+",
         name!()
     ))
@@ -653,6 +667,51 @@ fn put_words(text: &str, m: Option<regex::Match<'_>>, _keep: &[&str], found: &mu
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn the_tools_own_ways_of_naming_a_host_name_it() {
+        for (text, expected) in [
+            (
+                "could not translate host name \"kestrel\" to address",
+                "could not translate host name \"<host>\" to address",
+            ),
+            (
+                "nc: connect to kestrel port 8080 (tcp) failed",
+                "nc: connect to <host> port 8080 (tcp) failed",
+            ),
+            (
+                "-- Host: kestrel    Database: app",
+                "-- Host: <host>    Database: app",
+            ),
+            ("subject=CN = kestrel", "subject=CN = <host>"),
+            ("DNS:kestrel, DNS:kestrel.lan", "DNS:<host>, DNS:<host>"),
+            (
+                "ping: kestrel: Nom ou service inconnu",
+                "ping: <host>: Nom ou service inconnu",
+            ),
+            ("+ ping -c1 kestrel", "+ ping -c1 <host>"),
+            ("PS1='\\u@kestrel:\\w'", "PS1='\\u@<host>:\\w'"),
+            (
+                "run.py --target-host kestrel",
+                "run.py --target-host <host>",
+            ),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_domain_named_after_a_tool_leaves_the_tool() {
+        assert_eq!(
+            scrub("see https://curl.se/docs/x.html\ncurl: (60) SSL"),
+            "see https://<host>/docs/x.html\ncurl: (60) SSL"
+        );
+        // A person's label is learned still.
+        assert_eq!(
+            scrub("https://pve.gallardo.es:8006 token tf-gallardo"),
+            "https://<host>:8006 token tf-<host>"
+        );
+    }
 
     #[test]
     fn names_under_private_suffixes_go() {

@@ -119,7 +119,7 @@ static SPECIAL: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     for caps in open.captures(&SPECIAL, text) {
         if caps.get(1).is_some() {
-            put(Kind::Secret, &caps, found);
+            put(text, Kind::Secret, &caps, found);
         } else if let Some(user) = caps.get(2)
             && !lists::is_system_account(user.as_str())
         {
@@ -129,12 +129,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for (kind, re) in KEYED.iter() {
         for caps in open.captures(re, text) {
-            put(*kind, &caps, found);
+            put(text, *kind, &caps, found);
         }
     }
 }
 
-fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
+fn put(text: &str, kind: Kind, caps: &Captures<'_>, found: &mut Found) {
     let Some(m) = caps.get(1) else { return };
     // .NET's `PublicKeyToken=` names a publisher's key, which is public; `chpasswd:` at
     // a line's start is the tool speaking, not a setting.
@@ -158,12 +158,7 @@ fn put(kind: Kind, caps: &Captures<'_>, found: &mut Found) {
         return;
     }
     match kind {
-        Kind::Secret => {
-            found.put(m.range(), Rank::Secret, kind.placeholder());
-            if value.chars().count() >= 6 {
-                found.learn(value, kind.placeholder());
-            }
-        }
+        Kind::Secret => super::secrets::put_value(text, Some(m), 0, found),
         Kind::User | Kind::Label => {
             let numeric = value.bytes().all(|b| b.is_ascii_digit() || b == b':');
             // `user:group` names the user first.

@@ -63,10 +63,11 @@ static SSID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\bssid["']?[ \t]*[=:][ \t]*["']?([^"'\n]*[^"'\s])"#).expect("a valid pattern")
 });
 
-/// Buckets: `s3:https://host/bucket`, `s3://bucket`, rclone's `b2:bucket`.
+/// Buckets: `s3:https://host/bucket`, restic's `s3:host/bucket`, `s3://bucket`,
+/// rclone's `b2:bucket`.
 static BUCKET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)(?:\b(?:s3|gs|gcs|r2|wasabi):(?://|https?://[^/\s]+/)|\bb2:)",
+        r"(?i)(?:\b(?:s3|gs|gcs|r2|wasabi):(?://|https?://[^/\s]+/|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?/)|\bb2:)",
         label!()
     ))
     .expect("a valid pattern")

@@ -277,8 +277,16 @@ fn numbered(word: &str) -> bool {
     };
     let (base, number) = word.split_at(split);
     let base = base.trim_end_matches(['-', '_', '.']);
-    let known_base =
-        |b: &str| b.len() >= 2 && (vocabulary::lookup(b) == Some(Known::Word) || library(b));
+    // A short base may be a name too (`eth`): a name of three letters and a number is
+    // still a device, not a person.
+    let known_base = |b: &str| {
+        b.len() >= 2
+            && match vocabulary::lookup(b) {
+                Some(Known::Word) => true,
+                Some(Known::AlsoAName) => b.len() <= 3,
+                None => library(b),
+            }
+    };
     known_base(base)
         && number.len() <= 8
         && number

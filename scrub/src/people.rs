@@ -45,6 +45,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*MYSQL_ACCOUNT,
         &*NAME_BEFORE_EMAIL,
         &*OWNER_GROUP,
+        &*LONG_LISTING,
         &*PERSON_ID,
         &*PROMPT,
         &*REALM_USER,
@@ -136,6 +137,10 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for caps in open.captures(&OWNER_GROUP, text) {
         put_user(caps.get(1), 0, found);
+    }
+    for caps in open.captures(&LONG_LISTING, text) {
+        put_user(caps.get(1), 0, found);
+        put_user(caps.get(2), 0, found);
     }
     for caps in open.captures(&ID_OUTPUT, text) {
         put_user(caps.get(1), 0, found);
@@ -340,6 +345,18 @@ static OWNER_GROUP: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// The owner and group of an `ls -l` line: `drwx------ 2 alice alice 4096 …`.
+static LONG_LISTING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)(?:^|[\s>])[-dlcbpsD][rwxsStT-]{9}[.+@]?[ \t]+\d+[ \t]+",
+        user!(),
+        r"[ \t]+",
+        user!(),
+        r"[ \t]+\d"
+    ))
+    .expect("a valid pattern")
+});
+
 /// `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`.
 static ID_OUTPUT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\b(?:uid|gid|euid|egid|groups)=|,)\d+\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -375,7 +392,8 @@ static PROMPT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SSH_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:ssh|scp|sftp|rsync|ssh-copy-id|autossh|sshfs)\b").expect("a valid pattern")
+    // With the backup tools that take a remote as `user@host:path`.
+    Regex::new(r"\b(?:ssh|scp|sftp|rsync|ssh-copy-id|autossh|sshfs|syncoid|borg|borgmatic|restic|rclone|duplicity|unison|zrepl|rdiff-backup)\b").expect("a valid pattern")
 });
 /// `user@host:path` anywhere in an SSH-family line (scp, rsync); a bare `user@host`
 /// after the command is `SSH_COMMAND`'s, and elsewhere in the line it may be an e-mail.
@@ -413,7 +431,7 @@ static SSH_LOGIN_TARGET: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static DATABASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|createdb|createuser|dropdb|mongosh|mongo|login|crontab)\b")
+    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|createdb|createuser|dropdb|mongosh|mongo|login|crontab|mosquitto_pub|mosquitto_sub|mosquitto_rr)\b")
         .expect("a valid pattern")
 });
 /// `mysql -u alice`, `mysql -ualice`, `psql -U alice`, `--user=alice`.
@@ -551,6 +569,22 @@ fn emails(text: &str, found: &mut Found) {
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn owners_of_a_long_listing_and_backup_remotes_go() {
+        assert_eq!(
+            scrub("drwx------ 2 clover clover 4096 Dec  1 10:00 /srv/clover"),
+            "drwx------ 2 <user> <user> 4096 Dec  1 10:00 /srv/<user>"
+        );
+        assert_eq!(
+            scrub("syncoid root@kestrel:rpool/data tank/kestrel"),
+            "syncoid root@<host>:rpool/data tank/<host>"
+        );
+        assert_eq!(
+            scrub("mosquitto_pub -h localhost -u hausautomation -P x1"),
+            "mosquitto_pub -h localhost -u <user> -P <secret>"
+        );
+    }
 
     #[test]
     fn emails_go_and_lookalikes_stay() {

@@ -321,11 +321,11 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         &*SNMP_COMMUNITY,
     ] {
         for caps in open.captures(re, text) {
-            put_value(caps.get(1), 0, found);
+            put_value(text, caps.get(1), 0, found);
         }
     }
     for caps in open.captures(&BEARER, text) {
-        put_value(caps.get(1), 0, found);
+        put_value(text, caps.get(1), 0, found);
     }
     for caps in open.captures(&PROSE, text) {
         let answer = |m: &regex::Match<'_>| {
@@ -336,27 +336,27 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         if let Some(m) = caps.get(1)
             && !matches!(answer(&m).as_str(), "yes" | "no" | "")
         {
-            put_value(Some(m), 0, found);
+            put_value(text, Some(m), 0, found);
         }
     }
     for caps in open.captures(&WEBHOOK, text) {
         for group in 1..=3 {
-            put_value(caps.get(group), 0, found);
+            put_value(text, caps.get(group), 0, found);
         }
     }
     for (at, line) in open.lines(&MYSQL_LINE, text) {
         for caps in MYSQL_PASSWORD.captures_iter(line) {
-            put_value(caps.get(1), at, found);
+            put_value(line, caps.get(1), at, found);
         }
     }
     for (at, line) in open.lines(&CHPASSWD_LINE, text) {
         for caps in USER_PASSWORD.captures_iter(line) {
             put_user(caps.get(1), at, found);
-            put_value(caps.get(2), at, found);
+            put_value(line, caps.get(2), at, found);
         }
     }
     for caps in open.captures(&LOGIN_PASSWORD, text) {
-        put_value(caps.get(1), 0, found);
+        put_value(text, caps.get(1), 0, found);
     }
     for caps in open.captures(&CRYPT_HASH, text) {
         // The word before a hash is its user, unless it is the key that says what the
@@ -374,7 +374,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     for re in [&*LINE_LOGIN, &*UPS_LOGIN, &*SAMBA_LOGIN] {
         for caps in open.captures(re, text) {
             put_user(caps.get(1), 0, found);
-            put_value(caps.get(2), 0, found);
+            put_value(text, caps.get(2), 0, found);
         }
     }
     for caps in open.captures(&USER_THEN_PASSWORD, text) {
@@ -387,32 +387,32 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         if let Some(v) = caps.get(2)
             && !v.as_str().bytes().all(|b| b.is_ascii_digit() || b == b':')
         {
-            put_value(Some(v), 0, found);
+            put_value(text, Some(v), 0, found);
         }
     }
     for caps in open.captures(&JOIN_KEYS, text) {
-        put_value((1..=3).find_map(|g| caps.get(g)), 0, found);
+        put_value(text, (1..=3).find_map(|g| caps.get(g)), 0, found);
     }
     for caps in open.captures(&OTHER_LOGINS, text) {
         for (user, secret) in [(1, 2), (3, 4), (5, 6), (7, 8)] {
             if caps.get(secret).is_some() {
                 put_user(caps.get(user).filter(|u| !u.is_empty()), 0, found);
-                put_value(caps.get(secret), 0, found);
+                put_value(text, caps.get(secret), 0, found);
             }
         }
     }
     for (at, line) in open.lines(&LDAP_LINE, text) {
         for caps in LDAP_PASSWORD.captures_iter(line) {
-            put_value(caps.get(1), at, found);
+            put_value(line, caps.get(1), at, found);
         }
     }
     for caps in open.captures(&APP_PASSWORD, text) {
-        put_value(caps.get(1), 0, found);
+        put_value(text, caps.get(1), 0, found);
     }
     for re in [&*HTPASSWD, &*CURL_USER] {
         for caps in open.captures(re, text) {
             put_user(caps.get(1), 0, found);
-            put_value(caps.get(2), 0, found);
+            put_value(text, caps.get(2), 0, found);
         }
     }
     for m in open.find(&TOKEN_SHAPES, text) {
@@ -422,7 +422,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         found.put(m.range(), Rank::Secret, SECRET);
     }
     for caps in open.captures(&SSH_KEY, text) {
-        put_value(caps.get(1), 0, found);
+        put_value(text, caps.get(1), 0, found);
         // The comment is the key's owner and machine: `edvard@laptop-edvard`.
         if let Some(comment) = caps.get(2) {
             put_user(Some(comment), 0, found);
@@ -435,12 +435,16 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&PVE_TOKEN, text) {
-        put_value(caps.get(1), 0, found);
+        put_value(text, caps.get(1), 0, found);
     }
     opaque_runs(text, found);
 }
 
-fn put_value(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
+/// `m` of `src` (at `offset` in the text) is a secret value. What the shell glues to it
+/// is part of it: a quote or an `&` or `;` in a password splits it (`'Fels'Gr@nit3'`,
+/// `Mohn&Weizen7`), and the tail is printed alone where the shell ran it as a command or
+/// SQL quoted it.
+pub(super) fn put_value(src: &str, m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
     let Some(m) = m else { return };
     let value = m.as_str();
     let unquoted = value.trim_matches(['\'', '"']);
@@ -451,11 +455,52 @@ fn put_value(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
     {
         return;
     }
-    found.put(offset + m.start()..offset + m.end(), Rank::Secret, SECRET);
+    let end = glued_end(src, m.end(), value.ends_with(['\'', '"']));
+    found.put(offset + m.start()..offset + end, Rank::Secret, SECRET);
     // A secret is often printed twice: set in one line, echoed in another.
     if unquoted.chars().count() >= 6 {
         found.learn(unquoted, SECRET);
     }
+    let tail = &src[m.end()..end];
+    for piece in unquoted
+        .split(['&', ';', '|'])
+        .skip(1)
+        .chain(tail.split(['&', ';', '|', '\'', '"']))
+    {
+        if piece.chars().count() >= 4 && !piece.starts_with('$') {
+            found.learn(piece, SECRET);
+        }
+    }
+}
+
+/// The next parameter of a query or a list of settings (`&page=2`), which no password
+/// runs on into.
+static ASSIGNMENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_.-]*=").expect("a valid pattern"));
+
+/// Where a value glued to what follows it ends: at the next space, after a quote or an
+/// `&` or `;` that is directly followed by more of it.
+fn glued_end(src: &str, end: usize, quoted: bool) -> usize {
+    let rest = &src[end..];
+    let more = |s: &str| s.starts_with(|c: char| c.is_alphanumeric() || "@#%!*+=.-_".contains(c));
+    // After a closing quote, more of the word; or a quote, `&` or `;` and more.
+    let skip = if quoted && more(rest) {
+        0
+    } else if rest.len() > 1
+        && rest.starts_with(['\'', '"', '&', ';'])
+        && more(&rest[1..])
+        && !ASSIGNMENT.is_match(&rest[1..])
+    {
+        1
+    } else {
+        return end;
+    };
+    let run = rest
+        .char_indices()
+        .skip(skip)
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, ';' | ',' | ')' | '`'))
+        .map_or(rest.len(), |(i, _)| i);
+    end + run
 }
 
 fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
@@ -601,6 +646,28 @@ fn entropy_bits(s: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn what_the_shell_glues_to_a_password_is_the_password() {
+        for (text, expected) in [
+            (
+                "IDENTIFIED BY 'Fels'Gr@nit3'; near 'Gr@nit3''",
+                "IDENTIFIED BY <secret>; near '<secret>''",
+            ),
+            (
+                "--password Mohn&Weizen7 -x\nWeizen7: command not found",
+                "--password <secret> -x\n<secret>: command not found",
+            ),
+            (
+                "POSTGRES_PASSWORD=Sonne;Regen42 postgres\nRegen42: not found",
+                "POSTGRES_PASSWORD=<secret> postgres\n<secret>: not found",
+            ),
+            // A query's next parameter is not glued to a token.
+            ("x?token=abcdef&page=2", "x?token=<secret>&page=2"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
 
     #[test]
     fn password_options_lose_their_values() {

@@ -119,9 +119,15 @@ impl<'a> Found<'a> {
         // People name their hosts and accounts after themselves (`nas-okonkwo`,
         // `immich_okonkwo`): the parts of a name are looked for too, the common ones
         // (`nas`, `pve`, `backup`) excepted.
+        // A label of a host's name that names a tool (`curl` of `curl.se`) is the tool's
+        // project, and learning it would take the tool out of every line.
+        let host = placeholder == "<host>" && name.contains('.');
         if placeholder != "<secret>" && name.contains(['-', '_', '.']) {
             for part in name.split(['-', '_', '.']) {
-                if part.chars().any(char::is_alphabetic) && part.chars().count() >= 4 {
+                if part.chars().any(char::is_alphabetic)
+                    && part.chars().count() >= 4
+                    && !(host && crate::vocabulary::names_a_tool(&part.to_lowercase()))
+                {
                     self.learn_one(part, placeholder);
                 }
             }

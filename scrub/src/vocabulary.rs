@@ -31,6 +31,15 @@ pub fn lookup(word: &str) -> Option<Known> {
     })
 }
 
+/// Whether `word` (lower case) names a tool: a Debian package or command, a script's
+/// app, a part of one, or a word of the trade (`curl`, `meson`, `ollama`).
+pub fn names_a_tool(word: &str) -> bool {
+    WORDS
+        .as_ref()
+        .and_then(|words| words.get(word))
+        .is_some_and(|flags| flags & 2 == 2)
+}
+
 /// Whether `word` (lower case) is in the vocabulary at all.
 pub fn contains(word: &str) -> bool {
     lookup(word).is_some()
@@ -75,5 +84,23 @@ mod tests {
             assert_eq!(lookup(both), Some(Known::AlsoAName), "{both}");
         }
         assert_eq!(lookup("unable"), Some(Known::Word));
+    }
+
+    #[test]
+    fn tools_are_marked() {
+        for tool in ["curl", "meson", "nginx", "jellyfin"] {
+            assert!(names_a_tool(tool), "{tool}");
+        }
+        for word in ["gallardo", "werkbank", "unable"] {
+            assert!(!names_a_tool(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn places_are_no_words() {
+        // German lists its towns as nouns; English capitalises them, so they are left out.
+        for place in ["wuppertal", "bielefeld", "innsbruck"] {
+            assert_eq!(lookup(place), None, "{place}");
+        }
     }
 }

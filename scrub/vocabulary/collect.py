@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Collect the vocabulary net's words from named public sources; print them sorted, one
-a line, each with a flag after a tab: 1 when it is also a first name that English knows
-as a name (`will`, `john`, `rose`), else 0. `scrub/vocabulary/build.sh` runs it and turns the list into the FST the scrubber
+a line, each with flags after a tab: 1 when it is also a first name that English knows
+as a name (`will`, `john`, `rose`), plus 2 when it names a tool (a Debian package or
+command, a script's app, a part of one, a word of the trade: `curl`, `meson`, `ollama`). `scrub/vocabulary/build.sh` runs it and turns the list into the FST the scrubber
 loads (scrub/data/vocabulary.fst); ARCHITECTURE.md ("Privacy") says why each source.
 
 Sources (Debian 12 packages, read where Debian installs them):
-- English: wamerican (SCOWL), /usr/share/dict/american-english. Lower-case entries only:
-  a capitalised entry is a proper noun (a first name, a surname, a city).
+- English: wamerican, wamerican-large and wbritish-large (SCOWL), /usr/share/dict/
+  american-english, american-english-large and british-english-large: the tools print
+  words the common list lacks (`issuer`) and British spellings (`virtualisation`).
+  Lower-case entries only: a capitalised entry is a proper noun (a first name, a
+  surname, a city).
 - German: wngerman, /usr/share/dict/ngerman. Nouns are capitalised in German, so a
   capitalised entry counts too, lower-cased, unless English capitalises it as well (a
   name, a place) or it is a first name.
@@ -100,7 +104,11 @@ def main():
     args.add_argument("--scripts", required=True, help="a clone of community-scripts/ProxmoxVE")
     args = args.parse_args()
     names = first_names(args.names)
-    english = entries("/usr/share/dict/american-english")
+    english = [
+        w
+        for dictionary in ("american-english", "american-english-large", "british-english-large")
+        for w in entries(f"/usr/share/dict/{dictionary}")
+    ]
     proper = {w.lower() for w in english if w[:1].isupper()} | names
     words = {w for w in english if w == w.lower()}
     german = entries("/usr/share/dict/ngerman")
@@ -119,22 +127,27 @@ def main():
         ["apt-cache", "pkgnames"], check=True, capture_output=True, text=True
     ).stdout.split()
     tools = set(packages) | commands() | slugs(args.scripts)
-    words |= tools - names
+    tool_words = tools - names
     for tool in tools:
-        words |= parts(tool) - names
+        tool_words |= parts(tool) - names
     for line in (ROOT / "schemas/data/exit-codes.tsv").read_text().splitlines()[1:]:
         for cell in line.split("\t")[1:]:
             words |= {w.lower() for w in re.findall(r"[\w.+\-]+", cell)}
     for line in (ROOT / "scrub/vocabulary/technical.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip().lower()
         if line:
-            words.add(line)
+            tool_words.add(line)
+    words |= tool_words
     words = sorted(w for w in words if len(w) >= 2 and WORD.match(w))
     # A word that is also a first name, and one English knows as a name (John, Will,
     # Rose), is kept alone but does not vouch for a compound: `john-smith-nas` is no
     # phrase of any language.
     as_names = names & {w.lower() for w in english if w[:1].isupper()}
-    sys.stdout.write("".join(f"{w}\t{int(w in as_names)}\n" for w in words))
+    # A tool's name is no one's: the scrubber does not learn it as a host's name when a
+    # domain has it as a label (`curl` of `curl.se`).
+    sys.stdout.write(
+        "".join(f"{w}\t{int(w in as_names) | 2 * int(w in tool_words)}\n" for w in words)
+    )
     print(f"{len(words)} words", file=sys.stderr)
 
 

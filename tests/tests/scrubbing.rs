@@ -207,6 +207,8 @@ const KEPT_WORDS: f64 = 0.98;
 #[ignore = "a measurement of a fresh set: CORPUS_FILE=…"]
 fn measure_a_fresh_set() {
     let corpus = Corpus::selected();
+    // CORPUS_SHOW=1 prints what was stored beside each loss, to read why.
+    let show = std::env::var_os("CORPUS_SHOW").is_some();
     let (mut planted, mut stored_left, mut uncut_left) = (0, 0, 0);
     let mut leaks = Vec::new();
     for leak in &corpus.leak {
@@ -230,6 +232,9 @@ fn measure_a_fresh_set() {
                     ""
                 }
             ));
+            if show {
+                leaks.push(format!("    stored: {whole:?}"));
+            }
         }
     }
     let (mut parts, mut kept) = (0, 0);
@@ -242,6 +247,9 @@ fn measure_a_fresh_set() {
                 kept += 1;
             } else {
                 lost.push(format!("{} [{}]: {part:?}", harmless.name, harmless.kind));
+                if show {
+                    lost.push(format!("    stored: {whole:?}"));
+                }
             }
         }
     }
