@@ -52,7 +52,11 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
         let (token, after) = rest.split_at(word_len);
         // Sentence punctuation and option dashes around a word are not part of it.
         let core = token.trim_matches(|c| matches!(c, '.' | '-' | '+' | '_'));
-        if core.is_empty() || option(token, core) || recognised(core, keep) {
+        if core.is_empty()
+            || option(token, core)
+            || recognised(core, keep)
+            || public_digest(&out, core)
+        {
             out.push_str(token);
         } else {
             let start = token.find(core).unwrap_or(0);
@@ -71,6 +75,31 @@ fn option(token: &str, core: &str) -> bool {
     token.starts_with('-')
         && core.len() <= 32
         && core.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+}
+
+/// What a public artefact's hash or key id follows: apt's missing and expired keys
+/// (`NO_PUBKEY 7EA0A9C3F273FCD8`), a digest (`sha256:e2f4…`), git's commit
+/// (`HEAD is now at 3f2a9c1`). A hash names software, never a person; out of these
+/// contexts a run of hex may be a key or a serial, and goes.
+const DIGEST_CONTEXTS: &[&str] = &[
+    "NO_PUBKEY ",
+    "EXPKEYSIG ",
+    "KEYEXPIRED ",
+    "BADSIG ",
+    "sha1:",
+    "sha256:",
+    "sha384:",
+    "sha512:",
+    "md5:",
+    "HEAD is now at ",
+    "commit ",
+];
+
+/// Whether `word`, written after `before`, is the hash or key id of a public artefact.
+fn public_digest(before: &str, word: &str) -> bool {
+    (7..=128).contains(&word.len())
+        && word.bytes().all(|b| b.is_ascii_hexdigit())
+        && DIGEST_CONTEXTS.iter().any(|c| before.ends_with(c))
 }
 
 /// The characters a word is made of: letters and digits of any script, and the joiners
@@ -112,7 +141,17 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
     if word.contains('.') && crate::hosts::is_public_infrastructure(word) {
         return true;
     }
-    joined(word, keep) || dotted(word, keep) || camel_case(word) || compound_noun(&lower)
+    joined(word, keep)
+        || dotted(word, keep)
+        || camel_case(word)
+        || compound_noun(&lower)
+        || acronym(word)
+}
+
+/// An acronym: three or four capitals (`SDN`, `LTS`, `NUMA`). Too short for a key, and a
+/// host or a person is not written so.
+fn acronym(word: &str) -> bool {
+    (3..=4).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Words joined by `-`, `_` or `+` (`home-assistant`, `pg_hba`,
@@ -145,8 +184,8 @@ fn dotted(word: &str, keep: &[&str]) -> bool {
 
 /// A word made of words, as German makes its nouns (`paketlisten`,
 /// `abhängigkeitsbaum`: abhängigkeit, s, baum) and English its jargon (`mediaserver`):
-/// every piece a word of four letters or more that is no name, with German's linking `s`
-/// or `es` between two.
+/// every piece a word of five letters or more (the last may have four) that is no name,
+/// with German's linking `s` or `es` between two.
 fn compound_noun(lower: &str) -> bool {
     let chars: Vec<char> = lower.chars().collect();
     if chars.len() < 8 || !chars.iter().all(|c| c.is_alphabetic()) {
@@ -159,7 +198,12 @@ fn compound_noun(lower: &str) -> bool {
         if !ends[start] {
             continue;
         }
+        // Pieces of five letters or more, the last of four: a surname splits into short
+        // words of some language (`jank` and `owska` of `jankowska`), a compound rarely.
         for end in start + 4..=chars.len() {
+            if end - start == 4 && end != chars.len() {
+                continue;
+            }
             let piece: String = chars[start..end].iter().collect();
             if vocabulary::lookup(&piece) == Some(Known::Word) {
                 ends[end] = true;
@@ -186,6 +230,7 @@ fn segment_recognised(segment: &str, keep: &[&str]) -> bool {
         || errno(segment)
         || joined(segment, keep)
         || camel_case(segment)
+        || compound_noun(&lower)
 }
 
 /// One part of a compound: a word that is no name (a short one may be: `com`, `max`),
@@ -203,6 +248,8 @@ fn part(part: &str, keep: &[&str]) -> bool {
         || library(&lower)
         || errno(part)
         || camel_case(part)
+        || compound_noun(&lower)
+        || acronym(part)
 }
 
 /// A library by Debian's naming: `lib` and a recognised word (`libva`, `libpq`, `libssl`).
@@ -347,11 +394,12 @@ fn camel_case(word: &str) -> bool {
         }
     }
     parts.push(&word[start..]);
+    // Short parts (`Asp`, `Net` of `AspNetCore`) count when a long one is a word: code
+    // joins abbreviations to words, a person's name is no word.
+    let word_of = |p: &&str| vocabulary::lookup(&p.to_lowercase()) == Some(Known::Word);
     parts.len() > 1
-        && parts.iter().all(|p| {
-            let lower = p.to_lowercase();
-            lower.chars().count() <= 2 || vocabulary::lookup(&lower) == Some(Known::Word)
-        })
+        && parts.iter().any(|p| p.chars().count() >= 4 && word_of(p))
+        && parts.iter().all(|p| p.chars().count() <= 3 || word_of(p))
 }
 
 #[cfg(test)]

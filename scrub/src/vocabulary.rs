@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn names_are_no_words_or_are_marked() {
-        for name in ["okonkwo", "hkowalski", "jdoe"] {
+        // The large English lists write some names in lower case (`jenny`): not kept.
+        for name in ["okonkwo", "hkowalski", "jdoe", "jenny", "benjamin"] {
             assert_eq!(lookup(name), None, "{name}");
         }
         // English words that are names too.

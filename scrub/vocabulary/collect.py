@@ -104,13 +104,17 @@ def main():
     args.add_argument("--scripts", required=True, help="a clone of community-scripts/ProxmoxVE")
     args = args.parse_args()
     names = first_names(args.names)
-    english = [
+    common = entries("/usr/share/dict/american-english")
+    large = [
         w
-        for dictionary in ("american-english", "american-english-large", "british-english-large")
+        for dictionary in ("american-english-large", "british-english-large")
         for w in entries(f"/usr/share/dict/{dictionary}")
     ]
+    english = common + large
     proper = {w.lower() for w in english if w[:1].isupper()} | names
-    words = {w for w in english if w == w.lower()}
+    words = {w for w in common if w == w.lower()}
+    # The large lists write names in lower case too (`anna`, `jenny`): not those.
+    words |= {w for w in large if w == w.lower()} - names
     german = entries("/usr/share/dict/ngerman")
     words |= {w for w in german if w == w.lower()}
     words |= {w.lower() for w in german if w != w.lower()} - proper
@@ -142,7 +146,9 @@ def main():
     # A word that is also a first name, and one English knows as a name (John, Will,
     # Rose), is kept alone but does not vouch for a compound: `john-smith-nas` is no
     # phrase of any language.
-    as_names = names & {w.lower() for w in english if w[:1].isupper()}
+    # The common list only: the large ones capitalise rarer names (`Core`, a surname), and
+    # marking a common word as a name takes it out of every compound.
+    as_names = names & {w.lower() for w in common if w[:1].isupper()}
     # A tool's name is no one's: the scrubber does not learn it as a host's name when a
     # domain has it as a label (`curl` of `curl.se`).
     sys.stdout.write(
