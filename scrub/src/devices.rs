@@ -101,6 +101,8 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     serial_columns(text, found);
     for m in open.find(&WWN, text) {
         found.put(m.range(), Rank::Serial, SERIAL);
+        // A device id ends in the disk's serial, which tools print alone too.
+        found.learn(m.as_str(), SERIAL);
     }
 }
 

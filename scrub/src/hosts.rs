@@ -221,7 +221,7 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
         r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
         // Any option that ends in `host` names one: `--target-host`, `--db-host`.
-        r#"|(?:^|[\s"'(;|&,])--(?:[a-z0-9]+-)+host(?:name)?(?:=|[ \t]+)["']?"#,
+        r#"|(?:^|[\s"'(;|&,])--(?:[a-z0-9]+-)*(?:host(?:name)?|server)(?:=|[ \t]+)["']?"#,
         r"|\bserver_?name[ \t]+",
         r"|\bHost\(\x60",
         r"|\bset-hostname[ \t]+",
@@ -233,6 +233,8 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         r#"|\btemporary failure resolving[ \t]+["'`]?"#,
         r"|\bconnect to host[ \t]+",
         r#"|\btranslate host name[ \t]+["'`]?"#,
+        // wget's failure to resolve, in the languages the hosts speak.
+        r"|\b(?:l'adresse de l'hôte|la dirección del equipo|host address)[ \t]+[«»\x22'‘]?[ \t]?",
         // A header that names the host: HTTP's, mysqldump's `-- Host: db`.
         r"|(?-i:\b(?:Host|HOST):)[ \t]+",
         // A certificate's subject and alternative names.
@@ -287,6 +289,17 @@ static LOOKUP: LazyLock<Regex> = LazyLock::new(|| {
         r"\blookup[ \t]+",
         name!(),
         r"(?:[ \t]+on[ \t]|:[ \t]*no such host)"
+    ))
+    .expect("a valid pattern")
+});
+
+/// wget's `Resolving nas (nas)... failed`, in the languages the hosts speak: the name
+/// is followed by itself in parentheses, which no "resolving dependencies" is.
+static RESOLVING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:Resolving|Résolution de|Auflösen des Hostnamens?|Resolviendo)[ \t]+[»«\x22']?",
+        name!(),
+        r"[»«\x22']?[ \t]+\("
     ))
     .expect("a valid pattern")
 });
@@ -501,6 +514,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*BEFORE_NAME,
         &*AFTER_NAME,
         &*LOOKUP,
+        &*RESOLVING,
         &*CONNECT,
         &*UNAME,
         &*SYSLOG,
@@ -523,7 +537,14 @@ pub(super) fn rules() -> Vec<&'static Regex> {
 
 fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {
     for caps in open.captures(&BEFORE_NAME, text) {
-        put_host(caps.get(1), found);
+        // `--server https://…` names a URL's scheme, not a host: the URL rule's.
+        // One letter is an elided value (`--server x`), not a name.
+        if let Some(m) = caps.get(1)
+            && m.len() > 1
+            && !text[m.end()..].starts_with(":/")
+        {
+            put_host(Some(m), found);
+        }
     }
     for caps in open.captures(&AFTER_NAME, text) {
         if let Some(m) = caps.get(1)
@@ -534,6 +555,7 @@ fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for re in [
         &*LOOKUP,
+        &*RESOLVING,
         &*CONNECT,
         &*UNAME,
         &*SYSLOG,

@@ -81,6 +81,14 @@ static NMCLI: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// `wpa_passphrase SSID PASSPHRASE`: a Wi-Fi network's name and its key, by position.
+static WPA_PASSPHRASE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\bwpa_passphrase[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+)(?:[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+))?"#,
+    )
+    .expect("a valid pattern")
+});
+
 /// A network connection named in a message: `Verbindung mit „x“`, `connection 'x'`, an
 /// organisation (`--org x`), a ZeroTier network's name after its id, a key's owner
 /// (`API key for 'x':`).
@@ -118,6 +126,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*SUBJECT_LINE,
         &*RCLONE_REMOTE,
         &*NAMED,
+        &*WPA_PASSPHRASE,
     ]
 }
 
@@ -140,6 +149,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
                 put_label(m, Rank::Label, NAME, found);
             }
         }
+    }
+    for caps in open.captures(&WPA_PASSPHRASE, text) {
+        if let Some(m) = caps.get(1) {
+            put_label(m, Rank::Label, NAME, found);
+        }
+        super::secrets::put_value(text, caps.get(2), 0, found);
     }
     for caps in open.captures(&SSID, text) {
         if let Some(m) = caps.get(1) {

@@ -565,11 +565,18 @@ pub(super) const MAIL_PROVIDERS: &[&str] = &[
 
 /// Whether a name that a context revealed may be looked for everywhere else.
 pub(super) fn is_learnable(name: &str) -> bool {
-    if name.chars().count() < 3
-        || name.starts_with('<')
-        || name.chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
+    if name.chars().count() < 3 || name.starts_with('<') {
         return false;
+    }
+    // A number is learned only when it is as precise as a position (`47.99582`): any
+    // shorter one is also a version, a size or a count elsewhere in the text.
+    if name
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        return name
+            .split_once('.')
+            .is_some_and(|(_, decimals)| decimals.len() >= 4 && !decimals.contains('.'));
     }
     let lower = name.to_lowercase();
     !SYSTEM.contains(&lower)

@@ -46,6 +46,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*NAME_BEFORE_EMAIL,
         &*OWNER_GROUP,
         &*LONG_LISTING,
+        &*USER_UNIT,
         &*PERSON_ID,
         &*PROMPT,
         &*REALM_USER,
@@ -136,6 +137,9 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&OWNER_GROUP, text) {
+        put_user(caps.get(1), 0, found);
+    }
+    for caps in open.captures(&USER_UNIT, text) {
         put_user(caps.get(1), 0, found);
     }
     for caps in open.captures(&LONG_LISTING, text) {
@@ -353,6 +357,16 @@ static LONG_LISTING: LazyLock<Regex> = LazyLock::new(|| {
         r"[ \t]+",
         user!(),
         r"[ \t]+\d"
+    ))
+    .expect("a valid pattern")
+});
+
+/// A systemd unit instanced by a user's name: `syncthing@alice.service`, `user@alice`.
+static USER_UNIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:syncthing|user|user-runtime-dir|code-server|vncserver|jupyter|filebrowser)@",
+        user!(),
+        r"\.service\b"
     ))
     .expect("a valid pattern")
 });

@@ -22,7 +22,7 @@ static TIME_ZONE: LazyLock<Regex> = LazyLock::new(|| {
 /// and in degrees, minutes and seconds (`41 deg 23' 12.34" N`).
 static COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?i)(?:^|[^a-z])(?:lat|latitude|lon|lng|long|longitude)["']?[ \t]*[=:][ \t]*["']?(-?\d{1,3}\.\d+[NSEW]?)"#,
+        r#"(?i)(?:^|[^a-z])(?:lat|latitude|lon|lng|long|longitude)(?:["']?[ \t]*[=:][ \t]*["']?|[ \t]+)(-?\d{1,3}\.\d+[NSEW]?)"#,
         r#"|(\d{1,3}[ \t]*(?:deg|°)[ \t]*\d{1,2}'[ \t]*[\d.]+"?[ \t]*[NSEW])"#,
     ))
     .expect("a valid pattern")
@@ -35,6 +35,42 @@ static PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^\w.])(-?\d{1,2}\.\d{4,})(?:,[ \t]*|[ \t]+)(-?\d{1,3}\.\d{4,})\b")
         .expect("a valid pattern")
 });
+
+/// A street and its number, as the languages of the hosts write them: `Lindenstraße 14`,
+/// `Rue des Tanneurs 7`, `12 allée des Mimosas`, `Calle de Alcalá 42`, `221 Baker Street`;
+/// and a postcode with its town (`35000 Rennes`, `D-79100 Freiburg`).
+static STREET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b\p{Lu}[\p{L}-]*(?i:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|pfad|steig)[ \t]+\d{1,4}[a-z]?\b",
+        r"|\b(?i:rue|avenue|allée|boulevard|chemin|impasse|place|quai|route|calle|avenida|plaza|paseo|carrer|via|viale|piazza|corso)[ \t]+(?:(?i:de|du|des|de la|del|de los|de las|della|di)[ \t]+|l'|d')?\p{Lu}[\p{L}'-]*(?:[ \t]+\p{Lu}[\p{L}'-]*)?,?[ \t]+\d{1,4}\b",
+        r"|\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?i:rue|avenue|allée|boulevard|chemin|impasse|place|quai|route)[ \t]+(?:(?i:de|du|des|de la)[ \t]+|l'|d')?\p{L}[\p{L}'-]*",
+        r"|\b\d{1,5}[ \t]+\p{Lu}\p{Ll}+(?:[ \t]+\p{Lu}\p{Ll}+)?[ \t]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Court|Terrace)\b",
+        r"|(?:^|[\s,;(])(?:[A-Z]-)?\d{5}[ \t]+(\p{Lu}\p{Ll}{2,}(?:[ -]\p{Lu}\p{Ll}+)?)",
+    ))
+    .expect("a valid pattern")
+});
+
+/// Words that follow a number of five digits in logs without being a town.
+const NOT_TOWNS: &[&str] = &[
+    "Killed",
+    "Segmentation",
+    "Error",
+    "Errors",
+    "Done",
+    "Terminated",
+    "Aborted",
+    "Exit",
+    "Files",
+    "Bytes",
+    "Records",
+    "Rows",
+    "Packets",
+    "Requests",
+    "Items",
+    "Objects",
+    "Entries",
+    "Lines",
+];
 
 /// Where a device says it stands: SNMP's `sysLocation`, a CDN's `location=fra08`.
 static STATED: LazyLock<Regex> = LazyLock::new(|| {
@@ -55,7 +91,14 @@ static PLACE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The rules of this module, for the gate that tells which can match (`gate.rs`).
 pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![&*TIME_ZONE, &*COORDINATE, &*PAIR, &*PLACE, &*STATED]
+    vec![
+        &*TIME_ZONE,
+        &*COORDINATE,
+        &*PAIR,
+        &*PLACE,
+        &*STATED,
+        &*STREET,
+    ]
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
@@ -70,6 +113,19 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         if let (Some(lat), Some(lon)) = (degrees(1, 90.0), degrees(2, 180.0)) {
             found.put(lat.range(), Rank::Location, "<location>");
             found.put(lon.range(), Rank::Location, "<location>");
+        }
+    }
+    for caps in open.captures(&STREET, text) {
+        let town = caps.get(1);
+        if town.is_some_and(|t| NOT_TOWNS.contains(&t.as_str())) {
+            continue;
+        }
+        if let Some(m) = caps.get(0) {
+            let start = m.as_str().find(|c: char| c.is_alphanumeric()).unwrap_or(0);
+            found.put(m.start() + start..m.end(), Rank::Location, "<location>");
+        }
+        if let Some(town) = town {
+            found.learn(town.as_str(), "<location>");
         }
     }
     for re in [&*COORDINATE, &*PLACE, &*STATED] {
@@ -89,6 +145,31 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn streets_and_towns_go() {
+        for (text, expected) in [
+            (
+                "ADDRESS='Lindenstraße 14, 79100 Freiburg'",
+                "ADDRESS='<location>, <location>'",
+            ),
+            (
+                "home: 12 allée des Mimosas, 35000 Rennes",
+                "home: <location>, <location>",
+            ),
+            ("at Rue des Tanneurs 7 in", "at <location> in"),
+            ("Calle de Alcalá 42", "<location>"),
+            ("221 Baker Street", "<location>"),
+            ("Killed process 12345 Killed", "Killed process 12345 Killed"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+        // A precise coordinate given by an option is learned, so its bare mention goes.
+        assert_eq!(
+            scrub("set --lat 47.99582 --lon 7.84211\nat 47.99582"),
+            "set --lat <location> --lon <location>\nat <location>"
+        );
+    }
 
     #[test]
     fn time_zones_go() {

@@ -51,8 +51,19 @@ static OPTION: LazyLock<Regex> = LazyLock::new(|| {
 /// netrc's `login x password y` on one line.
 static CONFIG_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?im)(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)(?:password|passwd|passphrase)[ \t]+",
+        // Redis's `requirepass` and `masterauth` say what they are wherever they stand.
+        r"(?im)(?:(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)(?:password|passwd|passphrase)|\b(?:requirepass|masterauth))[ \t]+",
         r#"('[^'\n]*'|"[^"\n]*"|[^\s'"=:][^\s'"]*)"#
+    ))
+    .expect("a valid pattern")
+});
+
+/// NetworkManager's Wi-Fi key: `nmcli dev wifi connect x password KEY`,
+/// `wifi-sec.psk KEY`.
+static NMCLI_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\bnmcli\b[^\n]*?[ \t](?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]+",
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"][^\s'"]*)"#
     ))
     .expect("a valid pattern")
 });
@@ -284,6 +295,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*SQL,
         &*CONFIG_LINE,
         &*SNMP_COMMUNITY,
+        &*NMCLI_KEY,
         &*APP_PASSWORD,
         &*BEARER,
         &*CRYPT_HASH,
@@ -319,6 +331,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         &*SQL,
         &*CONFIG_LINE,
         &*SNMP_COMMUNITY,
+        &*NMCLI_KEY,
     ] {
         for caps in open.captures(re, text) {
             put_value(text, caps.get(1), 0, found);
@@ -446,7 +459,13 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 /// SQL quoted it.
 pub(super) fn put_value(src: &str, m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
     let Some(m) = m else { return };
-    let value = m.as_str();
+    // A command's end (`;`) or a list's comma after a bare value is not part of it.
+    let end = if m.as_str().starts_with(['\'', '"']) {
+        m.end()
+    } else {
+        m.start() + m.as_str().trim_end_matches([';', ',']).len()
+    };
+    let value = &src[m.start()..end];
     let unquoted = value.trim_matches(['\'', '"']);
     // A variable stands for the secret but is not one, and an empty value hides nothing.
     if unquoted.is_empty()
@@ -455,13 +474,14 @@ pub(super) fn put_value(src: &str, m: Option<regex::Match<'_>>, offset: usize, f
     {
         return;
     }
-    let end = glued_end(src, m.end(), value.ends_with(['\'', '"']));
+    let value_end = end;
+    let end = glued_end(src, value_end, value.ends_with(['\'', '"']));
     found.put(offset + m.start()..offset + end, Rank::Secret, SECRET);
     // A secret is often printed twice: set in one line, echoed in another.
     if unquoted.chars().count() >= 6 {
         found.learn(unquoted, SECRET);
     }
-    let tail = &src[m.end()..end];
+    let tail = &src[value_end..end];
     for piece in unquoted
         .split(['&', ';', '|'])
         .skip(1)
