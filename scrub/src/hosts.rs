@@ -106,6 +106,9 @@ fn learn_short_name(name: &str, found: &mut Found) {
 /// How much of a dotted word is a host name: all of it, or the part before a file
 /// extension (`cloud.alice.de` of `cloud.alice.de.conf`); `None` when it is no host.
 pub(super) fn host_prefix(word: &str) -> Option<usize> {
+    if !looks_like_a_host(word) {
+        return None;
+    }
     let lower = word.to_lowercase();
     if lower.len() != word.len() {
         // Only the ASCII and the most common scripts keep their length when lower-cased;
@@ -113,6 +116,23 @@ pub(super) fn host_prefix(word: &str) -> Option<usize> {
         return host_prefix_exact(word);
     }
     host_prefix_exact(&lower)
+}
+
+/// What a dotted word with a top-level domain's ending is, when no host: a version and a
+/// file (`v1.14.24.zip`, `4.1.115.Final`), or a file named in capitals
+/// (`Jackett.Binaries.LinuxAMDx64.zip`), as host names are not written.
+fn looks_like_a_host(word: &str) -> bool {
+    let Some((head, tld)) = word.rsplit_once('.') else {
+        return true;
+    };
+    let versioned = head
+        .trim_start_matches(['v', 'V'])
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.');
+    let capitals_before_a_file_ending = lists::FILE_LIKE_TLDS
+        .contains(&tld.to_ascii_lowercase().as_str())
+        && head.bytes().any(|b| b.is_ascii_uppercase());
+    !(versioned || capitals_before_a_file_ending)
 }
 
 fn host_prefix_exact(lower: &str) -> Option<usize> {

@@ -173,7 +173,12 @@ fn put(text: &str, kind: Kind, caps: &Captures<'_>, found: &mut Found) {
         Kind::Host => {
             // A URL or an address is another rule's; a list names several hosts.
             // A URL is the URL rule's; a path (`node:internal/modules/…`) is no host.
-            if value.contains("://") || value.contains('/') || lower.starts_with("0x") {
+            // A version (`"node":"v18.13.0"`) is what a program runs, not where.
+            if value.contains("://")
+                || value.contains('/')
+                || lower.starts_with("0x")
+                || crate::net::is_version(value)
+            {
                 return;
             }
             let offset = m.start() + raw.find(value).unwrap_or(0);

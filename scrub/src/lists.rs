@@ -331,6 +331,8 @@ pub(super) const SYSTEM_ACCOUNTS: &[&str] = &[
 /// the context itself (`could not resolve host: …` read from its middle), and values
 /// that say there is no host.
 pub(super) const CONTEXT_WORDS: &[&str] = &[
+    // `unix:/run/php/php8.2-fpm.sock`: a socket, not a host.
+    "unix",
     "host",
     "hostname",
     "hosts",
@@ -597,13 +599,26 @@ pub(super) fn is_local_name(name: &str) -> bool {
 /// a linear scan of a list per word was a tenth of a scrubbing round.
 pub(super) struct Set {
     list: &'static [&'static str],
+    /// More entries, one a line, each taken if `admit` allows it.
+    lines: &'static str,
+    admit: fn(&str) -> bool,
     hashed: OnceLock<HashSet<&'static str>>,
 }
 
 impl Set {
     const fn of(list: &'static [&'static str]) -> Self {
+        Self::with_lines(list, "", |_| true)
+    }
+
+    const fn with_lines(
+        list: &'static [&'static str],
+        lines: &'static str,
+        admit: fn(&str) -> bool,
+    ) -> Self {
         Self {
             list,
+            lines,
+            admit,
             hashed: OnceLock::new(),
         }
     }
@@ -611,7 +626,14 @@ impl Set {
     /// Whether `word`, compared as written, is in the list (every list is lower case).
     pub(super) fn contains(&self, word: &str) -> bool {
         self.hashed
-            .get_or_init(|| self.list.iter().copied().collect())
+            .get_or_init(|| {
+                let more = self
+                    .lines
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#') && (self.admit)(l));
+                self.list.iter().copied().chain(more).collect()
+            })
             .contains(word)
     }
 
@@ -625,8 +647,19 @@ impl Set {
     }
 }
 
-/// [`PUBLIC_DOMAINS`], hashed.
-pub(super) static PUBLIC: Set = Set::of(PUBLIC_DOMAINS);
+/// [`PUBLIC_DOMAINS`] and the hosts the scripts download from (scrub/data/public-hosts.txt,
+/// written by scrub/vocabulary/build.sh), hashed.
+pub(super) static PUBLIC: Set = Set::with_lines(
+    PUBLIC_DOMAINS,
+    include_str!("../data/public-hosts.txt"),
+    registrable,
+);
+
+/// A name with a registered part under a known suffix: `ollama.com`, not `duckdns.org`
+/// (a suffix, under which anyone names their own host) nor `slow.server`.
+fn registrable(host: &str) -> bool {
+    psl::domain(host.as_bytes()).is_some_and(|d| d.suffix().is_known())
+}
 /// [`PRIVATE_SUFFIXES`], hashed.
 pub(super) static PRIVATE: Set = Set::of(PRIVATE_SUFFIXES);
 /// [`CONTEXT_WORDS`], hashed.
@@ -658,6 +691,10 @@ mod tests {
     #[test]
     fn under_any_matches_whole_labels_only() {
         assert!(under_any("deb.debian.org", &PUBLIC));
+        // From the scripts' downloads; a suffix anyone registers under is not taken.
+        assert!(under_any("ollama.com", &PUBLIC));
+        assert!(!registrable("duckdns.org"));
+        assert!(!registrable("s3-us-west-1.amazonaws.com"));
         assert!(under_any("github.com", &PUBLIC));
         assert!(!under_any("notgithub.com", &PUBLIC));
         assert!(!under_any("github.com.evil.de", &PUBLIC));

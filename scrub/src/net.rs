@@ -74,7 +74,12 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
 fn option(token: &str, core: &str) -> bool {
     token.starts_with('-')
         && core.len() <= 32
-        && core.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        && (core.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+            // A definition of cmake or a compiler (`-DCMAKE_BUILD_TYPE`), a JVM's
+            // option (`-Xmx512m`).
+            || (token.starts_with("-D")
+                && core[1..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+            || (token.starts_with("-X") && core.bytes().all(|b| b.is_ascii_alphanumeric())))
 }
 
 /// What a public artefact's hash or key id follows: apt's missing and expired keys
@@ -142,6 +147,7 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         return true;
     }
     joined(word, keep)
+        || cmake_config(word)
         || dotted(word, keep)
         || camel_case(word)
         || compound_noun(&lower)
@@ -278,7 +284,54 @@ fn shape(word: &str) -> bool {
     if letters == 0 && digits > 0 && digits <= 10 && word.chars().all(|c| c.is_ascii_digit()) {
         return true;
     }
-    version(word) || numbered(word) || product_code(word)
+    version(word) || numbered(word) || product_code(word) || quantity(word) || address(word)
+}
+
+/// A number with its unit (`4471204kb`, `512m`, `2.5gib`, `150ms`) or a duration in
+/// parts (`168h0m0s`).
+fn quantity(word: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib", "k", "m", "g", "t", "ms",
+        "us", "µs", "ns", "s", "h", "d", "min", "hz", "khz", "mhz", "ghz", "mt",
+    ];
+    let split = word
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(word.len());
+    let (number, unit) = word.split_at(split);
+    if !number.is_empty() && number.len() <= 12 && UNITS.contains(&unit) {
+        return true;
+    }
+    // A duration: numbers each followed by h, m or s.
+    !word.is_empty()
+        && word.len() <= 16
+        && word.ends_with(['h', 'm', 's'])
+        && word
+            .split(['h', 'm', 's'])
+            .filter(|p| !p.is_empty())
+            .all(|p| p.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        && word.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A memory address as a kernel or a debugger prints it: sixteen hex digits from the
+/// bottom or the top of the address space (`00007f3a1c2d4e5f`, `ffff9e8c…`).
+fn address(word: &str) -> bool {
+    word.len() == 16
+        && (word.starts_with("0000") || word.starts_with("ffff"))
+        && word.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A package config file of CMake: `Qt6Config.cmake`, `zxing-config.cmake` name public
+/// software.
+fn cmake_config(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    [
+        "config.cmake",
+        "-config.cmake",
+        "targets.cmake",
+        "configversion.cmake",
+    ]
+    .iter()
+    .any(|end| lower.ends_with(end) && lower.len() > end.len())
 }
 
 /// A version: digits and dots to begin with (after a `v`), then parts that are numbers,
@@ -426,6 +479,21 @@ mod tests {
         ] {
             assert_eq!(net(text), text);
         }
+    }
+
+    #[test]
+    fn the_shapes_of_build_and_kernel_output_are_kept() {
+        for text in [
+            "total-vm:4471204kB, anon-rss:0kB took 168h0m0s",
+            "cmake -DCMAKE_BUILD_TYPE=Release; java -Xmx512m; Qt6Config.cmake",
+            "segfault at 10 ip 00007f3a1c2d4e5f sp 00007ffd2a1b3c40",
+            "NO_PUBKEY 7EA0A9C3F273FCD8; Digest: sha256:4f1e2d3c5b6a7980",
+            "HEAD is now at 3f2a9c1 bump",
+        ] {
+            assert_eq!(net(text), text);
+        }
+        // Out of its context, a run of hex may be a key.
+        assert_eq!(net("key 7EA0A9C3F273FCD8"), "key <word>");
     }
 
     #[test]

@@ -820,7 +820,7 @@ mod tests {
             scrub(
                 "https://discord.com/api/webhooks/553628475463642731/gBds1ghxY5OokvQyx7eNWVQ4vnakJkS1pAWTN3lg8zV5yPU8d0FZfWe7ihGyiRUIQfHO"
             ),
-            "https://<host>/api/webhooks/<secret>/<secret>"
+            "https://discord.com/api/webhooks/<secret>/<secret>"
         );
         assert_eq!(
             scrub("echo 'Database Password: VfEmhZN7ePVP2I5uDGpXpn5h'"),

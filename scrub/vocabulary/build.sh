@@ -23,7 +23,8 @@ VENV=$ROOT/target/vocabulary/venv
 "$VENV/bin/pip" install -q "gender-guesser==0.4.0"
 NAMES=$("$VENV/bin/python" -c 'import gender_guesser, os; print(os.path.join(os.path.dirname(gender_guesser.__file__), "data", "nam_dict.txt"))')
 python3 "$ROOT/scrub/vocabulary/collect.py" "$NAMES" --scripts "$SCRIPTS_REPO" \
+  --hosts-out "$ROOT/scrub/data/public-hosts.txt" \
   >"$ROOT/target/vocabulary/words.txt"
 cargo run --release -q -p scrub --example build_vocabulary -- \
   "$ROOT/target/vocabulary/words.txt" "$ROOT/scrub/data/vocabulary.fst"
-ls -l "$ROOT/scrub/data/vocabulary.fst"
+ls -l "$ROOT/scrub/data/vocabulary.fst" "$ROOT/scrub/data/public-hosts.txt"

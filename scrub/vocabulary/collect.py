@@ -30,6 +30,13 @@ Sources (Debian 12 packages, read where Debian installs them):
   /usr/sbin in Debian's Contents index (`apt-file`, bookworm main), 45 000 of them.
 - The scripts' apps: the slugs of community-scripts/ProxmoxVE (its ct/, vm/ and
   tools/addon/ scripts), from a clone of it (`--scripts`), and their parts.
+- The projects the scripts install: the owners and names of the GitHub repositories
+  they download from (`github.com/OWNER/REPO`, `fetch_and_deploy_gh_release x
+  "OWNER/REPO"`, `ghcr.io/OWNER/NAME`), and their parts. They are public projects, not
+  the people who run the scripts.
+- The public hosts the scripts download from (`--hosts-out`): every host name in a URL
+  of the scripts, except examples and private names. The scrubber keeps them and the
+  hosts under them (a suffix anyone can register under, `duckdns.org`, it drops).
 - The words of the scripts' exit-code meanings (schemas/data/exit-codes.tsv).
 - scrub/vocabulary/technical.txt: the trade's words that none of the above has.
 """
@@ -98,10 +105,52 @@ def slugs(scripts):
     return found
 
 
+def script_text(scripts):
+    """The scripts' shell code: ct/, install/, misc/, tools/ and vm/."""
+    return subprocess.run(
+        ["git", "-C", scripts, "grep", "-h", "-I", "-e", ".", "HEAD", "--",
+         "ct", "install", "misc", "tools", "vm"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def projects(code):
+    """The owners and names of the repositories the scripts download from."""
+    found = set()
+    for owner, repo in re.findall(r"(?:github\.com|ghcr\.io)/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)", code):
+        found |= {owner.lower(), repo.lower().removesuffix(".git")}
+    for line in code.splitlines():
+        if "gh_release" in line or "github_release" in line:
+            for owner, repo in re.findall(r'"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)"', line):
+                found |= {owner.lower(), repo.lower()}
+    return found
+
+
+PRIVATE_HOST = re.compile(
+    r"(^|\.)(example\.[a-z]+|local|lan|localdomain|internal|home\.arpa|localhost|test|invalid)$"
+    r"|your-|yourdomain|my-domain|mydomain|domain\.tld|(^|\.)domain\.com$|<|\$"
+    # Object storage: a bucket is a host under these, and a bucket is someone's.
+    r"|(^|\.)(amazonaws\.com|backblazeb2\.com|googleapis\.com|r2\.dev|digitaloceanspaces\.com)$"
+)
+
+
+def public_hosts(code):
+    """Host names of the URLs in the scripts, but for examples and private names."""
+    hosts = set()
+    for host in re.findall(r"https?://([A-Za-z0-9.-]+\.[A-Za-z]{2,})", code):
+        host = host.lower().strip(".")
+        if not PRIVATE_HOST.search(host) and not re.fullmatch(r"[0-9.]+", host):
+            hosts.add(host)
+    return sorted(hosts)
+
+
 def main():
     args = argparse.ArgumentParser()
     args.add_argument("names", help="gender-guesser's nam_dict.txt")
     args.add_argument("--scripts", required=True, help="a clone of community-scripts/ProxmoxVE")
+    args.add_argument("--hosts-out", help="where to write the scripts' public hosts")
     args = args.parse_args()
     names = first_names(args.names)
     common = entries("/usr/share/dict/american-english")
@@ -130,7 +179,10 @@ def main():
     packages = subprocess.run(
         ["apt-cache", "pkgnames"], check=True, capture_output=True, text=True
     ).stdout.split()
-    tools = set(packages) | commands() | slugs(args.scripts)
+    code = script_text(args.scripts)
+    if args.hosts_out:
+        Path(args.hosts_out).write_text("".join(f"{h}\n" for h in public_hosts(code)))
+    tools = set(packages) | commands() | slugs(args.scripts) | projects(code)
     tool_words = tools - names
     for tool in tools:
         tool_words |= parts(tool) - names
