@@ -253,6 +253,10 @@ static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         r#"|\btemporary failure resolving[ \t]+["'`]?"#,
         r"|\bconnect to host[ \t]+",
         r#"|\btranslate host name[ \t]+["'`]?"#,
+        // curl's certificate mismatch, tailscale's answer, an NFS server's silence,
+        // rsync's French, LibreNMS's poller.
+        r#"|\btarget host name[ \t]+["'`]?|\bpong from[ \t]+|\bNFS server[ \t]+["']?"#,
+        r"|\bjoindre l'hôte[ \t]+|\bdevice:(?:add|poll|discover|remove)[ \t]+",
         // wget's failure to resolve, in the languages the hosts speak.
         r"|\b(?:l'adresse de l'hôte|la dirección del equipo|host address)[ \t]+[«»\x22'‘]?[ \t]?",
         // A header that names the host: HTTP's, mysqldump's `-- Host: db`.
@@ -327,8 +331,13 @@ static RESOLVING: LazyLock<Regex> = LazyLock::new(|| {
 /// curl's `Failed to connect to nas port 8096`, netcat's `connect to nas port 8096`:
 /// the port tells it from a bus or a socket.
 static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"(?i)\bconnect to[ \t]+", name!(), r"[ \t]+port\b"))
-        .expect("a valid pattern")
+    // rsync's `failed to connect to nas (10.0.0.5)` gives its address instead.
+    Regex::new(concat!(
+        r"(?i)\bconnect to[ \t]+",
+        name!(),
+        r"(?:[ \t]+port\b|[ \t]+\((?:<ip>|\d))"
+    ))
+    .expect("a valid pattern")
 });
 
 /// `uname -a`: `Linux nas-alice 6.8.12-4-pve #1 SMP …`.
@@ -737,6 +746,16 @@ mod tests {
                 "run.py --target-host kestrel",
                 "run.py --target-host <host>",
             ),
+            (
+                "failed to connect to kestrel (10.0.0.3)",
+                "failed to connect to <host> (<ip>)",
+            ),
+            ("pong from kestrel (100.64.0.2)", "pong from <host> (<ip>)"),
+            (
+                "matches target host name 'kestrel'",
+                "matches target host name '<host>'",
+            ),
+            ("NFS server kestrel (10.0.0.3)", "NFS server <host> (<ip>)"),
         ] {
             assert_eq!(scrub(text), expected, "{text}");
         }

@@ -48,8 +48,8 @@ impl Kind {
 
 /// The last word of a key, by kind. A secret's key may also end in `key` after some
 /// prefix (`SECRET_KEY`, `encryptionKey`), but `key` alone names nothing in particular.
-const SECRET_WORDS: &str = r"password|passwd|passphrase|pass|[a-z0-9][_.-]pwd|secret[_-]?id|secret|token|api[_-]?key|apikey|[a-z0-9][_.-]?key|psk|salt|credentials?|auth|community|claim";
-const USER_WORDS: &str = r"username|user_name|user|login|account|owner";
+const SECRET_WORDS: &str = r"password|passwd|passphrase|pass|[a-z0-9][_.-]pwd|secret[_-]?id|secret|token|api[_-]?key|apikey|[a-z0-9][_.-]?key|psk|salt|credentials?|auth|community|claim|pw";
+const USER_WORDS: &str = r"username|user_name|user|login|account|owner|identity";
 const HOST_WORDS: &str = r"hostname|host|fqdn|domains?|servername|[a-z0-9]_server|endpoint|broker|addr|upstream_dns|nodename|node|upsname";
 const LABEL_WORDS: &str = r"ssid|friendly_?name|device_?name|site_?name";
 

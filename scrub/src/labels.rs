@@ -96,6 +96,8 @@ static NAMED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r#"(?i)(?:\bverbindung mit|\bconnection)[ \t]+["'„«‚]([^"'“»‘\n]+)["'“»‘]"#,
         r"|(?:^|\s)--org(?:anization)?(?:=|[ \t]+)([A-Za-z0-9][A-Za-z0-9._-]*)",
+        // A VLAN named in a message: `VLAN 50 "Bijkeuken"`.
+        r#"|\bVLAN[ \t]+\d{1,4}[ \t]+["'„«]([^"'“»\n]+)["'“»]"#,
         r"|\blistnetworks[ \t]+[0-9a-f]{16}[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)",
         r#"|\bkey for ["']([^"'\n]+)["']"#,
     ))
@@ -139,7 +141,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&NAMED, text) {
-        if let Some(m) = (1..=4).find_map(|g| caps.get(g)) {
+        if let Some(m) = (1..=5).find_map(|g| caps.get(g)) {
             put_label(m, Rank::Label, NAME, found);
         }
     }

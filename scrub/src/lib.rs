@@ -84,7 +84,7 @@ static GATE: LazyLock<Gate> = LazyLock::new(|| {
 });
 
 /// Every placeholder the scrubber writes: the rules', and the vocabulary net's `<word>`.
-pub const PLACEHOLDERS: [&str; 10] = [
+pub const PLACEHOLDERS: [&str; 11] = [
     "<ip>",
     "<mac>",
     "<host>",
@@ -93,6 +93,7 @@ pub const PLACEHOLDERS: [&str; 10] = [
     "<secret>",
     "<serial>",
     "<location>",
+    "<phone>",
     "<name>",
     net::PLACEHOLDER,
 ];

@@ -47,6 +47,7 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*OWNER_GROUP,
         &*LONG_LISTING,
         &*USER_UNIT,
+        &*PHONE,
         &*PERSON_ID,
         &*PROMPT,
         &*REALM_USER,
@@ -138,6 +139,14 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for caps in open.captures(&OWNER_GROUP, text) {
         put_user(caps.get(1), 0, found);
+    }
+    for caps in open.captures(&PHONE, text) {
+        if let Some(m) = caps.get(1)
+            && m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 8
+        {
+            found.put(m.range(), Rank::Email, "<phone>");
+            found.learn(m.as_str(), "<phone>");
+        }
     }
     for caps in open.captures(&USER_UNIT, text) {
         put_user(caps.get(1), 0, found);
@@ -371,6 +380,21 @@ static USER_UNIT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// A telephone number: international (`+420 603 118 442`, `+33612489371`), or as the
+/// countries of the hosts write them at home (`06 12 48 93 71`, `0171-1234567`,
+/// `0612489371`).
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?:^|[\s"'(:=,;])("#,
+        r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}",
+        r"|0[1-9](?:[ .]\d{2}){4}",
+        r"|0[1-9]\d{1,3}[ /-]\d{5,8}",
+        r"|0[1-9]\d{8,10}",
+        r#")(?:$|[\s"'),;.])"#,
+    ))
+    .expect("a valid pattern")
+});
+
 /// `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`.
 static ID_OUTPUT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\b(?:uid|gid|euid|egid|groups)=|,)\d+\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -583,6 +607,16 @@ fn emails(text: &str, found: &mut Found) {
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn telephone_numbers_go_and_counts_stay() {
+        assert_eq!(
+            scrub("sms to 06 12 48 93 71, 0612489371 and +420 603 118 442."),
+            "sms to <phone>, <phone> and <phone>."
+        );
+        let counts = "libc.so.6[7f3a1c200000+155000] 12345678 rows in 2026-12-06";
+        assert!(!scrub(counts).contains("<phone>"), "{}", scrub(counts));
+    }
 
     #[test]
     fn owners_of_a_long_listing_and_backup_remotes_go() {

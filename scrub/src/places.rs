@@ -98,10 +98,13 @@ static STATED: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A place by name, quoted after a key that says so: `location "Kleinmachnow, DE"`.
+/// Also a query's parameter or a setting, in the languages of the hosts (`&locatie=x`,
+/// `ORT=x`, `ville=x`).
 static PLACE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    Regex::new(concat!(
         r#"(?i)\b(?:location|city|town|locality)["']?[ \t]*[=:]?[ \t]*["']([^"'\n]{2,60})["']"#,
-    )
+        r#"|(?i)(?:^|[?&;\s])(?:location|city|town|locality|ort|stadt|standort|wohnort|ville|lieu|ciudad|localidad|citta|città|locatie|plaats|woonplaats)=([^&\s"'<>]{2,60})"#,
+    ))
     .expect("a valid pattern")
 });
 
@@ -187,6 +190,14 @@ mod tests {
         assert_eq!(
             scrub("set --lat 47.99582 --lon 7.84211\nat 47.99582"),
             "set --lat <location> --lon <location>\nat <location>"
+        );
+    }
+
+    #[test]
+    fn places_given_as_parameters_go() {
+        assert_eq!(
+            scrub("api?key=demo&locatie=Lichtenvoorde\nLichtenvoorde"),
+            "api?key=demo&locatie=<location>\n<location>"
         );
     }
 

@@ -68,6 +68,31 @@ static NMCLI_KEY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
+/// A `.pgpass` line, `host:port:database:user:password`.
+static PGPASS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^[ \t]*[^:\s]+:(?:\d+|\*):[^:\s]+:([^:\s]+):(\S+)[ \t]*$")
+        .expect("a valid pattern")
+});
+
+/// What is echoed into a password tool: `(echo 'x'; echo 'x') | smbpasswd -s -a u`.
+static PASSWD_PIPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\|[ \t]*(?:sudo[ \t]+)?(?:smbpasswd|passwd|pdbedit|htpasswd|vncpasswd)\b")
+        .expect("a valid pattern")
+});
+static ECHOED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b(?:echo|printf)[ \t]+(?:-[ne]+[ \t]+)?('[^'\n]*'|"[^"\n]*"|[^\s'"|;)]+)"#)
+        .expect("a valid pattern")
+});
+
+/// MongoDB's clients take the password after `-p` with a space.
+static MONGO_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:mongosh|mongo|mongodump|mongorestore|mongoexport|mongoimport)\b[^\n]*?[ \t](?:-p|--password)(?:=|[ \t]+)",
+        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
+    ))
+    .expect("a valid pattern")
+});
+
 /// An SNMP community is its password: `snmpwalk -c x`, `rocommunity x`.
 static SNMP_COMMUNITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -296,6 +321,9 @@ pub(super) fn rules() -> Vec<&'static Regex> {
         &*CONFIG_LINE,
         &*SNMP_COMMUNITY,
         &*NMCLI_KEY,
+        &*PGPASS,
+        &*PASSWD_PIPE,
+        &*MONGO_PASSWORD,
         &*APP_PASSWORD,
         &*BEARER,
         &*CRYPT_HASH,
@@ -332,6 +360,7 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         &*CONFIG_LINE,
         &*SNMP_COMMUNITY,
         &*NMCLI_KEY,
+        &*MONGO_PASSWORD,
     ] {
         for caps in open.captures(re, text) {
             put_value(text, caps.get(1), 0, found);
@@ -359,6 +388,15 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
     for (at, line) in open.lines(&MYSQL_LINE, text) {
         for caps in MYSQL_PASSWORD.captures_iter(line) {
+            put_value(line, caps.get(1), at, found);
+        }
+    }
+    for caps in open.captures(&PGPASS, text) {
+        put_user(caps.get(1).filter(|u| u.as_str() != "*"), 0, found);
+        put_value(text, caps.get(2), 0, found);
+    }
+    for (at, line) in open.lines(&PASSWD_PIPE, text) {
+        for caps in ECHOED.captures_iter(line) {
             put_value(line, caps.get(1), at, found);
         }
     }
@@ -666,6 +704,24 @@ fn entropy_bits(s: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn passwords_by_the_tools_own_forms_go() {
+        for (text, expected) in [
+            ("*:*:*:paperless:Zuurdesem-2025", "*:*:*:<user>:<secret>"),
+            (
+                "(echo 'Bacalhau#5'; echo 'Bacalhau#5') | smbpasswd -s -a joao",
+                "(echo <secret>; echo <secret>) | smbpasswd -s -a <user>",
+            ),
+            (
+                "mongosh --host db -p Parmigiano-24 -u x",
+                "mongosh --host <host> -p <secret> -u <user>",
+            ),
+            ("ROOT_PW=Vliegeren-Op-Zondag", "ROOT_PW=<secret>"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
+    }
 
     #[test]
     fn what_the_shell_glues_to_a_password_is_the_password() {
