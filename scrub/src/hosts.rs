@@ -348,7 +348,7 @@ static UNAME: LazyLock<Regex> = LazyLock::new(|| {
 /// A syslog or journal line: time, then the host, then the program.
 static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?m)^(?:\p{L}{3,5}\.?[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
+        r"(?m)^(?:[A-Za-zÀ-ÖØ-öø-ÿ]{3,5}\.?[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
         name!(),
         r"[ \t]+[A-Za-z0-9_.@/()-]+(?:\[\d+\])?:"
     ))

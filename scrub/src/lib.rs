@@ -68,19 +68,16 @@ pub use span::Lessons;
 
 /// Every context rule of every module, so that one pass tells which can match a text.
 static GATE: LazyLock<Gate> = LazyLock::new(|| {
-    Gate::new(
-        [
-            hosts::rules(),
-            urls::rules(),
-            keys::rules(),
-            people::rules(),
-            secrets::rules(),
-            devices::rules(),
-            places::rules(),
-            labels::rules(),
-        ]
-        .concat(),
-    )
+    Gate::new(vec![
+        hosts::rules(),
+        urls::rules(),
+        keys::rules(),
+        people::rules(),
+        secrets::rules(),
+        devices::rules(),
+        places::rules(),
+        labels::rules(),
+    ])
 });
 
 /// Every placeholder the scrubber writes: the rules', and the vocabulary net's `<word>`.

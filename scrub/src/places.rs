@@ -68,6 +68,22 @@ static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that follow a number of five digits in logs without being a town.
 const NOT_TOWNS: &[&str] = &[
+    "Stopped",
+    "Started",
+    "Failed",
+    "Success",
+    "Warning",
+    "Info",
+    "Debug",
+    "Running",
+    "Finished",
+    "Completed",
+    "Received",
+    "Sent",
+    "Dropped",
+    "Total",
+    "Used",
+    "Free",
     "Killed",
     "Segmentation",
     "Error",
