@@ -188,7 +188,7 @@
     var byDay = {};
     doc.days.forEach(function (d) { byDay[d.day] = d; });
     var last = doc.days[doc.days.length - 1].day;
-    var end = Date.parse((doc.generated_at || last).slice(0, 10) + "T00:00:00Z");
+    var end = Date.parse((doc.window.until || last).slice(0, 10) + "T00:00:00Z");
     if (Date.parse(last + "T00:00:00Z") > end) end = Date.parse(last + "T00:00:00Z");
     var start = doc.window.days
       ? end - (doc.window.days - 1) * 86400000
@@ -418,9 +418,10 @@
 
   function asOf(summary, served) {
     var text = summary.generated_at
-      ? "Numbers as of " + when(summary.generated_at) + " (" + summary.repo + " runs)."
-      : "No statistics have been computed yet.";
-    if (served) text += " This page updates itself every " + Math.round(STATS.max_age_seconds / 60) + " minutes.";
+      ? "Complete UTC days up to " + summary.window.until + ", released " + when(summary.generated_at) +
+        " (" + summary.repo + " runs). The numbers change once a day, when the next day is released."
+      : "No statistics have been released yet.";
+    if (served) text += " This page looks for a new release every " + Math.round(STATS.max_age_seconds / 60) + " minutes.";
     $("asof").textContent = text;
     $("asof").dataset.generatedAt = summary.generated_at || "";
   }

@@ -138,7 +138,7 @@ impl ScopeQuery {
     fn scope(&self) -> Result<Scope, ApiError> {
         // Only the plain number is a `days` value; `30d` is the dashboard's file name.
         let window = match self.days.as_deref() {
-            None => Window::today(Some(DEFAULT_DAYS)),
+            None => Window::last(Some(DEFAULT_DAYS)),
             Some(d) if d.ends_with('d') => return Err(ApiError::BadWindow),
             Some(d) => Window::named(d).ok_or(ApiError::BadWindow)?,
         };
@@ -324,7 +324,7 @@ async fn manifest(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let meta = state
         .documents
         .meta(Scope {
-            window: Window::today(None),
+            window: Window::last(None),
             repo: Repo::Production,
         })
         .await?;

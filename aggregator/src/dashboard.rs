@@ -26,7 +26,7 @@ pub fn scopes() -> Vec<Scope> {
         .into_iter()
         .flat_map(|repo| {
             WINDOWS.map(|days| Scope {
-                window: Window::today(days),
+                window: Window::last(days),
                 repo,
             })
         })
@@ -54,7 +54,7 @@ pub fn manifest_js(meta: &Meta, max_age: Option<u64>) -> String {
     let manifest = json!({
         "k": meta.k,
         "generated_at": meta.generated_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-        "windows": WINDOWS.map(|d| Window::today(d).name()),
+        "windows": WINDOWS.map(|d| Window::last(d).name()),
         "default_window": DEFAULT_WINDOW,
         "repos": Repo::CHOICES.map(Repo::name),
         "default_repo": Repo::Production.name(),

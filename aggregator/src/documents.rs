@@ -25,7 +25,8 @@ use crate::stats::{self, AppGroup, Durations, Of, Repo, Scope, Tally, Window};
 /// The header of every document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
-    /// When the statistics were last materialised (`null` before the first refresh).
+    /// When the public release was cut (`null` before the first): the numbers change
+    /// only when the next one is.
     #[serde(with = "time::serde::rfc3339::option")]
     pub generated_at: Option<OffsetDateTime>,
     pub window: Window,
@@ -352,10 +353,17 @@ impl Documents {
         Ok(Some(value))
     }
 
+    /// The header of a document of `scope`, whose window ends where the public release
+    /// does.
     pub async fn meta(&self, scope: Scope) -> clickhouse::error::Result<Meta> {
+        let release = crate::release::latest(&self.client).await?;
+        let mut window = scope.window;
+        if let Some(r) = release {
+            window.until = r.through;
+        }
         Ok(Meta {
-            generated_at: stats::as_of(&self.client).await?,
-            window: scope.window,
+            generated_at: release.map(|r| r.released_at),
+            window,
             repo: scope.repo,
             k: self.k,
         })

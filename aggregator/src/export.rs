@@ -76,7 +76,7 @@ pub async fn export(documents: &Documents, out: &Path) -> anyhow::Result<ExportR
     }
     let meta = documents
         .meta(Scope {
-            window: Window::today(None),
+            window: Window::last(None),
             repo: Repo::Production,
         })
         .await?;

@@ -6,6 +6,8 @@
 //! - [`materialize`]: the refresh, which turns each day's raw events into its
 //!   statistics (migrations 0002 and 0004) and freezes days that are complete.
 //! - [`patterns`]: the normalisation of error texts to patterns, in SQL and in Rust.
+//! - [`release`]: the public release, once per complete UTC day: the days, and their
+//!   generations, that everything public reads.
 //! - `stats`: reading the materialised statistics over a scope (window and repository).
 //! - `counts`: run counts and groups, the unit of every document.
 //! - `anonymity`: the rule of k installations, and folding small groups into `other`.
@@ -35,6 +37,7 @@ mod export;
 pub mod materialize;
 mod metric_names;
 pub mod patterns;
+pub mod release;
 mod settings;
 mod state;
 mod stats;
@@ -156,6 +159,9 @@ async fn refresh_forever(
                     .set(started.elapsed().as_secs_f64());
                 metrics::gauge!(crate::metric_names::LAST_REFRESH_TIMESTAMP_SECONDS)
                     .set(now as f64);
+                if let Some(through) = report.released_through {
+                    tracing::info!(%through, "statistics released");
+                }
                 tracing::debug!(?report, "statistics refreshed");
             }
             Err(e) => {

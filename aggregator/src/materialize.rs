@@ -139,6 +139,8 @@ fn runs_sql(events: &str) -> String {
 pub struct Refresh {
     pub stuck_after: Duration,
     pub freeze_after: Duration,
+    /// How long after a day has ended it is released (crate::release).
+    pub release_delay: Duration,
     /// The raw events: `events`, or on a cluster `events_all`.
     pub events: &'static str,
 }
@@ -147,11 +149,13 @@ pub struct Refresh {
 pub struct RefreshReport {
     pub days_computed: usize,
     pub days_frozen: usize,
+    /// The last day of the release this refresh cut, if it cut one.
+    pub released_through: Option<Date>,
 }
 
 impl Refresh {
     /// Recompute every day that has raw events and is not frozen yet, and every day an
-    /// import has added raw events to since.
+    /// import has added raw events to since; then cut the release that is due, if any.
     pub async fn run(
         &self,
         client: &Client,
@@ -184,8 +188,9 @@ impl Refresh {
             report.days_frozen += usize::from(frozen);
         }
         if !days.is_empty() {
-            // Earlier generations of these days are no longer read; remove them, in one
-            // statement per table (every day of a cycle has the same generation). The
+            // Earlier generations of these days are no longer read, except those the
+            // public release pinned (crate::release); remove them, in one statement per
+            // table (every day of a cycle has the same generation). The
             // delete is asynchronous: readers never see old generations anyway, and
             // waiting for the mutation would cost seconds per cycle. Only generations
             // older than this one go, so a concurrent refresh's newer one is safe.
@@ -194,7 +199,8 @@ impl Refresh {
             for table in ["stats_groups", "stats_durations"] {
                 client
                     .query(&format!(
-                        "DELETE FROM {table} WHERE day IN ? AND generation < {generation}"
+                        "DELETE FROM {table} WHERE day IN ? AND generation < {generation}
+                           AND (day, generation) NOT IN (SELECT day, generation FROM stats_releases)"
                     ))
                     .bind(&days)
                     .with_setting("lightweight_deletes_sync", "0")
@@ -220,6 +226,9 @@ impl Refresh {
                 .execute()
                 .await?;
         }
+        // Only after the days have been computed at `now`: the release pins each day as
+        // it stands once its runs have had the delay to finish.
+        report.released_through = crate::release::cut_due(client, now, self.release_delay).await?;
         Ok(report)
     }
 
@@ -312,5 +321,6 @@ fn generation_at(now: OffsetDateTime) -> u64 {
 /// `Date` counts Julian days; ClickHouse's `Date` counts days since 1970-01-01.
 const UNIX_EPOCH_JULIAN: i32 = 2_440_588;
 
-/// The filter that selects the current generation of each day in a window.
+/// The filter that selects the current generation of each day: what the internal views
+/// read (the public ones read crate::release::RELEASED).
 pub const CURRENT: &str = "(day, generation) IN (SELECT day, generation FROM stats_days FINAL)";

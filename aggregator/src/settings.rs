@@ -73,6 +73,11 @@ pub struct AggregatorSettings {
     /// them any more (a queue backlog is at most `nats.max_age`, and a run a day long).
     #[serde(with = "humantime_serde")]
     pub freeze_after: Duration,
+    /// How long after a UTC day has ended it is released to the public (crate::release):
+    /// longer than `stuck_after`, so that the day's runs have finished or count as
+    /// unfinished when it is.
+    #[serde(with = "humantime_serde")]
+    pub release_delay: Duration,
     /// No published number comes from fewer runs than this (k-anonymity).
     pub k_min: u64,
     /// How often `aggregator serve` recomputes the days that are not frozen.
@@ -105,6 +110,7 @@ impl Default for AggregatorSettings {
             trusted_proxies: Vec::new(),
             stuck_after: Duration::from_secs(2 * 3600),
             freeze_after: Duration::from_secs(8 * 24 * 3600),
+            release_delay: Duration::from_secs(3 * 3600),
             k_min: 5,
             refresh_interval: Duration::from_secs(60),
             rate_min_runs: 10,
@@ -121,6 +127,7 @@ impl AggregatorSettings {
         crate::materialize::Refresh {
             stuck_after: self.stuck_after,
             freeze_after: self.freeze_after,
+            release_delay: self.release_delay,
             events: schemas::names::EVENTS_TABLE,
         }
     }

@@ -1,7 +1,8 @@
 //! Reading the materialised statistics (migrations 0002 and 0004) back out of ClickHouse.
 //!
-//! Every query here reads only the current generation of each day (`CURRENT`), over a
-//! scope: a window of days and a choice of repositories. Nothing here reads the raw
+//! Every query here reads only the days of the public release, each in the generation
+//! it pinned (crate::release::RELEASED), over a scope: a window of days and a choice of
+//! repositories. Nothing here reads the raw
 //! events: the published numbers must stay the same after the raw rows have expired.
 //! Every group comes with its installations (a lower bound: migration 0004), which
 //! crate::anonymity needs to decide what may be published.
@@ -13,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::counts::{Group, RunCounts};
-use crate::materialize::CURRENT;
+use crate::release::RELEASED;
 
-/// The days a document covers: the last `days` days up to `until` (a UTC date, the day of
-/// the request), or every day (`days: None`).
+/// The days a document covers: the last `days` days of the public release, up to the
+/// last day it covers (`until`, a UTC date), or every day (`days: None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
     pub days: Option<u32>,
@@ -34,24 +35,27 @@ fn iso_date<S: serde::Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> 
 pub const WINDOWS: [Option<u32>; 6] = [Some(1), Some(7), Some(30), Some(90), Some(365), None];
 
 impl Window {
-    /// The last `days` days (every day for `None`), today included.
-    pub fn today(days: Option<u32>) -> Window {
+    /// The last `days` days (every day for `None`) of the release. Until the release is
+    /// read (crate::documents::Documents::meta) it is taken to end yesterday, the
+    /// latest day a release can cover.
+    pub fn last(days: Option<u32>) -> Window {
+        let today = OffsetDateTime::now_utc().date();
         Window {
             days,
-            until: OffsetDateTime::now_utc().date(),
+            until: today.previous_day().unwrap_or(today),
         }
     }
 
-    /// The window named as the API and the dashboard name it (`30`, `30d` or `all`),
-    /// ending today; `None` for any other.
+    /// The window named as the API and the dashboard name it (`30`, `30d` or `all`);
+    /// `None` for any other.
     pub fn named(name: &str) -> Option<Window> {
         if name == "all" {
-            return Some(Window::today(None));
+            return Some(Window::last(None));
         }
         let days: u32 = name.strip_suffix('d').unwrap_or(name).parse().ok()?;
         WINDOWS
             .contains(&Some(days))
-            .then(|| Window::today(Some(days)))
+            .then(|| Window::last(Some(days)))
     }
 
     /// A short name for file names and the dashboard: `30d`, `all`.
@@ -150,19 +154,9 @@ const TALLY: &str = "sum(stats_groups.runs) AS runs,
 /// Outcomes that say why a run did not succeed.
 const FAILURES: &str = "outcome IN ('failed', 'aborted')";
 
-/// When the statistics were last materialised: the `generated_at` of every document.
+/// When the public statistics were released: the `generated_at` of every document.
 pub async fn as_of(client: &Client) -> clickhouse::error::Result<Option<OffsetDateTime>> {
-    #[derive(Row, Deserialize)]
-    struct Latest {
-        #[serde(with = "clickhouse::serde::time::datetime64::millis")]
-        at: OffsetDateTime,
-        days: u64,
-    }
-    let latest: Latest = client
-        .query("SELECT max(computed_at) AS at, count() AS days FROM stats_days FINAL")
-        .fetch_one()
-        .await?;
-    Ok((latest.days > 0).then_some(latest.at))
+    Ok(crate::release::latest(client).await?.map(|r| r.released_at))
 }
 
 /// Run counts and installations (at least: see migration 0004) of a set of runs.
@@ -199,7 +193,7 @@ pub async fn counts(
     let query = client
         .query(&format!(
             "SELECT {TALLY} FROM stats_groups
-             WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}"
+             WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}"
         ))
         .bind(nsapp);
     scope.bind(query).fetch_one().await
@@ -278,7 +272,7 @@ pub async fn breakdown(
     let query = client
         .query(&format!(
             "SELECT value, {TALLY} FROM stats_groups
-             WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value != '' AND {} AND {IN_SCOPE}
+             WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND value != '' AND {} AND {IN_SCOPE}
              GROUP BY value ORDER BY value",
             of.outcomes()
         ))
@@ -299,7 +293,7 @@ pub async fn installs_of(
     let query = client
         .query(&format!(
             "SELECT bitmapCardinality(groupBitmapMergeState(installs)) FROM stats_groups
-             WHERE {CURRENT} AND dimension = ? AND nsapp = ? AND value IN ? AND {} AND {IN_SCOPE}",
+             WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND value IN ? AND {} AND {IN_SCOPE}",
             of.outcomes()
         ))
         .bind(of.dimension)
@@ -343,7 +337,7 @@ pub async fn per_app(
     let query = client
         .query(&format!(
             "SELECT nsapp, value, {TALLY} FROM stats_groups
-             WHERE {CURRENT} AND dimension = ? AND nsapp != '' AND value != '' AND {} AND {IN_SCOPE}
+             WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND value != '' AND {} AND {IN_SCOPE}
              GROUP BY nsapp, value ORDER BY nsapp, value",
             of.outcomes()
         ))
@@ -386,7 +380,7 @@ pub async fn daily(
     let query = client
         .query(&format!(
             "SELECT day, {TALLY} FROM stats_groups
-             WHERE {CURRENT} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}
+             WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}
              GROUP BY day ORDER BY day"
         ))
         .bind(nsapp);
@@ -412,7 +406,7 @@ pub async fn last_active(
             "SELECT nsapp, max(day) AS day FROM (
                  SELECT nsapp, day, sum(runs) AS runs, bitmapCardinality(groupBitmapMergeState(installs)) AS installs
                  FROM stats_groups
-                 WHERE {CURRENT} AND dimension = 'all' AND nsapp != '' AND {IN_SCOPE}
+                 WHERE {RELEASED} AND dimension = 'all' AND nsapp != '' AND {IN_SCOPE}
                  GROUP BY nsapp, day
                  HAVING runs >= {k} AND installs >= {k})
              GROUP BY nsapp ORDER BY nsapp"
@@ -454,7 +448,7 @@ pub async fn durations(
             "SELECT nsapp, sum(runs) AS runs, bitmapCardinality(groupBitmapMergeState(installs)) AS installs,
                     quantilesTDigestMerge(0.25, 0.5, 0.75, 0.9)(durations) AS q
              FROM stats_durations
-             WHERE {CURRENT} AND (? = '' OR nsapp = ?) AND {IN_SCOPE}
+             WHERE {RELEASED} AND (? = '' OR nsapp = ?) AND {IN_SCOPE}
              GROUP BY nsapp ORDER BY nsapp"
         ))
         .bind(nsapp)
@@ -484,7 +478,11 @@ pub async fn durations(
 pub async fn days_covered(client: &Client, window: Window) -> clickhouse::error::Result<u32> {
     let days = window.days.unwrap_or(0);
     let n: u64 = client
-        .query("SELECT count() FROM stats_days FINAL WHERE runs > 0 AND (? = 0 OR day > toDate(?) - ?)")
+        .query(
+            "SELECT count() FROM stats_releases FINAL
+             WHERE through = (SELECT max(through) FROM stats_releases)
+               AND runs > 0 AND (? = 0 OR day > toDate(?) - ?)",
+        )
         .bind(days)
         .bind(window.until.to_string())
         .bind(days)
@@ -493,12 +491,12 @@ pub async fn days_covered(client: &Client, window: Window) -> clickhouse::error:
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// Every app the current statistics count, in any window or repository.
+/// Every app the released statistics count, in any window or repository.
 pub async fn known_apps(client: &Client) -> clickhouse::error::Result<HashSet<String>> {
     let apps: Vec<String> = client
         .query(&format!(
             "SELECT DISTINCT nsapp FROM stats_groups
-             WHERE {CURRENT} AND dimension = 'all' AND nsapp != ''"
+             WHERE {RELEASED} AND dimension = 'all' AND nsapp != ''"
         ))
         .fetch_all()
         .await?;

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_events_by_identity",
         sql: include_str!("../sql/0006_events_by_identity.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_stats_releases",
+        sql: include_str!("../sql/0007_stats_releases.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";

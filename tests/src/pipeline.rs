@@ -333,9 +333,32 @@ impl Pipeline {
         assert!(status.success(), "aggregator export failed");
     }
 
-    /// Recompute the statistics now, as the aggregator's periodic refresh does.
+    /// Recompute the statistics now, as the aggregator's periodic refresh does, and
+    /// release them through today, as the release cut once today has ended would: what
+    /// a test of the public numbers needs to see the runs it has just sent.
     pub async fn refresh(&self) -> aggregator::materialize::RefreshReport {
         self.refresh_at(time::OffsetDateTime::now_utc()).await
+    }
+
+    /// Recompute the statistics as the refresh at `now` does, and cut the release that
+    /// is due then, if any, exactly as `aggregator serve` does: the days that have ended
+    /// at least `release_delay` ago.
+    pub async fn refresh_on_schedule(&self, now: time::OffsetDateTime) -> Option<time::Date> {
+        let mut refresh = aggregator::AggregatorSettings::default().refresh();
+        refresh.events = self.consumer.clickhouse.events_table();
+        refresh
+            .run(&self.aggregator.clickhouse.client(), now)
+            .await
+            .expect("the statistics refresh")
+            .released_through
+    }
+
+    /// Release the statistics as they stand through today, without recomputing them.
+    pub async fn release(&self) {
+        let now = time::OffsetDateTime::now_utc();
+        aggregator::release::cut(&self.aggregator.clickhouse.client(), now.date(), now)
+            .await
+            .expect("the release");
     }
 
     /// Runs per value of a statistics `dimension` over all apps, from the current
@@ -350,7 +373,8 @@ impl Pipeline {
         .await
     }
 
-    /// Recompute the statistics as a refresh at `now` would.
+    /// Recompute the statistics as a refresh at `now` would, and release them through
+    /// `now`'s day (replacing a release through the same day), as if it had ended.
     pub async fn refresh_at(
         &self,
         now: time::OffsetDateTime,
@@ -358,10 +382,15 @@ impl Pipeline {
         let mut refresh = aggregator::AggregatorSettings::default().refresh();
         refresh.events = self.consumer.clickhouse.events_table();
         // As the aggregator runs it, with its own login.
-        refresh
-            .run(&self.aggregator.clickhouse.client(), now)
+        let client = self.aggregator.clickhouse.client();
+        let report = refresh
+            .run(&client, now)
             .await
-            .expect("the statistics refresh")
+            .expect("the statistics refresh");
+        aggregator::release::cut(&client, now.date(), now)
+            .await
+            .expect("the release");
+        report
     }
 
     /// Start one more consumer in this process (it shares the durable consumer).

@@ -255,6 +255,7 @@ async fn a_day_frozen_by_an_older_version_is_recomputed_once_from_its_raw_rows()
     ] {
         p.clickhouse.query(sql).execute().await.unwrap();
     }
+    p.release().await;
     // Not read: only today's three runs remain, fewer than k.
     assert_eq!(summary(&p, "all").await["suppressed"], true);
 
