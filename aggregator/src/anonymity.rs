@@ -58,25 +58,46 @@ pub fn small(groups: &[Group], k: u64) -> (Vec<&str>, u64) {
 
 /// Publish `groups`, most runs first; `other_installs` are the installations of the
 /// groups that do not pass on their own, together.
+///
+/// What a table hides must not be computable from what it shows: a reader who knows
+/// the table's total (the scope's runs, an app's, its failures) subtracts the published
+/// groups and gets the hidden ones together. So what is hidden is either nothing or
+/// `other`, which passes the k rule and holds at least two groups: when the small groups
+/// together do not pass, the smallest published group joins them (complementary
+/// suppression). It passes alone, so `other` passes with it. Only when nothing was
+/// published to begin with is the table left empty, and then its total (which passes,
+/// or is not published either) is what the reader learns.
+///
+/// The group without a value (`""`: runs the dimension says nothing about) is never
+/// listed; it is hidden with the small groups when it does not pass, and otherwise left
+/// out, since the reader can compute it only as a number of at least k runs.
 pub fn publish(groups: Vec<Group>, k: u64, other_installs: u64) -> Published {
     let (mut kept, small): (Vec<Group>, Vec<Group>) = groups.into_iter().partition(|g| g.passes(k));
+    kept.retain(|g| !g.value.is_empty());
     let mut other = RunCounts::default();
     for g in &small {
         other.add(&g.counts);
     }
-    let (other, suppressed_groups) = if small.is_empty() {
-        (None, 0)
-    } else if passes(other.runs, other_installs, k) {
-        (Some(other), 0)
-    } else {
-        (None, small.len())
-    };
+    let mut hidden = small.len();
+    let passes_as_is = passes(other.runs, other_installs, k);
     kept.sort_by(|a, b| {
         b.counts
             .runs
             .cmp(&a.counts.runs)
             .then(a.value.cmp(&b.value))
     });
+    let (other, suppressed_groups) = if small.is_empty() {
+        (None, 0)
+    } else if passes_as_is {
+        (Some(other), 0)
+    } else if let Some(smallest) = kept.pop() {
+        other.add(&smallest.counts);
+        hidden += 1;
+        debug_assert!(hidden >= 2 && other.runs >= k);
+        (Some(other), 0)
+    } else {
+        (None, hidden)
+    };
     Published {
         groups: kept,
         other,
@@ -113,46 +134,99 @@ mod tests {
     }
 
     #[test]
-    fn and_are_left_out_and_counted_when_it_does_not() {
-        let p = publish(vec![group("a", 10, 10), group("b", 4, 4)], 5, 4);
+    fn when_they_do_not_the_smallest_published_group_joins_them() {
+        // Alone, `c` would be the table's total minus `a` and `b`: four runs.
+        let p = publish(
+            vec![group("a", 10, 10), group("b", 6, 6), group("c", 4, 4)],
+            5,
+            4,
+        );
         assert_eq!(p.groups, [group("a", 10, 10)]);
-        assert_eq!(p.other, None);
-        assert_eq!(p.suppressed_groups, 1);
+        assert_eq!(p.other.map(|o| o.runs), Some(10));
+        assert_eq!(p.suppressed_groups, 0);
     }
 
     #[test]
-    fn one_installation_retrying_is_not_a_group() {
-        // Six runs, one installation: not published, nor is an `other` made of it.
+    fn one_installation_retrying_is_not_a_group_nor_can_it_be_subtracted() {
+        // Six runs, one installation: not published, and `a` goes with it, since the
+        // total minus `a` would be those six runs.
         let p = publish(vec![group("a", 10, 10), group("solo", 6, 1)], 5, 1);
-        assert_eq!(p.groups, [group("a", 10, 10)]);
-        assert_eq!(p.other, None);
-        assert_eq!(p.suppressed_groups, 1);
+        assert_eq!(p.groups, []);
+        assert_eq!(p.other.map(|o| o.runs), Some(16));
         assert_eq!(small(&[group("solo", 6, 1)], 5), (vec!["solo"], 6));
     }
 
     #[test]
-    fn no_published_number_comes_from_fewer_than_k_runs_or_installations() {
-        for k in 1..8 {
-            let groups: Vec<Group> = (0..12)
-                .map(|i| group(&i.to_string(), i, (i * 7) % 11))
-                .collect();
-            let (values, runs) = small(&groups, k);
-            assert_eq!(
-                runs,
-                groups
+    fn a_table_with_nothing_to_publish_is_left_empty_and_says_so() {
+        let p = publish(vec![group("a", 3, 3), group("b", 1, 1)], 5, 4);
+        assert_eq!(p.groups, []);
+        assert_eq!(p.other, None);
+        assert_eq!(p.suppressed_groups, 2);
+    }
+
+    #[test]
+    fn the_runs_without_a_value_are_never_listed() {
+        // Passing: left out, so the total minus the table is at least k runs.
+        let p = publish(vec![group("", 50, 50), group("a", 10, 10)], 5, 0);
+        assert_eq!(p.groups, [group("a", 10, 10)]);
+        assert_eq!(p.other, None);
+        // Small: hidden like any small group.
+        let p = publish(
+            vec![group("", 2, 2), group("a", 10, 10), group("b", 8, 8)],
+            5,
+            2,
+        );
+        assert_eq!(p.groups, [group("a", 10, 10)]);
+        assert_eq!(p.other.map(|o| o.runs), Some(10));
+    }
+
+    /// Whatever the groups, what the table does not show of its total is nothing, a
+    /// passing group without a value, or `other`: at least k runs in at least two groups.
+    #[test]
+    fn nothing_below_k_can_be_read_from_a_table_and_its_total() {
+        for k in 2..8 {
+            for seed in 0..200u64 {
+                let n = 1 + seed % 9;
+                let groups: Vec<Group> = (0..n)
+                    .map(|i| {
+                        let runs = (seed * 31 + i * 17) % 13;
+                        let installs = runs.min((seed + i * 7) % 11);
+                        let value = if i == 0 && seed % 3 == 0 {
+                            String::new()
+                        } else {
+                            i.to_string()
+                        };
+                        group(&value, runs, installs)
+                    })
+                    .filter(|g| g.counts.runs > 0)
+                    .collect();
+                let total: u64 = groups.iter().map(|g| g.counts.runs).sum();
+                let (values, runs) = small(&groups, k);
+                // The installations of the small groups together, at most their sum.
+                let other_installs: u64 = groups
                     .iter()
                     .filter(|g| values.contains(&g.value.as_str()))
-                    .map(|g| g.counts.runs)
+                    .map(|g| g.installs)
                     .sum::<u64>()
-            );
-            for other_installs in [0, k - 1, k] {
+                    .min(runs);
                 let p = publish(groups.clone(), k, other_installs);
-                assert!(
-                    p.groups
-                        .iter()
-                        .all(|g| g.counts.runs >= k && g.installs >= k)
-                );
-                assert!(p.other.is_none_or(|o| o.runs >= k && other_installs >= k));
+                assert!(p.groups.iter().all(|g| g.passes(k) && !g.value.is_empty()));
+                let listed: u64 = p.groups.iter().map(|g| g.counts.runs).sum();
+                let blank = groups
+                    .iter()
+                    .find(|g| g.value.is_empty() && g.passes(k))
+                    .map_or(0, |g| g.counts.runs);
+                let unseen = total - listed - blank;
+                match p.other {
+                    Some(o) => {
+                        assert_eq!(o.runs, unseen);
+                        assert!(o.runs >= k);
+                        let inside = groups.len() - p.groups.len() - usize::from(blank > 0);
+                        assert!(inside >= 2, "{groups:?} -> {p:?}");
+                    }
+                    // Nothing hidden, or nothing shown at all.
+                    None => assert!(unseen == 0 || p.groups.is_empty(), "{groups:?} -> {p:?}"),
+                }
             }
         }
     }

@@ -290,6 +290,13 @@ pub const HARDWARE: &[&str] = &[
 /// The per-app breakdowns of `/v1/stats/apps/{nsapp}` (exit codes have their own list).
 const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern"];
 
+/// Whether a dimension says something only about failed and aborted runs: its tables
+/// count those runs only, in the app's document as in the error analysis, so that both
+/// hide the same groups.
+fn failures_only(dimension: &str) -> bool {
+    matches!(dimension, "error_category" | "exit_code" | "pattern")
+}
+
 /// The most error patterns the errors document lists.
 const PATTERNS: usize = 50;
 
@@ -320,6 +327,7 @@ pub struct Documents {
     k: u64,
     rate_min_runs: u64,
     rate_min_runs_per_day: f64,
+    quantile_min_runs: u64,
 }
 
 impl Documents {
@@ -329,6 +337,7 @@ impl Documents {
             k: settings.k_min,
             rate_min_runs: settings.rate_min_runs,
             rate_min_runs_per_day: settings.rate_min_runs_per_day,
+            quantile_min_runs: settings.quantile_min_runs,
         }
     }
 
@@ -386,7 +395,10 @@ impl Documents {
         Ok(anonymity::publish(groups, self.k, other_installs))
     }
 
-    /// The days of the scope that pass the k rule, and how many did not.
+    /// The days of the scope that pass the k rule, and how many did not. The days left
+    /// out are, together, the window's total minus the days shown: so they are either
+    /// none or at least k runs from k installations, and when they are not, the day
+    /// shown with the fewest runs is left out too (it passes, so they then do).
     async fn days(
         &self,
         scope: Scope,
@@ -394,9 +406,29 @@ impl Documents {
     ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
         let all = stats::daily(&self.client, scope, nsapp).await?;
         let total = all.len();
-        let days: Vec<Day> = all
+        let (mut shown, hidden): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|(_, t)| self.passes(t));
+        if !hidden.is_empty() {
+            let runs: u64 = hidden.iter().map(|(_, t)| t.runs).sum();
+            let installs = if runs >= self.k {
+                let days: Vec<time::Date> = hidden.iter().map(|(d, _)| *d).collect();
+                stats::installs_on(&self.client, scope, nsapp, &days).await?
+            } else {
+                0
+            };
+            if !anonymity::passes(runs, installs, self.k) {
+                let smallest = shown
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, (day, t))| (t.runs, std::cmp::Reverse(*day)))
+                    .map(|(i, _)| i);
+                if let Some(i) = smallest {
+                    shown.remove(i);
+                }
+            }
+        }
+        let days: Vec<Day> = shown
             .into_iter()
-            .filter(|(_, t)| self.passes(t))
             .map(|(day, t)| Day {
                 day: day.to_string(),
                 counts: t.counts(),
@@ -416,8 +448,16 @@ impl Documents {
         .max(1))
     }
 
+    /// Quantiles of a few runs are those runs' own values: published only from
+    /// `quantile_min_runs` (and k installations), and rounded.
     fn publish_durations(&self, d: Durations) -> Option<Durations> {
-        anonymity::passes(d.runs, d.installs, self.k).then_some(d)
+        (d.runs >= self.quantile_min_runs.max(self.k) && d.installs >= self.k).then(|| Durations {
+            p25_seconds: round_duration(d.p25_seconds),
+            p50_seconds: round_duration(d.p50_seconds),
+            p75_seconds: round_duration(d.p75_seconds),
+            p90_seconds: round_duration(d.p90_seconds),
+            ..d
+        })
     }
 
     pub async fn summary(&self, meta: Meta) -> clickhouse::error::Result<Summary> {
@@ -525,7 +565,7 @@ impl Documents {
             let of = Of {
                 dimension,
                 nsapp,
-                failures: false,
+                failures: failures_only(dimension),
             };
             breakdowns.insert(*dimension, self.published(of, scope).await?);
         }
@@ -592,6 +632,32 @@ impl Documents {
         Ok(Hardware { meta, dimensions })
     }
 
+    /// Every app's table of a per-app dimension, published exactly as the app's own
+    /// document publishes it: anything else listed here (a group its document folds into
+    /// `other`) would let a reader subtract it from that `other`.
+    async fn published_per_app(
+        &self,
+        dimension: &str,
+        scope: Scope,
+    ) -> clickhouse::error::Result<BTreeMap<String, Published>> {
+        let failures = failures_only(dimension);
+        let small =
+            stats::small_installs_per_app(&self.client, dimension, failures, scope, self.k).await?;
+        let mut groups: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+        for AppGroup { nsapp, group } in
+            stats::per_app(&self.client, dimension, failures, scope).await?
+        {
+            groups.entry(nsapp).or_default().push(group);
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(nsapp, groups)| {
+                let installs = small.get(&nsapp).copied().unwrap_or(0);
+                (nsapp, anonymity::publish(groups, self.k, installs))
+            })
+            .collect())
+    }
+
     /// The published (app, value) groups of a per-app dimension, by value, most runs first.
     async fn apps_by_value(
         &self,
@@ -599,12 +665,10 @@ impl Documents {
         scope: Scope,
     ) -> clickhouse::error::Result<BTreeMap<String, Vec<AppRuns>>> {
         let mut by: BTreeMap<String, Vec<AppRuns>> = BTreeMap::new();
-        for AppGroup { nsapp, group } in
-            stats::per_app(&self.client, dimension, true, scope).await?
-        {
-            if group.passes(self.k) {
+        for (nsapp, published) in self.published_per_app(dimension, scope).await? {
+            for group in published.groups {
                 by.entry(group.value).or_default().push(AppRuns {
-                    nsapp,
+                    nsapp: nsapp.clone(),
                     runs: group.counts.runs,
                 });
             }
@@ -622,22 +686,16 @@ impl Documents {
         dimension: &str,
         scope: Scope,
     ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
-        let mut top: BTreeMap<String, (String, u64)> = BTreeMap::new();
-        for AppGroup { nsapp, group } in
-            stats::per_app(&self.client, dimension, true, scope).await?
-        {
-            if !group.passes(self.k) {
-                continue;
-            }
-            let runs = group.counts.runs;
-            let better = top.get(&nsapp).is_none_or(|(value, best)| {
-                runs > *best || (runs == *best && group.value < *value)
-            });
-            if better {
-                top.insert(nsapp, (group.value, runs));
-            }
-        }
-        Ok(top)
+        Ok(self
+            .published_per_app(dimension, scope)
+            .await?
+            .into_iter()
+            .filter_map(|(nsapp, published)| {
+                // Most runs first, then by value.
+                let top = published.groups.into_iter().next()?;
+                Some((nsapp, (top.value, top.counts.runs)))
+            })
+            .collect())
     }
 
     pub async fn errors(&self, meta: Meta) -> clickhouse::error::Result<Errors> {
@@ -672,7 +730,14 @@ impl Documents {
 
         let mut category_apps = self.apps_by_value("error_category", scope).await?;
         let categories = self
-            .published(Of::all("error_category"), scope)
+            .published(
+                Of {
+                    dimension: "error_category",
+                    nsapp: "",
+                    failures: true,
+                },
+                scope,
+            )
             .await?
             .map(|g| {
                 let mut top_apps = category_apps.remove(&g.value).unwrap_or_default();
@@ -686,7 +751,16 @@ impl Documents {
             });
 
         let mut pattern_apps = self.apps_by_value("pattern", scope).await?;
-        let mut patterns = self.published(Of::all("pattern"), scope).await?;
+        let mut patterns = self
+            .published(
+                Of {
+                    dimension: "pattern",
+                    nsapp: "",
+                    failures: true,
+                },
+                scope,
+            )
+            .await?;
         // Past the fiftieth, patterns are counted in `other`: they are as safe to list,
         // but a list that long is no longer read.
         if patterns.groups.len() > PATTERNS {
@@ -783,6 +857,18 @@ fn exit_code(g: Group, failures: u64) -> ExitCode {
     }
 }
 
+/// A duration to two significant digits, and to 5 s at least: a quantile says how long
+/// installs take, not how long one took.
+fn round_duration(seconds: u32) -> u32 {
+    let digits = seconds.checked_ilog10().unwrap_or(0) + 1;
+    let step = if digits <= 2 {
+        5
+    } else {
+        10u32.pow(digits - 2)
+    };
+    seconds.saturating_add(step / 2) / step * step
+}
+
 /// Runs per day, to two places.
 fn per_day(runs: u64, days: u32) -> f64 {
     (runs as f64 / f64::from(days.max(1)) * 100.0).round() / 100.0
@@ -791,6 +877,23 @@ fn per_day(runs: u64, days: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_published_to_two_digits_and_5_s_at_least() {
+        let cases = [
+            (0, 0),
+            (2, 0),
+            (3, 5),
+            (47, 45),
+            (98, 100),
+            (123, 120),
+            (1234, 1200),
+            (98_765, 99_000),
+        ];
+        for (seconds, published) in cases {
+            assert_eq!(round_duration(seconds), published, "{seconds}");
+        }
+    }
 
     #[test]
     fn ratios_and_rates_are_rounded_and_never_divide_by_zero() {

@@ -83,6 +83,9 @@ pub struct AggregatorSettings {
     /// How often `aggregator serve` recomputes the days that are not frozen.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
+    /// The fewest successful runs with a duration an app needs for its install durations
+    /// (quantiles) to be published: fewer, and a quantile is one run's own value.
+    pub quantile_min_runs: u64,
     /// The fewest finished runs an app needs to be ranked by failure rate, in any window.
     pub rate_min_runs: u64,
     /// ... and per day of the window, so that the bar rises with the window.
@@ -113,6 +116,7 @@ impl Default for AggregatorSettings {
             release_delay: Duration::from_secs(3 * 3600),
             k_min: 5,
             refresh_interval: Duration::from_secs(60),
+            quantile_min_runs: 20,
             rate_min_runs: 10,
             rate_min_runs_per_day: 1.0,
             admin_token: Default::default(),

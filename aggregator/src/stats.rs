@@ -7,7 +7,7 @@
 //! Every group comes with its installations (a lower bound: migration 0004), which
 //! crate::anonymity needs to decide what may be published.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -263,7 +263,7 @@ impl<'a> Of<'a> {
 }
 
 /// Run counts per value of one dimension over the scope, ordered by value. Runs without
-/// a value for the dimension are left out.
+/// a value for the dimension are the group `""` (crate::anonymity never lists it).
 pub async fn breakdown(
     client: &Client,
     of: Of<'_>,
@@ -272,7 +272,7 @@ pub async fn breakdown(
     let query = client
         .query(&format!(
             "SELECT value, {TALLY} FROM stats_groups
-             WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND value != '' AND {} AND {IN_SCOPE}
+             WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND {} AND {IN_SCOPE}
              GROUP BY value ORDER BY value",
             of.outcomes()
         ))
@@ -310,7 +310,8 @@ pub struct AppGroup {
 }
 
 /// Every app's groups of a per-app dimension (materialize::PER_APP) at once, ordered by
-/// app and value: what the error analysis pivots by category, exit code and pattern.
+/// app and value (`""` included): what the error analysis pivots by category, exit code
+/// and pattern.
 pub async fn per_app(
     client: &Client,
     dimension: &str,
@@ -337,7 +338,7 @@ pub async fn per_app(
     let query = client
         .query(&format!(
             "SELECT nsapp, value, {TALLY} FROM stats_groups
-             WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND value != '' AND {} AND {IN_SCOPE}
+             WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND {} AND {IN_SCOPE}
              GROUP BY nsapp, value ORDER BY nsapp, value",
             of.outcomes()
         ))
@@ -357,6 +358,57 @@ pub async fn per_app(
             }
         })
         .collect())
+}
+
+/// For every app, the installations of its groups of a per-app dimension that do not
+/// pass the k rule on their own, together: what crate::anonymity::publish needs to
+/// decide each app's table the way the app's own document does.
+pub async fn small_installs_per_app(
+    client: &Client,
+    dimension: &str,
+    failures: bool,
+    scope: Scope,
+    k: u64,
+) -> clickhouse::error::Result<HashMap<String, u64>> {
+    let of = Of {
+        dimension,
+        nsapp: "",
+        failures,
+    };
+    let query = client
+        .query(&format!(
+            "SELECT nsapp, bitmapCardinality(groupBitmapMergeState(b)) FROM (
+                 SELECT nsapp, value, sum(stats_groups.runs) AS r,
+                        groupBitmapMergeState(stats_groups.installs) AS b
+                 FROM stats_groups
+                 WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND {} AND {IN_SCOPE}
+                 GROUP BY nsapp, value
+                 HAVING r < {k} OR bitmapCardinality(b) < {k})
+             GROUP BY nsapp",
+            of.outcomes()
+        ))
+        .bind(dimension);
+    let rows: Vec<(String, u64)> = scope.bind(query).fetch_all().await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The installations of some days of the scope together (at least), for all apps
+/// (`nsapp` empty) or one.
+pub async fn installs_on(
+    client: &Client,
+    scope: Scope,
+    nsapp: &str,
+    days: &[Date],
+) -> clickhouse::error::Result<u64> {
+    let days: Vec<String> = days.iter().map(Date::to_string).collect();
+    let query = client
+        .query(&format!(
+            "SELECT bitmapCardinality(groupBitmapMergeState(installs)) FROM stats_groups
+             WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND toString(day) IN ? AND {IN_SCOPE}"
+        ))
+        .bind(nsapp)
+        .bind(days);
+    scope.bind(query).fetch_one().await
 }
 
 /// Run counts per day over the scope, oldest first, for all apps (`nsapp` empty) or one.
