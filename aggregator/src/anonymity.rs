@@ -46,6 +46,46 @@ impl<T> Published<T> {
     }
 }
 
+/// Tables of the same breakdown published apart (one per repository) added up: a group
+/// holds what the parts list of it, and `other` what they hide. So the sum tells
+/// nothing the parts do not: a group hidden in one part and listed in another counts,
+/// in the sum, only with what the part that lists it shows.
+pub fn merge(parts: Vec<Published>) -> Published {
+    let mut groups: std::collections::BTreeMap<String, Group> = std::collections::BTreeMap::new();
+    let mut other: Option<RunCounts> = None;
+    let mut suppressed_groups = 0;
+    for part in parts {
+        for g in part.groups {
+            match groups.get_mut(&g.value) {
+                Some(sum) => {
+                    sum.counts.add(&g.counts);
+                    // Still a lower bound of the installations behind the sum.
+                    sum.installs = sum.installs.max(g.installs);
+                }
+                None => {
+                    groups.insert(g.value.clone(), g);
+                }
+            }
+        }
+        if let Some(o) = part.other {
+            other.get_or_insert_with(RunCounts::default).add(&o);
+        }
+        suppressed_groups += part.suppressed_groups;
+    }
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    groups.sort_by(|a, b| {
+        b.counts
+            .runs
+            .cmp(&a.counts.runs)
+            .then(a.value.cmp(&b.value))
+    });
+    Published {
+        groups,
+        other,
+        suppressed_groups,
+    }
+}
+
 /// The values of the groups that do not pass on their own, and their runs together:
 /// what the caller needs to count the installations of `other`.
 pub fn small(groups: &[Group], k: u64) -> (Vec<&str>, u64) {
@@ -154,6 +194,31 @@ mod tests {
         assert_eq!(p.groups, []);
         assert_eq!(p.other.map(|o| o.runs), Some(16));
         assert_eq!(small(&[group("solo", 6, 1)], 5), (vec!["solo"], 6));
+    }
+
+    #[test]
+    fn tables_added_up_show_only_what_their_parts_show() {
+        let production = publish(
+            vec![group("a", 10, 10), group("b", 9, 9), group("c", 3, 3)],
+            5,
+            3,
+        );
+        let external = publish(
+            vec![group("a", 2, 2), group("c", 6, 6), group("d", 7, 7)],
+            5,
+            2,
+        );
+        // production lists a and hides b and c; external lists d and hides a and c.
+        let sum = merge(vec![production.clone(), external.clone()]);
+        assert_eq!(
+            sum.groups
+                .iter()
+                .map(|g| (g.value.as_str(), g.counts.runs))
+                .collect::<Vec<_>>(),
+            [("a", 10), ("d", 7)]
+        );
+        assert_eq!(sum.other.map(|o| o.runs), Some(12 + 8));
+        assert_eq!(production.other.map(|o| o.runs), Some(12));
     }
 
     #[test]

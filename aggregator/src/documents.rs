@@ -382,8 +382,44 @@ impl Documents {
         anonymity::passes(tally.runs, tally.installs, self.k)
     }
 
-    /// A breakdown, k-anonymised.
+    /// A breakdown, k-anonymised: per repository, and for `all` the sum of those.
     async fn published(&self, of: Of<'_>, scope: Scope) -> clickhouse::error::Result<Published> {
+        let mut parts = Vec::new();
+        for part in scope.parts() {
+            parts.push(self.published_one(of, part).await?);
+        }
+        Ok(match parts.len() {
+            1 => parts.remove(0),
+            _ => anonymity::merge(parts),
+        })
+    }
+
+    /// The run counts of the scope (all apps, or one) as published: per repository when
+    /// they pass, and for `all` the sum of the repositories' that do; `None` when none
+    /// does.
+    async fn total(
+        &self,
+        scope: Scope,
+        nsapp: &str,
+    ) -> clickhouse::error::Result<Option<RunCounts>> {
+        let mut total: Option<RunCounts> = None;
+        for part in scope.parts() {
+            let tally = stats::counts(&self.client, part, nsapp).await?;
+            if self.passes(&tally) {
+                total
+                    .get_or_insert_with(RunCounts::default)
+                    .add(&tally.counts());
+            }
+        }
+        Ok(total)
+    }
+
+    /// A breakdown of one repository, k-anonymised.
+    async fn published_one(
+        &self,
+        of: Of<'_>,
+        scope: Scope,
+    ) -> clickhouse::error::Result<Published> {
         let groups = stats::breakdown(&self.client, of, scope).await?;
         let (small, runs) = anonymity::small(&groups, self.k);
         // Only when `other` has k runs can its installations decide.
@@ -400,6 +436,45 @@ impl Documents {
     /// none or at least k runs from k installations, and when they are not, the day
     /// shown with the fewest runs is left out too (it passes, so they then do).
     async fn days(
+        &self,
+        scope: Scope,
+        nsapp: &str,
+    ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
+        let parts = scope.parts();
+        if parts.len() == 1 {
+            return self.days_one(scope, nsapp).await;
+        }
+        // `all`: each day as the repositories publish it, added up.
+        let mut by_day: BTreeMap<String, Option<RunCounts>> = BTreeMap::new();
+        for part in parts {
+            let (shown, _) = self.days_one(part, nsapp).await?;
+            for d in shown {
+                by_day
+                    .entry(d.day)
+                    .or_insert(None)
+                    .get_or_insert_with(RunCounts::default)
+                    .add(&d.counts);
+            }
+            for (day, _) in stats::daily(&self.client, part, nsapp).await? {
+                by_day.entry(day.to_string()).or_insert(None);
+            }
+        }
+        let total = by_day.len();
+        let days: Vec<Day> = by_day
+            .into_iter()
+            .filter_map(|(day, counts)| {
+                Some(Day {
+                    day,
+                    counts: counts?,
+                })
+            })
+            .collect();
+        let suppressed = total - days.len();
+        Ok((days, suppressed))
+    }
+
+    /// [`Self::days`] of one repository.
+    async fn days_one(
         &self,
         scope: Scope,
         nsapp: &str,
@@ -461,14 +536,12 @@ impl Documents {
     }
 
     pub async fn summary(&self, meta: Meta) -> clickhouse::error::Result<Summary> {
-        let tally = stats::counts(&self.client, meta.scope(), "").await?;
-        let shown = self.passes(&tally);
-        let counts = tally.counts();
+        let counts = self.total(meta.scope(), "").await?;
         Ok(Summary {
             meta,
-            suppressed: !shown,
-            success_rate: if shown { counts.success_rate() } else { None },
-            counts: shown.then_some(counts),
+            suppressed: counts.is_none(),
+            success_rate: counts.and_then(|c| c.success_rate()),
+            counts,
         })
     }
 
@@ -555,11 +628,9 @@ impl Documents {
     /// that its absence says no more than that.
     pub async fn app(&self, meta: Meta, nsapp: &str) -> clickhouse::error::Result<Option<App>> {
         let scope = meta.scope();
-        let tally = stats::counts(&self.client, scope, nsapp).await?;
-        if !self.passes(&tally) {
+        let Some(counts) = self.total(scope, nsapp).await? else {
             return Ok(None);
-        }
-        let counts = tally.counts();
+        };
         let mut breakdowns = BTreeMap::new();
         for dimension in PER_APP {
             let of = Of {
@@ -641,19 +712,33 @@ impl Documents {
         scope: Scope,
     ) -> clickhouse::error::Result<BTreeMap<String, Published>> {
         let failures = failures_only(dimension);
-        let small =
-            stats::small_installs_per_app(&self.client, dimension, failures, scope, self.k).await?;
-        let mut groups: BTreeMap<String, Vec<Group>> = BTreeMap::new();
-        for AppGroup { nsapp, group } in
-            stats::per_app(&self.client, dimension, failures, scope).await?
-        {
-            groups.entry(nsapp).or_default().push(group);
-        }
-        Ok(groups
-            .into_iter()
-            .map(|(nsapp, groups)| {
+        let mut parts: BTreeMap<String, Vec<Published>> = BTreeMap::new();
+        for part in scope.parts() {
+            let small =
+                stats::small_installs_per_app(&self.client, dimension, failures, part, self.k)
+                    .await?;
+            let mut groups: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+            for AppGroup { nsapp, group } in
+                stats::per_app(&self.client, dimension, failures, part).await?
+            {
+                groups.entry(nsapp).or_default().push(group);
+            }
+            for (nsapp, groups) in groups {
                 let installs = small.get(&nsapp).copied().unwrap_or(0);
-                (nsapp, anonymity::publish(groups, self.k, installs))
+                parts
+                    .entry(nsapp)
+                    .or_default()
+                    .push(anonymity::publish(groups, self.k, installs));
+            }
+        }
+        Ok(parts
+            .into_iter()
+            .map(|(nsapp, mut parts)| {
+                let published = match parts.len() {
+                    1 => parts.remove(0),
+                    _ => anonymity::merge(parts),
+                };
+                (nsapp, published)
             })
             .collect())
     }
@@ -700,8 +785,7 @@ impl Documents {
 
     pub async fn errors(&self, meta: Meta) -> clickhouse::error::Result<Errors> {
         let scope = meta.scope();
-        let tally = stats::counts(&self.client, scope, "").await?;
-        let totals = self.passes(&tally).then(|| tally.counts());
+        let totals = self.total(scope, "").await?;
         // Shares are of the failed and aborted runs, when those may be told.
         let failures = totals.map_or(0, |c| c.failed + c.aborted);
 

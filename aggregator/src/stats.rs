@@ -118,6 +118,18 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The scopes of one repository each that this one adds up: `all` is the sum of
+    /// what each repository publishes (crate::documents), so that `all` minus two
+    /// repositories gives nothing the third does not publish itself.
+    pub fn parts(self) -> Vec<Scope> {
+        match self.repo {
+            Repo::All => [Repo::Production, Repo::Development, Repo::External]
+                .map(|repo| Scope { repo, ..self })
+                .to_vec(),
+            _ => vec![self],
+        }
+    }
+
     /// A name for caches and file paths: `production/30d`.
     pub fn name(self) -> String {
         format!("{}/{}", self.repo.name(), self.window.name())
