@@ -389,9 +389,9 @@
     var d = doc.duration;
     table("app-duration", d ? [["p25", d.p25_seconds], ["median", d.p50_seconds], ["p75", d.p75_seconds], ["p90", d.p90_seconds]]
       .map(function (q) { return { label: q[0], value: q[1], cells: [q[0], fmt(q[1])] }; }) : [],
-      "Fewer than k successful runs with a duration.");
+      "Too few successful runs with a duration to tell.");
     if (d) {
-      var n = el("p", { class: "note" }, "From " + fmt(d.runs) + " successful runs.");
+      var n = el("p", { class: "note" }, "Of the successful runs, rounded: published only from enough runs that no single run's time can be read back.");
       $("app-duration").after(n);
     }
     table("app-codes", exitCodeRows(doc.exit_codes, false), "No exit code reaches k runs from k installations.");

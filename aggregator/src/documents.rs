@@ -382,12 +382,43 @@ impl Documents {
         anonymity::passes(tally.runs, tally.installs, self.k)
     }
 
+    /// The repositories whose publications a document of `scope` adds up: every one of
+    /// the scope's for a document over all apps; for one app's, those whose apps table
+    /// lists it. An app's runs in a repository that folds it into `other` must not
+    /// reach its document, or the document's numbers taken from that `other` would
+    /// give the rest of it away.
+    async fn parts(&self, scope: Scope, nsapp: &str) -> clickhouse::error::Result<Vec<Scope>> {
+        let mut parts = scope.parts();
+        if !nsapp.is_empty() {
+            let mut listed = Vec::new();
+            for part in parts {
+                let apps = self.published_one(Of::all("app"), part).await?;
+                if apps.groups.iter().any(|g| g.value == nsapp) {
+                    listed.push(part);
+                }
+            }
+            parts = listed;
+        }
+        Ok(parts)
+    }
+
     /// A breakdown, k-anonymised: per repository, and for `all` the sum of those.
     async fn published(&self, of: Of<'_>, scope: Scope) -> clickhouse::error::Result<Published> {
-        let mut parts = Vec::new();
-        for part in scope.parts() {
-            parts.push(self.published_one(of, part).await?);
+        let parts = self.parts(scope, of.nsapp).await?;
+        self.published_in(of, &parts).await
+    }
+
+    /// A breakdown as the repositories `parts` publish it, added up.
+    async fn published_in(
+        &self,
+        of: Of<'_>,
+        parts: &[Scope],
+    ) -> clickhouse::error::Result<Published> {
+        let mut published = Vec::new();
+        for &part in parts {
+            published.push(self.published_one(of, part).await?);
         }
+        let mut parts = published;
         Ok(match parts.len() {
             1 => parts.remove(0),
             _ => anonymity::merge(parts),
@@ -399,11 +430,11 @@ impl Documents {
     /// does.
     async fn total(
         &self,
-        scope: Scope,
+        parts: &[Scope],
         nsapp: &str,
     ) -> clickhouse::error::Result<Option<RunCounts>> {
         let mut total: Option<RunCounts> = None;
-        for part in scope.parts() {
+        for &part in parts {
             let tally = stats::counts(&self.client, part, nsapp).await?;
             if self.passes(&tally) {
                 total
@@ -437,16 +468,15 @@ impl Documents {
     /// shown with the fewest runs is left out too (it passes, so they then do).
     async fn days(
         &self,
-        scope: Scope,
+        parts: &[Scope],
         nsapp: &str,
     ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
-        let parts = scope.parts();
-        if parts.len() == 1 {
-            return self.days_one(scope, nsapp).await;
+        if let [one] = parts {
+            return self.days_one(*one, nsapp).await;
         }
         // `all`: each day as the repositories publish it, added up.
         let mut by_day: BTreeMap<String, Option<RunCounts>> = BTreeMap::new();
-        for part in parts {
+        for &part in parts {
             let (shown, _) = self.days_one(part, nsapp).await?;
             for d in shown {
                 by_day
@@ -536,7 +566,7 @@ impl Documents {
     }
 
     pub async fn summary(&self, meta: Meta) -> clickhouse::error::Result<Summary> {
-        let counts = self.total(meta.scope(), "").await?;
+        let counts = self.total(&meta.scope().parts(), "").await?;
         Ok(Summary {
             meta,
             suppressed: counts.is_none(),
@@ -628,7 +658,8 @@ impl Documents {
     /// that its absence says no more than that.
     pub async fn app(&self, meta: Meta, nsapp: &str) -> clickhouse::error::Result<Option<App>> {
         let scope = meta.scope();
-        let Some(counts) = self.total(scope, nsapp).await? else {
+        let parts = self.parts(scope, nsapp).await?;
+        let Some(counts) = self.total(&parts, nsapp).await? else {
             return Ok(None);
         };
         let mut breakdowns = BTreeMap::new();
@@ -638,7 +669,7 @@ impl Documents {
                 nsapp,
                 failures: failures_only(dimension),
             };
-            breakdowns.insert(*dimension, self.published(of, scope).await?);
+            breakdowns.insert(*dimension, self.published_in(of, &parts).await?);
         }
         let of = Of {
             dimension: "exit_code",
@@ -647,7 +678,7 @@ impl Documents {
         };
         let failures = counts.failed + counts.aborted;
         let exit_codes = self
-            .published(of, scope)
+            .published_in(of, &parts)
             .await?
             .map(|g| exit_code(g, failures));
         let duration = stats::durations(&self.client, scope, nsapp)
@@ -655,7 +686,7 @@ impl Documents {
             .into_iter()
             .next()
             .and_then(|(_, d)| self.publish_durations(d));
-        let (days, suppressed_days) = self.days(scope, nsapp).await?;
+        let (days, suppressed_days) = self.days(&parts, nsapp).await?;
         let runs_per_day = per_day(counts.runs, self.days_in(scope.window).await?);
         Ok(Some(App {
             meta,
@@ -673,7 +704,7 @@ impl Documents {
     }
 
     pub async fn daily(&self, meta: Meta) -> clickhouse::error::Result<Daily> {
-        let (days, suppressed_days) = self.days(meta.scope(), "").await?;
+        let (days, suppressed_days) = self.days(&meta.scope().parts(), "").await?;
         Ok(Daily {
             meta,
             days,
@@ -714,6 +745,13 @@ impl Documents {
         let failures = failures_only(dimension);
         let mut parts: BTreeMap<String, Vec<Published>> = BTreeMap::new();
         for part in scope.parts() {
+            let listed: std::collections::HashSet<String> = self
+                .published_one(Of::all("app"), part)
+                .await?
+                .groups
+                .into_iter()
+                .map(|g| g.value)
+                .collect();
             let small =
                 stats::small_installs_per_app(&self.client, dimension, failures, part, self.k)
                     .await?;
@@ -723,7 +761,7 @@ impl Documents {
             {
                 groups.entry(nsapp).or_default().push(group);
             }
-            for (nsapp, groups) in groups {
+            for (nsapp, groups) in groups.into_iter().filter(|(a, _)| listed.contains(a)) {
                 let installs = small.get(&nsapp).copied().unwrap_or(0);
                 parts
                     .entry(nsapp)
@@ -785,11 +823,11 @@ impl Documents {
 
     pub async fn errors(&self, meta: Meta) -> clickhouse::error::Result<Errors> {
         let scope = meta.scope();
-        let totals = self.total(scope, "").await?;
+        let totals = self.total(&scope.parts(), "").await?;
         // Shares are of the failed and aborted runs, when those may be told.
         let failures = totals.map_or(0, |c| c.failed + c.aborted);
 
-        let (days, suppressed_days) = self.days(scope, "").await?;
+        let (days, suppressed_days) = self.days(&scope.parts(), "").await?;
         let days = days
             .into_iter()
             .map(|d| FailureDay {

@@ -482,7 +482,9 @@ pub async fn last_active(
 /// Install durations of the successful runs of one app over a scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Durations {
-    /// The successful runs that reported a duration.
+    /// The successful runs that reported a duration; not published: a count beside
+    /// the app's others, it could be subtracted from them, while quantiles cannot.
+    #[serde(skip)]
     pub runs: u64,
     pub p25_seconds: u32,
     pub p50_seconds: u32,

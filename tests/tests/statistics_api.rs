@@ -216,11 +216,18 @@ async fn every_endpoint_gives_the_designed_numbers() {
         .filter_map(|r| r.duration)
         .collect();
     durations.sort_unstable();
-    assert_eq!(docker["duration"]["runs"], durations.len());
+    // How many is not published: a count beside the app's others could be subtracted.
+    assert!(docker["duration"]["runs"].is_null());
+    assert!(durations.len() >= 20);
     for (key, q) in [("p50_seconds", 0.5), ("p90_seconds", 0.9)] {
         let exact = f64::from(durations[(q * durations.len() as f64) as usize]);
         let got = docker["duration"][key].as_f64().unwrap();
-        assert!((got - exact).abs() <= 3.0, "{key}: {got} vs {exact}");
+        // Rounded to two digits (5 s at least), after the t-digest's error.
+        assert!(
+            (got - exact).abs() <= 3.0 + exact * 0.05,
+            "{key}: {got} vs {exact}"
+        );
+        assert_eq!(got % 5.0, 0.0, "{key}: {got}");
     }
 
     // One app, with its own k-anonymous breakdowns.
