@@ -70,6 +70,8 @@ async fn refresh(State(state): State<AppState>) -> Response {
             Json(json!({
                 "days_computed": report.days_computed,
                 "days_frozen": report.days_frozen,
+                // The public numbers change only when a release is cut (crate::release).
+                "released_through": report.released_through.map(|d| d.to_string()),
                 "seconds": started.elapsed().as_secs_f64(),
             }))
             .into_response()

@@ -75,7 +75,7 @@ pub fn due(now: OffsetDateTime, delay: Duration) -> Option<Date> {
 }
 
 /// Cut the release that is due at `now`, unless it has been cut already. Returns the day
-/// it goes through when it cut one.
+/// it goes through when it cut one (none while no day up to it has statistics).
 pub async fn cut_due(
     client: &Client,
     now: OffsetDateTime,
@@ -87,19 +87,28 @@ pub async fn cut_due(
     if latest(client).await?.is_some_and(|r| r.through >= through) {
         return Ok(None);
     }
-    cut(client, through, now).await?;
-    Ok(Some(through))
+    let days = cut(client, through, now).await?;
+    Ok((days > 0).then_some(through))
 }
 
 /// Release every materialised day up to `through`, in its current generation, as the
 /// only release (replacing one through the same day). The refresh calls it through
 /// [`cut_due`] only, so releases only move forward; the tests call it to release a day
-/// that has not ended yet.
+/// that has not ended yet. Returns how many days it released: none while no day up to
+/// `through` has statistics, and then nothing is cut.
 pub async fn cut(
     client: &Client,
     through: Date,
     now: OffsetDateTime,
-) -> clickhouse::error::Result<()> {
+) -> clickhouse::error::Result<u64> {
+    let days: u64 = client
+        .query("SELECT count() FROM stats_days FINAL WHERE day <= toDate(?)")
+        .bind(through.to_string())
+        .fetch_one()
+        .await?;
+    if days == 0 {
+        return Ok(0);
+    }
     let previous = pins(client).await?;
     client
         .query(
@@ -140,7 +149,7 @@ pub async fn cut(
                 .await?;
         }
     }
-    Ok(())
+    Ok(days)
 }
 
 #[cfg(test)]

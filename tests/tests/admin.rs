@@ -33,7 +33,8 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
         "not refreshed yet"
     );
 
-    // With the token, the statistics are recomputed now.
+    // With the token, the statistics are recomputed now; today's runs become public
+    // only with the release cut once today has ended.
     let r = p
         .http
         .post(&refresh)
@@ -44,6 +45,13 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert!(body["days_computed"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(
+        body["released_through"],
+        Value::Null,
+        "nothing before today"
+    );
+    assert_eq!(p.get_json(&summary).await["suppressed"], true);
+    p.release().await;
     assert_eq!(p.get_json(&summary).await["runs"], 1000);
 
     // Deleting one installation removes its raw events and nothing else. docker's runs
@@ -111,6 +119,7 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
         .unwrap()
         .error_for_status()
         .unwrap();
+    p.release().await;
     assert_eq!(p.get_json(&summary).await["runs"], 998);
     p.stop().await;
 }
