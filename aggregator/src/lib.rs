@@ -162,6 +162,21 @@ async fn refresh_forever(
                 if let Some(through) = report.released_through {
                     tracing::info!(%through, "statistics released");
                 }
+                // What the public sees, for the alert on a release that does not come.
+                match release::latest(&clickhouse).await {
+                    Ok(Some(r)) => {
+                        let end = r
+                            .through
+                            .next_day()
+                            .unwrap_or(r.through)
+                            .midnight()
+                            .assume_utc();
+                        metrics::gauge!(crate::metric_names::RELEASED_UNTIL_TIMESTAMP_SECONDS)
+                            .set(end.unix_timestamp() as f64);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the public release failed"),
+                }
                 tracing::debug!(?report, "statistics refreshed");
             }
             Err(e) => {

@@ -9,6 +9,7 @@ pub const HTTP_REQUESTS_TOTAL: &str = "aggregator_http_requests_total";
 pub const LAST_REFRESH_DURATION_SECONDS: &str = "aggregator_last_refresh_duration_seconds";
 pub const LAST_REFRESH_TIMESTAMP_SECONDS: &str = "aggregator_last_refresh_timestamp_seconds";
 pub const REFRESH_FAILURES_TOTAL: &str = "aggregator_refresh_failures_total";
+pub const RELEASED_UNTIL_TIMESTAMP_SECONDS: &str = "aggregator_released_until_timestamp_seconds";
 pub const RUNS_24H: &str = "aggregator_runs_24h";
 pub const STATISTICS_AGE_SECONDS: &str = "aggregator_statistics_age_seconds";
 
@@ -34,6 +35,11 @@ pub fn describe() {
         LAST_REFRESH_DURATION_SECONDS,
         Unit::Seconds,
         "How long the last successful refresh took"
+    );
+    describe_gauge!(
+        RELEASED_UNTIL_TIMESTAMP_SECONDS,
+        Unit::Seconds,
+        "Unix time at which the last day of the public release ends"
     );
     describe_counter!(
         REFRESH_FAILURES_TOTAL,
