@@ -11,7 +11,7 @@
 //! installations (crate::anonymity): groups, the `other` of a breakdown, a day, an app,
 //! an app's top exit code, the apps of an error pattern.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use clickhouse::Client;
 use serde::Serialize;
@@ -290,13 +290,6 @@ pub const HARDWARE: &[&str] = &[
 /// The per-app breakdowns of `/v1/stats/apps/{nsapp}` (exit codes have their own list).
 const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern"];
 
-/// Whether a dimension says something only about failed and aborted runs: its tables
-/// count those runs only, in the app's document as in the error analysis, so that both
-/// hide the same groups.
-fn failures_only(dimension: &str) -> bool {
-    matches!(dimension, "error_category" | "exit_code" | "pattern")
-}
-
 /// The most error patterns the errors document lists.
 const PATTERNS: usize = 50;
 
@@ -392,14 +385,19 @@ impl Documents {
         if !nsapp.is_empty() {
             let mut listed = Vec::new();
             for part in parts {
-                let apps = self.published_one(Of::all("app"), part).await?;
-                if apps.groups.iter().any(|g| g.value == nsapp) {
+                if self.listed_apps(part).await?.contains(nsapp) {
                     listed.push(part);
                 }
             }
             parts = listed;
         }
         Ok(parts)
+    }
+
+    /// The apps the apps table of one repository lists.
+    async fn listed_apps(&self, part: Scope) -> clickhouse::error::Result<HashSet<String>> {
+        let apps = self.published_one(Of::all("app"), part).await?;
+        Ok(apps.groups.into_iter().map(|g| g.value).collect())
     }
 
     /// A breakdown, k-anonymised: per repository, and for `all` the sum of those.
@@ -472,12 +470,13 @@ impl Documents {
         nsapp: &str,
     ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
         if let [one] = parts {
-            return self.days_one(*one, nsapp).await;
+            let (shown, hidden) = self.days_one(*one, nsapp).await?;
+            return Ok((shown, hidden.len()));
         }
         // `all`: each day as the repositories publish it, added up.
         let mut by_day: BTreeMap<String, Option<RunCounts>> = BTreeMap::new();
         for &part in parts {
-            let (shown, _) = self.days_one(part, nsapp).await?;
+            let (shown, hidden) = self.days_one(part, nsapp).await?;
             for d in shown {
                 by_day
                     .entry(d.day)
@@ -485,8 +484,8 @@ impl Documents {
                     .get_or_insert_with(RunCounts::default)
                     .add(&d.counts);
             }
-            for (day, _) in stats::daily(&self.client, part, nsapp).await? {
-                by_day.entry(day.to_string()).or_insert(None);
+            for day in hidden {
+                by_day.entry(day).or_insert(None);
             }
         }
         let total = by_day.len();
@@ -503,15 +502,14 @@ impl Documents {
         Ok((days, suppressed))
     }
 
-    /// [`Self::days`] of one repository.
+    /// [`Self::days`] of one repository: the days shown, and those left out.
     async fn days_one(
         &self,
         scope: Scope,
         nsapp: &str,
-    ) -> clickhouse::error::Result<(Vec<Day>, usize)> {
+    ) -> clickhouse::error::Result<(Vec<Day>, Vec<String>)> {
         let all = stats::daily(&self.client, scope, nsapp).await?;
-        let total = all.len();
-        let (mut shown, hidden): (Vec<_>, Vec<_>) =
+        let (mut shown, mut hidden): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|(_, t)| self.passes(t));
         if !hidden.is_empty() {
             let runs: u64 = hidden.iter().map(|(_, t)| t.runs).sum();
@@ -528,7 +526,7 @@ impl Documents {
                     .min_by_key(|(_, (day, t))| (t.runs, std::cmp::Reverse(*day)))
                     .map(|(i, _)| i);
                 if let Some(i) = smallest {
-                    shown.remove(i);
+                    hidden.push(shown.remove(i));
                 }
             }
         }
@@ -539,8 +537,10 @@ impl Documents {
                 counts: t.counts(),
             })
             .collect();
-        let suppressed = total - days.len();
-        Ok((days, suppressed))
+        Ok((
+            days,
+            hidden.into_iter().map(|(d, _)| d.to_string()).collect(),
+        ))
     }
 
     /// The days runs per day are counted over: the window's, or for `all` the days
@@ -664,21 +664,12 @@ impl Documents {
         };
         let mut breakdowns = BTreeMap::new();
         for dimension in PER_APP {
-            let of = Of {
-                dimension,
-                nsapp,
-                failures: failures_only(dimension),
-            };
+            let of = Of::app(dimension, nsapp);
             breakdowns.insert(*dimension, self.published_in(of, &parts).await?);
         }
-        let of = Of {
-            dimension: "exit_code",
-            nsapp,
-            failures: true,
-        };
         let failures = counts.failed + counts.aborted;
         let exit_codes = self
-            .published_in(of, &parts)
+            .published_in(Of::app("exit_code", nsapp), &parts)
             .await?
             .map(|g| exit_code(g, failures));
         let duration = stats::durations(&self.client, scope, nsapp)
@@ -740,25 +731,15 @@ impl Documents {
     async fn published_per_app(
         &self,
         dimension: &str,
-        scope: Scope,
+        listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, Published>> {
-        let failures = failures_only(dimension);
         let mut parts: BTreeMap<String, Vec<Published>> = BTreeMap::new();
-        for part in scope.parts() {
-            let listed: std::collections::HashSet<String> = self
-                .published_one(Of::all("app"), part)
-                .await?
-                .groups
-                .into_iter()
-                .map(|g| g.value)
-                .collect();
+        for (part, listed) in listed {
+            let part = *part;
             let small =
-                stats::small_installs_per_app(&self.client, dimension, failures, part, self.k)
-                    .await?;
+                stats::small_installs_per_app(&self.client, dimension, part, self.k).await?;
             let mut groups: BTreeMap<String, Vec<Group>> = BTreeMap::new();
-            for AppGroup { nsapp, group } in
-                stats::per_app(&self.client, dimension, failures, part).await?
-            {
+            for AppGroup { nsapp, group } in stats::per_app(&self.client, dimension, part).await? {
                 groups.entry(nsapp).or_default().push(group);
             }
             for (nsapp, groups) in groups.into_iter().filter(|(a, _)| listed.contains(a)) {
@@ -785,10 +766,10 @@ impl Documents {
     async fn apps_by_value(
         &self,
         dimension: &str,
-        scope: Scope,
+        listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, Vec<AppRuns>>> {
         let mut by: BTreeMap<String, Vec<AppRuns>> = BTreeMap::new();
-        for (nsapp, published) in self.published_per_app(dimension, scope).await? {
+        for (nsapp, published) in self.published_per_app(dimension, listed).await? {
             for group in published.groups {
                 by.entry(group.value).or_default().push(AppRuns {
                     nsapp: nsapp.clone(),
@@ -807,10 +788,10 @@ impl Documents {
     async fn top_per_app(
         &self,
         dimension: &str,
-        scope: Scope,
+        listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
         Ok(self
-            .published_per_app(dimension, scope)
+            .published_per_app(dimension, listed)
             .await?
             .into_iter()
             .filter_map(|(nsapp, published)| {
@@ -828,6 +809,11 @@ impl Documents {
         let failures = totals.map_or(0, |c| c.failed + c.aborted);
 
         let (days, suppressed_days) = self.days(&scope.parts(), "").await?;
+        // Each repository's listed apps, once for every per-app table below.
+        let mut listed = Vec::new();
+        for part in scope.parts() {
+            listed.push((part, self.listed_apps(part).await?));
+        }
         let days = days
             .into_iter()
             .map(|d| FailureDay {
@@ -839,27 +825,13 @@ impl Documents {
             .collect();
 
         let exit_codes = self
-            .published(
-                Of {
-                    dimension: "exit_code",
-                    nsapp: "",
-                    failures: true,
-                },
-                scope,
-            )
+            .published(Of::all("exit_code"), scope)
             .await?
             .map(|g| exit_code(g, failures));
 
-        let mut category_apps = self.apps_by_value("error_category", scope).await?;
+        let mut category_apps = self.apps_by_value("error_category", &listed).await?;
         let categories = self
-            .published(
-                Of {
-                    dimension: "error_category",
-                    nsapp: "",
-                    failures: true,
-                },
-                scope,
-            )
+            .published(Of::all("error_category"), scope)
             .await?
             .map(|g| {
                 let mut top_apps = category_apps.remove(&g.value).unwrap_or_default();
@@ -872,17 +844,8 @@ impl Documents {
                 }
             });
 
-        let mut pattern_apps = self.apps_by_value("pattern", scope).await?;
-        let mut patterns = self
-            .published(
-                Of {
-                    dimension: "pattern",
-                    nsapp: "",
-                    failures: true,
-                },
-                scope,
-            )
-            .await?;
+        let mut pattern_apps = self.apps_by_value("pattern", &listed).await?;
+        let mut patterns = self.published(Of::all("pattern"), scope).await?;
         // Past the fiftieth, patterns are counted in `other`: they are as safe to list,
         // but a list that long is no longer read.
         if patterns.groups.len() > PATTERNS {
@@ -905,8 +868,8 @@ impl Documents {
         });
 
         let app_groups = self.published(Of::all("app"), scope).await?.groups;
-        let mut top_codes = self.top_per_app("exit_code", scope).await?;
-        let mut top_categories = self.top_per_app("error_category", scope).await?;
+        let mut top_codes = self.top_per_app("exit_code", &listed).await?;
+        let mut top_categories = self.top_per_app("error_category", &listed).await?;
         let mut apps: Vec<FailingApp> = app_groups
             .iter()
             .filter(|g| g.counts.failed + g.counts.aborted > 0)

@@ -261,11 +261,19 @@ pub struct Of<'a> {
 }
 
 impl<'a> Of<'a> {
+    /// A dimension over all apps.
     pub fn all(dimension: &'a str) -> Self {
+        Of::app(dimension, "")
+    }
+
+    /// A dimension of one app's runs (all apps for an empty `nsapp`), counting only
+    /// failed and aborted runs where the dimension says something only about those: so
+    /// that an app's document and the error analysis hide the same groups.
+    pub fn app(dimension: &'a str, nsapp: &'a str) -> Self {
         Of {
             dimension,
-            nsapp: "",
-            failures: false,
+            nsapp,
+            failures: matches!(dimension, "error_category" | "exit_code" | "pattern"),
         }
     }
 
@@ -327,7 +335,6 @@ pub struct AppGroup {
 pub async fn per_app(
     client: &Client,
     dimension: &str,
-    failures: bool,
     scope: Scope,
 ) -> clickhouse::error::Result<Vec<AppGroup>> {
     #[derive(Row, Deserialize)]
@@ -342,17 +349,12 @@ pub async fn per_app(
         in_progress: u64,
         installs: u64,
     }
-    let of = Of {
-        dimension,
-        nsapp: "",
-        failures,
-    };
     let query = client
         .query(&format!(
             "SELECT nsapp, value, {TALLY} FROM stats_groups
              WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND {} AND {IN_SCOPE}
              GROUP BY nsapp, value ORDER BY nsapp, value",
-            of.outcomes()
+            Of::all(dimension).outcomes()
         ))
         .bind(dimension);
     let rows: Vec<AppRow> = scope.bind(query).fetch_all().await?;
@@ -378,15 +380,9 @@ pub async fn per_app(
 pub async fn small_installs_per_app(
     client: &Client,
     dimension: &str,
-    failures: bool,
     scope: Scope,
     k: u64,
 ) -> clickhouse::error::Result<HashMap<String, u64>> {
-    let of = Of {
-        dimension,
-        nsapp: "",
-        failures,
-    };
     let query = client
         .query(&format!(
             "SELECT nsapp, bitmapCardinality(groupBitmapMergeState(b)) FROM (
@@ -397,7 +393,7 @@ pub async fn small_installs_per_app(
                  GROUP BY nsapp, value
                  HAVING r < {k} OR bitmapCardinality(b) < {k})
              GROUP BY nsapp",
-            of.outcomes()
+            Of::all(dimension).outcomes()
         ))
         .bind(dimension);
     let rows: Vec<(String, u64)> = scope.bind(query).fetch_all().await?;
