@@ -419,7 +419,10 @@
   function asOf(summary, served) {
     var text = summary.generated_at
       ? "Complete UTC days up to " + summary.window.until + ", released " + when(summary.generated_at) +
-        " (" + summary.repo + " runs). The numbers change once a day, when the next day is released."
+        " (" + summary.repo + " runs). The numbers change once a day, when the next day is released." +
+        (summary.noise_epsilon != null
+          ? " Every count carries a little random noise, the same wherever the same runs are counted, so that no single run can be singled out: small numbers may be off by a few and need not add up."
+          : "")
       : "No statistics have been released yet.";
     if (served) text += " This page looks for a new release every " + Math.round(STATS.max_age_seconds / 60) + " minutes.";
     $("asof").textContent = text;

@@ -13,6 +13,7 @@
 use serde::Serialize;
 
 use crate::counts::{Group, RunCounts};
+use crate::noise::Noise;
 
 /// Whether a group of `runs` runs from `installs` installations may be published.
 pub fn passes(runs: u64, installs: u64, k: u64) -> bool {
@@ -73,12 +74,7 @@ pub fn merge(parts: Vec<Published>) -> Published {
         suppressed_groups += part.suppressed_groups;
     }
     let mut groups: Vec<Group> = groups.into_values().collect();
-    groups.sort_by(|a, b| {
-        b.counts
-            .runs
-            .cmp(&a.counts.runs)
-            .then(a.value.cmp(&b.value))
-    });
+    sort(&mut groups);
     Published {
         groups,
         other,
@@ -111,38 +107,61 @@ pub fn small(groups: &[Group], k: u64) -> (Vec<&str>, u64) {
 /// The group without a value (`""`: runs the dimension says nothing about) is never
 /// listed; it is hidden with the small groups when it does not pass, and otherwise left
 /// out, since the reader can compute it only as a number of at least k runs.
-pub fn publish(groups: Vec<Group>, k: u64, other_installs: u64) -> Published {
+///
+/// The decisions are taken on the exact counts; what is published are the counts with
+/// their noise (crate::noise), `other` with the noise of the runs it holds, and the
+/// groups ordered by those, so that not even their order tells the exact ones.
+pub fn publish(
+    groups: Vec<Group>,
+    k: u64,
+    other_installs: u64,
+    noise: &Noise,
+    failures_only: bool,
+) -> Published {
     let (mut kept, small): (Vec<Group>, Vec<Group>) = groups.into_iter().partition(|g| g.passes(k));
     kept.retain(|g| !g.value.is_empty());
     let mut other = RunCounts::default();
+    // The key of a set of runs is the XOR of theirs (crate::noise).
+    let mut other_key = 0;
     for g in &small {
         other.add(&g.counts);
+        other_key ^= g.cell_key;
     }
     let mut hidden = small.len();
     let passes_as_is = passes(other.runs, other_installs, k);
-    kept.sort_by(|a, b| {
-        b.counts
-            .runs
-            .cmp(&a.counts.runs)
-            .then(a.value.cmp(&b.value))
-    });
+    sort(&mut kept);
     let (other, suppressed_groups) = if small.is_empty() {
         (None, 0)
     } else if passes_as_is {
         (Some(other), 0)
     } else if let Some(smallest) = kept.pop() {
         other.add(&smallest.counts);
+        other_key ^= smallest.cell_key;
         hidden += 1;
         debug_assert!(hidden >= 2 && other.runs >= k);
         (Some(other), 0)
     } else {
         (None, hidden)
     };
+    for g in &mut kept {
+        g.counts = noise.counts(&g.counts, g.cell_key, failures_only);
+    }
+    sort(&mut kept);
     Published {
         groups: kept,
-        other,
+        other: other.map(|o| noise.counts(&o, other_key, failures_only)),
         suppressed_groups,
     }
+}
+
+/// Most runs first, then by value.
+fn sort(groups: &mut [Group]) {
+    groups.sort_by(|a, b| {
+        b.counts
+            .runs
+            .cmp(&a.counts.runs)
+            .then(a.value.cmp(&b.value))
+    });
 }
 
 #[cfg(test)]
@@ -158,6 +177,7 @@ mod tests {
                 ..RunCounts::default()
             },
             installs,
+            cell_key: 0,
         }
     }
 
@@ -167,6 +187,8 @@ mod tests {
             vec![group("a", 10, 10), group("b", 3, 3), group("c", 2, 2)],
             5,
             5,
+            &Noise::exact(),
+            false,
         );
         assert_eq!(p.groups, [group("a", 10, 10)]);
         assert_eq!(p.other.map(|o| o.runs), Some(5));
@@ -180,6 +202,8 @@ mod tests {
             vec![group("a", 10, 10), group("b", 6, 6), group("c", 4, 4)],
             5,
             4,
+            &Noise::exact(),
+            false,
         );
         assert_eq!(p.groups, [group("a", 10, 10)]);
         assert_eq!(p.other.map(|o| o.runs), Some(10));
@@ -190,7 +214,13 @@ mod tests {
     fn one_installation_retrying_is_not_a_group_nor_can_it_be_subtracted() {
         // Six runs, one installation: not published, and `a` goes with it, since the
         // total minus `a` would be those six runs.
-        let p = publish(vec![group("a", 10, 10), group("solo", 6, 1)], 5, 1);
+        let p = publish(
+            vec![group("a", 10, 10), group("solo", 6, 1)],
+            5,
+            1,
+            &Noise::exact(),
+            false,
+        );
         assert_eq!(p.groups, []);
         assert_eq!(p.other.map(|o| o.runs), Some(16));
         assert_eq!(small(&[group("solo", 6, 1)], 5), (vec!["solo"], 6));
@@ -202,11 +232,15 @@ mod tests {
             vec![group("a", 10, 10), group("b", 9, 9), group("c", 3, 3)],
             5,
             3,
+            &Noise::exact(),
+            false,
         );
         let external = publish(
             vec![group("a", 2, 2), group("c", 6, 6), group("d", 7, 7)],
             5,
             2,
+            &Noise::exact(),
+            false,
         );
         // production lists a and hides b and c; external lists d and hides a and c.
         let sum = merge(vec![production.clone(), external.clone()]);
@@ -223,7 +257,13 @@ mod tests {
 
     #[test]
     fn a_table_with_nothing_to_publish_is_left_empty_and_says_so() {
-        let p = publish(vec![group("a", 3, 3), group("b", 1, 1)], 5, 4);
+        let p = publish(
+            vec![group("a", 3, 3), group("b", 1, 1)],
+            5,
+            4,
+            &Noise::exact(),
+            false,
+        );
         assert_eq!(p.groups, []);
         assert_eq!(p.other, None);
         assert_eq!(p.suppressed_groups, 2);
@@ -232,7 +272,13 @@ mod tests {
     #[test]
     fn the_runs_without_a_value_are_never_listed() {
         // Passing: left out, so the total minus the table is at least k runs.
-        let p = publish(vec![group("", 50, 50), group("a", 10, 10)], 5, 0);
+        let p = publish(
+            vec![group("", 50, 50), group("a", 10, 10)],
+            5,
+            0,
+            &Noise::exact(),
+            false,
+        );
         assert_eq!(p.groups, [group("a", 10, 10)]);
         assert_eq!(p.other, None);
         // Small: hidden like any small group.
@@ -240,6 +286,8 @@ mod tests {
             vec![group("", 2, 2), group("a", 10, 10), group("b", 8, 8)],
             5,
             2,
+            &Noise::exact(),
+            false,
         );
         assert_eq!(p.groups, [group("a", 10, 10)]);
         assert_eq!(p.other.map(|o| o.runs), Some(10));
@@ -274,7 +322,7 @@ mod tests {
                     .map(|g| g.installs)
                     .sum::<u64>()
                     .min(runs);
-                let p = publish(groups.clone(), k, other_installs);
+                let p = publish(groups.clone(), k, other_installs, &Noise::exact(), false);
                 assert!(p.groups.iter().all(|g| g.passes(k) && !g.value.is_empty()));
                 let listed: u64 = p.groups.iter().map(|g| g.counts.runs).sum();
                 let blank = groups

@@ -70,4 +70,8 @@ pub struct Group {
     /// The installations of its runs (at least); never published.
     #[serde(skip)]
     pub installs: u64,
+    /// The key of its runs (migration 0008), from which the noise of its counts is
+    /// drawn (crate::noise); never published.
+    #[serde(skip)]
+    pub cell_key: u64,
 }

@@ -12,6 +12,7 @@
 //! an app's top exit code, the apps of an error pattern.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use clickhouse::Client;
 use serde::Serialize;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::anonymity::{self, Published};
 use crate::counts::{Group, RunCounts};
+use crate::noise::Noise;
 use crate::settings::AggregatorSettings;
 use crate::stats::{self, AppGroup, Durations, Of, Repo, Scope, Tally, Window};
 
@@ -34,6 +36,9 @@ pub struct Meta {
     pub repo: Repo,
     /// No published number comes from fewer runs, or fewer installations, than this.
     pub k: u64,
+    /// Every count carries noise of this parameter (crate::noise), drawn from the runs
+    /// it counts; `null`: the counts are exact.
+    pub noise_epsilon: Option<f64>,
 }
 
 impl Meta {
@@ -317,6 +322,10 @@ pub enum BuildError {
 /// Builds documents from one ClickHouse.
 pub struct Documents {
     client: Client,
+    /// Read from ClickHouse once, when first needed (crate::noise).
+    noise: Arc<tokio::sync::OnceCell<Noise>>,
+    exact_counts: bool,
+    noise_epsilon: f64,
     k: u64,
     rate_min_runs: u64,
     rate_min_runs_per_day: f64,
@@ -327,6 +336,9 @@ impl Documents {
     pub fn new(client: Client, settings: &AggregatorSettings) -> Self {
         Self {
             client,
+            noise: Arc::default(),
+            exact_counts: settings.exact_counts,
+            noise_epsilon: settings.noise_epsilon,
             k: settings.k_min,
             rate_min_runs: settings.rate_min_runs,
             rate_min_runs_per_day: settings.rate_min_runs_per_day,
@@ -368,7 +380,35 @@ impl Documents {
             window,
             repo: scope.repo,
             k: self.k,
+            noise_epsilon: (!self.exact_counts).then_some(self.noise_epsilon),
         })
+    }
+
+    /// The noise every published count gets. The secret it is drawn from is written by
+    /// the refresh before it cuts the first release; before that there is nothing to
+    /// publish, and nothing to draw.
+    async fn noise(&self) -> clickhouse::error::Result<Noise> {
+        if let Some(noise) = self.noise.get() {
+            return Ok(noise.clone());
+        }
+        if self.exact_counts {
+            return Ok(self
+                .noise
+                .get_or_init(|| async { Noise::exact() })
+                .await
+                .clone());
+        }
+        match crate::noise::load_secret(&self.client).await? {
+            Some(secret) => {
+                let noise = Noise::keyed(secret.as_bytes(), self.noise_epsilon);
+                Ok(self.noise.get_or_init(|| async { noise }).await.clone())
+            }
+            None if crate::release::latest(&self.client).await?.is_none() => Ok(Noise::exact()),
+            None => Err(clickhouse::error::Error::Custom(
+                "a release exists but no noise secret: the refresh writes it before it cuts one"
+                    .into(),
+            )),
+        }
     }
 
     fn passes(&self, tally: &Tally) -> bool {
@@ -431,13 +471,14 @@ impl Documents {
         parts: &[Scope],
         nsapp: &str,
     ) -> clickhouse::error::Result<Option<RunCounts>> {
+        let noise = self.noise().await?;
         let mut total: Option<RunCounts> = None;
         for &part in parts {
             let tally = stats::counts(&self.client, part, nsapp).await?;
             if self.passes(&tally) {
                 total
                     .get_or_insert_with(RunCounts::default)
-                    .add(&tally.counts());
+                    .add(&noise.counts(&tally.counts(), tally.cell_key, false));
             }
         }
         Ok(total)
@@ -457,7 +498,13 @@ impl Documents {
         } else {
             0
         };
-        Ok(anonymity::publish(groups, self.k, other_installs))
+        Ok(anonymity::publish(
+            groups,
+            self.k,
+            other_installs,
+            &self.noise().await?,
+            of.failures,
+        ))
     }
 
     /// The days of the scope that pass the k rule, and how many did not. The days left
@@ -530,11 +577,12 @@ impl Documents {
                 }
             }
         }
+        let noise = self.noise().await?;
         let days: Vec<Day> = shown
             .into_iter()
             .map(|(day, t)| Day {
                 day: day.to_string(),
-                counts: t.counts(),
+                counts: noise.counts(&t.counts(), t.cell_key, false),
             })
             .collect();
         Ok((
@@ -733,6 +781,7 @@ impl Documents {
         dimension: &str,
         listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, Published>> {
+        let noise = self.noise().await?;
         let mut parts: BTreeMap<String, Vec<Published>> = BTreeMap::new();
         for (part, listed) in listed {
             let part = *part;
@@ -744,10 +793,13 @@ impl Documents {
             }
             for (nsapp, groups) in groups.into_iter().filter(|(a, _)| listed.contains(a)) {
                 let installs = small.get(&nsapp).copied().unwrap_or(0);
-                parts
-                    .entry(nsapp)
-                    .or_default()
-                    .push(anonymity::publish(groups, self.k, installs));
+                parts.entry(nsapp).or_default().push(anonymity::publish(
+                    groups,
+                    self.k,
+                    installs,
+                    &noise,
+                    Of::all(dimension).failures,
+                ));
             }
         }
         Ok(parts
@@ -998,6 +1050,7 @@ mod tests {
                 ..RunCounts::default()
             },
             installs: 5,
+            cell_key: 0,
         };
         let code = exit_code(g, 20);
         assert_eq!(code.meaning, Some("Proxmox: Not enough storage space"));

@@ -11,6 +11,8 @@
 //! - `stats`: reading the materialised statistics over a scope (window and repository).
 //! - `counts`: run counts and groups, the unit of every document.
 //! - `anonymity`: the rule of k installations, and folding small groups into `other`.
+//! - [`noise`]: the noise on every published count, drawn from a secret and the runs
+//!   the count is made of, so that the same runs give the same numbers everywhere.
 //! - `documents`: the statistics documents, built from the above.
 //!
 //! Serving them:
@@ -36,6 +38,7 @@ mod error;
 mod export;
 pub mod materialize;
 mod metric_names;
+pub mod noise;
 pub mod patterns;
 pub mod release;
 mod settings;

@@ -95,7 +95,7 @@ fn runs_sql(events: &str) -> String {
     let pattern = crate::patterns::sql("terminal.5");
     format!(
         "SELECT
-            installation AS random_id, {REPO} AS repo,
+            run, installation AS random_id, {REPO} AS repo,
             nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
             gpu_passthrough, arch, repo_source,
             if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
@@ -270,9 +270,9 @@ impl Refresh {
         );
         client
             .query(&format!(
-                "INSERT INTO stats_groups (day, generation, repo, dimension, value, nsapp, outcome, runs, installs)
+                "INSERT INTO stats_groups (day, generation, repo, dimension, value, nsapp, outcome, runs, installs, cell_key)
                  SELECT toDate({{day:String}}), {generation}, repo, d.1, d.2, if(d.3, nsapp, ''), outcome, count(),
-                        groupBitmapState({})
+                        groupBitmapState({}), groupBitXor({CELL_KEY})
                  FROM ({runs}) ARRAY JOIN [{}] AS d
                  GROUP BY repo, d.1, d.2, if(d.3, nsapp, ''), outcome",
                 bucket("d.1, d.3"),
@@ -309,6 +309,12 @@ impl Refresh {
 /// The installation bucket of a run, salted with `salt` (SQL expressions): the same
 /// installation falls in unrelated buckets in different dimensions, so that one run's
 /// rows cannot be joined across them.
+/// A run's share of its rows' `cell_key` (migration 0008, crate::noise). Unlike the
+/// buckets it is not salted per dimension: a count made of the same runs must get the
+/// same noise in every table, or a reader would average one run's noise away over the
+/// tables that each count it.
+const CELL_KEY: &str = "sipHash64('cell', run)";
+
 fn bucket(salt: &str) -> String {
     format!("toUInt16(sipHash64({salt}, random_id) % 65536)")
 }

@@ -109,6 +109,8 @@ pub async fn cut(
     if days == 0 {
         return Ok(0);
     }
+    // Nothing is published without its noise (crate::noise).
+    crate::noise::ensure_secret(client).await?;
     let previous = pins(client).await?;
     client
         .query(

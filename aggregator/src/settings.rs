@@ -80,6 +80,14 @@ pub struct AggregatorSettings {
     pub release_delay: Duration,
     /// No published number comes from fewer runs than this (k-anonymity).
     pub k_min: u64,
+    /// The noise on every published count (crate::noise): a discrete Laplace variable
+    /// of this parameter, e^(−ε|x|); smaller is noisier. 1.0: a standard deviation of
+    /// about 1.4 runs.
+    pub noise_epsilon: f64,
+    /// Publish exact counts, without noise. Only for tests of the statistics'
+    /// arithmetic: exact counts cannot stop a reader who pads a victim's group with
+    /// made-up runs (ARCHITECTURE.md, "What publication guarantees").
+    pub exact_counts: bool,
     /// How often `aggregator serve` recomputes the days that are not frozen.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
@@ -115,6 +123,8 @@ impl Default for AggregatorSettings {
             freeze_after: Duration::from_secs(8 * 24 * 3600),
             release_delay: Duration::from_secs(3 * 3600),
             k_min: 5,
+            noise_epsilon: 1.0,
+            exact_counts: false,
             refresh_interval: Duration::from_secs(60),
             quantile_min_runs: 20,
             rate_min_runs: 10,

@@ -161,7 +161,8 @@ const TALLY: &str = "sum(stats_groups.runs) AS runs,
     sumIf(stats_groups.runs, outcome = 'aborted') AS aborted,
     sumIf(stats_groups.runs, outcome = 'unfinished') AS unfinished,
     sumIf(stats_groups.runs, outcome = 'in_progress') AS in_progress,
-    bitmapCardinality(groupBitmapMergeState(stats_groups.installs)) AS installs";
+    bitmapCardinality(groupBitmapMergeState(stats_groups.installs)) AS installs,
+    groupBitXor(stats_groups.cell_key) AS cell_key";
 
 /// Outcomes that say why a run did not succeed.
 const FAILURES: &str = "outcome IN ('failed', 'aborted')";
@@ -181,6 +182,8 @@ pub struct Tally {
     pub unfinished: u64,
     pub in_progress: u64,
     pub installs: u64,
+    /// The key of its runs, from which their noise is drawn (crate::noise).
+    pub cell_key: u64,
 }
 
 impl Tally {
@@ -223,6 +226,7 @@ struct ValueTally {
     unfinished: u64,
     in_progress: u64,
     installs: u64,
+    cell_key: u64,
 }
 
 macro_rules! tally_of {
@@ -235,6 +239,7 @@ macro_rules! tally_of {
             unfinished: $r.unfinished,
             in_progress: $r.in_progress,
             installs: $r.installs,
+            cell_key: $r.cell_key,
         }
     };
 }
@@ -246,6 +251,7 @@ impl ValueTally {
             value: self.value,
             counts: tally.counts(),
             installs: tally.installs,
+            cell_key: tally.cell_key,
         }
     }
 }
@@ -348,6 +354,7 @@ pub async fn per_app(
         unfinished: u64,
         in_progress: u64,
         installs: u64,
+        cell_key: u64,
     }
     let query = client
         .query(&format!(
@@ -368,6 +375,7 @@ pub async fn per_app(
                     value: r.value,
                     counts: tally.counts(),
                     installs: tally.installs,
+                    cell_key: tally.cell_key,
                 },
             }
         })
@@ -436,6 +444,7 @@ pub async fn daily(
         unfinished: u64,
         in_progress: u64,
         installs: u64,
+        cell_key: u64,
     }
     let query = client
         .query(&format!(

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_stats_releases",
         sql: include_str!("../sql/0007_stats_releases.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_stats_noise",
+        sql: include_str!("../sql/0008_stats_noise.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";

@@ -21,6 +21,13 @@ struct Service {
 /// The aggregator's admin token in the in-process pipelines.
 pub const ADMIN_TOKEN: &str = "test-admin-token-of-32-characters!";
 
+/// How a pipeline publishes its statistics' counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counts {
+    Exact,
+    Noisy,
+}
+
 /// The three services, started on ephemeral ports in a namespace of their own.
 pub struct Pipeline {
     /// The public listeners.
@@ -57,7 +64,16 @@ impl Pipeline {
     pub async fn start_with(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
-        Self::start_opts(tune, true).await
+        Self::start_opts(tune, true, Counts::Exact).await
+    }
+
+    /// Start all three services with the statistics published as in production: every
+    /// count with its noise (aggregator::noise). The other pipelines publish exact
+    /// counts, so that the statistics tests can check the run model's arithmetic to the
+    /// run; what the noise itself guarantees is tried here, through the public API and
+    /// the export.
+    pub async fn start_published() -> Self {
+        Self::start_opts(|_, _| {}, true, Counts::Noisy).await
     }
 
     /// Start ingest and the aggregator only; the test runs consumers itself (as
@@ -65,12 +81,13 @@ impl Pipeline {
     pub async fn start_without_consumer(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
     ) -> Self {
-        Self::start_opts(tune, false).await
+        Self::start_opts(tune, false, Counts::Exact).await
     }
 
     async fn start_opts(
         tune: impl FnOnce(&mut ingest::Settings, &mut consumer::Settings),
         with_consumer: bool,
+        counts: Counts,
     ) -> Self {
         // TELEMETRY_TEST_LOG=consumer=debug,aggregator=info shows the services' logs.
         if let Ok(filter) = std::env::var("TELEMETRY_TEST_LOG") {
@@ -139,6 +156,7 @@ impl Pipeline {
         aggregator.aggregator.internal_listen = format!("127.0.0.1:{}", crate::free_port());
         // Tests ask for many documents from one address.
         aggregator.aggregator.rate_limit_per_minute = 0;
+        aggregator.aggregator.exact_counts = counts == Counts::Exact;
         let aggregator_internal_url = format!("http://{}", aggregator.aggregator.internal_listen);
         let ingest_internal_url = format!("http://{}", ingest.ingest.internal_listen);
 
@@ -306,11 +324,14 @@ impl Pipeline {
     /// Settings for an aggregator of this pipeline's database, logged in as the
     /// aggregator (for one run as a process), with default listeners.
     pub fn aggregator_settings(&self) -> aggregator::Settings {
-        aggregator::Settings {
+        let mut settings = aggregator::Settings {
             clickhouse: self.aggregator.clickhouse.clone(),
             nats: self.aggregator.nats.clone(),
             ..Default::default()
-        }
+        };
+        // The export must publish what the API does.
+        settings.aggregator.exact_counts = self.aggregator.aggregator.exact_counts;
+        settings
     }
 
     /// The consumer's settings as `consumer migrate` runs: ClickHouse as the migrator,
