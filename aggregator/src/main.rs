@@ -32,6 +32,16 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings: aggregator::Settings = runtime::service::start(&cli.config)?;
+    let epsilon = settings.aggregator.noise_epsilon;
+    anyhow::ensure!(
+        epsilon.is_finite() && epsilon > 0.0,
+        "aggregator.noise_epsilon must be a positive number, not {epsilon}"
+    );
+    if settings.aggregator.exact_counts {
+        tracing::warn!(
+            "aggregator.exact_counts is on: the public counts carry no noise, which only tests should do"
+        );
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Refresh => {
             let report = settings
