@@ -21,6 +21,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
 use governor::{Quota, RateLimiter};
 use ipnet::IpNet;
 
@@ -28,13 +29,18 @@ use store::BoundedStore;
 
 mod store;
 
-type Limiter = RateLimiter<u64, BoundedStore, DefaultClock>;
+/// A clock a test moves by hand ([`RateLimit::with_clock`]).
+pub use governor::clock::FakeRelativeClock;
 
-pub struct RateLimit {
-    limiter: Option<Limiter>,
+type Limiter<C> = RateLimiter<u64, BoundedStore, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// The clock is the system's; a test may give another (governor's `FakeRelativeClock`)
+/// to replay a client's timing without waiting for it.
+pub struct RateLimit<C: Clock = DefaultClock> {
+    limiter: Option<Limiter<C>>,
     hasher: RandomState,
     trusted: Vec<IpNet>,
-    clock: DefaultClock,
+    clock: C,
     /// The service whose metrics these are (`ingest_rate_limiter_clients`).
     service: &'static str,
 }
@@ -49,7 +55,46 @@ impl RateLimit {
         max_clients: usize,
         trusted: Vec<IpNet>,
     ) -> Self {
-        let clock = DefaultClock::default();
+        Self::with_clock(
+            service,
+            per_minute,
+            burst,
+            max_clients,
+            trusted,
+            DefaultClock::default(),
+        )
+    }
+
+    /// Forget clients that are back to a full burst, and give the memory back.
+    pub fn keep_small(self: Arc<Self>) {
+        if self.limiter.is_none() {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(limiter) = &self.limiter {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                    metrics::gauge!(format!("{}_rate_limiter_clients", self.service))
+                        .set(limiter.len() as f64);
+                }
+            }
+        });
+    }
+}
+
+impl<C: Clock + Clone> RateLimit<C> {
+    /// [`RateLimit::new`] on the clock `clock`.
+    pub fn with_clock(
+        service: &'static str,
+        per_minute: u32,
+        burst: u32,
+        max_clients: usize,
+        trusted: Vec<IpNet>,
+        clock: C,
+    ) -> Self {
         let limiter = NonZeroU32::new(per_minute).map(|rate| {
             let quota = Quota::per_minute(rate)
                 .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
@@ -146,25 +191,6 @@ impl RateLimit {
                 .check_key(&key)
                 .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
         }
-    }
-
-    /// Forget clients that are back to a full burst, and give the memory back.
-    pub fn keep_small(self: Arc<Self>) {
-        if self.limiter.is_none() {
-            return;
-        }
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                if let Some(limiter) = &self.limiter {
-                    limiter.retain_recent();
-                    limiter.shrink_to_fit();
-                    metrics::gauge!(format!("{}_rate_limiter_clients", self.service))
-                        .set(limiter.len() as f64);
-                }
-            }
-        });
     }
 }
 
