@@ -276,7 +276,9 @@
     }), { cls: "failed" });
     breakdown("os", docs.os);
     breakdown("pve", docs.pve);
-    ["cores", "ram", "disk"].forEach(function (d) { breakdown(d, docs.hardware.dimensions[d]); });
+    ["cores", "ram", "disk", "platform", "payload_version", "gpu_passthrough", "gpu_type"].forEach(function (d) {
+      breakdown(d, docs.hardware.dimensions[d]);
+    });
     breakdown("categories", docs.errors.categories);
     table("exit-codes", exitCodeRows(docs.errors.exit_codes, false));
   }

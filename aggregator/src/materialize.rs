@@ -39,8 +39,11 @@ const DIMENSIONS: &[(&str, &str)] = &[
     ("cpu_vendor", "cpu_vendor"),
     ("gpu_vendor", "gpu_vendor"),
     ("gpu_passthrough", "gpu_passthrough"),
+    ("gpu_type", "gpu_type"),
     ("arch", "arch"),
     ("repo_source", "repo_source"),
+    // The bash client sends no payload_version: it is the first.
+    ("payload_version", "ifNull(toString(payload_version), '1')"),
     ("cores", "cores"),
     ("ram", "ram"),
     ("disk", "disk"),
@@ -84,20 +87,27 @@ fn runs_sql(events: &str) -> String {
         "cpu_vendor",
         "gpu_vendor",
         "gpu_passthrough",
+        "gpu_type",
         "arch",
         "repo_source",
     ]
     .map(|f| field(f, &format!("{f} != ''")))
     .join(",\n            ");
-    let numbers = ["ct_type", "core_count", "ram_size", "disk_size"]
-        .map(|f| field(f, &format!("isNotNull({f})")))
-        .join(",\n            ");
+    let numbers = [
+        "ct_type",
+        "core_count",
+        "ram_size",
+        "disk_size",
+        "payload_version",
+    ]
+    .map(|f| field(f, &format!("isNotNull({f})")))
+    .join(",\n            ");
     let pattern = crate::patterns::sql("terminal.5");
     format!(
         "SELECT
             run, installation AS random_id, {REPO} AS repo,
             nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
-            gpu_passthrough, arch, repo_source,
+            gpu_passthrough, gpu_type, arch, repo_source, payload_version,
             if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
             ifNull(toString(ct_type), '') AS ct_type,
             multiIf(core_count IS NULL, '', core_count <= 1, '1', core_count <= 2, '2',

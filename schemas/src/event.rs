@@ -147,7 +147,14 @@ pub struct Event {
     pub cpu_model: String,
     pub gpu_vendor: String,
     pub gpu_model: String,
+    /// Whether GPU passthrough was asked for: `yes` or `no` (the v2 client), empty when
+    /// the client does not say (the bash client).
     pub gpu_passthrough: String,
+    /// The kind of GPU the bash client found on the host (`igpu`, `dgpu`, `unknown`),
+    /// which it sends as `gpu_passthrough`; empty from the v2 client (migration 0009).
+    /// Absent from events queued before the field existed.
+    #[serde(default)]
+    pub gpu_type: String,
     pub ram_speed: String,
     pub arch: String,
     pub platform: String,
@@ -292,6 +299,7 @@ mod tests {
             gpu_vendor: String::new(),
             gpu_model: String::new(),
             gpu_passthrough: String::new(),
+            gpu_type: String::new(),
             ram_speed: String::new(),
             arch: String::new(),
             platform: String::new(),

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_stats_noise",
         sql: include_str!("../sql/0008_stats_noise.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_gpu_type",
+        sql: include_str!("../sql/0009_gpu_type.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
@@ -237,6 +242,14 @@ pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec
         }
     }
     let mut out = vec![s];
+    // The Distributed table has columns of its own: a column added to the raw table
+    // must be added to it as well, or reading through it cannot see the column.
+    let added = format!("ALTER TABLE {EVENTS_TABLE} ADD COLUMN ");
+    if let Some(rest) = statement.trim_start().strip_prefix(&added) {
+        out.push(format!(
+            "ALTER TABLE {EVENTS_ALL_TABLE}{on} ADD COLUMN {rest}"
+        ));
+    }
     if statement.contains(&format!("CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}\n"))
         || statement.contains(&format!("CREATE TABLE IF NOT EXISTS {EVENTS_TABLE}\n("))
     {

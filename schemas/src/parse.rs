@@ -215,6 +215,7 @@ fn build(
     let cpu_model = store(&cpu_model);
     let gpu_model = store(&gpu_model);
     let failed_command = store(&failed_command);
+    let (gpu_passthrough, gpu_type) = gpu_meanings(token("gpu_passthrough")?);
 
     Ok(Event {
         event_id,
@@ -247,7 +248,8 @@ fn build(
         cpu_model,
         gpu_vendor: token("gpu_vendor")?,
         gpu_model,
-        gpu_passthrough: token("gpu_passthrough")?,
+        gpu_passthrough,
+        gpu_type,
         ram_speed: token("ram_speed")?,
         arch: token("arch")?,
         platform: token("platform")?,
@@ -341,6 +343,17 @@ fn category(status: Status, exit_code: Option<u8>, error: &str, client: String) 
 /// a client and `community-scripts/nas.example.lan` must not be stored as it came.
 const OFFICIAL_OWNER: &str = "community-scripts";
 const OFFICIAL_REPOS: [&str; 3] = ["ProxmoxVE", "ProxmoxVED", "core"];
+
+/// `gpu_passthrough` as the two client generations send it, split into its two meanings
+/// (migration 0009): whether passthrough was asked for (`yes`/`no`, the v2 client), and
+/// the kind of GPU the bash client found on the host, which it sends under the same name
+/// (`igpu`, `dgpu`, `unknown`; the contract also names `vgpu` and `none`).
+fn gpu_meanings(sent: String) -> (String, String) {
+    match sent.as_str() {
+        "" | "yes" | "no" => (sent, String::new()),
+        _ => (String::new(), sent),
+    }
+}
 
 /// `repo_source` as the client names it, in any case; what it does not know is external.
 fn repo_source_named(source: &str) -> &'static str {
@@ -895,6 +908,31 @@ mod tests {
             parse(&body).expect("valid").failed_command.chars().count(),
             120
         );
+    }
+
+    /// The bash client sends the host's GPU kind as `gpu_passthrough`, the v2 client
+    /// whether passthrough was asked for: each lands in the column of its meaning, so the
+    /// same host read by both clients has one value in each.
+    #[test]
+    fn the_two_meanings_of_gpu_passthrough_land_apart() {
+        let v1 = |sent: &str| {
+            let e = parse(&with(&format!("    \"gpu_passthrough\": \"{sent}\","))).expect("valid");
+            (e.gpu_passthrough, e.gpu_type)
+        };
+        let v2 = |sent: &str| {
+            let e = parse(&with(&format!(
+                "    \"payload_version\": 2,\n    \"gpu_passthrough\": \"{sent}\","
+            )))
+            .expect("valid");
+            (e.gpu_passthrough, e.gpu_type)
+        };
+        let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(v1("igpu"), s("", "igpu"));
+        assert_eq!(v1("dgpu"), s("", "dgpu"));
+        assert_eq!(v1("unknown"), s("", "unknown"));
+        assert_eq!(v1("none"), s("", "none"));
+        assert_eq!(v2("yes"), s("yes", ""));
+        assert_eq!(v2("No"), s("no", ""));
     }
 
     #[test]

@@ -36,14 +36,14 @@ const ACCEPTED: &[(&str, &str)] = &[
 fn expected(name: &str) -> Value {
     match name {
         "lxc_installing" => {
-            json!({"type": "lxc", "status": "installing", "os_type": "debian", "disk_size": 8, "gpu_passthrough": "igpu"})
+            json!({"type": "lxc", "status": "installing", "os_type": "debian", "disk_size": 8, "gpu_passthrough": "", "gpu_type": "igpu"})
         }
         "lxc_validation" => json!({"status": "validation"}),
         "ping_configuring" => {
             json!({"status": "configuring", "disk_size": null, "os_type": "", "platform": "pve"})
         }
         "lxc_success" => {
-            json!({"status": "success", "error_category": "", "gpu_passthrough": "none", "install_duration": 187, "method": "advanced"})
+            json!({"status": "success", "error_category": "", "gpu_passthrough": "", "gpu_type": "none", "install_duration": 187, "method": "advanced"})
         }
         // exit 100 is "APT: Package manager error" in the client's table, category dependency:
         // the server's reading (from the table) wins over what the client sent.
@@ -64,7 +64,8 @@ fn expected(name: &str) -> Value {
         "addon" => json!({"type": "addon", "nsapp": "netdata"}),
         "turnkey" => json!({"type": "turnkey", "nsapp": "turnkey-nextcloud", "os_type": "turnkey"}),
         "v2_failed" => {
-            json!({"payload_version": 2, "failed_line": 42, "kernel_version": "6.8.12-4-pve", "app_version": "10.10.3", "error_category": "dependency"})
+            json!({"payload_version": 2, "failed_line": 42, "kernel_version": "6.8.12-4-pve", "app_version": "10.10.3", "error_category": "dependency",
+                   "gpu_passthrough": "yes", "gpu_type": ""})
         }
         "broken_units_and_strings" => {
             json!({"type": "lxc", "nsapp": "paperless-ngx", "status": "success", "ct_type": 0,

@@ -87,14 +87,25 @@ async fn before_0006(slot: &Slot, rows: u32) -> (ClickHouseSettings, ClickHouseS
             .await
             .unwrap();
     }
-    // Rows with the random ids of that release.
+    // Rows with the random ids of that release. The row type is today's: the columns
+    // added since (migration 0009's `gpu_type`) are there while the rows are written,
+    // and gone again before the migrations run.
+    let added = "ALTER TABLE events ADD COLUMN gpu_type LowCardinality(String) DEFAULT ''";
+    db.query(added).execute().await.unwrap();
     let mut insert = db.insert::<schemas::Event>("events").await.unwrap();
     for n in 0..rows {
         let mut body: serde_json::Value = serde_json::from_str(BODY).unwrap();
         body["disk_size"] = n.into();
-        insert.write(&old_event(&body.to_string())).await.unwrap();
+        // As the release before 0009 stored it: the host's GPU kind as sent.
+        let mut event = old_event(&body.to_string());
+        event.gpu_passthrough = std::mem::take(&mut event.gpu_type);
+        insert.write(&event).await.unwrap();
     }
     insert.end().await.unwrap();
+    db.query("ALTER TABLE events DROP COLUMN gpu_type")
+        .execute()
+        .await
+        .unwrap();
     (migrator, slot.clickhouse_as(&base, "consumer"))
 }
 
@@ -143,6 +154,12 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     assert_eq!(applied, since_0006());
     assert_eq!(count(&db, "SELECT count() FROM events FINAL").await, 50);
     assert_migrated(&db).await;
+    // The bash client's `gpu_passthrough` (the host's GPU kind) has moved to `gpu_type`
+    // (migration 0009), in the rows stored before it too.
+    assert_eq!(
+        count(&db, "SELECT count() FROM events WHERE gpu_type = 'igpu' AND gpu_passthrough = ''").await,
+        50
+    );
 
     // As if the process died after the exchange, before the catch-up and the record,
     // while a consumer of the previous release had stored one more row in the old
@@ -156,6 +173,12 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     let old_table =
         MIGRATIONS[0].statements()[0].replacen("IF NOT EXISTS events", "events_rekeyed", 1);
     admin.query(&old_table).execute().await.unwrap();
+    // With the columns added since, as the table it stands for would have them.
+    admin
+        .query("ALTER TABLE events_rekeyed ADD COLUMN gpu_type LowCardinality(String) DEFAULT '' AFTER gpu_passthrough")
+        .execute()
+        .await
+        .unwrap();
     admin
         .query("INSERT INTO events_rekeyed SELECT * FROM events")
         .execute()
