@@ -78,6 +78,34 @@
     return "#/" + path + "?" + params.toString();
   }
 
+  // The scripts' repositories, where an issue about a script is opened. Forks have none
+  // of their own here: their failures are reported upstream like the others.
+  var ISSUE_REPOS = { production: "community-scripts/ProxmoxVE", development: "community-scripts/ProxmoxVED",
+    external: "community-scripts/ProxmoxVE", all: "community-scripts/ProxmoxVE" };
+
+  // A link to a new issue on the scripts' repository, its form (bug_report.yml: blank
+  // issues are off there) filled in with the script, what failed, and how often. A plain
+  // link: the reader's browser opens it; the server neither holds a token nor calls out.
+  function issueLink(v, app, what, runs) {
+    var view = location.href.split("#")[0] + hashFor(v, { page: "app", app: app });
+    var description = "The anonymous install statistics show " + fmt(runs) + " failed or aborted runs of " + app +
+      (what ? " with this error:\n\n    " + what : "") + "\n\n(" + (v.window === "all" ? "all time" : "last " + v.window + " days") +
+      ", " + v.repo + " repository: " + view + ")";
+    var params = new URLSearchParams({ template: "bug_report.yml", title: app + ": " + (what || "installs fail"),
+      script_name: app, issue_description: description, error_output: what || "" });
+    return el("a", { href: "https://github.com/" + ISSUE_REPOS[v.repo] + "/issues/new?" + params.toString(),
+      target: "_blank", rel: "noopener", class: "issue", "data-issue": app, "data-pattern": what || "" }, "open an issue");
+  }
+
+  // A table of patterns (error patterns or failing commands) of one app, each with a
+  // link to report it.
+  function appPatterns(id, published, v, app) {
+    table(id, published ? published.groups.map(function (p) {
+      return { label: p.value, value: p.runs, cells: [el("code", {}, p.value), fmt(p.runs), issueLink(v, app, p.value, p.runs)] };
+    }) : [], "None reaches k runs from k installations.");
+    if (published) tableNote(id, published);
+  }
+
   function appLink(name, v, text) {
     var a = el("a", { href: hashFor(v, { page: "app", app: name }) }, text === undefined ? name : text);
     return a;
@@ -308,18 +336,26 @@
         ? a.top_exit_code.value + (a.top_exit_code.meaning ? " \u2013 " + a.top_exit_code.meaning : "") + " (" + fmt(a.top_exit_code.runs) + ")"
         : "";
       var category = a.top_category ? a.top_category.value + " (" + fmt(a.top_category.runs) + ")" : "";
+      var pattern = a.top_pattern ? el("code", {}, a.top_pattern.value) : "";
+      var command = a.top_command ? el("code", {}, a.top_command.value) : "";
+      var top = a.top_pattern || a.top_command;
       return { label: a.nsapp, value: a.failed + a.aborted,
-        cells: [appLink(a.nsapp, v), fmt(a.runs), fmt(a.failed), fmt(a.aborted), code, category, pct(a.failure_rate)] };
+        cells: [appLink(a.nsapp, v), fmt(a.runs), fmt(a.failed), fmt(a.aborted), code, category, pattern, command,
+          pct(a.failure_rate), issueLink(v, a.nsapp, top ? top.value : "", top ? top.runs : a.failed + a.aborted)] };
     }), "No app has failed or aborted runs in groups of k.");
-    table("err-patterns", e.patterns.groups.map(function (p) {
-      var apps = el("span");
-      p.apps.forEach(function (a, i) {
-        if (i) apps.appendChild(document.createTextNode(", "));
-        apps.appendChild(appLink(a.nsapp, v));
-      });
-      return { label: p.pattern, value: p.runs, cells: [el("code", {}, p.pattern), apps, fmt(p.runs), pct(p.share)] };
-    }));
-    tableNote("err-patterns", e.patterns);
+    ["patterns", "commands"].forEach(function (kind) {
+      table("err-" + kind, e[kind].groups.map(function (p) {
+        var apps = el("span");
+        p.apps.forEach(function (a, i) {
+          if (i) apps.appendChild(document.createTextNode(", "));
+          apps.appendChild(appLink(a.nsapp, v));
+        });
+        var first = p.apps[0];
+        return { label: p.pattern, value: p.runs, cells: [el("code", {}, p.pattern), apps, fmt(p.runs), pct(p.share),
+          first ? issueLink(v, first.nsapp, p.pattern, first.runs) : ""] };
+      }), kind === "commands" ? "No failing command reaches k runs from k installations (only the v2 client sends it)." : undefined);
+      tableNote("err-" + kind, e[kind]);
+    });
     $("err-unfinished-note").textContent = e.unfinished.runs == null
       ? "Runs that never reported an outcome."
       : fmt(e.unfinished.runs) + " runs never reported an outcome.";
@@ -376,6 +412,9 @@
       ids.forEach(clear);
       table("app-duration", [], " ");
       table("app-codes", [], " ");
+      table("app-patterns", [], " ");
+      table("app-commands", [], " ");
+      clear("app-issue");
       missing.hidden = false;
       missing.textContent = "No statistics for this script in this window and repository: it has fewer than " + k +
         " runs from " + k + " installations, or none.";
@@ -398,6 +437,10 @@
     }
     table("app-codes", exitCodeRows(doc.exit_codes, false), "No exit code reaches k runs from k installations.");
     tableNote("app-codes", doc.exit_codes);
+    appPatterns("app-patterns", doc.breakdowns.pattern, v, v.app);
+    appPatterns("app-commands", doc.breakdowns.command, v, v.app);
+    var report = clear("app-issue");
+    report.appendChild(issueLink(v, v.app, "", doc.failed + doc.aborted));
   }
 
   // ---- the frame ----------------------------------------------------------------

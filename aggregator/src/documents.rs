@@ -227,6 +227,10 @@ pub struct FailingApp {
     pub failure_rate: Option<f64>,
     pub top_exit_code: Option<Top>,
     pub top_category: Option<Top>,
+    /// Its most common error pattern, and failing command (the v2 client's
+    /// `failed_command`, masked like the patterns), as its own document publishes them.
+    pub top_pattern: Option<Top>,
+    pub top_command: Option<Top>,
 }
 
 /// Failed and aborted runs of one day.
@@ -271,6 +275,9 @@ pub struct Errors {
     pub categories: Published<Category>,
     /// The most common error patterns, up to fifty; the rest are in `other`.
     pub patterns: Published<Pattern>,
+    /// The most common failing commands (the v2 client's `failed_command`, masked by the
+    /// patterns' rules), up to fifty, each with its apps, as `patterns`.
+    pub commands: Published<Pattern>,
     /// Every published app with failed or aborted runs, most failures first.
     pub apps: Vec<FailingApp>,
     pub unfinished: Unfinished,
@@ -284,16 +291,18 @@ pub const HARDWARE: &[&str] = &[
     "cpu_vendor",
     "gpu_vendor",
     "gpu_passthrough",
+    "gpu_type",
     "arch",
     "ct_type",
     "type",
     "platform",
+    "payload_version",
     "method",
     "repo_source",
 ];
 
 /// The per-app breakdowns of `/v1/stats/apps/{nsapp}` (exit codes have their own list).
-const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern"];
+const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern", "command"];
 
 /// The most error patterns the errors document lists.
 const PATTERNS: usize = 50;
@@ -854,6 +863,54 @@ impl Documents {
             .collect())
     }
 
+    /// Each published app's most common value of a per-app dimension (`type`,
+    /// `pattern`, ...) with its runs, exactly as the app's own document publishes it: an
+    /// app whose document withholds the dimension has none. For crate::old_api, whose
+    /// lists name an app's type and top error, without building every app's document.
+    pub async fn top_of_apps(
+        &self,
+        meta: &Meta,
+        dimension: &str,
+    ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
+        let mut listed = Vec::new();
+        for part in meta.scope().parts() {
+            listed.push((part, self.listed_apps(part).await?));
+        }
+        self.top_per_app(dimension, &listed).await
+    }
+
+    /// The most common values of a pattern dimension (`pattern`, `command`), at most
+    /// [`PATTERNS`], each with up to five apps. Past the fiftieth they are counted in
+    /// `other`: as safe to list, but a list that long is no longer read.
+    async fn patterns(
+        &self,
+        dimension: &str,
+        scope: Scope,
+        listed: &[(Scope, HashSet<String>)],
+        failures: u64,
+    ) -> clickhouse::error::Result<Published<Pattern>> {
+        let mut by_value = self.apps_by_value(dimension, listed).await?;
+        let mut published = self.published(Of::all(dimension), scope).await?;
+        if published.groups.len() > PATTERNS {
+            let rest = published.groups.split_off(PATTERNS);
+            let mut other = published.other.unwrap_or_default();
+            for g in &rest {
+                other.add(&g.counts);
+            }
+            published.other = Some(other);
+        }
+        Ok(published.map(|g| {
+            let mut apps = by_value.remove(&g.value).unwrap_or_default();
+            apps.truncate(5);
+            Pattern {
+                share: ratio(g.counts.runs, failures),
+                pattern: g.value,
+                counts: g.counts,
+                apps,
+            }
+        }))
+    }
+
     pub async fn errors(&self, meta: Meta) -> clickhouse::error::Result<Errors> {
         let scope = meta.scope();
         let totals = self.total(&scope.parts(), "").await?;
@@ -896,32 +953,19 @@ impl Documents {
                 }
             });
 
-        let mut pattern_apps = self.apps_by_value("pattern", &listed).await?;
-        let mut patterns = self.published(Of::all("pattern"), scope).await?;
-        // Past the fiftieth, patterns are counted in `other`: they are as safe to list,
-        // but a list that long is no longer read.
-        if patterns.groups.len() > PATTERNS {
-            let rest = patterns.groups.split_off(PATTERNS);
-            let mut other = patterns.other.unwrap_or_default();
-            for g in &rest {
-                other.add(&g.counts);
-            }
-            patterns.other = Some(other);
-        }
-        let patterns = patterns.map(|g| {
-            let mut apps = pattern_apps.remove(&g.value).unwrap_or_default();
-            apps.truncate(5);
-            Pattern {
-                share: ratio(g.counts.runs, failures),
-                pattern: g.value,
-                counts: g.counts,
-                apps,
-            }
-        });
+        let patterns = self.patterns("pattern", scope, &listed, failures).await?;
+        let commands = self.patterns("command", scope, &listed, failures).await?;
 
         let app_groups = self.published(Of::all("app"), scope).await?.groups;
         let mut top_codes = self.top_per_app("exit_code", &listed).await?;
         let mut top_categories = self.top_per_app("error_category", &listed).await?;
+        let mut top_patterns = self.top_per_app("pattern", &listed).await?;
+        let mut top_commands = self.top_per_app("command", &listed).await?;
+        let top = |value: String, runs: u64| Top {
+            value,
+            meaning: None,
+            runs,
+        };
         let mut apps: Vec<FailingApp> = app_groups
             .iter()
             .filter(|g| g.counts.failed + g.counts.aborted > 0)
@@ -939,11 +983,15 @@ impl Documents {
                     value,
                     runs,
                 }),
-                top_category: top_categories.remove(&g.value).map(|(value, runs)| Top {
-                    value,
-                    meaning: None,
-                    runs,
-                }),
+                top_category: top_categories
+                    .remove(&g.value)
+                    .map(|(value, runs)| top(value, runs)),
+                top_pattern: top_patterns
+                    .remove(&g.value)
+                    .map(|(value, runs)| top(value, runs)),
+                top_command: top_commands
+                    .remove(&g.value)
+                    .map(|(value, runs)| top(value, runs)),
             })
             .collect();
         apps.sort_by(|a, b| {
@@ -973,6 +1021,7 @@ impl Documents {
             exit_codes,
             categories,
             patterns,
+            commands,
             apps,
             unfinished: Unfinished {
                 runs: totals.map(|c| c.unfinished),

@@ -50,6 +50,7 @@ const DIMENSIONS: &[(&str, &str)] = &[
     ("error_category", "error_category"),
     ("exit_code", "exit_code"),
     ("pattern", "pattern"),
+    ("command", "command"),
 ];
 
 /// The dimensions broken down per app as well.
@@ -60,6 +61,7 @@ pub const PER_APP: &[&str] = &[
     "error_category",
     "exit_code",
     "pattern",
+    "command",
 ];
 
 /// The materialisation's version, kept with each day in `stats_days`: a day computed by
@@ -103,6 +105,9 @@ fn runs_sql(events: &str) -> String {
     .map(|f| field(f, &format!("isNotNull({f})")))
     .join(",\n            ");
     let pattern = crate::patterns::sql("terminal.5");
+    // The command that failed (the v2 client's `failed_command`), masked by the same
+    // rules: what differs between two runs of it is versions, paths and numbers.
+    let command = crate::patterns::sql("terminal.6");
     format!(
         "SELECT
             run, installation AS random_id, {REPO} AS repo,
@@ -124,6 +129,7 @@ fn runs_sql(events: &str) -> String {
             if(terminal.1 IN ('failed', 'aborted'), terminal.3, '') AS error_category,
             if(terminal.1 != '', ifNull(toString(terminal.2), ''), '') AS exit_code,
             if(terminal.1 IN ('failed', 'aborted'), {pattern}, '') AS pattern,
+            if(terminal.1 IN ('failed', 'aborted'), {command}, '') AS command,
             terminal.4 AS duration
         FROM (
             SELECT
@@ -135,7 +141,7 @@ fn runs_sql(events: &str) -> String {
                 argMin(type, received_at) AS type,
                 {strings},
                 {numbers},
-                argMinIf((status, exit_code, error_category, install_duration, error), received_at,
+                argMinIf((status, exit_code, error_category, install_duration, error, failed_command), received_at,
                          status IN ('success', 'failed', 'aborted')) AS terminal
             FROM {events} FINAL
             WHERE received_at >= toDate({{day:String}}) AND received_at < toDate({{day:String}}) + 2

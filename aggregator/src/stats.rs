@@ -279,7 +279,10 @@ impl<'a> Of<'a> {
         Of {
             dimension,
             nsapp,
-            failures: matches!(dimension, "error_category" | "exit_code" | "pattern"),
+            failures: matches!(
+                dimension,
+                "error_category" | "exit_code" | "pattern" | "command"
+            ),
         }
     }
 

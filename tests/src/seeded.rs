@@ -286,6 +286,13 @@ fn terminal(run: &Run, status: &str, duration: Option<u32>) -> Value {
             run.exit_code.unwrap_or(1),
             run.j % 250
         ));
+        // What the v2 client adds: the command that failed, whose version differs by run.
+        e["failed_command"] = json!(format!(
+            "apt-get install -y {}-deps={}.{}",
+            run.app,
+            run.j % 3,
+            run.j % 7
+        ));
     }
     e
 }

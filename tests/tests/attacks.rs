@@ -137,7 +137,7 @@ fn tables(docs: &BTreeMap<String, Value>) -> BTreeMap<(String, String), Table> {
             }
             "errors" => {
                 let f = failures(&doc["totals"]);
-                for part in ["exit_codes", "categories", "patterns"] {
+                for part in ["exit_codes", "categories", "patterns", "commands"] {
                     add(
                         format!("errors/{part}"),
                         table(&doc[part], "groups", f, runs),
@@ -153,7 +153,8 @@ fn tables(docs: &BTreeMap<String, Value>) -> BTreeMap<(String, String), Table> {
                 let r = doc["runs"].as_u64();
                 let f = failures(doc);
                 for (dim, t) in doc["breakdowns"].as_object().unwrap() {
-                    let total = if matches!(dim.as_str(), "error_category" | "pattern") {
+                    let total = if matches!(dim.as_str(), "error_category" | "pattern" | "command")
+                    {
                         f
                     } else {
                         r

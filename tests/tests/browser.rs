@@ -114,6 +114,18 @@ fn texts(html: &Html, selector: &str) -> Vec<String> {
     html.select(&sel).map(|e| e.text().collect()).collect()
 }
 
+/// The query of a link to a new issue, by field.
+fn issue_form(href: &str) -> std::collections::HashMap<String, String> {
+    let url = reqwest::Url::parse(href).expect("a URL");
+    assert_eq!(url.host_str(), Some("github.com"), "{href}");
+    assert_eq!(
+        url.path(),
+        "/community-scripts/ProxmoxVE/issues/new",
+        "{href}"
+    );
+    url.query_pairs().into_owned().collect()
+}
+
 /// The attribute `name` of every element matching `selector`.
 fn attrs(html: &Html, selector: &str, name: &str) -> Vec<String> {
     let sel = Selector::parse(selector).expect("selector");
@@ -270,13 +282,37 @@ fn assert_errors_page(html: &Html, runs: &[&seeded::Run]) {
             .map(|(a, n)| (a, n.to_string()))
             .collect::<Vec<_>>()
     );
+    let pattern = "step failed at line <n> for <email> on <ip>";
     assert_eq!(
         drawn(html, "#err-patterns tr[data-label]"),
-        [(
-            "step failed at line <n> for <email> on <ip>".to_owned(),
-            "136".to_owned()
-        )]
+        [(pattern.to_owned(), "136".to_owned())]
     );
+    // A pattern is reported on the scripts' repository, through its issue form, with the
+    // app and the pattern filled in.
+    let issue = issue_form(&attrs(html, "#err-patterns a.issue", "href")[0]);
+    assert_eq!(issue["template"], "bug_report.yml");
+    // The app that publishes the most runs of it: nextcloud's 30. homeassistant's 40
+    // are not published as a pattern: beside its two aborted runs without a text they
+    // would give those away, so its own table hides them (and so does this one).
+    assert_eq!(issue["script_name"], "nextcloud");
+    assert_eq!(issue["error_output"], pattern);
+    assert!(
+        issue["title"].starts_with("nextcloud: step failed"),
+        "{issue:?}"
+    );
+    assert!(issue["issue_description"].contains(pattern), "{issue:?}");
+    // The failing commands, masked like the patterns, per app under the k rule.
+    let commands = drawn(html, "#err-commands tr[data-label]");
+    assert!(!commands.is_empty());
+    assert!(commands.len() >= 5, "{commands:?}");
+    for (command, n) in &commands {
+        let app = command
+            .strip_prefix("apt-get install -y ")
+            .and_then(|c| c.strip_suffix("-deps=<version>"))
+            .unwrap_or_else(|| panic!("{command}"));
+        let failed = count(runs, |r| r.app == app && r.outcome == "failed");
+        assert_eq!(*n, failed, "{command}");
+    }
     never_shown(html, "the errors page");
 }
 
@@ -320,6 +356,18 @@ fn assert_app_page(html: &Html, runs: &[&seeded::Run]) {
     );
     // docker's 18 failed or aborted runs: five codes, each of fewer than k runs.
     assert!(drawn(html, "#app-codes tr[data-label]").is_empty());
+    // Its 15 failures share one pattern and one failing command, but its 3 aborted runs
+    // have neither: listed, the 15 would give the 3 away, so both tables hide them.
+    assert!(drawn(html, "#app-patterns tr[data-label]").is_empty());
+    assert!(drawn(html, "#app-commands tr[data-label]").is_empty());
+    // The script itself can still be reported in a click.
+    let issue = issue_form(&attrs(html, "#app-issue a.issue", "href")[0]);
+    assert_eq!(issue["script_name"], "docker");
+    assert_eq!(issue["template"], "bug_report.yml");
+    assert!(
+        issue["issue_description"].contains("18 failed or aborted runs of docker"),
+        "{issue:?}"
+    );
     assert!(texts(html, "#app-missing").iter().all(|t| t.is_empty()));
     never_shown(html, "docker's page");
 }

@@ -157,7 +157,11 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     // The bash client's `gpu_passthrough` (the host's GPU kind) has moved to `gpu_type`
     // (migration 0009), in the rows stored before it too.
     assert_eq!(
-        count(&db, "SELECT count() FROM events WHERE gpu_type = 'igpu' AND gpu_passthrough = ''").await,
+        count(
+            &db,
+            "SELECT count() FROM events WHERE gpu_type = 'igpu' AND gpu_passthrough = ''"
+        )
+        .await,
         50
     );
 
