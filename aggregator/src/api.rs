@@ -10,17 +10,16 @@ use std::time::Instant;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{BoxError, Router};
 use runtime::ratelimit::RateLimit;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 use tower::ServiceBuilder;
 
+use crate::answer::{NO_SUCH_APP, cacheable, cached, max_age};
 use crate::dashboard;
 use crate::documents::{Documents, Meta, SCOPE_DOCUMENTS};
 use crate::error::ApiError;
@@ -53,6 +52,7 @@ fn route_label(path: Option<&str>) -> &'static str {
         Some("/data.js" | "/data/{repo}/{file}" | "/data/{repo}/{window}/apps/{file}") => "data",
         Some("/v1/stats/{document}") => "/v1/stats/{document}",
         Some("/v1/stats/apps/{nsapp}") => "/v1/stats/apps/{nsapp}",
+        Some(p) if crate::old_api::is_old_route(p) => "old_api",
         Some(_) => "other",
         None => "unmatched",
     }
@@ -75,8 +75,10 @@ async fn track(request: Request, next: Next) -> Response {
     let status: &'static str = match status {
         200 => "200",
         304 => "304",
+        308 => "308",
         400 => "400",
         404 => "404",
+        410 => "410",
         429 => "429",
         500 => "500",
         503 => "503",
@@ -119,6 +121,8 @@ fn public_routes(state: AppState) -> Router {
         // summary, apps, daily, os, pve, hardware, errors: documents::SCOPE_DOCUMENTS.
         .route("/v1/stats/{document}", get(scope_document))
         .route("/v1/stats/apps/{nsapp}", get(app))
+        // The old service's read API and pages, for the readers that still use them.
+        .merge(crate::old_api::routes())
         .with_state(state)
         .fallback(|| async { ApiError::NotFound("no such resource") })
 }
@@ -148,82 +152,6 @@ impl ScopeQuery {
         };
         Ok(Scope { window, repo })
     }
-}
-
-/// Answer `body` with its ETag and caching headers, or 304 if the client has it.
-fn cacheable(
-    request: &HeaderMap,
-    content_type: &'static str,
-    max_age: u64,
-    body: Vec<u8>,
-) -> Response {
-    let digest = Sha256::digest(&body);
-    let etag = format!(
-        "\"{}\"",
-        digest[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let cache = format!("public, max-age={max_age}");
-    let matches = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&cache) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
-    if matches {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    (headers, body).into_response()
-}
-
-/// A statistics document can change at the next refresh, and no sooner.
-fn max_age(state: &AppState) -> u64 {
-    state.settings.aggregator.refresh_interval.as_secs().max(1)
-}
-
-/// The 404 of an app without a document: unknown, or below k. One answer for both, so
-/// that it says no more than that.
-const NO_SUCH_APP: &str =
-    "no app of this name has k runs from k installations in this window and repository";
-
-/// Answer with the bytes cached under `key` for the materialisation of `as_of`, or with
-/// those `build` makes (and caches); `None` from `build` is a 404.
-async fn cached<Fut>(
-    state: &AppState,
-    request: &HeaderMap,
-    key: String,
-    as_of: Option<OffsetDateTime>,
-    content_type: &'static str,
-    build: Fut,
-) -> Result<Response, ApiError>
-where
-    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>>,
-{
-    let body = match state.cache.get(&key, as_of) {
-        Some(body) => body,
-        None => {
-            let Some(bytes) = build.await? else {
-                return Err(ApiError::NotFound(NO_SUCH_APP));
-            };
-            let body = Arc::new(bytes);
-            state.cache.put(key, as_of, body.clone());
-            body
-        }
-    };
-    Ok(cacheable(
-        request,
-        content_type,
-        max_age(state),
-        body.as_ref().clone(),
-    ))
 }
 
 /// Serve the JSON document `name` for the request's window, built by `build` on a

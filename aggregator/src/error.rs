@@ -23,6 +23,18 @@ pub enum ApiError {
     Unavailable(#[from] clickhouse::error::Error),
     #[error("a document could not be serialised")]
     Serialise(#[source] serde_json::Error),
+    /// The old service's `days` (crate::old_api), which took any whole number.
+    #[error(
+        "days must be a whole number of days; it is answered from the smallest of the \
+         windows 1, 7, 30, 90, 365 or all that covers it"
+    )]
+    BadOldDays,
+    /// The old service's `repo` (crate::old_api), which named the `repo_source`.
+    #[error("repo must be one of ProxmoxVE, ProxmoxVED, external or all")]
+    BadOldRepo,
+    /// An old route whose data is no longer published at all.
+    #[error("{0}")]
+    Gone(&'static str),
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}; retry shortly")]
@@ -50,6 +62,9 @@ impl IntoResponse for ApiError {
             ApiError::BadRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
             ApiError::BadApp => (StatusCode::BAD_REQUEST, "invalid_app", Some("nsapp")),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::BadOldDays => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),
+            ApiError::BadOldRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", None),
             ApiError::Unavailable(e) => {
                 tracing::warn!(error = %e, "statistics query failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None)

@@ -16,7 +16,11 @@
 //! - `documents`: the statistics documents, built from the above.
 //!
 //! Serving them:
-//! - `api`: the public routes, with ETags, caching and the HTTP metrics.
+//! - `api`: the public routes and the HTTP metrics.
+//! - `answer`: a body answered with its ETag and caching headers, kept per release.
+//! - `old_api`: the read API and pages of the service this pipeline replaces, answered
+//!   from the published documents in the old shapes, deprecated, each linking its
+//!   successor.
 //! - `cache`: the documents and app names kept in memory between refreshes.
 //! - `dashboard`: the static dashboard and its data scripts.
 //! - `export`: every document written to files, for a static host.
@@ -28,6 +32,7 @@
 
 mod admin;
 mod anonymity;
+mod answer;
 mod api;
 mod cache;
 mod counts;
@@ -39,6 +44,7 @@ mod export;
 pub mod materialize;
 mod metric_names;
 pub mod noise;
+mod old_api;
 pub mod patterns;
 pub mod release;
 mod settings;

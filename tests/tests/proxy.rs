@@ -162,6 +162,20 @@ async fn the_clients_post_through_the_tls_proxy_and_nothing_internal_is_routed()
     for path in ["/", "/dashboard.js", "/data.js", "/v1/stats/summary"] {
         assert_eq!(code("GET", path), "200", "{path}");
     }
+    // The old service's read API and pages, which its readers still ask the host for.
+    for (path, want) in [
+        ("/api/dashboard?days=7", "200"),
+        ("/api/scripts", "200"),
+        ("/api/errors", "200"),
+        ("/api/exit-codes", "200"),
+        ("/api/repo-slugs", "200"),
+        ("/api/records", "410"),
+        ("/dashboard", "308"),
+        ("/error-analysis?repo=ProxmoxVED", "308"),
+        ("/script-analysis", "308"),
+    ] {
+        assert_eq!(code("GET", path), want, "{path}");
+    }
     for (method, path) in [
         ("GET", "/metrics"),
         ("GET", "/healthz"),
