@@ -418,6 +418,24 @@ async fn chromium_renders_the_dashboard_with_the_seeded_numbers() {
     let served = format!("{}/", p.aggregator_url);
     let exported = format!("file://{}", out.join("index.html").display());
 
+    // The old service's pages, followed by a real browser: its error analysis of the
+    // development repository lands on our errors view of that repository.
+    let old = dom(format!(
+        "{}/error-analysis?repo=ProxmoxVED&days=90",
+        p.aggregator_url
+    ))
+    .await;
+    assert_eq!(attrs(&old, "#page-errors", "hidden"), Vec::<String>::new());
+    assert_eq!(
+        attrs(&old, "#page-overview[hidden]", "id"),
+        ["page-overview"]
+    );
+    assert_eq!(
+        attrs(&old, "#repo option[selected]", "value"),
+        ["development"]
+    );
+    assert_eq!(figure(&old, "errors", "failed"), "44");
+
     // Served and exported (opened from disk as someone who downloaded it would): the
     // same pages, the same numbers.
     for base in [served.clone(), exported] {
