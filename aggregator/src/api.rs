@@ -24,7 +24,7 @@ use crate::dashboard;
 use crate::documents::{Documents, Meta, SCOPE_DOCUMENTS};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::stats::{Repo, Scope, Window};
+use crate::stats::{Platform, Repo, Scope, Window};
 
 /// The public routes, served on `aggregator.listen`: the dashboard and the statistics,
 /// behind a per-client rate limit, a concurrency limit and a timeout.
@@ -127,12 +127,13 @@ fn public_routes(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such resource") })
 }
 
-/// The query of every statistics document: `days` (one of `WINDOWS`, default 30) and
-/// `repo` (default `production`).
+/// The query of every statistics document: `days` (one of `WINDOWS`, default 30),
+/// `repo` (default `production`) and `platform` (default `pve`).
 #[derive(Debug, Deserialize)]
 pub struct ScopeQuery {
     days: Option<String>,
     repo: Option<String>,
+    platform: Option<String>,
 }
 
 /// The window a document covers when the request names none.
@@ -150,7 +151,15 @@ impl ScopeQuery {
             None => Repo::Production,
             Some(r) => Repo::named(r).ok_or(ApiError::BadRepo)?,
         };
-        Ok(Scope { window, repo })
+        let platform = match self.platform.as_deref() {
+            None => Platform::Pve,
+            Some(p) => Platform::named(p).ok_or(ApiError::BadPlatform)?,
+        };
+        Ok(Scope {
+            window,
+            repo,
+            platform,
+        })
     }
 }
 
@@ -254,6 +263,7 @@ async fn manifest(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         .meta(Scope {
             window: Window::last(None),
             repo: Repo::Production,
+            platform: Platform::Pve,
         })
         .await?;
     let max_age = max_age(&state);
@@ -298,7 +308,12 @@ fn data_scope(repo: &str, window: &str) -> Result<Scope, ApiError> {
     let window = Window::named(window)
         .filter(|w| window == w.name())
         .ok_or(ApiError::NotFound("no such window"))?;
-    Ok(Scope { window, repo })
+    // The dashboard's data scripts cover Proxmox VE hosts; Incus runs are in the API.
+    Ok(Scope {
+        window,
+        repo,
+        platform: Platform::Pve,
+    })
 }
 
 /// `/data/{repo}/{window}.js`: every dashboard document of one scope, as a script.
@@ -360,6 +375,7 @@ mod tests {
         ScopeQuery {
             days: days.map(str::to_owned),
             repo: repo.map(str::to_owned),
+            platform: None,
         }
         .scope()
     }

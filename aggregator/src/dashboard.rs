@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 
 use crate::documents::{BuildError, Documents, Meta, SCOPE_DOCUMENTS};
-use crate::stats::{Repo, Scope, WINDOWS, Window};
+use crate::stats::{Platform, Repo, Scope, WINDOWS, Window};
 
 pub const INDEX_HTML: &str = include_str!("../dashboard/index.html");
 pub const CSS: &str = include_str!("../dashboard/dashboard.css");
@@ -28,6 +28,7 @@ pub fn scopes() -> Vec<Scope> {
             WINDOWS.map(|days| Scope {
                 window: Window::last(days),
                 repo,
+                platform: Platform::Pve,
             })
         })
         .collect()

@@ -22,7 +22,7 @@ use crate::anonymity::{self, Published};
 use crate::counts::{Group, RunCounts};
 use crate::noise::Noise;
 use crate::settings::AggregatorSettings;
-use crate::stats::{self, AppGroup, Durations, Of, Repo, Scope, Tally, Window};
+use crate::stats::{self, AppGroup, Durations, Of, Platform, Repo, Scope, Tally, Window};
 
 /// The header of every document.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +34,8 @@ pub struct Meta {
     pub window: Window,
     /// Whose runs are counted: `production`, `development`, `external` or `all`.
     pub repo: Repo,
+    /// On which hosts: `pve` (Proxmox VE), `incus` or `all`.
+    pub platform: Platform,
     /// No published number comes from fewer runs, or fewer installations, than this.
     pub k: u64,
     /// Every count carries noise of this parameter (crate::noise), drawn from the runs
@@ -46,6 +48,7 @@ impl Meta {
         Scope {
             window: self.window,
             repo: self.repo,
+            platform: self.platform,
         }
     }
 }
@@ -388,6 +391,7 @@ impl Documents {
             generated_at: release.map(|r| r.released_at),
             window,
             repo: scope.repo,
+            platform: scope.platform,
             k: self.k,
             noise_epsilon: (!self.exact_counts).then_some(self.noise_epsilon),
         })

@@ -15,6 +15,8 @@ pub enum ApiError {
     BadWindow,
     #[error("repo must be one of production, development, external or all")]
     BadRepo,
+    #[error("platform must be one of pve, incus or all")]
+    BadPlatform,
     #[error("an app name holds only lower-case letters, digits, '-', '_' and '.'")]
     BadApp,
     #[error("{0}")]
@@ -60,6 +62,11 @@ impl IntoResponse for ApiError {
         let (status, code, field) = match &self {
             ApiError::BadWindow => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),
             ApiError::BadRepo => (StatusCode::BAD_REQUEST, "invalid_repo", Some("repo")),
+            ApiError::BadPlatform => (
+                StatusCode::BAD_REQUEST,
+                "invalid_platform",
+                Some("platform"),
+            ),
             ApiError::BadApp => (StatusCode::BAD_REQUEST, "invalid_app", Some("nsapp")),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::BadOldDays => (StatusCode::BAD_REQUEST, "invalid_window", Some("days")),

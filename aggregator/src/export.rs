@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use crate::dashboard;
 use crate::documents::Documents;
-use crate::stats::{Repo, Scope, Window};
+use crate::stats::{Platform, Repo, Scope, Window};
 
 /// What an export wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,7 @@ pub async fn export(documents: &Documents, out: &Path) -> anyhow::Result<ExportR
         .meta(Scope {
             window: Window::last(None),
             repo: Repo::Production,
+            platform: Platform::Pve,
         })
         .await?;
     write(

@@ -110,7 +110,7 @@ fn runs_sql(events: &str) -> String {
     let command = crate::patterns::sql("terminal.6");
     format!(
         "SELECT
-            run, installation AS random_id, {REPO} AS repo,
+            run, installation AS random_id, {REPO} AS repo, {HOST} AS host,
             nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
             gpu_passthrough, gpu_type, arch, repo_source, payload_version,
             if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
@@ -286,11 +286,11 @@ impl Refresh {
         );
         client
             .query(&format!(
-                "INSERT INTO stats_groups (day, generation, repo, dimension, value, nsapp, outcome, runs, installs, cell_key)
-                 SELECT toDate({{day:String}}), {generation}, repo, d.1, d.2, if(d.3, nsapp, ''), outcome, count(),
+                "INSERT INTO stats_groups (day, generation, repo, platform, dimension, value, nsapp, outcome, runs, installs, cell_key)
+                 SELECT toDate({{day:String}}), {generation}, repo, host, d.1, d.2, if(d.3, nsapp, ''), outcome, count(),
                         groupBitmapState({}), groupBitXor({CELL_KEY})
                  FROM ({runs}) ARRAY JOIN [{}] AS d
-                 GROUP BY repo, d.1, d.2, if(d.3, nsapp, ''), outcome",
+                 GROUP BY repo, host, d.1, d.2, if(d.3, nsapp, ''), outcome",
                 bucket("d.1, d.3"),
                 dims.join(", ")
             ))
@@ -298,12 +298,12 @@ impl Refresh {
             .await?;
         client
             .query(&format!(
-                "INSERT INTO stats_durations (day, generation, repo, nsapp, runs, durations, installs)
-                 SELECT toDate({{day:String}}), {generation}, repo, nsapp, count(),
+                "INSERT INTO stats_durations (day, generation, repo, platform, nsapp, runs, durations, installs)
+                 SELECT toDate({{day:String}}), {generation}, repo, host, nsapp, count(),
                         quantilesTDigestState(0.5, 0.9)(toUInt32(assumeNotNull(duration))),
                         groupBitmapState({})
                  FROM ({runs}) WHERE outcome = 'success' AND duration IS NOT NULL
-                 GROUP BY repo, nsapp",
+                 GROUP BY repo, host, nsapp",
                 bucket("'duration'")
             ))
             .execute()
@@ -325,6 +325,10 @@ impl Refresh {
 /// The installation bucket of a run, salted with `salt` (SQL expressions): the same
 /// installation falls in unrelated buckets in different dimensions, so that one run's
 /// rows cannot be joined across them.
+/// The host platform a run counts under (migration 0010): `incus` when the client says
+/// so, in `platform` or in `pve_version` (`incus-6.0`), else `pve`.
+pub const HOST: &str = "if(platform = 'incus' OR startsWith(pve_version, 'incus'), 'incus', 'pve')";
+
 /// A run's share of its rows' `cell_key` (migration 0008, crate::noise). Unlike the
 /// buckets it is not salted per dimension: a count made of the same runs must get the
 /// same noise in every table, or a reader would average one run's noise away over the

@@ -32,7 +32,7 @@ use crate::counts::RunCounts;
 use crate::documents::{Documents, Meta};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::stats::{Repo, Scope, WINDOWS, Window};
+use crate::stats::{Platform, Repo, Scope, WINDOWS, Window};
 
 /// When the old routes are deprecated (RFC 9745): the date third parties are told to
 /// have moved to `/v1/stats` by.
@@ -161,9 +161,12 @@ impl OldQuery {
 
     fn scope(&self, old: Old) -> Result<Scope, ApiError> {
         let days = old.days(self.asked_days()?);
+        // The documents the old routes answer from, and link to, are of Proxmox VE
+        // hosts, the default: the old service had no platform parameter.
         Ok(Scope {
             window: Window::last(covering(days)),
             repo: self.repo()?,
+            platform: Platform::Pve,
         })
     }
 
@@ -589,6 +592,7 @@ async fn dashboard_of(docs: &Documents, meta: Meta) -> Result<Dashboard, ApiErro
         .meta(Scope {
             window: Window::last(None),
             repo: Repo::All,
+            platform: Platform::All,
         })
         .await?;
     let (summary, all_time, apps, daily, os, pve, hardware, errors, types) = tokio::try_join!(

@@ -110,29 +110,89 @@ impl Repo {
     }
 }
 
-/// What a document counts: a window of days and a choice of repositories.
+/// Which host platform's runs a document counts (migration 0010): Proxmox VE, the
+/// scripts' home and the default, or Incus, which the v2 client also installs on, or
+/// both. Apart, so that Incus runs are not read as PVE versions and PVE resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Pve,
+    Incus,
+    All,
+}
+
+impl Platform {
+    /// Every choice, the default first.
+    pub const CHOICES: [Platform; 3] = [Platform::Pve, Platform::Incus, Platform::All];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Pve => "pve",
+            Platform::Incus => "incus",
+            Platform::All => "all",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Platform> {
+        Platform::CHOICES.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The platforms one publication is made of: `all` is the sum of the two.
+    fn parts(self) -> Vec<Platform> {
+        match self {
+            Platform::All => vec![Platform::Pve, Platform::Incus],
+            one => vec![one],
+        }
+    }
+}
+
+/// What a document counts: a window of days, a choice of repositories and of host
+/// platforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Scope {
     pub window: Window,
     pub repo: Repo,
+    pub platform: Platform,
 }
 
 impl Scope {
     /// The scopes of one repository each that this one adds up: `all` is the sum of
     /// what each repository publishes (crate::documents), so that `all` minus two
     /// repositories gives nothing the third does not publish itself.
+    ///
+    /// The same for platforms: a scope of both is the sum of what each publishes.
     pub fn parts(self) -> Vec<Scope> {
-        match self.repo {
-            Repo::All => [Repo::Production, Repo::Development, Repo::External]
-                .map(|repo| Scope { repo, ..self })
-                .to_vec(),
-            _ => vec![self],
-        }
+        let repos = match self.repo {
+            Repo::All => vec![Repo::Production, Repo::Development, Repo::External],
+            one => vec![one],
+        };
+        repos
+            .into_iter()
+            .flat_map(|repo| {
+                self.platform
+                    .parts()
+                    .into_iter()
+                    .map(move |platform| Scope {
+                        repo,
+                        platform,
+                        ..self
+                    })
+            })
+            .collect()
     }
 
-    /// A name for caches and file paths: `production/30d`.
+    /// A name for caches and file paths: `production/30d`, and for another platform
+    /// than the default `production/30d/incus`.
     pub fn name(self) -> String {
-        format!("{}/{}", self.repo.name(), self.window.name())
+        match self.platform {
+            Platform::Pve => format!("{}/{}", self.repo.name(), self.window.name()),
+            other => format!(
+                "{}/{}/{}",
+                self.repo.name(),
+                self.window.name(),
+                other.name()
+            ),
+        }
     }
 
     /// Bind the parameters of `IN_SCOPE`.
@@ -140,6 +200,13 @@ impl Scope {
         let days = self.window.days.unwrap_or(0);
         query
             .bind(self.repo.values())
+            .bind(
+                self.platform
+                    .parts()
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>(),
+            )
             .bind(days)
             .bind(self.window.until.to_string())
             .bind(days)
@@ -147,10 +214,10 @@ impl Scope {
 }
 
 /// The end of the `WHERE` clause of every rollup query: the current generation of each
-/// day, the scope's repositories and window. `Scope::bind` binds its parameters, after
+/// day, the scope's repositories, platforms and window. `Scope::bind` binds its parameters, after
 /// those of the query before it. The end of the window is passed in rather than
 /// ClickHouse's `today()`, which follows the server's time zone, while `day` is a UTC date.
-const IN_SCOPE: &str = "repo IN ? AND (? = 0 OR day > toDate(?) - ?)";
+const IN_SCOPE: &str = "repo IN ? AND platform IN ? AND (? = 0 OR day > toDate(?) - ?)";
 
 /// The run counts by outcome and the installations of a set of rollup rows, as columns.
 /// The columns are qualified: ClickHouse resolves a bare `runs` to the alias `runs`,

@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_gpu_type",
         sql: include_str!("../sql/0009_gpu_type.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_stats_platform",
+        sql: include_str!("../sql/0010_stats_platform.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
