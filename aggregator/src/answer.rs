@@ -60,6 +60,11 @@ pub const NO_SUCH_APP: &str =
 
 /// Answer with the bytes cached under `key` for the materialisation of `as_of`, or with
 /// those `build` makes (and caches); `None` from `build` is a 404.
+///
+/// The build runs as a task of its own: a document that takes longer than the request
+/// may (`aggregator.request_timeout`: a year of statistics, uncached, right after a
+/// release) is still finished and cached when the request is given up, so the client's
+/// retry finds it instead of starting it over.
 pub async fn cached<Fut>(
     state: &AppState,
     request: &HeaderMap,
@@ -69,16 +74,24 @@ pub async fn cached<Fut>(
     build: Fut,
 ) -> Result<Response, ApiError>
 where
-    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>>,
+    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>> + Send + 'static,
 {
     let body = match state.cache.get(&key, as_of) {
         Some(body) => body,
         None => {
-            let Some(bytes) = build.await? else {
+            let cache = state.cache.clone();
+            let built = tokio::spawn(async move {
+                let body = build.await?.map(Arc::new);
+                if let Some(body) = &body {
+                    cache.put(key, as_of, body.clone());
+                }
+                Ok::<_, ApiError>(body)
+            })
+            .await
+            .map_err(ApiError::BuildPanicked)??;
+            let Some(body) = built else {
                 return Err(ApiError::NotFound(NO_SUCH_APP));
             };
-            let body = Arc::new(bytes);
-            state.cache.put(key, as_of, body.clone());
             body
         }
     };

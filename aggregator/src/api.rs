@@ -175,8 +175,8 @@ async fn document<T, E, F, Fut>(
 where
     T: Serialize,
     ApiError: From<E>,
-    F: FnOnce(Arc<Documents>, Meta) -> Fut,
-    Fut: Future<Output = Result<Option<T>, E>>,
+    F: FnOnce(Arc<Documents>, Meta) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<T>, E>> + Send,
 {
     let scope = query.scope()?;
     let meta = state.documents.meta(scope).await?;
@@ -286,7 +286,7 @@ async fn script<F, Fut>(
 ) -> Result<Response, ApiError>
 where
     F: FnOnce(Meta) -> Fut,
-    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>>,
+    Fut: Future<Output = Result<Option<Vec<u8>>, ApiError>> + Send + 'static,
 {
     let key = format!("{name}@{}", meta.window.until);
     let as_of = meta.generated_at;

@@ -25,6 +25,9 @@ pub enum ApiError {
     Unavailable(#[from] clickhouse::error::Error),
     #[error("a document could not be serialised")]
     Serialise(#[source] serde_json::Error),
+    /// The task that built a document panicked: a bug, answered as one, not a crash.
+    #[error("a document could not be built")]
+    BuildPanicked(#[source] tokio::task::JoinError),
     /// The old service's `days` (crate::old_api), which took any whole number.
     #[error(
         "days must be a whole number of days; it is answered from the smallest of the \
@@ -79,6 +82,10 @@ impl IntoResponse for ApiError {
             // Plain structs of numbers and strings: cannot happen, but is not a panic.
             ApiError::Serialise(e) => {
                 tracing::error!(error = %e, "serialising a statistics document");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+            }
+            ApiError::BuildPanicked(e) => {
+                tracing::error!(error = %e, "building a statistics document");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),

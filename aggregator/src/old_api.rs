@@ -262,8 +262,8 @@ async fn answer<T, F, Fut>(
 ) -> Result<Response, ApiError>
 where
     T: Serialize,
-    F: FnOnce(Arc<Documents>, Meta) -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
+    F: FnOnce(Arc<Documents>, Meta) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + Send,
 {
     let meta = state.documents.meta(scope).await?;
     let key = format!("old/{name}/{}@{}", scope.name(), meta.window.until);
