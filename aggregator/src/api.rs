@@ -51,6 +51,7 @@ fn route_label(path: Option<&str>) -> &'static str {
         Some("/" | "/index.html" | "/dashboard.css" | "/dashboard.js") => "dashboard",
         Some("/data.js" | "/data/{repo}/{file}" | "/data/{repo}/{window}/apps/{file}") => "data",
         Some("/v1/stats/{document}") => "/v1/stats/{document}",
+        Some("/v1/stats/openapi.json") => "openapi",
         Some("/v1/stats/apps/{nsapp}") => "/v1/stats/apps/{nsapp}",
         Some(p) if crate::old_api::is_old_route(p) => "old_api",
         Some(_) => "other",
@@ -119,6 +120,7 @@ fn public_routes(state: AppState) -> Router {
         .route("/data/{repo}/{file}", get(data))
         .route("/data/{repo}/{window}/apps/{file}", get(app_data))
         // summary, apps, daily, os, pve, hardware, errors: documents::SCOPE_DOCUMENTS.
+        .route("/v1/stats/openapi.json", get(openapi))
         .route("/v1/stats/{document}", get(scope_document))
         .route("/v1/stats/apps/{nsapp}", get(app))
         // The old service's read API and pages, for the readers that still use them.
@@ -190,6 +192,16 @@ where
         }
     })
     .await
+}
+
+/// `/v1/stats/openapi.json`.
+async fn openapi(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    cacheable(
+        &headers,
+        "application/json",
+        max_age(&state),
+        crate::openapi::DOCUMENT.as_bytes().to_vec(),
+    )
 }
 
 /// `/v1/stats/{document}`: one of the scope's documents (documents::SCOPE_DOCUMENTS).
@@ -378,6 +390,36 @@ mod tests {
             platform: None,
         }
         .scope()
+    }
+
+    #[test]
+    fn the_openapi_document_names_every_document_and_parameter() {
+        let doc: serde_json::Value = serde_json::from_str(crate::openapi::DOCUMENT).expect("JSON");
+        let get = &doc["paths"]["/v1/stats/{document}"]["get"];
+        let params = get["parameters"].as_array().expect("parameters");
+        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(names, ["document", "days", "repo", "platform"]);
+        let documents: Vec<&str> = params[0]["schema"]["enum"]
+            .as_array()
+            .expect("enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(documents, SCOPE_DOCUMENTS);
+        let days: Vec<String> = WINDOWS
+            .iter()
+            .map(|w| w.map_or("all".to_owned(), |d| d.to_string()))
+            .collect();
+        assert_eq!(params[1]["schema"]["enum"], serde_json::json!(days));
+        assert_eq!(
+            params[2]["schema"]["enum"],
+            serde_json::json!(Repo::CHOICES.map(Repo::name))
+        );
+        assert_eq!(
+            params[3]["schema"]["enum"],
+            serde_json::json!(Platform::CHOICES.map(Platform::name))
+        );
+        assert!(doc["paths"]["/v1/stats/apps/{nsapp}"]["get"].is_object());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! Serving them:
 //! - `api`: the public routes and the HTTP metrics.
 //! - `answer`: a body answered with its ETag and caching headers, kept per release.
+//! - `openapi`: the OpenAPI document of the public routes.
 //! - `old_api`: the read API and pages of the service this pipeline replaces, answered
 //!   from the published documents in the old shapes, deprecated, each linking its
 //!   successor.
@@ -45,6 +46,7 @@ pub mod materialize;
 mod metric_names;
 pub mod noise;
 mod old_api;
+mod openapi;
 pub mod patterns;
 pub mod release;
 mod settings;

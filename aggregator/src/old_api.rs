@@ -1015,6 +1015,15 @@ async fn errors_of(docs: &Documents, meta: Meta) -> Result<ErrorAnalysis, ApiErr
 mod tests {
     use super::*;
 
+    /// Every old route is in the OpenAPI document, deprecated.
+    #[test]
+    fn the_openapi_document_lists_every_old_route_as_deprecated() {
+        let doc: serde_json::Value = serde_json::from_str(crate::openapi::DOCUMENT).expect("JSON");
+        for (path, _) in ROUTES {
+            assert_eq!(doc["paths"][path]["get"]["deprecated"], true, "{path}");
+        }
+    }
+
     fn query(days: Option<&str>, repo: Option<&str>) -> OldQuery {
         OldQuery {
             days: days.map(str::to_owned),

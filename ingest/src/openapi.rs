@@ -46,7 +46,9 @@ mod tests {
             .as_object()
             .unwrap()
             .keys()
-            .filter(|k| *k != "event_id" && *k != "received_at")
+            // The server's fields, and `gpu_type`, which ingest derives from the bash
+            // client's `gpu_passthrough` (migration 0009).
+            .filter(|k| !["event_id", "received_at", "gpu_type"].contains(&k.as_str()))
             .cloned()
             .collect();
         assert_eq!(documented, stored);

@@ -54,6 +54,8 @@ pub struct WireEvent {
     cpu_model: Option<String>,
     gpu_vendor: Option<String>,
     gpu_model: Option<String>,
+    /// `yes`/`no` from the v2 client (passthrough asked for); the bash client's host GPU
+    /// kind (`igpu`, `dgpu`, `unknown`) under this name is stored as `gpu_type`.
     gpu_passthrough: Option<String>,
     ram_speed: Option<String>,
     arch: Option<String>,

@@ -14,6 +14,7 @@ async fn behind_the_proxy_a_client_cannot_spoof_or_spread_its_way_to_more_budget
     // that no budget comes back while the test runs.
     let p = Pipeline::start_with(|ingest, _| {
         ingest.ingest.rate_limit_per_minute = 1;
+        ingest.ingest.rate_limit_burst = 30;
         ingest.ingest.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
