@@ -144,7 +144,9 @@ fn runs_sql(events: &str) -> String {
                 argMinIf((status, exit_code, error_category, install_duration, error, failed_command), received_at,
                          status IN ('success', 'failed', 'aborted')) AS terminal
             FROM {events} FINAL
-            WHERE received_at >= toDate({{day:String}}) AND received_at < toDate({{day:String}}) + 2
+            -- From the day before: a run that started then and went on past midnight
+            -- must show its real start, or it would count on this day too.
+            WHERE received_at >= toDate({{day:String}}) - 1 AND received_at < toDate({{day:String}}) + 2
             GROUP BY run
             HAVING toDate(started) = toDate({{day:String}})
         )"

@@ -153,6 +153,58 @@ async fn a_seeded_set_of_runs_gives_the_known_answers() {
     p.stop().await;
 }
 
+/// A run that starts a minute before midnight and ends after it is one run, of the day
+/// it started, with its outcome: not also a second, partial run of the next day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_across_midnight_counts_once_on_the_day_it_started() {
+    let p = Pipeline::start().await;
+    let midnight = (anchor() - Duration::days(3)).replace_time(time::Time::MIDNIGHT);
+    let ago = |at: OffsetDateTime| anchor() - at;
+    insert(
+        &p,
+        &[
+            event(
+                7,
+                "jellyfin",
+                "installing",
+                None,
+                ago(midnight - Duration::minutes(1)),
+            ),
+            event(
+                7,
+                "jellyfin",
+                "configuring",
+                None,
+                ago(midnight + Duration::minutes(1)),
+            ),
+            event(
+                7,
+                "jellyfin",
+                "success",
+                Some(0),
+                ago(midnight + Duration::minutes(3)),
+            ),
+        ],
+    )
+    .await;
+    p.refresh().await;
+    let days = p
+        .rows(&format!(
+            "SELECT toString(day) AS day, outcome, sum(runs) AS runs FROM stats_groups
+             WHERE {} AND dimension = 'all' AND nsapp = ''
+             GROUP BY day, outcome ORDER BY day",
+            aggregator::materialize::CURRENT
+        ))
+        .await;
+    let started = (midnight - Duration::minutes(1)).date().to_string();
+    assert_eq!(
+        days,
+        [serde_json::json!({"day": started, "outcome": "success", "runs": 1})],
+        "{days:?}"
+    );
+    p.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_day_keeps_its_numbers_after_its_raw_rows_are_gone() {
     let p = Pipeline::start().await;
