@@ -114,7 +114,7 @@ up() {
     var="NATS_${user^^}_PASSWORD"
     export "$var=${!var:-dev-$user}"
   done
-  for role in migrator consumer aggregator analyst dashboard; do
+  for role in migrator consumer aggregator analyst dashboard grafana; do
     var="CLICKHOUSE_${role^^}_PASSWORD"
     export "$var=${!var:-dev-$role}"
   done

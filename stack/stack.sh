@@ -85,7 +85,7 @@ up() {
   else
     # Development passwords of the production users (compose/clickhouse/users.d); the
     # server listens on loopback only. Override with the same variables as compose.
-    for role in migrator consumer aggregator analyst dashboard; do
+    for role in migrator consumer aggregator analyst dashboard grafana; do
       var="CLICKHOUSE_${role^^}_PASSWORD"
       export "$var=${!var:-dev-$role}"
     done

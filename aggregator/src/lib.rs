@@ -195,7 +195,7 @@ async fn refresh_forever(
                 tracing::warn!(error = %e, "refreshing the statistics failed");
             }
         }
-        match last_24_hours(&clickhouse, refresh.events).await {
+        match last_24_hours(&clickhouse).await {
             Ok(days) => {
                 // Every repository gets a value, 0 when it had no runs, so that a rule
                 // over one of them sees "none" rather than "no data".
@@ -233,23 +233,16 @@ struct LastDay {
     failed: u64,
 }
 
-/// Runs seen in the last 24 hours by repository, and those of them whose outcome is
-/// `failed`: what the failure-rate alert reads. From the raw events, because the
-/// materialised days are calendar days.
-async fn last_24_hours(
-    client: &clickhouse::Client,
-    events: &str,
-) -> clickhouse::error::Result<Vec<LastDay>> {
+/// Runs that started in the last 24 hours by repository, and those of them whose
+/// outcome is `failed`: what the failure-rate alert reads. From the runs view (migration
+/// 0011), the statistics' own definition, because the materialised days are calendar days.
+async fn last_24_hours(client: &clickhouse::Client) -> clickhouse::error::Result<Vec<LastDay>> {
     client
-        .query(&format!(
-            "SELECT {} AS repo, count() AS runs, countIf(outcome = 'failed') AS failed FROM (
-                 SELECT argMinIf(status, received_at, status IN ('success', 'failed', 'aborted')) AS outcome,
-                        argMinIf(repo_source, received_at, repo_source != '') AS repo_source
-                 FROM {events} FINAL WHERE received_at >= now64(3) - INTERVAL 24 HOUR
-                 GROUP BY coalesce(execution_id, random_id))
+        .query(
+            "SELECT repo, count() AS runs, countIf(terminal_status = 'failed') AS failed
+             FROM runs_between(from = now64(3) - INTERVAL 24 HOUR, to = now64(3) + INTERVAL 1 SECOND)
              GROUP BY repo",
-            materialize::REPO
-        ))
+        )
         .fetch_all()
         .await
 }

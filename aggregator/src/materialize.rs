@@ -73,44 +73,20 @@ pub const VERSION: u16 = 2;
 pub const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
 
 /// One row per run that started on `{day}`, with its outcome and dimensions.
-fn runs_sql(events: &str) -> String {
-    // From the installing event when there is one, else the first event that has it.
-    let field = |name: &str, present: &str| {
-        format!(
-            "if(countIf(status = 'installing') > 0, argMinIf({name}, received_at, status = 'installing'), argMinIf({name}, received_at, {present})) AS {name}"
-        )
-    };
-    let strings = [
-        "os_type",
-        "os_version",
-        "pve_version",
-        "platform",
-        "method",
-        "cpu_vendor",
-        "gpu_vendor",
-        "gpu_passthrough",
-        "gpu_type",
-        "arch",
-        "repo_source",
-    ]
-    .map(|f| field(f, &format!("{f} != ''")))
-    .join(",\n            ");
-    let numbers = [
-        "ct_type",
-        "core_count",
-        "ram_size",
-        "disk_size",
-        "payload_version",
-    ]
-    .map(|f| field(f, &format!("isNotNull({f})")))
-    .join(",\n            ");
-    let pattern = crate::patterns::sql("terminal.5");
+///
+/// The run itself is ClickHouse's `runs_between` (migration 0011), the definition that
+/// analysts and Grafana read too, so the dashboard and their SQL cannot disagree on what
+/// a run, its repository or its outcome is. What stays here depends on this service's
+/// settings and rules: the outcome of an unfinished run (`stuck_after`, and `now` as
+/// the refresh sees it), the buckets, and the error patterns, whose rules live in Rust.
+fn runs_sql() -> String {
+    let pattern = crate::patterns::sql("error");
     // The command that failed (the v2 client's `failed_command`), masked by the same
     // rules: what differs between two runs of it is versions, paths and numbers.
-    let command = crate::patterns::sql("terminal.6");
+    let command = crate::patterns::sql("failed_command");
     format!(
         "SELECT
-            run, installation AS random_id, {REPO} AS repo, {HOST} AS host,
+            run, random_id, repo, host,
             nsapp, type, os_type, pve_version, platform, method, cpu_vendor, gpu_vendor,
             gpu_passthrough, gpu_type, arch, repo_source, payload_version,
             if(os_type = '', '', concat(os_type, ' ', os_version)) AS os,
@@ -123,33 +99,15 @@ fn runs_sql(events: &str) -> String {
             multiIf(disk_size IS NULL, '', disk_size <= 4, '<=4GB', disk_size <= 8, '<=8GB',
                     disk_size <= 16, '<=16GB', disk_size <= 32, '<=32GB', disk_size <= 64, '<=64GB',
                     disk_size <= 128, '<=128GB', '>128GB') AS disk,
-            multiIf(terminal.1 != '', terminal.1,
+            multiIf(terminal_status != '', terminal_status,
                     started < parseDateTime64BestEffort({{now:String}}, 3) - toIntervalSecond({{stuck:UInt32}}), 'unfinished',
                     'in_progress') AS outcome,
-            if(terminal.1 IN ('failed', 'aborted'), terminal.3, '') AS error_category,
-            if(terminal.1 != '', ifNull(toString(terminal.2), ''), '') AS exit_code,
-            if(terminal.1 IN ('failed', 'aborted'), {pattern}, '') AS pattern,
-            if(terminal.1 IN ('failed', 'aborted'), {command}, '') AS command,
-            terminal.4 AS duration
-        FROM (
-            SELECT
-                coalesce(execution_id, random_id) AS run,
-                min(received_at) AS started,
-                -- Not named random_id: that would shadow the column in GROUP BY.
-                argMin(random_id, received_at) AS installation,
-                argMin(nsapp, received_at) AS nsapp,
-                argMin(type, received_at) AS type,
-                {strings},
-                {numbers},
-                argMinIf((status, exit_code, error_category, install_duration, error, failed_command), received_at,
-                         status IN ('success', 'failed', 'aborted')) AS terminal
-            FROM {events} FINAL
-            -- From the day before: a run that started then and went on past midnight
-            -- must show its real start, or it would count on this day too.
-            WHERE received_at >= toDate({{day:String}}) - 1 AND received_at < toDate({{day:String}}) + 2
-            GROUP BY run
-            HAVING toDate(started) = toDate({{day:String}})
-        )"
+            if(terminal_status IN ('failed', 'aborted'), error_category, '') AS error_category,
+            if(terminal_status != '', ifNull(toString(exit_code), ''), '') AS exit_code,
+            if(terminal_status IN ('failed', 'aborted'), {pattern}, '') AS pattern,
+            if(terminal_status IN ('failed', 'aborted'), {command}, '') AS command,
+            install_duration AS duration
+        FROM runs_between(from = toDate({{day:String}}), to = toDate({{day:String}}) + 1)"
     )
 }
 
@@ -260,7 +218,7 @@ impl Refresh {
         let generation = generation_at(now);
         let day_end = day.next_day().unwrap_or(day).midnight().assume_utc();
         let frozen = now - day_end >= self.freeze_after;
-        let runs = runs_sql(self.events);
+        let runs = runs_sql();
         let day_s = day.to_string();
         let now_s = now
             .format(&time::format_description::well_known::Rfc3339)

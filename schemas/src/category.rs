@@ -108,6 +108,15 @@ pub fn describe_exit_code(code: u8) -> Option<&'static str> {
         .or_else(|| conventional_meaning(code))
 }
 
+/// Every exit code that has a meaning, with its meaning and the category a failure with
+/// that code and no telling error text gets: the rows of the analysts' `exit_codes`
+/// table (migration 0012).
+pub fn exit_codes() -> impl Iterator<Item = (u8, &'static str, &'static str)> {
+    (0..=u8::MAX).filter_map(|code| {
+        describe_exit_code(code).map(|meaning| (code, meaning, derive(Some(code), "")))
+    })
+}
+
 /// The conventional meaning of the codes POSIX shells, signals, curl, apt and timeout(1)
 /// give, for codes the client's table does not list (today only 0); other codes are
 /// published without a description.

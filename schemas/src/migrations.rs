@@ -77,6 +77,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_stats_platform",
         sql: include_str!("../sql/0010_stats_platform.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_runs",
+        sql: include_str!("../sql/0011_runs.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "0012_exit_codes",
+        sql: include_str!("../sql/0012_exit_codes.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE: &str = "schema_migrations";
@@ -209,7 +219,12 @@ impl Cluster<'_> {
 ///
 /// The migration files stay written for one server, which is what most deployments
 /// are; this keeps one set of files, and one checksum, for both.
+///
+/// `{database}` in a statement becomes the database's name: a view that calls another
+/// must name its database, and the tests migrate databases of their own.
 pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec<String> {
+    let named = statement.replace("{database}", &format!("`{database}`"));
+    let statement = named.as_str();
     let name = cluster.name;
     if name.is_empty() {
         return vec![statement.to_owned()];
@@ -221,6 +236,7 @@ pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec
     };
     let mut s = statement.to_owned();
     for head in [
+        "CREATE OR REPLACE VIEW ",
         "CREATE TABLE IF NOT EXISTS ",
         "CREATE DATABASE IF NOT EXISTS ",
         "DROP TABLE IF EXISTS ",
@@ -231,6 +247,13 @@ pub fn for_cluster(statement: &str, cluster: Cluster<'_>, database: &str) -> Vec
             s = format!("{head}{name}{on}{tail}");
             break;
         }
+    }
+    // A view of the raw events reads all shards.
+    if s.trim_start().starts_with("CREATE OR REPLACE VIEW ") {
+        s = s.replace(
+            &format!("FROM {EVENTS_TABLE}\n"),
+            &format!("FROM {EVENTS_ALL_TABLE}\n"),
+        );
     }
     // `EXCHANGE TABLES a AND b` names two tables; its ON CLUSTER comes last.
     if s.trim_start().starts_with("EXCHANGE TABLES ") {
@@ -309,7 +332,12 @@ pub async fn apply(
     }
 
     let lease = crate::lease::Lease::acquire(&db, WAIT).await?;
-    let applied = apply_held(&db, database, cluster, &lease).await;
+    let mut applied = apply_held(&db, database, cluster, &lease).await;
+    if applied.is_ok()
+        && let Err(e) = apply_exit_codes(&db).await
+    {
+        applied = Err(e);
+    }
     lease.release().await;
     applied
 }
@@ -491,6 +519,43 @@ pub async fn apply_retention(
     Ok(true)
 }
 
+/// A row of `exit_codes` (migration 0012).
+#[derive(Debug, clickhouse::Row, serde::Serialize, serde::Deserialize, PartialEq)]
+struct ExitCode {
+    code: u8,
+    meaning: String,
+    category: String,
+}
+
+/// Make `exit_codes` hold what this build knows of exit codes ([`crate::category`]), under
+/// the migration lease ([`apply`]), so that two migrators never interleave their rewrites.
+/// Returns whether it had to change. On a cluster with coordination, the rows written on
+/// one node replicate; on shards without it, each node's `consumer migrate` writes its own.
+async fn apply_exit_codes(db: &Client) -> Result<bool, MigrationError> {
+    let want: Vec<ExitCode> = crate::category::exit_codes()
+        .map(|(code, meaning, category)| ExitCode {
+            code,
+            meaning: meaning.to_owned(),
+            category: category.to_owned(),
+        })
+        .collect();
+    let have: Vec<ExitCode> = db
+        .query("SELECT code, meaning, category FROM exit_codes ORDER BY code")
+        .fetch_all()
+        .await?;
+    if have == want {
+        return Ok(false);
+    }
+    // Replaced whole, so that a join on the code never meets two rows of one code.
+    db.query("DELETE FROM exit_codes WHERE 1").execute().await?;
+    let mut insert = db.insert::<ExitCode>("exit_codes").await?;
+    for row in &want {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    Ok(true)
+}
+
 /// The day count of the raw table's TTL, as ClickHouse prints it in `engine_full`.
 fn ttl_days(engine_full: &str) -> Option<u32> {
     let rest = engine_full.split("TTL ").nth(1)?;
@@ -518,7 +583,13 @@ mod tests {
         for m in super::MIGRATIONS {
             for s in m.statements() {
                 let out = super::for_cluster(&s, shards, "telemetry");
-                assert_eq!(out[0], s, "unchanged");
+                if s.starts_with("CREATE OR REPLACE VIEW") {
+                    // Each shard's view reads every shard's events.
+                    assert!(!out[0].contains("FROM events\n"), "{}", out[0]);
+                    assert!(!out[0].contains("{database}"), "{}", out[0]);
+                } else {
+                    assert_eq!(out[0], s, "unchanged");
+                }
                 assert!(
                     out.iter()
                         .all(|o| !o.contains("ON CLUSTER") && !o.contains("Replicated"))
@@ -571,12 +642,30 @@ mod tests {
     }
 
     #[test]
+    fn the_runs_views_read_every_shard_and_name_their_database() {
+        let views: Vec<String> = super::MIGRATIONS
+            .iter()
+            .flat_map(|m| m.statements())
+            .filter(|s| s.starts_with("CREATE OR REPLACE VIEW"))
+            .flat_map(|s| super::for_cluster(&s, PROD, "telemetry_t3"))
+            .collect();
+        assert_eq!(views.len(), 2);
+        assert!(views[0].starts_with("CREATE OR REPLACE VIEW runs_between ON CLUSTER 'prod'\n"));
+        assert!(views[0].contains("FROM events_all\n"), "{}", views[0]);
+        assert!(
+            views[1].contains("FROM `telemetry_t3`.runs_between("),
+            "{}",
+            views[1]
+        );
+    }
+
+    #[test]
     fn on_one_server_statements_are_unchanged() {
         for m in super::MIGRATIONS {
             for s in m.statements() {
                 assert_eq!(
                     super::for_cluster(&s, Cluster::NONE, "telemetry"),
-                    vec![s.clone()]
+                    vec![s.replace("{database}", "`telemetry`")]
                 );
             }
         }

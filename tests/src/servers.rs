@@ -160,7 +160,14 @@ static CLICKHOUSE: Kind = Kind {
             .arg("--dir")
             .arg(dir)
             .args(["--port", &port.to_string()]);
-        for role in ["migrator", "consumer", "aggregator", "analyst", "dashboard"] {
+        for role in [
+            "migrator",
+            "consumer",
+            "aggregator",
+            "analyst",
+            "dashboard",
+            "grafana",
+        ] {
             command.env(
                 format!("CLICKHOUSE_{}_PASSWORD", role.to_uppercase()),
                 crate::logins::dev_password(role),

@@ -183,6 +183,10 @@ async fn the_services_metrics_pass_promtool_feed_every_dashboard_and_are_scraped
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(dashboard["uid"].is_string() && dashboard["title"].is_string());
         for panel in dashboard["panels"].as_array().unwrap() {
+            // The runs dashboard reads ClickHouse: tests/tests/grafana.rs runs its SQL.
+            if panel["datasource"]["uid"] == "clickhouse" {
+                continue;
+            }
             panels += 1;
             let title = panel["title"].as_str().unwrap();
             assert_eq!(panel["datasource"]["uid"], "prometheus", "{title}");
