@@ -4,6 +4,7 @@
 //! Every figure is printed with its limit and the ratio between them, into
 //! `target/bench/report.md` and `report.json`.
 
+mod analysts;
 mod cluster;
 mod drain;
 mod http1;
@@ -69,6 +70,12 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         batch_rows: u64,
     },
+    /// The analysts' cookbook (docs/analysts.md) over a year of raw events, under the
+    /// analyst's limits.
+    Analysts {
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+    },
     /// Aggregator: a year of raw events, the refresh cycle and the API's latency.
     Stats {
         #[arg(long, default_value_t = 5_000_000)]
@@ -100,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { rows, batch_rows } => {
             report.import = Some(import::run(rows, batch_rows).await?);
         }
+        Command::Analysts { events } => report.analysts = Some(analysts::run(events).await?),
         Command::Stats { events, requests } => {
             report.stats = Some(stats::run(events, requests).await?);
         }

@@ -17,6 +17,8 @@ pub struct Report {
     pub import: Option<Import>,
     #[serde(default)]
     pub cluster: Option<Cluster>,
+    #[serde(default)]
+    pub analysts: Option<Analysts>,
 }
 
 /// Ingest on the local cluster, one replica against three (`bench cluster`).
@@ -430,6 +432,9 @@ impl Report {
             }
             let _ = writeln!(md);
         }
+        if let Some(a) = &self.analysts {
+            a.markdown(&mut md);
+        }
         if let Some(s) = &self.stats {
             let _ = writeln!(
                 md,
@@ -609,4 +614,81 @@ fn message_sizes_table(md: &mut String, phases: &[MessageSizes]) {
         let _ = write!(means, " {}; {:.1} |", p.messages, p.mean);
     }
     let _ = writeln!(md, "{means}\n");
+}
+
+/// The analysts' cookbook over a year (`bench analysts`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Analysts {
+    pub events: u64,
+    pub runs: u64,
+    /// The analyst profile's settings each query ran under.
+    pub limits: Vec<(String, String)>,
+    pub queries: Vec<CookbookQuery>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CookbookQuery {
+    pub id: String,
+    pub secs: f64,
+    pub read_rows: u64,
+    pub read_bytes: u64,
+    pub result_rows: u64,
+    /// Peak memory, when the server reports it in its summary header.
+    pub memory_bytes: Option<u64>,
+}
+
+impl Analysts {
+    fn markdown(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "## Analysts: the cookbook of docs/analysts.md over a year ({} raw events, {} runs), under the analyst's limits\n\n| query | time | rows read | MB read | peak memory MB | rows returned |\n|---|---|---|---|---|---|",
+            self.events, self.runs
+        );
+        for q in &self.queries {
+            let memory = q
+                .memory_bytes
+                .map_or("n/a".to_owned(), |m| format!("{:.0}", m as f64 / 1e6));
+            let _ = writeln!(
+                md,
+                "| `{}` | {:.2} s | {} | {:.0} | {} | {} |",
+                q.id,
+                q.secs,
+                q.read_rows,
+                q.read_bytes as f64 / 1e6,
+                memory,
+                q.result_rows
+            );
+        }
+        let limit = |name: &str| {
+            self.limits
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+        };
+        let worst = |f: fn(&CookbookQuery) -> f64| self.queries.iter().map(f).fold(0.0, f64::max);
+        let mut ratios = Vec::new();
+        for (name, value) in [
+            ("max_rows_to_read", worst(|q| q.read_rows as f64)),
+            ("max_bytes_to_read", worst(|q| q.read_bytes as f64)),
+            ("max_execution_time", worst(|q| q.secs)),
+            (
+                "max_memory_usage",
+                worst(|q| q.memory_bytes.unwrap_or_default() as f64),
+            ),
+        ] {
+            if let Some(l) = limit(name) {
+                ratios.push(format!("{name} {:.2}", value / l));
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\nThe heaviest query against each limit: {}. Limits: {}.\n",
+            ratios.join(", "),
+            self.limits
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

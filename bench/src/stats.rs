@@ -138,7 +138,7 @@ async fn measure(
 /// Fill the raw table from ClickHouse's own `numbers()`: runs spread evenly over the
 /// last 364 days, 40 apps with a skewed popularity, realistic outcome, OS, version and
 /// hardware mixes. Deterministic but for the event ids.
-async fn generate(ch: &clickhouse::Client, events: u64) -> anyhow::Result<()> {
+pub async fn generate(ch: &clickhouse::Client, events: u64) -> anyhow::Result<()> {
     let runs = events / EVENTS_PER_RUN;
     let span = 364 * 86_400u64;
     ch.query(&format!(

@@ -17,9 +17,12 @@
 //! - `stack`: where the local stack, the local cluster and the workspace's binaries are.
 //! - `wait`: [`poll`], waiting with a deadline.
 //! - `workload`: synthetic events, [`load`], and reading run counts.
+//! - [`analysts`]: docs/analysts.md read as data (the cookbook, the schema reference)
+//!   and the analysts' limits.
 //! - [`corpus`] and [`seeded`]: the texts of the scrubbing tests and a seeded set of runs
 //!   with known statistics.
 
+pub mod analysts;
 pub mod corpus;
 mod logins;
 pub mod old_service;

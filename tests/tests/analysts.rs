@@ -6,10 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use tests::analysts::{cookbook, document, documented};
 use tests::{Pipeline, seeded};
 use time::{Duration, OffsetDateTime};
-
-const DOC: &str = include_str!("../../docs/analysts.md");
 
 /// Run `sql` over HTTP as the slot's copy of `role`, as an analyst's curl would. Rows as
 /// JSON objects, or ClickHouse's error text.
@@ -57,64 +56,9 @@ async fn analyst(p: &Pipeline, sql: &str) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("{sql}\n{e}"))
 }
 
-/// The cookbook's queries: (id, SQL), in the document's order.
-fn cookbook() -> Vec<(String, String)> {
-    let section = DOC
-        .split("\n## Cookbook\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("a Cookbook section");
-    let mut out = Vec::new();
-    let mut block: Option<Vec<&str>> = None;
-    for line in section.lines() {
-        match (&mut block, line) {
-            (None, "```sql") => block = Some(Vec::new()),
-            (Some(lines), "```") => {
-                let sql = lines.join("\n");
-                let id = lines
-                    .first()
-                    .and_then(|l| l.strip_prefix("-- cookbook: "))
-                    .unwrap_or_else(|| panic!("a query without its id:\n{sql}"))
-                    .to_owned();
-                out.push((id, sql));
-                block = None;
-            }
-            (Some(lines), l) => lines.push(l),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The schema reference's table of `relation`: (column, type) in order.
-fn documented(relation: &str) -> Vec<(String, String)> {
-    let reference = DOC
-        .split("\n## Schema reference\n")
-        .nth(1)
-        .expect("a Schema reference section");
-    let heading = format!("### `{relation}`\n");
-    let section = reference
-        .split(&heading)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no section for {relation}"))
-        .split("\n### ")
-        .next()
-        .unwrap_or_default();
-    section
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (
-                cells[1].trim_matches('`').to_owned(),
-                cells[2].trim_matches('`').to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_schema_reference_is_what_the_database_has() {
+    let doc = document();
     let p = Pipeline::start().await;
     for relation in ["events", "runs", "exit_codes"] {
         let actual: Vec<(String, String)> = analyst(
@@ -135,7 +79,7 @@ async fn the_schema_reference_is_what_the_database_has() {
         .collect();
         assert!(!actual.is_empty(), "{relation} is not readable");
         assert_eq!(
-            documented(relation),
+            documented(&doc, relation),
             actual,
             "docs/analysts.md on {relation}"
         );
@@ -154,7 +98,7 @@ async fn the_schema_reference_is_what_the_database_has() {
         )
     })
     .collect();
-    assert_eq!(described, documented("runs"));
+    assert_eq!(described, documented(&doc, "runs"));
     p.stop().await;
 }
 
@@ -624,13 +568,15 @@ async fn every_cookbook_query_gives_the_seeded_answer() {
     insert.end().await.unwrap();
     let runs = known(&seeded);
 
-    let queries = cookbook();
+    let queries = cookbook(&document());
     assert!(queries.len() >= 12, "{} queries", queries.len());
     let ids: BTreeSet<&str> = queries.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids.len(), queries.len(), "ids are unique");
     for (id, sql) in &queries {
         let rows = analyst(&p, sql).await;
         assert!(!rows.is_empty(), "{id} answers nothing");
+        // The answers, for a reader with --nocapture.
+        println!("{id}: {}", serde_json::to_string(&rows).unwrap());
         check(id, &rows, &runs, stored);
     }
 

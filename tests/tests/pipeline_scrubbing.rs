@@ -50,9 +50,10 @@ async fn nothing_planted_in_the_corpus_is_stored() {
         .error_for_status()
         .unwrap();
 
-    // Every string of every row of every table.
+    // Every string of every row of every table (the views, `runs` and `runs_between`,
+    // show only what the tables hold).
     let tables = p
-        .rows("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        .rows("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine != 'View'")
         .await;
     assert!(
         tables.len() >= 4,
