@@ -632,6 +632,13 @@ async fn the_analysts_limits_are_the_documented_ones_and_cannot_be_raised() {
             "{setting}={value}: {err}"
         );
     }
+    // The hourly quota: what the analyst's session is counted against.
+    let quota = analyst(&p, "SHOW QUOTA").await;
+    assert_eq!(s(&quota[0], "quota_name"), "telemetry_analyst", "{quota:?}");
+    assert_eq!(u(&quota[0], "duration"), 3600);
+    assert_eq!(u(&quota[0], "max_queries"), 1000);
+    assert_eq!(u(&quota[0], "max_errors"), 200);
+    assert_eq!(u(&quota[0], "max_read_rows"), 1_000_000_000);
     // Lower is allowed: a client may ask for less.
     analyst(&p, "SELECT 1 SETTINGS max_threads = 1").await;
     // Read-only: nothing can be created.
