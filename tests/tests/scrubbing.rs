@@ -269,13 +269,14 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 6] = [
+const FRESH_SETS: [(&str, usize, usize); 7] = [
     ("fourth.toml", 1, 271),
     ("fifth.toml", 4, 375),
     ("sixth.toml", 0, 291),
     ("seventh.toml", 1, 332),
     ("eighth.toml", 2, 350),
     ("ninth.toml", 0, 393),
+    ("tenth.toml", 1, 182),
 ];
 
 #[test]
