@@ -13,16 +13,13 @@ use schemas::stream::NatsSettings;
 use crate::report::Drain;
 use crate::scratch;
 use crate::workload;
+use crate::workload::GROUP;
 
 /// Publishes in flight at once while filling the backlog: below async-nats's own limit
 /// of 5 000 unacknowledged publishes, past which `send_publish` waits for a permit that
 /// only the acks we are not yet polling would free.
 const IN_FLIGHT: usize = 4_096;
 const CHUNK: u64 = 10_000;
-/// Events per message in the backlog: what ingest's group commit publishes at full load
-/// (64 clients over its 2 publish slots gather 13 a message on average; `bench ingest`
-/// reports the measured histogram).
-pub const GROUP: usize = 16;
 
 pub async fn run(events: u64, single_inserts: u64) -> anyhow::Result<Drain> {
     let ns = scratch::namespace();

@@ -385,7 +385,7 @@ impl Report {
             let _ = writeln!(
                 md,
                 "| filling the backlog (bare JetStream async publish, {} events in {} B messages) | {:.0} events/s | | |",
-                crate::drain::GROUP,
+                crate::workload::GROUP,
                 d.payload_bytes_mean,
                 d.jetstream_publish_per_s
             );

@@ -120,8 +120,21 @@ impl Open<'_> {
         text: &'t str,
     ) -> impl Iterator<Item = (usize, &'t str)> + 't {
         let n = if self.can(marker) { usize::MAX } else { 0 };
-        super::hosts::lines_matching(text, marker).take(n)
+        lines_matching(text, marker).take(n)
     }
+}
+
+/// The lines of `text` (with their byte offsets) that `marker` matches.
+fn lines_matching<'t>(
+    text: &'t str,
+    marker: &'t Regex,
+) -> impl Iterator<Item = (usize, &'t str)> + 't {
+    let mut offset = 0;
+    text.split_inclusive('\n').filter_map(move |line| {
+        let at = offset;
+        offset += line.len();
+        marker.is_match(line).then_some((at, line))
+    })
 }
 
 #[cfg(test)]

@@ -670,19 +670,6 @@ fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {
     }
 }
 
-/// The lines of `text` (with their byte offsets) that `marker` matches.
-pub(super) fn lines_matching<'t>(
-    text: &'t str,
-    marker: &'t Regex,
-) -> impl Iterator<Item = (usize, &'t str)> + 't {
-    let mut offset = 0;
-    text.split_inclusive('\n').filter_map(move |line| {
-        let at = offset;
-        offset += line.len();
-        marker.is_match(line).then_some((at, line))
-    })
-}
-
 fn put_host(m: Option<regex::Match<'_>>, found: &mut Found) {
     put_host_at(0, m, found);
 }
