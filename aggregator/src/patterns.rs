@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// The longest pattern, in characters: the length the stored error text is cut to.
-pub const MAX_CHARS: usize = 120;
+pub const MAX_CHARS: usize = schemas::parse::FREE_TEXT_MAX_CHARS;
 
 /// (what it masks, RE2 expression, mask), applied in order: later rules see the masks
 /// of earlier ones, so the most specific come first. The expressions use no

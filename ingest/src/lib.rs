@@ -47,6 +47,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let record = schemas::parse::FREE_TEXT_MAX_CHARS;
+    if settings.ingest.error_max_chars > record {
+        // Only the tests that look at whole texts raise it.
+        tracing::warn!(
+            error_max_chars = settings.ingest.error_max_chars,
+            record,
+            "free text is stored longer than the processing record allows"
+        );
+    }
     let publisher = Arc::new(publish::JetStreamPublisher::connect(&settings).await?);
     publisher.clone().keep_stream_ensured();
     let app = App::new(&settings.ingest, publisher.clone());

@@ -43,7 +43,8 @@ pub struct IngestSettings {
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
     /// Every free-text field (`error`, `failed_command`, `cpu_model`, `gpu_model`) is cut
-    /// to this many characters after scrubbing (the ROPA promises 120).
+    /// to this many characters after scrubbing: the record's 120 by default
+    /// (`schemas::parse::FREE_TEXT_MAX_CHARS`); ingest warns when it is set higher.
     pub error_max_chars: usize,
     /// Largest `POST /telemetry` body, in bytes (after gzip decompression); larger get 413.
     pub body_limit_bytes: usize,
@@ -93,7 +94,7 @@ impl Default for IngestSettings {
             listen: "127.0.0.1:8080".into(),
             internal_listen: "127.0.0.1:9100".into(),
             publish_timeout: Duration::from_secs(2),
-            error_max_chars: 120,
+            error_max_chars: schemas::parse::FREE_TEXT_MAX_CHARS,
             body_limit_bytes: 64 * 1024,
             max_concurrency: 1024,
             request_timeout: Duration::from_secs(10),

@@ -14,18 +14,22 @@ use crate::body::{Known, Scalar, Source};
 use crate::event::{Event, Kind, Status};
 use crate::text::truncate_chars;
 
+/// The processing record's limit on free text (`error`, `failed_command`, the model
+/// names), in characters: the one place it is written. Ingest cuts to it by default
+/// (and warns when set higher); the import and the error patterns use it as it is.
+pub const FREE_TEXT_MAX_CHARS: usize = 120;
+
 /// Knobs of normalisation that operators may tune.
 #[derive(Debug, Clone)]
 pub struct ParseOptions {
-    /// The ROPA promises free text (`error`, `failed_command`, the model names) of at
-    /// most this many characters (default 120).
+    /// Free text is cut to this many characters ([`FREE_TEXT_MAX_CHARS`] by default).
     pub error_max_chars: usize,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
         Self {
-            error_max_chars: 120,
+            error_max_chars: FREE_TEXT_MAX_CHARS,
         }
     }
 }
@@ -658,6 +662,25 @@ fn out_of_range(key: &'static str, max: u64) -> Rejection {
         Some(key),
         format!("{key} must be between 0 and {max}"),
     )
+}
+
+#[cfg(test)]
+mod record {
+    /// The constant is the record's promise: docs/ROPA.md says the same number for every
+    /// free-text field.
+    #[test]
+    fn the_free_text_limit_is_the_records() {
+        let ropa = include_str!("../../docs/ROPA.md");
+        let promise = format!("at most {} characters", super::FREE_TEXT_MAX_CHARS);
+        for field in ["error", "cpu_model", "gpu_model", "failed_command"] {
+            let row = ropa
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{field}` |")))
+                .unwrap_or_else(|| panic!("{field} is not in docs/ROPA.md"));
+            assert!(row.contains(&promise), "{row}");
+        }
+        assert_eq!(super::FREE_TEXT_MAX_CHARS, 120, "the record promises 120");
+    }
 }
 
 #[cfg(test)]

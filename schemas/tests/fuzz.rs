@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use schemas::parse::{self, ParseOptions};
+use schemas::parse::{self, FREE_TEXT_MAX_CHARS, ParseOptions};
 use schemas::{Event, parse_event};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -141,8 +141,10 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 
 /// What every accepted event must satisfy; the reason it does not, if it does not.
 fn broken(e: &Event) -> Option<String> {
-    if e.error.chars().count() > 120 {
-        return Some("error longer than 120 characters".into());
+    if e.error.chars().count() > FREE_TEXT_MAX_CHARS {
+        return Some(format!(
+            "error longer than {FREE_TEXT_MAX_CHARS} characters"
+        ));
     }
     if e.nsapp.is_empty()
         || !e

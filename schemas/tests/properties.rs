@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use proptest::prelude::*;
-use schemas::parse::ParseOptions;
+use schemas::parse::{FREE_TEXT_MAX_CHARS, ParseOptions};
 use schemas::{Event, Kind, Status, parse_event, repair::repair};
 use scrub::{PLACEHOLDERS, is_system_account, scrub};
 use serde_json::{Map, Value};
@@ -32,7 +32,7 @@ fn parse(body: &[u8]) -> Result<Event, schemas::Rejection> {
 
 /// What every accepted event must satisfy.
 fn check_invariants(e: &Event) -> Result<(), TestCaseError> {
-    prop_assert!(e.error.chars().count() <= 120);
+    prop_assert!(e.error.chars().count() <= FREE_TEXT_MAX_CHARS);
     prop_assert!(!e.nsapp.is_empty());
     prop_assert!(
         e.nsapp
@@ -49,7 +49,7 @@ fn check_invariants(e: &Event) -> Result<(), TestCaseError> {
     for text in [&e.error, &e.cpu_model, &e.gpu_model, &e.failed_command] {
         // Scrubbed already: scrubbing again finds nothing left to remove.
         prop_assert_eq!(&scrub(text), text);
-        prop_assert!(text.chars().count() <= 120);
+        prop_assert!(text.chars().count() <= FREE_TEXT_MAX_CHARS);
         prop_assert!(
             !text
                 .chars()

@@ -104,7 +104,7 @@ async fn every_body_the_clients_send_is_accepted_and_stored_normalised() {
         }
         let error = row["error"].as_str().unwrap();
         assert!(
-            error.chars().count() <= 120,
+            error.chars().count() <= schemas::parse::FREE_TEXT_MAX_CHARS,
             "{name}: error of {} chars",
             error.chars().count()
         );

@@ -258,8 +258,11 @@ async fn the_old_history_is_imported_scrubbed_once_and_reaches_the_statistics() 
         );
     }
     assert_eq!(
-        p.count("SELECT count() FROM events WHERE char_length(error) > 120")
-            .await,
+        p.count(&format!(
+            "SELECT count() FROM events WHERE char_length(error) > {}",
+            schemas::parse::FREE_TEXT_MAX_CHARS
+        ))
+        .await,
         Some(0)
     );
     assert_eq!(

@@ -135,8 +135,8 @@ async fn no_address_or_personal_data_is_stored_published_or_logged() {
     }
     assert_eq!(
         p.count("SELECT max(char_length(error)) FROM events").await,
-        Some(120),
-        "errors are cut to the promised 120 characters"
+        Some(schemas::parse::FREE_TEXT_MAX_CHARS as u64),
+        "errors are cut to the promised length"
     );
     let scrubbed = p.rows("SELECT error FROM events LIMIT 1").await;
     assert!(

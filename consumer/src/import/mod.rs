@@ -133,6 +133,7 @@ pub async fn import(
     tracing::info!(source = %name, remaining, after_id = %position.id, "import starting");
     let mut progress = progress::Progress::new(remaining);
     let expired_before = now - time::Duration::days(i64::from(settings.consumer.retention_days));
+    // The record's limit on free text, as ingest applies it by default.
     let parse = schemas::parse::ParseOptions::default();
     let sink = ClickHouseSink {
         client: target.clone(),
