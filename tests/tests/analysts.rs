@@ -394,7 +394,8 @@ fn check(id: &str, rows: &[Value], runs: &[Known], events_stored: u64) {
                 days.insert(s(r, "day").to_owned());
             }
             assert_eq!(got, want);
-            assert_eq!(days.len(), 2, "today and two weeks ago: {days:?}");
+            // Today and two weeks ago (and yesterday, if the seed straddled midnight).
+            assert!((2..=3).contains(&days.len()), "{days:?}");
         }
         "os-adoption" | "pve-adoption" => {
             let key = |r: &Known| {
