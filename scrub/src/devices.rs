@@ -5,65 +5,12 @@
 //! `by-id/` goes: model and serial are one word there. A VM's SMBIOS UUID and generation
 //! id name one machine as well.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 
 use super::gate::Open;
 use super::span::{Found, Rank};
 
 const SERIAL: &str = "<serial>";
-
-static SERIALS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:/dev/disk/by-id/",
-        r"|\b(?:serial(?:[ _-]?(?:number|no\.?))?|service[ _-]?tag|software[ _-]?id|imei|uniqueid)[ \t]*[:=][ \t]*",
-        r"|--serial(?:=|[ \t]+)",
-        r"|\bS/N:?[ \t]*",
-        r"|\bID_SERIAL(?:_SHORT)?=",
-        r"|\bsmbios1:[^\n]*?\buuid=",
-        r"|\bvmgenid[:=][ \t]*",
-        r")",
-        r#"([A-Za-z0-9][^\s'",;:/)]*)"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// `Serial 10000000a3b4c5d6`: without a colon, only a value with a digit is a serial
-/// (`serial console` is not).
-static SERIAL_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bserial(?:[ _-]?(?:number|no\.?))?[ \t]+([A-Za-z]*[0-9][A-Za-z0-9._-]*)")
-        .expect("a valid pattern")
-});
-
-/// A disk's row in `lsblk` or `nvme list` printed without its heading: the device,
-/// then its size or generic device, then the serial.
-static DISK_ROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^[ \t]*(?:/dev/)?(?:sd[a-z]+|nvme\d+n\d+|vd[a-z]+|hd[a-z]+)[ \t]+(?:/dev/ng\S+|[\d.]+[KMGTP]B?)[ \t]+([A-Z0-9][A-Z0-9_-]{5,})(?:[ \t]|$)")
-        .expect("a valid pattern")
-});
-
-/// A tracker's IMEI: fifteen digits after `id:`.
-static IMEI: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bid:[ \t]*(\d{15})\b").expect("a valid pattern"));
-
-/// smartctl's `LU WWN Device Id: 5 0014ee 2b8f3a1c9`, blanks and all.
-static WWN_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)\bWWN Device Id:[ \t]*([^\n]*[^\s])").expect("a valid pattern")
-});
-
-/// Ids that name one device: world-wide names and NVMe EUIs, disk ids as udev names
-/// them (`ata-WDC_WD40EFRX-68N32N0_WD-WCC7K4HX1L2P`: model, then serial), NVIDIA's GPU
-/// UUIDs and Syncthing's device ids.
-static WWN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:wwn-0x[0-9a-f]{8,}|nvme-eui\.[0-9a-f]{8,}",
-        r"|(?:ata|scsi|nvme|usb|sata)-[A-Za-z0-9.-]+_[A-Za-z0-9_.:-]+",
-        r"|(?:GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-        r"|\b[A-Z0-9]{7}(?:-[A-Z0-9]{7}){7}\b",
-    ))
-    .expect("a valid pattern")
-});
 
 /// The rules that apply to one word on its own: the shapes of device ids.
 pub(super) fn find_in_word(text: &str, found: &mut Found) {
@@ -75,16 +22,56 @@ pub(super) fn find_in_word(text: &str, found: &mut Found) {
     }
 }
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*SERIALS,
-        &*SERIAL_WORD,
-        &*WWN_LINE,
-        &*DISK_ROW,
-        &*WWN,
-        &*IMEI,
-    ]
+rules! {
+    SERIALS = {
+        Regex::new(concat!(
+            r"(?i)(?:/dev/disk/by-id/",
+            r"|\b(?:serial(?:[ _-]?(?:number|no\.?))?|service[ _-]?tag|software[ _-]?id|imei|uniqueid)[ \t]*[:=][ \t]*",
+            r"|--serial(?:=|[ \t]+)",
+            r"|\bS/N:?[ \t]*",
+            r"|\bID_SERIAL(?:_SHORT)?=",
+            r"|\bsmbios1:[^\n]*?\buuid=",
+            r"|\bvmgenid[:=][ \t]*",
+            r")",
+            r#"([A-Za-z0-9][^\s'",;:/)]*)"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `Serial 10000000a3b4c5d6`: without a colon, only a value with a digit is a serial
+    /// (`serial console` is not).
+    SERIAL_WORD = {
+        Regex::new(r"(?i)\bserial(?:[ _-]?(?:number|no\.?))?[ \t]+([A-Za-z]*[0-9][A-Za-z0-9._-]*)")
+            .expect("a valid pattern")
+    };
+
+    /// smartctl's `LU WWN Device Id: 5 0014ee 2b8f3a1c9`, blanks and all.
+    WWN_LINE = {
+        Regex::new(r"(?im)\bWWN Device Id:[ \t]*([^\n]*[^\s])").expect("a valid pattern")
+    };
+
+    /// A disk's row in `lsblk` or `nvme list` printed without its heading: the device,
+    /// then its size or generic device, then the serial.
+    DISK_ROW = {
+        Regex::new(r"(?m)^[ \t]*(?:/dev/)?(?:sd[a-z]+|nvme\d+n\d+|vd[a-z]+|hd[a-z]+)[ \t]+(?:/dev/ng\S+|[\d.]+[KMGTP]B?)[ \t]+([A-Z0-9][A-Z0-9_-]{5,})(?:[ \t]|$)")
+            .expect("a valid pattern")
+    };
+
+    /// Ids that name one device: world-wide names and NVMe EUIs, disk ids as udev names
+    /// them (`ata-WDC_WD40EFRX-68N32N0_WD-WCC7K4HX1L2P`: model, then serial), NVIDIA's GPU
+    /// UUIDs and Syncthing's device ids.
+    WWN = {
+        Regex::new(concat!(
+            r"(?i)\b(?:wwn-0x[0-9a-f]{8,}|nvme-eui\.[0-9a-f]{8,}",
+            r"|(?:ata|scsi|nvme|usb|sata)-[A-Za-z0-9.-]+_[A-Za-z0-9_.:-]+",
+            r"|(?:GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+            r"|\b[A-Z0-9]{7}(?:-[A-Z0-9]{7}){7}\b",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A tracker's IMEI: fifteen digits after `id:`.
+    IMEI = Regex::new(r"\bid:[ \t]*(\d{15})\b").expect("a valid pattern");
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {

@@ -233,201 +233,15 @@ macro_rules! name {
     };
 }
 
-/// Contexts after which the next name is a host.
-static BEFORE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:",
-        // Options and keys that name a host or a domain.
-        r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
-        r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
-        // Any option that ends in `host` names one: `--target-host`, `--db-host`.
-        r#"|(?:^|[\s"'(;|&,])--(?:[a-z0-9]+-)*(?:host(?:name)?|server)(?:=|[ \t]+)["']?"#,
-        r"|\bserver_?name[ \t]+",
-        r"|\bHost\(\x60",
-        r"|\bset-hostname[ \t]+",
-        r#"|\boption[ \t]+(?:host-name|domain-name|fqdn)[ \t]+["']?"#,
-        r"|(?m:^)name:[ \t]*",
-        // Resolution and connection errors.
-        r"|\bcould not resolve host(?:name)?(?:[ \t]+address)?:?[ \t]*[\x22'`]?",
-        r#"|\b(?:unable to|could not|cannot|can't|failed to) resolve[ \t]+(?:host(?:name)?(?:[ \t]+address)?:?[ \t]+["'`]?|["'`])"#,
-        r#"|\btemporary failure resolving[ \t]+["'`]?"#,
-        r"|\bconnect to host[ \t]+",
-        r#"|\btranslate host name[ \t]+["'`]?"#,
-        // curl's certificate mismatch, tailscale's answer, an NFS server's silence,
-        // rsync's French, LibreNMS's poller.
-        r#"|\btarget host name[ \t]+["'`]?|\bpong from[ \t]+|\bNFS server[ \t]+["']?"#,
-        r"|\bjoindre l'hôte[ \t]+|\bdevice:(?:add|poll|discover|remove)[ \t]+",
-        // wget's failure to resolve, in the languages the hosts speak.
-        r"|\b(?:l'adresse de l'hôte|la dirección del equipo|host address)[ \t]+[«»\x22'‘]?[ \t]?",
-        // A header that names the host: HTTP's, mysqldump's `-- Host: db`.
-        r"|(?-i:\b(?:Host|HOST):)[ \t]+",
-        // A certificate's subject and alternative names.
-        r"|(?-i:\bCN)[ \t]*=[ \t]*|(?-i:\bDNS:)",
-        // The host of a prompt written as bash's PS1 (`\u@nas`).
-        r"|\\u@",
-        r"|\bgetaddrinfo[ \t]+(?:ENOTFOUND|EAI_AGAIN)[ \t]+",
-        r#"|\b(?:unknown|invalid|bad) host(?:name)?[ \t]*[:'"]?[ \t]*["']?"#,
-        r#"|\bno such host:?[ \t]+["']?"#,
-        r#"|\bserver (?:on|at)[ \t]+["']?"#,
-        // Proxmox VE: nodes and VMs by name, in messages and paths.
-        r#"|\bnode[ \t]+["']"#,
-        r#"|(?:^|[/\s'"])nodes/"#,
-        r#"|\bVM[ \t]+\d+[ \t]+[('"]"#,
-        r#"|\(host[ \t]+["']?"#,
-        r"|\bPinging[ \t]+",
-        r#"|\bDevice[ \t]+\S+[ \t]+name[ \t]+["']"#,
-        r"|(?:^|[\s,])(?:fatal|ok|changed|failed|skipping|unreachable):[ \t]+\[",
-        r"|(?m:^)/system[ \t]+identity[ \t]+set[ \t]+name=",
-        r"|\b(?:to|for|from|on)[ \t]+VM[ \t]+\d+[ \t]+",
-        r"|\bsysName(?:\.0)?[ \t]*=[ \t]*STRING:[ \t]*\x22?",
-        r"|\bnode[ \t]*\{[ \t]*name:[ \t]*",
-        r"|(?:\b\d{1,3}(?:\.\d{1,3}){3}|<ip>|<mac>|\b[0-9A-Fa-f]{12})[ \t]+\(",
-        // `uname -a`: the host follows the kernel's name.
-        // Shares: `\\nas\media`, `//nas/media`; `smb://` is a URL.
-        r#"|(?:^|[\s"'=(])\\\\"#,
-        r#"|(?:^|[\s"'=(])//"#,
-        // docker --add-host name:address
-        r"|--add-host[= ]",
-        r")",
-        name!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// Names that a context follows: `nas: Name or service not known`.
-static AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)(?:^|[\s"'(:])"#,
-        name!(),
-        r"(?::[ \t]*(?:Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided",
-        // The same in the languages the hosts speak (glibc's catalogues).
-        r"|Nom ou service inconnu|Échec temporaire dans la résolution du nom|Name oder Dienst nicht bekannt|Temporärer Fehler bei der Namensauflösung|Nombre o servicio desconocido|Fallo temporal en la resolución del nombre)",
-        r"|[ \t]+not found: \d+\(NXDOMAIN\))",
-    ))
-    .expect("a valid pattern")
-});
-
-/// Go's resolver: `lookup minio on 127.0.0.53:53: no such host`.
-static LOOKUP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\blookup[ \t]+",
-        name!(),
-        r"(?:[ \t]+on[ \t]|:[ \t]*no such host)"
-    ))
-    .expect("a valid pattern")
-});
-
-/// wget's `Resolving nas (nas)... failed`, in the languages the hosts speak: the name
-/// is followed by itself in parentheses, which no "resolving dependencies" is.
-static RESOLVING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:Resolving|Résolution de|Auflösen des Hostnamens?|Resolviendo)[ \t]+[»«\x22']?",
-        name!(),
-        r"[»«\x22']?[ \t]+\("
-    ))
-    .expect("a valid pattern")
-});
-
-/// curl's `Failed to connect to nas port 8096`, netcat's `connect to nas port 8096`:
-/// the port tells it from a bus or a socket.
-static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
-    // rsync's `failed to connect to nas (10.0.0.5)` gives its address instead.
-    Regex::new(concat!(
-        r"(?i)\bconnect to[ \t]+",
-        name!(),
-        r"(?:[ \t]+port\b|[ \t]+\((?:<ip>|\d))"
-    ))
-    .expect("a valid pattern")
-});
-
-/// `uname -a`: `Linux nas-alice 6.8.12-4-pve #1 SMP …`.
-static UNAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"\bLinux[ \t]+", name!(), r"[ \t]+\d+\.\d+")).expect("a valid pattern")
-});
-
-/// A syslog or journal line: time, then the host, then the program.
-static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)^(?:[A-Za-zÀ-ÖØ-öø-ÿ]{3,5}\.?[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
-        name!(),
-        r"[ \t]+[A-Za-z0-9_.@/()-]+(?:\[\d+\])?:"
-    ))
-    .expect("a valid pattern")
-});
-
-/// dnsmasq's leases: `DHCPACK(vmbr0) 10.0.0.5 bc:24:11:ab:cd:ef frigate`.
-static DHCP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\bDHCP(?:ACK|REQUEST|OFFER|INFORM|RELEASE|DISCOVER)\([^)\n]*\)[ \t]+\S+[ \t]+\S+[ \t]+",
-        name!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// Lists of hosts: ceph's `quorum a,b,c`, tailscale's peers (address, name, owner).
-static QUORUM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bquorum[ \t]+([A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*)").expect("a valid pattern")
-});
-static TAILSCALE_PEER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)^[ \t]*(?:100\.\d{1,3}\.\d{1,3}\.\d{1,3}|fd7a:[0-9a-f:]+|<ip>)[ \t]+",
-        name!(),
-        r"[ \t]+([A-Za-z0-9._-]+)@"
-    ))
-    .expect("a valid pattern")
-});
-
-/// An inventory line (`pve-x ansible_host=10.0.0.5`), a quoted `host:port` target
-/// (`'nas-x:9100'`), a RADIUS client (`client ap-x {`).
-static INVENTORY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)^[ \t]*",
-        name!(),
-        r"[ \t]+ansible_|[\x22']",
-        name!(),
-        r":\d{4,5}[\x22']|\bclient[ \t]+",
-        name!(),
-        r"[ \t]*\{",
-    ))
-    .expect("a valid pattern")
-});
-
 /// Windows names its machines `DESKTOP-7QK2M1F`: that is one machine's name.
 static WINDOWS_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:DESKTOP|LAPTOP|WIN)-[A-Z0-9]{7,8}\b").expect("a valid pattern")
 });
 
-/// The domains a certificate is asked for: `certbot -d x`, `acme.sh --issue -d x`.
-static CERT_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:certbot|acme\.sh|lego|dehydrated|getssl)\b").expect("a valid pattern")
-});
 static CERT_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?:^|\s)(?:-d|--domains?(?:=|[ \t]))[ \t]*\*?\.?",
         name!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// LDAP's domain components: `dc=smith,dc=lan`.
-static DOMAIN_COMPONENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(concat!(r"\b(?i:dc)=", name!())).expect("a valid pattern"));
-
-/// NUT names a UPS by `ups@host`.
-static UPS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:MONITOR|UPS|upsc|upscmd|upsrw)[ \t\[]+[A-Za-z0-9_.-]+@",
-        name!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// A quoted device name that is reached at an address: syncthing's `"laptop" at 10.0.0.5`.
-static NAME_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"["']"#,
-        name!(),
-        r#"["'][ \t]+at[ \t]+(?:<ip>|\d{1,3}\.\d)"#
     ))
     .expect("a valid pattern")
 });
@@ -454,18 +268,6 @@ const NOT_HOSTS: &[&str] = &[
     "getaddrinfo",
     "lookup",
 ];
-
-/// Lines of resolv.conf and interfaces(5) that list names.
-static NAME_LISTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^[ \t]*(?:search|domain|dns-search|dns-domain|dns-nameservers|nameserver)[ \t]+([^\n#]+)")
-        .expect("a valid pattern")
-});
-
-/// `/etc/hosts` lines: an address, then names.
-static HOSTS_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^[ \t]*(\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}|<ip>)[ \t]+([^\n#]+)")
-        .expect("a valid pattern")
-});
 
 /// Words of `ip route` and `ip neigh` lines, which also start with an address.
 const ROUTE_WORDS: &[&str] = &[
@@ -503,65 +305,241 @@ const ROUTE_WORDS: &[&str] = &[
     "expires",
 ];
 
-/// Commands whose lines carry host names in their own forms.
-static MOUNT_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:mount|nfs|nfs4|fstab|showmount|rsync|scp|cifs|smb)\b")
-        .expect("a valid pattern")
-});
 /// `nas:/volume1/media` (NFS, scp, rsync) in such a line.
 static NFS_TARGET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(r#"(?:^|[\s"'=])"#, name!(), r":/(?:[^/]|$)")).expect("a valid pattern")
-});
-static DATABASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|pg_isready|redis-cli|mongosh|mongo)\b")
-        .expect("a valid pattern")
 });
 /// `-h db01`, `--host=db01` in a database client's line.
 static DATABASE_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(r"(?:^|\s)(?:-h[ \t]*|--host(?:=|[ \t]+))", name!()))
         .expect("a valid pattern")
 });
-static QM_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bqm[ \t]+(?:create|set|clone)\b").expect("a valid pattern"));
 /// A VM's name is the host name its owner gave it.
 static QM_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(r"(?:^|\s)--?name(?:=|[ \t]+)", name!())).expect("a valid pattern")
 });
-/// The command position of a network tool: the start of a line or of a command.
-static PROBE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)(?:^[ \t]*(?:\++[ \t]+)?|[;|&$#:]\s*|\bsudo\s+)(?:ping6?|traceroute|tracepath|mtr|nslookup|telnet|arping)",
-        r"((?:[ \t]+-\S+(?:[ \t]+\d+)?)*)[ \t]+",
-        name!()
-    ))
-    .expect("a valid pattern")
-});
+rules! {
+    /// Contexts after which the next name is a host.
+    BEFORE_NAME = {
+        Regex::new(concat!(
+            r"(?i)(?:",
+            // Options and keys that name a host or a domain.
+            r#"(?:^|[\s"'(;|&,])--?(?:hostname|searchdomain|search-domain|domain|dns-search|dns-domain|fqdn|nodename|node)(?:=|[ \t]+)["']?"#,
+            r#"|\b(?:hostname|host-name|searchdomain|search-domain|fqdn|dns-search|dns-domain|domain-name|domain|nodename|servername)["']?[ \t]*[=:][ \t]*["']?"#,
+            // Any option that ends in `host` names one: `--target-host`, `--db-host`.
+            r#"|(?:^|[\s"'(;|&,])--(?:[a-z0-9]+-)*(?:host(?:name)?|server)(?:=|[ \t]+)["']?"#,
+            r"|\bserver_?name[ \t]+",
+            r"|\bHost\(\x60",
+            r"|\bset-hostname[ \t]+",
+            r#"|\boption[ \t]+(?:host-name|domain-name|fqdn)[ \t]+["']?"#,
+            r"|(?m:^)name:[ \t]*",
+            // Resolution and connection errors.
+            r"|\bcould not resolve host(?:name)?(?:[ \t]+address)?:?[ \t]*[\x22'`]?",
+            r#"|\b(?:unable to|could not|cannot|can't|failed to) resolve[ \t]+(?:host(?:name)?(?:[ \t]+address)?:?[ \t]+["'`]?|["'`])"#,
+            r#"|\btemporary failure resolving[ \t]+["'`]?"#,
+            r"|\bconnect to host[ \t]+",
+            r#"|\btranslate host name[ \t]+["'`]?"#,
+            // curl's certificate mismatch, tailscale's answer, an NFS server's silence,
+            // rsync's French, LibreNMS's poller.
+            r#"|\btarget host name[ \t]+["'`]?|\bpong from[ \t]+|\bNFS server[ \t]+["']?"#,
+            r"|\bjoindre l'hôte[ \t]+|\bdevice:(?:add|poll|discover|remove)[ \t]+",
+            // wget's failure to resolve, in the languages the hosts speak.
+            r"|\b(?:l'adresse de l'hôte|la dirección del equipo|host address)[ \t]+[«»\x22'‘]?[ \t]?",
+            // A header that names the host: HTTP's, mysqldump's `-- Host: db`.
+            r"|(?-i:\b(?:Host|HOST):)[ \t]+",
+            // A certificate's subject and alternative names.
+            r"|(?-i:\bCN)[ \t]*=[ \t]*|(?-i:\bDNS:)",
+            // The host of a prompt written as bash's PS1 (`\u@nas`).
+            r"|\\u@",
+            r"|\bgetaddrinfo[ \t]+(?:ENOTFOUND|EAI_AGAIN)[ \t]+",
+            r#"|\b(?:unknown|invalid|bad) host(?:name)?[ \t]*[:'"]?[ \t]*["']?"#,
+            r#"|\bno such host:?[ \t]+["']?"#,
+            r#"|\bserver (?:on|at)[ \t]+["']?"#,
+            // Proxmox VE: nodes and VMs by name, in messages and paths.
+            r#"|\bnode[ \t]+["']"#,
+            r#"|(?:^|[/\s'"])nodes/"#,
+            r#"|\bVM[ \t]+\d+[ \t]+[('"]"#,
+            r#"|\(host[ \t]+["']?"#,
+            r"|\bPinging[ \t]+",
+            r#"|\bDevice[ \t]+\S+[ \t]+name[ \t]+["']"#,
+            r"|(?:^|[\s,])(?:fatal|ok|changed|failed|skipping|unreachable):[ \t]+\[",
+            r"|(?m:^)/system[ \t]+identity[ \t]+set[ \t]+name=",
+            r"|\b(?:to|for|from|on)[ \t]+VM[ \t]+\d+[ \t]+",
+            r"|\bsysName(?:\.0)?[ \t]*=[ \t]*STRING:[ \t]*\x22?",
+            r"|\bnode[ \t]*\{[ \t]*name:[ \t]*",
+            r"|(?:\b\d{1,3}(?:\.\d{1,3}){3}|<ip>|<mac>|\b[0-9A-Fa-f]{12})[ \t]+\(",
+            // `uname -a`: the host follows the kernel's name.
+            // Shares: `\\nas\media`, `//nas/media`; `smb://` is a URL.
+            r#"|(?:^|[\s"'=(])\\\\"#,
+            r#"|(?:^|[\s"'=(])//"#,
+            // docker --add-host name:address
+            r"|--add-host[= ]",
+            r")",
+            name!()
+        ))
+        .expect("a valid pattern")
+    };
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*BEFORE_NAME,
-        &*AFTER_NAME,
-        &*LOOKUP,
-        &*RESOLVING,
-        &*CONNECT,
-        &*UNAME,
-        &*SYSLOG,
-        &*DHCP,
-        &*TAILSCALE_PEER,
-        &*DOMAIN_COMPONENT,
-        &*UPS,
-        &*NAME_AT_ADDRESS,
-        &*QUORUM,
-        &*CERT_LINE,
-        &*NAME_LISTS,
-        &*HOSTS_LINE,
-        &*MOUNT_LINE,
-        &*DATABASE_LINE,
-        &*QM_LINE,
-        &*PROBE,
-        &*INVENTORY,
-    ]
+    /// Names that a context follows: `nas: Name or service not known`.
+    AFTER_NAME = {
+        Regex::new(concat!(
+            r#"(?i)(?:^|[\s"'(:])"#,
+            name!(),
+            r"(?::[ \t]*(?:Name or service not known|Temporary failure in name resolution|No address associated with hostname|nodename nor servname provided",
+            // The same in the languages the hosts speak (glibc's catalogues).
+            r"|Nom ou service inconnu|Échec temporaire dans la résolution du nom|Name oder Dienst nicht bekannt|Temporärer Fehler bei der Namensauflösung|Nombre o servicio desconocido|Fallo temporal en la resolución del nombre)",
+            r"|[ \t]+not found: \d+\(NXDOMAIN\))",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Go's resolver: `lookup minio on 127.0.0.53:53: no such host`.
+    LOOKUP = {
+        Regex::new(concat!(
+            r"\blookup[ \t]+",
+            name!(),
+            r"(?:[ \t]+on[ \t]|:[ \t]*no such host)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// wget's `Resolving nas (nas)... failed`, in the languages the hosts speak: the name
+    /// is followed by itself in parentheses, which no "resolving dependencies" is.
+    RESOLVING = {
+        Regex::new(concat!(
+            r"\b(?:Resolving|Résolution de|Auflösen des Hostnamens?|Resolviendo)[ \t]+[»«\x22']?",
+            name!(),
+            r"[»«\x22']?[ \t]+\("
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// curl's `Failed to connect to nas port 8096`, netcat's `connect to nas port 8096`:
+    /// the port tells it from a bus or a socket.
+    CONNECT = {
+        // rsync's `failed to connect to nas (10.0.0.5)` gives its address instead.
+        Regex::new(concat!(
+            r"(?i)\bconnect to[ \t]+",
+            name!(),
+            r"(?:[ \t]+port\b|[ \t]+\((?:<ip>|\d))"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `uname -a`: `Linux nas-alice 6.8.12-4-pve #1 SMP …`.
+    UNAME = {
+        Regex::new(concat!(r"\bLinux[ \t]+", name!(), r"[ \t]+\d+\.\d+")).expect("a valid pattern")
+    };
+
+    /// A syslog or journal line: time, then the host, then the program.
+    SYSLOG = {
+        Regex::new(concat!(
+            r"(?m)^(?:[A-Za-zÀ-ÖØ-öø-ÿ]{3,5}\.?[ \t]+\d{1,2}[ \t]+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+",
+            name!(),
+            r"[ \t]+[A-Za-z0-9_.@/()-]+(?:\[\d+\])?:"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// dnsmasq's leases: `DHCPACK(vmbr0) 10.0.0.5 bc:24:11:ab:cd:ef frigate`.
+    DHCP = {
+        Regex::new(concat!(
+            r"\bDHCP(?:ACK|REQUEST|OFFER|INFORM|RELEASE|DISCOVER)\([^)\n]*\)[ \t]+\S+[ \t]+\S+[ \t]+",
+            name!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    TAILSCALE_PEER = {
+        Regex::new(concat!(
+            r"(?m)^[ \t]*(?:100\.\d{1,3}\.\d{1,3}\.\d{1,3}|fd7a:[0-9a-f:]+|<ip>)[ \t]+",
+            name!(),
+            r"[ \t]+([A-Za-z0-9._-]+)@"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// LDAP's domain components: `dc=smith,dc=lan`.
+    DOMAIN_COMPONENT = Regex::new(concat!(r"\b(?i:dc)=", name!())).expect("a valid pattern");
+
+    /// NUT names a UPS by `ups@host`.
+    UPS = {
+        Regex::new(concat!(
+            r"\b(?:MONITOR|UPS|upsc|upscmd|upsrw)[ \t\[]+[A-Za-z0-9_.-]+@",
+            name!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A quoted device name that is reached at an address: syncthing's `"laptop" at 10.0.0.5`.
+    NAME_AT_ADDRESS = {
+        Regex::new(concat!(
+            r#"["']"#,
+            name!(),
+            r#"["'][ \t]+at[ \t]+(?:<ip>|\d{1,3}\.\d)"#
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Lists of hosts: ceph's `quorum a,b,c`, tailscale's peers (address, name, owner).
+    QUORUM = {
+        Regex::new(r"\bquorum[ \t]+([A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*)").expect("a valid pattern")
+    };
+
+    /// The domains a certificate is asked for: `certbot -d x`, `acme.sh --issue -d x`.
+    CERT_LINE = {
+        Regex::new(r"\b(?:certbot|acme\.sh|lego|dehydrated|getssl)\b").expect("a valid pattern")
+    };
+
+    /// Lines of resolv.conf and interfaces(5) that list names.
+    NAME_LISTS = {
+        Regex::new(r"(?im)^[ \t]*(?:search|domain|dns-search|dns-domain|dns-nameservers|nameserver)[ \t]+([^\n#]+)")
+            .expect("a valid pattern")
+    };
+
+    /// `/etc/hosts` lines: an address, then names.
+    HOSTS_LINE = {
+        Regex::new(r"(?m)^[ \t]*(\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}|<ip>)[ \t]+([^\n#]+)")
+            .expect("a valid pattern")
+    };
+
+    /// Commands whose lines carry host names in their own forms.
+    MOUNT_LINE = {
+        Regex::new(r"(?i)\b(?:mount|nfs|nfs4|fstab|showmount|rsync|scp|cifs|smb)\b")
+            .expect("a valid pattern")
+    };
+
+    DATABASE_LINE = {
+        Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|pg_isready|redis-cli|mongosh|mongo)\b")
+            .expect("a valid pattern")
+    };
+
+    QM_LINE = Regex::new(r"\bqm[ \t]+(?:create|set|clone)\b").expect("a valid pattern");
+
+    /// The command position of a network tool: the start of a line or of a command.
+    PROBE = {
+        Regex::new(concat!(
+            r"(?m)(?:^[ \t]*(?:\++[ \t]+)?|[;|&$#:]\s*|\bsudo\s+)(?:ping6?|traceroute|tracepath|mtr|nslookup|telnet|arping)",
+            r"((?:[ \t]+-\S+(?:[ \t]+\d+)?)*)[ \t]+",
+            name!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// An inventory line (`pve-x ansible_host=10.0.0.5`), a quoted `host:port` target
+    /// (`'nas-x:9100'`), a RADIUS client (`client ap-x {`).
+    INVENTORY = {
+        Regex::new(concat!(
+            r"(?m)^[ \t]*",
+            name!(),
+            r"[ \t]+ansible_|[\x22']",
+            name!(),
+            r":\d{4,5}[\x22']|\bclient[ \t]+",
+            name!(),
+            r"[ \t]*\{",
+        ))
+        .expect("a valid pattern")
+    };
 }
 
 fn find_contexts(text: &str, found: &mut Found, open: &Open<'_>) {

@@ -21,115 +21,100 @@ macro_rules! label {
     };
 }
 
-/// Contexts after which the next word is a storage or datastore id.
-static STORAGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:",
-        r#"\b(?:storage|datastore)[ \t]+["'`]"#,
-        r"|(?:^|\s)--?(?:storage|datastore)(?:=|[ \t]+)",
-        r"|\bpvesm[ \t]+(?:add[ \t]+[a-z]+|set|remove|list|free|alloc)[ \t]+",
-        r"|/mnt/pve/",
-        r"|--repository[= ]\S*:",
-        r"|(?m:^)[ \t]*pool:[ \t]*",
-        r"|\bzpool[ \t]+(?:create|import|export|destroy|status|list|scrub)(?:[ \t]+-\S+)*[ \t]+",
-        r"|\bregister\b[^\n]*?--name(?:=|[ \t]+)",
-        r"|\btarget[ \t]+\x60",
-        r#"|\bmonitor[ \t]+#?\d+[ \t]+["']"#,
-        r#"|(?:^|[\s"'=(])//[^/\s]+/"#,
-        r")",
-        label!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// A volume id names its storage first: `nas:vm-100-disk-0`, `nas:vztmpl/debian.tar.zst`.
-static VOLUME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?:^|[\s'"=,(])"#,
-        label!(),
-        r":(?:(?:vm|base|subvol)-\d+|(?:vztmpl|iso|backup|snippets|import|images|rootdir)/)"
-    ))
-    .expect("a valid pattern")
-});
-
-/// An rclone remote's section, named by its owner: `[b2-haraldsen]` then `type = b2`.
-static RCLONE_REMOTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\[([A-Za-z0-9][A-Za-z0-9_.-]*)\][ \t]*\n[ \t]*type[ \t]*=")
-        .expect("a valid pattern")
-});
-
-/// Wi-Fi network names, which may hold blanks.
-static SSID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\bssid["']?[ \t]*[=:][ \t]*["']?([^"'\n]*[^"'\s])"#).expect("a valid pattern")
-});
-
-/// Buckets: `s3:https://host/bucket`, restic's `s3:host/bucket`, `s3://bucket`,
-/// rclone's `b2:bucket`.
-static BUCKET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:\b(?:s3|gs|gcs|r2|wasabi):(?://|https?://[^/\s]+/|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?/)|\bb2:)",
-        label!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// NetworkManager's connections, named after the network: `nmcli con up id "x"`.
-static NMCLI: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"\bnmcli\b[^\n]*?\b(?:id|con-name|ssid|connect)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'-]\S*)"#,
-    )
-    .expect("a valid pattern")
-});
-
-/// `wpa_passphrase SSID PASSPHRASE`: a Wi-Fi network's name and its key, by position.
-static WPA_PASSPHRASE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"\bwpa_passphrase[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+)(?:[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+))?"#,
-    )
-    .expect("a valid pattern")
-});
-
-/// A network connection named in a message: `Verbindung mit „x“`, `connection 'x'`, an
-/// organisation (`--org x`), a ZeroTier network's name after its id, a key's owner
-/// (`API key for 'x':`).
-static NAMED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)(?:\bverbindung mit|\bconnection)[ \t]+["'„«‚]([^"'“»‘\n]+)["'“»‘]"#,
-        r"|(?:^|\s)--org(?:anization)?(?:=|[ \t]+)([A-Za-z0-9][A-Za-z0-9._-]*)",
-        // A VLAN named in a message: `VLAN 50 "Bijkeuken"`.
-        r#"|\bVLAN[ \t]+\d{1,4}[ \t]+["'„«]([^"'“»\n]+)["'“»]"#,
-        r"|\blistnetworks[ \t]+[0-9a-f]{16}[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)",
-        r#"|\bkey for ["']([^"'\n]+)["']"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// A quoted name in a YAML configuration: a zone's, a device's (`name: "Am Lindenhof 7"`).
-static QUOTED_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"\bname:[ \t]*"([^"\n]+)""#).expect("a valid pattern"));
-
-/// A certificate's subject: `C = DE, L = Rosenheim, O = Huber Home, CN = …`, or with `/`.
-static SUBJECT_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bCN[ \t]*=").expect("a valid pattern"));
 static SUBJECT_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[\s,/])(O|OU|L|ST|CN)[ \t]*=[ \t]*([^,/\n]*[^,/\s])")
         .expect("a valid pattern")
 });
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*STORAGE,
-        &*VOLUME,
-        &*BUCKET,
-        &*NMCLI,
-        &*QUOTED_NAME,
-        &*SSID,
-        &*SUBJECT_LINE,
-        &*RCLONE_REMOTE,
-        &*NAMED,
-        &*WPA_PASSPHRASE,
-    ]
+rules! {
+    /// Contexts after which the next word is a storage or datastore id.
+    STORAGE = {
+        Regex::new(concat!(
+            r"(?i)(?:",
+            r#"\b(?:storage|datastore)[ \t]+["'`]"#,
+            r"|(?:^|\s)--?(?:storage|datastore)(?:=|[ \t]+)",
+            r"|\bpvesm[ \t]+(?:add[ \t]+[a-z]+|set|remove|list|free|alloc)[ \t]+",
+            r"|/mnt/pve/",
+            r"|--repository[= ]\S*:",
+            r"|(?m:^)[ \t]*pool:[ \t]*",
+            r"|\bzpool[ \t]+(?:create|import|export|destroy|status|list|scrub)(?:[ \t]+-\S+)*[ \t]+",
+            r"|\bregister\b[^\n]*?--name(?:=|[ \t]+)",
+            r"|\btarget[ \t]+\x60",
+            r#"|\bmonitor[ \t]+#?\d+[ \t]+["']"#,
+            r#"|(?:^|[\s"'=(])//[^/\s]+/"#,
+            r")",
+            label!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A volume id names its storage first: `nas:vm-100-disk-0`, `nas:vztmpl/debian.tar.zst`.
+    VOLUME = {
+        Regex::new(concat!(
+            r#"(?:^|[\s'"=,(])"#,
+            label!(),
+            r":(?:(?:vm|base|subvol)-\d+|(?:vztmpl|iso|backup|snippets|import|images|rootdir)/)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Buckets: `s3:https://host/bucket`, restic's `s3:host/bucket`, `s3://bucket`,
+    /// rclone's `b2:bucket`.
+    BUCKET = {
+        Regex::new(concat!(
+            r"(?i)(?:\b(?:s3|gs|gcs|r2|wasabi):(?://|https?://[^/\s]+/|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?/)|\bb2:)",
+            label!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// NetworkManager's connections, named after the network: `nmcli con up id "x"`.
+    NMCLI = {
+        Regex::new(
+            r#"\bnmcli\b[^\n]*?\b(?:id|con-name|ssid|connect)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'-]\S*)"#,
+        )
+        .expect("a valid pattern")
+    };
+
+    /// A quoted name in a YAML configuration: a zone's, a device's (`name: "Am Lindenhof 7"`).
+    QUOTED_NAME = Regex::new(r#"\bname:[ \t]*"([^"\n]+)""#).expect("a valid pattern");
+
+    /// Wi-Fi network names, which may hold blanks.
+    SSID = {
+        Regex::new(r#"(?i)\bssid["']?[ \t]*[=:][ \t]*["']?([^"'\n]*[^"'\s])"#).expect("a valid pattern")
+    };
+
+    /// A certificate's subject: `C = DE, L = Rosenheim, O = Huber Home, CN = …`, or with `/`.
+    SUBJECT_LINE = Regex::new(r"\bCN[ \t]*=").expect("a valid pattern");
+
+    /// An rclone remote's section, named by its owner: `[b2-haraldsen]` then `type = b2`.
+    RCLONE_REMOTE = {
+        Regex::new(r"(?m)^\[([A-Za-z0-9][A-Za-z0-9_.-]*)\][ \t]*\n[ \t]*type[ \t]*=")
+            .expect("a valid pattern")
+    };
+
+    /// A network connection named in a message: `Verbindung mit „x“`, `connection 'x'`, an
+    /// organisation (`--org x`), a ZeroTier network's name after its id, a key's owner
+    /// (`API key for 'x':`).
+    NAMED = {
+        Regex::new(concat!(
+            r#"(?i)(?:\bverbindung mit|\bconnection)[ \t]+["'„«‚]([^"'“»‘\n]+)["'“»‘]"#,
+            r"|(?:^|\s)--org(?:anization)?(?:=|[ \t]+)([A-Za-z0-9][A-Za-z0-9._-]*)",
+            // A VLAN named in a message: `VLAN 50 "Bijkeuken"`.
+            r#"|\bVLAN[ \t]+\d{1,4}[ \t]+["'„«]([^"'“»\n]+)["'“»]"#,
+            r"|\blistnetworks[ \t]+[0-9a-f]{16}[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)",
+            r#"|\bkey for ["']([^"'\n]+)["']"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `wpa_passphrase SSID PASSPHRASE`: a Wi-Fi network's name and its key, by position.
+    WPA_PASSPHRASE = {
+        Regex::new(
+            r#"\bwpa_passphrase[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+)(?:[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s"'<>|;&]+))?"#,
+        )
+        .expect("a valid pattern")
+    };
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {

@@ -44,6 +44,39 @@
 //!   only if [`vocabulary`] (6.7 million words) or a safe shape recognises it.
 //! - [`text`]: cutting to a length, which the parser uses too.
 
+/// A rule module's table of context rules: each is written once, as `NAME = <a Regex>;`,
+/// and becomes a lazily compiled static of that name and an entry of the module's
+/// `rules()`, the list the gate (`gate.rs`) and the tests read. A rule cannot be added
+/// to a module without reaching the gate.
+macro_rules! rules {
+    ($( $(#[$meta:meta])* $name:ident = $make:expr; )+) => {
+        $(
+            $(#[$meta])*
+            static $name: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| $make);
+        )+
+
+        /// The rules of this module, for the gate that tells which can match (`gate.rs`).
+        pub(super) fn rules() -> Vec<&'static regex::Regex> {
+            vec![$( &*$name ),+]
+        }
+
+        /// Generated for every module's table: each rule compiles (a static is compiled
+        /// on its first use, which may be a rare text's), and no two are the same.
+        #[cfg(test)]
+        #[test]
+        fn each_rule_of_the_table_compiles_and_is_one_of_a_kind() {
+            let mut seen = std::collections::HashSet::new();
+            $(
+                assert!(
+                    seen.insert($name.as_str()),
+                    "{} repeats another rule's pattern",
+                    stringify!($name)
+                );
+            )+
+        }
+    };
+}
+
 mod devices;
 mod gate;
 mod hosts;

@@ -7,8 +7,6 @@
 //! the owner of a fork in a GitHub path. Accounts every system has (`root`, `www-data`,
 //! [`lists::SYSTEM_ACCOUNTS`]) are kept: they say how a step ran, not who ran it.
 
-use std::sync::LazyLock;
-
 use regex::{Captures, Regex};
 
 use super::gate::Open;
@@ -31,40 +29,298 @@ macro_rules! host {
     };
 }
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*ACCOUNT_COMMAND,
-        &*BEFORE_USER,
-        &*DATABASE_USER,
-        &*FORK_OWNER,
-        &*FULL_NAME,
-        &*GIT_GUESS,
-        &*HOME,
-        &*ID_OUTPUT,
-        &*MYSQL_ACCOUNT,
-        &*NAME_BEFORE_EMAIL,
-        &*OWNER_GROUP,
-        &*LONG_LISTING,
-        &*USER_UNIT,
-        &*PHONE,
-        &*PERSON_ID,
-        &*PROMPT,
-        &*REALM_USER,
-        &*SSH_COMMAND,
-        &*SSH_LOGIN,
-        &*SSH_LOGIN_TARGET,
-        &*SSH_TARGET,
-        &*USER_AT_ADDRESS,
-        &*USER_BEFORE,
-        &*USER_THEN_VERDICT,
-        &*DATABASE_LINE,
-        &*SSH_LINE,
-        &*ACCESS_LOG_USER,
-        &*LDAP_USER,
-        &*ACCOUNT_FORMS,
-        &*USER_OPTION,
-    ]
+rules! {
+    /// The account that `useradd`, `passwd` and the like act on: the last word of the command.
+    ACCOUNT_COMMAND = {
+        Regex::new(r#"(?m)\b(?:useradd|adduser|usermod|userdel|deluser|passwd|chage|smbpasswd(?:[ \t]+-a)?)[ \t]+[^\n;|&]*?\b([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*(?:$|[;|&\n"'])"#)
+            .expect("a valid pattern")
+    };
+
+    /// Options and messages after which the next word is a user name.
+    BEFORE_USER = {
+        Regex::new(concat!(
+            r"(?:",
+            r#"(?:^|[\s'"=:(])~"#,
+            r"|\bsudo(?:[ \t]+-[A-Za-tv-z]+)*[ \t]+(?:-u[ \t]*|--user(?:=|[ \t]+))",
+            r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
+            r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
+            r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
+            r#"|(?i:\buser)[ \t]+["'`‘\[]"#,
+            r"|->[ \t]*\[",
+            r#"|(?i:\binvalid user):?[ \t]*["'`‘]?"#,
+            r#"|(?:^|\s)--?[a-z]+[_-]?(?:user|username|login)(?:=|[ \t]+)["']?"#,
+            r"|\bmachine[ \t]+\S+[ \t]+login[ \t]+",
+            r#"|(?i:\b(?:login as|authentication request for|request for user))[ \t]+["'`]?"#,
+            r"|\bu'",
+            r"|(?i:\b(?:authenticating|invalid|illegal) user)[ \t]+",
+            r"|\((?i:uid|cn|samaccountname)=",
+            r#"|(?i:\brole)[ \t]+["'`‘«]"#,
+            r"|(?m:^)[ \t]*/user[ \t]+add[ \t]+name=",
+            // Messages of localised systems: German, French, Italian, Spanish.
+            r#"|(?i:\b(?:benutzer|benutzers|utilisateur|l'utilisateur|utente|usuario|użytkownik|authentification pour))[ \t]+["'`„«]?[ \t]*"#,
+            r#"|(?i:пользователь|пользователя)[ \t]+["'«„]?"#,
+            r"|\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+",
+            r"|\bcrontab[ \t]+-u[ \t]*",
+            r"|(?:^|\s)(?:--username|--login-name)(?:=|[ \t]+)",
+            r#"|(?i:\b(?:logged in as|authenticated as|as user))[ \t]+["'`]?"#,
+            r")",
+            user!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `mysql -u alice`, `mysql -ualice`, `psql -U alice`, `--user=alice`.
+    DATABASE_USER = {
+        Regex::new(concat!(
+            r"(?:^|\s)(?:-[uU][ \t]*|--user(?:=|[ \t]+))",
+            user!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// The owner of a fork: `github.com/alice-forks/ProxmoxVE`, `repos/alice-forks/ProxmoxVED`.
+    FORK_OWNER = {
+        Regex::new(r#"(?i)(?:^|[\s'"(=/:])([A-Za-z0-9][A-Za-z0-9-]{0,38})/ProxmoxVED?\b"#)
+            .expect("a valid pattern")
+    };
+
+    /// A person's full name: git's `user.name`, a display name, useradd's comment.
+    FULL_NAME = {
+        Regex::new(concat!(
+            r#"(?i)\buser\.name(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*')"#,
+            r#"|\buser\.name[ \t]*=[ \t]*([^\s"']\S*)"#,
+            r#"|(?:--display-?name|--full-?name|--real-?name|\b(?:useradd|usermod|adduser)\b[^\n|;&]*?[ \t](?:-c|--comment))(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*'|[^\s"'-]\S*)"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// git's guess when it has no identity: `(dave@docker-dave.(none))`.
+    GIT_GUESS = {
+        Regex::new(concat!(
+            user!(),
+            "@",
+            r"([A-Za-z0-9][A-Za-z0-9._-]*)\.\(none\)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `/home/alice`, `/Users/bob`, `C:\Users\carol` (also with doubled backslashes).
+    HOME = {
+        Regex::new(concat!(r"(?i)(?:/home/|/users/|\\+users\\+)", user!())).expect("a valid pattern")
+    };
+
+    /// `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`.
+    ID_OUTPUT = {
+        Regex::new(r"(?:\b(?:uid|gid|euid|egid|groups)=|,)\d+\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+            .expect("a valid pattern")
+    };
+
+    /// MySQL's accounts: `'alice'@'192.168.1.20'`, `'alice'@'db-host'`.
+    MYSQL_ACCOUNT = {
+        Regex::new(r#"['"`]([A-Za-z_][A-Za-z0-9_.-]*)['"`]@['"`]([A-Za-z0-9%][A-Za-z0-9._%-]*)['"`]"#)
+            .expect("a valid pattern")
+    };
+
+    /// A personal name before an e-mail address: `Author: Alice Smith <alice@…>`.
+    NAME_BEFORE_EMAIL = {
+        Regex::new(r"(?m)(?:\b(?:Author|Committer|From|To|Cc|Signed-off-by|Co-authored-by|Reported-by|Reviewed-by)[ \t]*:[ \t]*|\b)([A-Z][\w'.-]*(?:[ \t]+[A-Z][\w'.-]*){0,3})[ \t]*<[^<>\s@]+@[^<>\s]+>")
+            .expect("a valid pattern")
+    };
+
+    /// The group of `chown user:group`, often the user's own.
+    OWNER_GROUP = {
+        Regex::new(concat!(
+            r#"(?:\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?i:\binvalid user):?[ \t]*["'`‘]?)[A-Za-z_<][A-Za-z0-9_.<>-]*:"#,
+            user!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// The owner and group of an `ls -l` line: `drwx------ 2 alice alice 4096 …`.
+    LONG_LISTING = {
+        Regex::new(concat!(
+            r"(?m)(?:^|[\s>])[-dlcbpsD][rwxsStT-]{9}[.+@]?[ \t]+\d+[ \t]+",
+            user!(),
+            r"[ \t]+",
+            user!(),
+            r"[ \t]+\d"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A systemd unit instanced by a user's name: `syncthing@alice.service`, `user@alice`.
+    USER_UNIT = {
+        Regex::new(concat!(
+            r"\b(?:syncthing|user|user-runtime-dir|code-server|vncserver|jupyter|filebrowser)@",
+            user!(),
+            r"\.service\b"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A telephone number: international (`+420 603 118 442`, `+33612489371`), or as the
+    /// countries of the hosts write them at home (`06 12 48 93 71`, `0171-1234567`,
+    /// `0612489371`).
+    PHONE = {
+        Regex::new(concat!(
+            r#"(?:^|[\s"'(:=,;])("#,
+            r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}",
+            r"|0[1-9](?:[ .]\d{2}){4}",
+            r"|0[1-9]\d{1,3}[ /-]\d{5,8}",
+            r"|0[1-9]\d{8,10}",
+            r#")(?:$|[\s"'),;.])"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// The id of a person in a messenger: `chat_id=918273645`, `user_id=42`.
+    PERSON_ID = {
+        Regex::new(r#"(?i)(?:chat_?id|user_?id)["']?[ \t]*[=:][ \t]*["']?(-?[A-Za-z0-9_@.-]+)"#)
+            .expect("a valid pattern")
+    };
+
+    /// A shell prompt or SSH's password prompt: `alice@nas-kitchen:~$`, `bob@nas's password:`.
+    PROMPT = {
+        Regex::new(concat!(
+            r"(?:^|[^A-Za-z0-9_.+@-])",
+            user!(),
+            "@",
+            host!(),
+            r"(?::[ \t]*[~/]|'s password)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Proxmox VE's users carry their realm: `ivan@pve`, `ci@pam!token`.
+    REALM_USER = {
+        Regex::new(concat!(
+            r"(?:^|[^A-Za-z0-9_.+@-])",
+            user!(),
+            r"@(?:pam|pve|pbs)(?:[^A-Za-z0-9_.-]|$)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `ssh [options] [user@]host` at a command's position: the host needs no dot.
+    SSH_COMMAND = {
+        Regex::new(concat!(
+            r"(?m)(?:^\s*|[;|&$#:(]\s*|\bsudo\s+|\bexec\s+)(?:ssh|ssh-copy-id|autossh)",
+            r"((?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*)",
+            r"[ \t]+(?:",
+            user!(),
+            "@)?",
+            host!(),
+            // A name followed by `@` is the user of a target whose host is already replaced.
+            r"(?:[^@A-Za-z0-9_.-]|$)",
+        ))
+        .expect("a valid pattern")
+    };
+
+    SSH_LOGIN = Regex::new(concat!(r"(?:^|\s)-l[ \t]*", user!())).expect("a valid pattern");
+
+    /// `ssh [options] user@host` anywhere: with the `user@`, the target is unmistakable.
+    SSH_LOGIN_TARGET = {
+        Regex::new(concat!(
+            r"\b(?:ssh|ssh-copy-id|autossh)",
+            r"(?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*",
+            r"[ \t]+",
+            user!(),
+            "@",
+            host!(),
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `user@host:path` anywhere in an SSH-family line (scp, rsync); a bare `user@host`
+    /// after the command is `SSH_COMMAND`'s, and elsewhere in the line it may be an e-mail.
+    SSH_TARGET = {
+        Regex::new(concat!(r#"(?:^|[\s'"=(])"#, user!(), "@", host!(), ":")).expect("a valid pattern")
+    };
+
+    /// `alice@192.168.1.20`: a login at an address (the address is another rule's).
+    USER_AT_ADDRESS = {
+        Regex::new(concat!(
+            r"(?:^|[^A-Za-z0-9_.+@-])",
+            user!(),
+            r"@(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|<ip>)"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Names that a suffix marks as a user's: sshd's `for erik from 10.0.0.5`, a broker's
+    /// `user frigate_x: Connection refused`, a list's `name: x password: …`.
+    USER_BEFORE = {
+        Regex::new(concat!(
+            r"(?i)(?:\b(?:password|publickey|keyboard-interactive(?:/pam)?|none)[ \t]+for[ \t]+(?:invalid[ \t]+user[ \t]+)?",
+            user!(),
+            r"[ \t]+from\b|\buser[ \t]+",
+            user!(),
+            r":[ \t]|\bname:[ \t]*",
+            user!(),
+            r",?[ \t]+password:)",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Messages that name a user before they say what is wrong with it.
+    USER_THEN_VERDICT = {
+        Regex::new(concat!(
+            r#"(?i)(?:\b(?:user|account)[ \t]+["'`‘]?"#,
+            user!(),
+            r#"["'`’]?:?[ \t]+(?:does not exist|doesn't exist|not found|is unknown|no such user|already exists|is locked|is disabled|is expired|does not have)"#,
+            r#"|(?m:^)[ \t]*"#,
+            user!(),
+            r#"[ \t]+(?:is not in the sudoers file|ist nicht in der sudoers|n'est pas dans le fichier sudoers)|["'`‘]"#,
+            user!(),
+            r#"["'`’]:?[ \t]+no such user)"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    DATABASE_LINE = {
+        Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|createdb|createuser|dropdb|mongosh|mongo|login|crontab|mosquitto_pub|mosquitto_sub|mosquitto_rr)\b")
+            .expect("a valid pattern")
+    };
+
+    SSH_LINE = {
+        // With the backup tools that take a remote as `user@host:path`.
+        Regex::new(r"\b(?:ssh|scp|sftp|rsync|ssh-copy-id|autossh|sshfs|syncoid|borg|borgmatic|restic|rclone|duplicity|unison|zrepl|rdiff-backup)\b").expect("a valid pattern")
+    };
+
+    /// The user of a web server's access log line: `10.0.0.5 - jonasb [14/Jan/2025:…`.
+    ACCESS_LOG_USER = {
+        Regex::new(concat!(
+            r"(?m)^\S+[ \t]+\S+[ \t]+",
+            user!(),
+            r"[ \t]+\[\d{1,2}/\w{3}/\d{4}"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// An LDAP user: `uid=fiona,ou=people,dc=…`, `cn=ingrid,…` beside a domain component.
+    LDAP_USER = {
+        Regex::new(concat!(
+            r"(?i)\b(?:uid|cn)=",
+            user!(),
+            r"(?:,[a-z]+=[^,\s]+)*,dc="
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A Matrix id (`@sofie:matrix.example.org`) and a Windows account (`FAM-HOLST\wiebke`).
+    ACCOUNT_FORMS = {
+        Regex::new(concat!(
+            r"(?:^|[\s\x22'(<])@([a-z0-9._=/-]+):[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+            r"|(?:^|[\s\x22'(,=])[A-Z][A-Z0-9-]{1,14}\\([a-z][a-z0-9._-]{1,19})\b",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `--user x` is a user, but for the tools whose `--user` is a flag (pip, systemctl).
+    USER_OPTION = {
+        Regex::new(r"(?m)^(?:[^\n]*?)\s--user(?:=|[ \t]+)([A-Za-z_][A-Za-z0-9_.-]*)")
+            .expect("a valid pattern")
+    };
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
@@ -213,295 +469,6 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
 }
-
-/// `/home/alice`, `/Users/bob`, `C:\Users\carol` (also with doubled backslashes).
-static HOME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"(?i)(?:/home/|/users/|\\+users\\+)", user!())).expect("a valid pattern")
-});
-
-/// Options and messages after which the next word is a user name.
-static BEFORE_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:",
-        r#"(?:^|[\s'"=:(])~"#,
-        r"|\bsudo(?:[ \t]+-[A-Za-tv-z]+)*[ \t]+(?:-u[ \t]*|--user(?:=|[ \t]+))",
-        r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
-        r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
-        r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
-        r#"|(?i:\buser)[ \t]+["'`‘\[]"#,
-        r"|->[ \t]*\[",
-        r#"|(?i:\binvalid user):?[ \t]*["'`‘]?"#,
-        r#"|(?:^|\s)--?[a-z]+[_-]?(?:user|username|login)(?:=|[ \t]+)["']?"#,
-        r"|\bmachine[ \t]+\S+[ \t]+login[ \t]+",
-        r#"|(?i:\b(?:login as|authentication request for|request for user))[ \t]+["'`]?"#,
-        r"|\bu'",
-        r"|(?i:\b(?:authenticating|invalid|illegal) user)[ \t]+",
-        r"|\((?i:uid|cn|samaccountname)=",
-        r#"|(?i:\brole)[ \t]+["'`‘«]"#,
-        r"|(?m:^)[ \t]*/user[ \t]+add[ \t]+name=",
-        // Messages of localised systems: German, French, Italian, Spanish.
-        r#"|(?i:\b(?:benutzer|benutzers|utilisateur|l'utilisateur|utente|usuario|użytkownik|authentification pour))[ \t]+["'`„«]?[ \t]*"#,
-        r#"|(?i:пользователь|пользователя)[ \t]+["'«„]?"#,
-        r"|\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+",
-        r"|\bcrontab[ \t]+-u[ \t]*",
-        r"|(?:^|\s)(?:--username|--login-name)(?:=|[ \t]+)",
-        r#"|(?i:\b(?:logged in as|authenticated as|as user))[ \t]+["'`]?"#,
-        r")",
-        user!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// The user of a web server's access log line: `10.0.0.5 - jonasb [14/Jan/2025:…`.
-static ACCESS_LOG_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)^\S+[ \t]+\S+[ \t]+",
-        user!(),
-        r"[ \t]+\[\d{1,2}/\w{3}/\d{4}"
-    ))
-    .expect("a valid pattern")
-});
-
-/// An LDAP user: `uid=fiona,ou=people,dc=…`, `cn=ingrid,…` beside a domain component.
-static LDAP_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:uid|cn)=",
-        user!(),
-        r"(?:,[a-z]+=[^,\s]+)*,dc="
-    ))
-    .expect("a valid pattern")
-});
-
-/// Names that a suffix marks as a user's: sshd's `for erik from 10.0.0.5`, a broker's
-/// `user frigate_x: Connection refused`, a list's `name: x password: …`.
-static USER_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:\b(?:password|publickey|keyboard-interactive(?:/pam)?|none)[ \t]+for[ \t]+(?:invalid[ \t]+user[ \t]+)?",
-        user!(),
-        r"[ \t]+from\b|\buser[ \t]+",
-        user!(),
-        r":[ \t]|\bname:[ \t]*",
-        user!(),
-        r",?[ \t]+password:)",
-    ))
-    .expect("a valid pattern")
-});
-
-/// A Matrix id (`@sofie:matrix.example.org`) and a Windows account (`FAM-HOLST\wiebke`).
-static ACCOUNT_FORMS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|[\s\x22'(<])@([a-z0-9._=/-]+):[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-        r"|(?:^|[\s\x22'(,=])[A-Z][A-Z0-9-]{1,14}\\([a-z][a-z0-9._-]{1,19})\b",
-    ))
-    .expect("a valid pattern")
-});
-
-/// `--user x` is a user, but for the tools whose `--user` is a flag (pip, systemctl).
-static USER_OPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^(?:[^\n]*?)\s--user(?:=|[ \t]+)([A-Za-z_][A-Za-z0-9_.-]*)")
-        .expect("a valid pattern")
-});
-
-/// The id of a person in a messenger: `chat_id=918273645`, `user_id=42`.
-static PERSON_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:chat_?id|user_?id)["']?[ \t]*[=:][ \t]*["']?(-?[A-Za-z0-9_@.-]+)"#)
-        .expect("a valid pattern")
-});
-
-/// A person's full name: git's `user.name`, a display name, useradd's comment.
-static FULL_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)\buser\.name(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*')"#,
-        r#"|\buser\.name[ \t]*=[ \t]*([^\s"']\S*)"#,
-        r#"|(?:--display-?name|--full-?name|--real-?name|\b(?:useradd|usermod|adduser)\b[^\n|;&]*?[ \t](?:-c|--comment))(?:[ \t]*=[ \t]*|[ \t]+)("[^"\n]*"|'[^'\n]*'|[^\s"'-]\S*)"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// Messages that name a user before they say what is wrong with it.
-static USER_THEN_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)(?:\b(?:user|account)[ \t]+["'`‘]?"#,
-        user!(),
-        r#"["'`’]?:?[ \t]+(?:does not exist|doesn't exist|not found|is unknown|no such user|already exists|is locked|is disabled|is expired|does not have)"#,
-        r#"|(?m:^)[ \t]*"#,
-        user!(),
-        r#"[ \t]+(?:is not in the sudoers file|ist nicht in der sudoers|n'est pas dans le fichier sudoers)|["'`‘]"#,
-        user!(),
-        r#"["'`’]:?[ \t]+no such user)"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// git's guess when it has no identity: `(dave@docker-dave.(none))`.
-static GIT_GUESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        user!(),
-        "@",
-        r"([A-Za-z0-9][A-Za-z0-9._-]*)\.\(none\)"
-    ))
-    .expect("a valid pattern")
-});
-
-/// A personal name before an e-mail address: `Author: Alice Smith <alice@…>`.
-static NAME_BEFORE_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)(?:\b(?:Author|Committer|From|To|Cc|Signed-off-by|Co-authored-by|Reported-by|Reviewed-by)[ \t]*:[ \t]*|\b)([A-Z][\w'.-]*(?:[ \t]+[A-Z][\w'.-]*){0,3})[ \t]*<[^<>\s@]+@[^<>\s]+>")
-        .expect("a valid pattern")
-});
-
-/// The group of `chown user:group`, often the user's own.
-static OWNER_GROUP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?:\bchown(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?i:\binvalid user):?[ \t]*["'`‘]?)[A-Za-z_<][A-Za-z0-9_.<>-]*:"#,
-        user!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// The owner and group of an `ls -l` line: `drwx------ 2 alice alice 4096 …`.
-static LONG_LISTING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)(?:^|[\s>])[-dlcbpsD][rwxsStT-]{9}[.+@]?[ \t]+\d+[ \t]+",
-        user!(),
-        r"[ \t]+",
-        user!(),
-        r"[ \t]+\d"
-    ))
-    .expect("a valid pattern")
-});
-
-/// A systemd unit instanced by a user's name: `syncthing@alice.service`, `user@alice`.
-static USER_UNIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:syncthing|user|user-runtime-dir|code-server|vncserver|jupyter|filebrowser)@",
-        user!(),
-        r"\.service\b"
-    ))
-    .expect("a valid pattern")
-});
-
-/// A telephone number: international (`+420 603 118 442`, `+33612489371`), or as the
-/// countries of the hosts write them at home (`06 12 48 93 71`, `0171-1234567`,
-/// `0612489371`).
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?:^|[\s"'(:=,;])("#,
-        r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}",
-        r"|0[1-9](?:[ .]\d{2}){4}",
-        r"|0[1-9]\d{1,3}[ /-]\d{5,8}",
-        r"|0[1-9]\d{8,10}",
-        r#")(?:$|[\s"'),;.])"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`.
-static ID_OUTPUT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\b(?:uid|gid|euid|egid|groups)=|,)\d+\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
-        .expect("a valid pattern")
-});
-
-/// MySQL's accounts: `'alice'@'192.168.1.20'`, `'alice'@'db-host'`.
-static MYSQL_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"['"`]([A-Za-z_][A-Za-z0-9_.-]*)['"`]@['"`]([A-Za-z0-9%][A-Za-z0-9._%-]*)['"`]"#)
-        .expect("a valid pattern")
-});
-
-/// `alice@192.168.1.20`: a login at an address (the address is another rule's).
-static USER_AT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+@-])",
-        user!(),
-        r"@(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|<ip>)"
-    ))
-    .expect("a valid pattern")
-});
-
-/// A shell prompt or SSH's password prompt: `alice@nas-kitchen:~$`, `bob@nas's password:`.
-static PROMPT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+@-])",
-        user!(),
-        "@",
-        host!(),
-        r"(?::[ \t]*[~/]|'s password)"
-    ))
-    .expect("a valid pattern")
-});
-
-static SSH_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    // With the backup tools that take a remote as `user@host:path`.
-    Regex::new(r"\b(?:ssh|scp|sftp|rsync|ssh-copy-id|autossh|sshfs|syncoid|borg|borgmatic|restic|rclone|duplicity|unison|zrepl|rdiff-backup)\b").expect("a valid pattern")
-});
-/// `user@host:path` anywhere in an SSH-family line (scp, rsync); a bare `user@host`
-/// after the command is `SSH_COMMAND`'s, and elsewhere in the line it may be an e-mail.
-static SSH_TARGET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r#"(?:^|[\s'"=(])"#, user!(), "@", host!(), ":")).expect("a valid pattern")
-});
-static SSH_LOGIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(concat!(r"(?:^|\s)-l[ \t]*", user!())).expect("a valid pattern"));
-/// `ssh [options] [user@]host` at a command's position: the host needs no dot.
-static SSH_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?m)(?:^\s*|[;|&$#:(]\s*|\bsudo\s+|\bexec\s+)(?:ssh|ssh-copy-id|autossh)",
-        r"((?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*)",
-        r"[ \t]+(?:",
-        user!(),
-        "@)?",
-        host!(),
-        // A name followed by `@` is the user of a target whose host is already replaced.
-        r"(?:[^@A-Za-z0-9_.-]|$)",
-    ))
-    .expect("a valid pattern")
-});
-
-/// `ssh [options] user@host` anywhere: with the `user@`, the target is unmistakable.
-static SSH_LOGIN_TARGET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:ssh|ssh-copy-id|autossh)",
-        r"(?:[ \t]+-[46AaCfGgKkMNnqsTtVvXxYy]+|[ \t]+-[BbcDEeFIiJLlmOoPpQRSWw][ \t]*[^\s-]\S*)*",
-        r"[ \t]+",
-        user!(),
-        "@",
-        host!(),
-    ))
-    .expect("a valid pattern")
-});
-
-static DATABASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|psql|pg_dump|pg_restore|createdb|createuser|dropdb|mongosh|mongo|login|crontab|mosquitto_pub|mosquitto_sub|mosquitto_rr)\b")
-        .expect("a valid pattern")
-});
-/// `mysql -u alice`, `mysql -ualice`, `psql -U alice`, `--user=alice`.
-static DATABASE_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|\s)(?:-[uU][ \t]*|--user(?:=|[ \t]+))",
-        user!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// Proxmox VE's users carry their realm: `ivan@pve`, `ci@pam!token`.
-static REALM_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9_.+@-])",
-        user!(),
-        r"@(?:pam|pve|pbs)(?:[^A-Za-z0-9_.-]|$)"
-    ))
-    .expect("a valid pattern")
-});
-
-/// The account that `useradd`, `passwd` and the like act on: the last word of the command.
-static ACCOUNT_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)\b(?:useradd|adduser|usermod|userdel|deluser|passwd|chage|smbpasswd(?:[ \t]+-a)?)[ \t]+[^\n;|&]*?\b([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*(?:$|[;|&\n"'])"#)
-        .expect("a valid pattern")
-});
-
-/// The owner of a fork: `github.com/alice-forks/ProxmoxVE`, `repos/alice-forks/ProxmoxVED`.
-static FORK_OWNER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:^|[\s'"(=/:])([A-Za-z0-9][A-Za-z0-9-]{0,38})/ProxmoxVED?\b"#)
-        .expect("a valid pattern")
-});
 
 fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
     let Some(m) = m else { return };

@@ -10,32 +10,6 @@ use super::gate::Open;
 use super::lists;
 use super::span::{Found, Rank};
 
-static TIME_ZONE: LazyLock<Regex> = LazyLock::new(|| {
-    let areas = lists::TIME_ZONE_AREAS.join("|");
-    Regex::new(&format!(
-        r"\b(?:{areas})/[A-Z][A-Za-z_+-]*(?:/[A-Z][A-Za-z_+-]*)?"
-    ))
-    .expect("a valid pattern")
-});
-
-/// Coordinates after their key (`latitude: 52.520008`, `home_latitude: …`, `lon=13.2245`),
-/// and in degrees, minutes and seconds (`41 deg 23' 12.34" N`).
-static COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)(?:^|[^a-z])(?:lat|latitude|lon|lng|long|longitude)(?:["']?[ \t]*[=:][ \t]*["']?|[ \t]+)(-?\d{1,3}\.\d+[NSEW]?)"#,
-        r#"|(\d{1,3}[ \t]*(?:deg|°)[ \t]*\d{1,2}'[ \t]*[\d.]+"?[ \t]*[NSEW])"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// A latitude and a longitude side by side, with no key (`40.42351, -3.67284`, a reverse
-/// geocoder's or a photo's position): two decimals with four places or more, within the
-/// ranges of degrees. Versions have fewer places, and are not written in pairs so.
-static PAIR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\w.])(-?\d{1,2}\.\d{4,})(?:,[ \t]*|[ \t]+)(-?\d{1,3}\.\d{4,})\b")
-        .expect("a valid pattern")
-});
-
 /// A street and its number, as the languages of the hosts write them: `Lindenstraße 14`,
 /// `Rue des Tanneurs 7`, `12 allée des Mimosas`, `Calle de Alcalá 42`, `221 Baker Street`.
 /// Letters are those of the Latin scripts: `\p{L}` here made the gate's automaton of all
@@ -48,22 +22,6 @@ static STREET: LazyLock<Regex> = LazyLock::new(|| {
         r"|\b\d{1,5}[ \t]+[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)?[ \t]+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Court|Terrace)\b",
     ))
     .expect("a valid pattern")
-});
-
-/// The words without which no [`STREET`] is: literals, which the gate finds fast.
-static STREET_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|pfad|steig",
-        r"|rue|avenue|allée|boulevard|chemin|impasse|place|quai|route|calle|avenida|plaza|paseo",
-        r"|carrer|via|viale|piazza|corso|street|st\.|road|rd\.|ave\.|lane|drive|court|terrace",
-    ))
-    .expect("a valid pattern")
-});
-
-/// A postcode with its town (`35000 Rennes`, `D-79100 Freiburg`).
-static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s,;(])(?:[A-Z]-)?\d{5}[ \t]+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]{2,}(?:[ -][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?)")
-        .expect("a valid pattern")
 });
 
 /// Words that follow a number of five digits in logs without being a town.
@@ -104,37 +62,68 @@ const NOT_TOWNS: &[&str] = &[
     "Lines",
 ];
 
-/// Where a device says it stands: SNMP's `sysLocation`, a CDN's `location=fra08`.
-static STATED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)\bsys_?location(?:\.0)?(?:[ \t]*=[ \t]*STRING:)?[ \t]+"?([^\n"]*[^\s"])"#,
-        r"|\blocation=([A-Za-z0-9_-]+)",
-    ))
-    .expect("a valid pattern")
-});
+rules! {
+    TIME_ZONE = {
+        let areas = lists::TIME_ZONE_AREAS.join("|");
+        Regex::new(&format!(
+            r"\b(?:{areas})/[A-Z][A-Za-z_+-]*(?:/[A-Z][A-Za-z_+-]*)?"
+        ))
+        .expect("a valid pattern")
+    };
 
-/// A place by name, quoted after a key that says so: `location "Kleinmachnow, DE"`.
-/// Also a query's parameter or a setting, in the languages of the hosts (`&locatie=x`,
-/// `ORT=x`, `ville=x`).
-static PLACE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)\b(?:location|city|town|locality)["']?[ \t]*[=:]?[ \t]*["']([^"'\n]{2,60})["']"#,
-        r#"|(?i)(?:^|[?&;\s])(?:location|city|town|locality|ort|stadt|standort|wohnort|ville|lieu|ciudad|localidad|citta|città|locatie|plaats|woonplaats)=([^&\s"'<>]{2,60})"#,
-    ))
-    .expect("a valid pattern")
-});
+    /// Coordinates after their key (`latitude: 52.520008`, `home_latitude: …`, `lon=13.2245`),
+    /// and in degrees, minutes and seconds (`41 deg 23' 12.34" N`).
+    COORDINATE = {
+        Regex::new(concat!(
+            r#"(?i)(?:^|[^a-z])(?:lat|latitude|lon|lng|long|longitude)(?:["']?[ \t]*[=:][ \t]*["']?|[ \t]+)(-?\d{1,3}\.\d+[NSEW]?)"#,
+            r#"|(\d{1,3}[ \t]*(?:deg|°)[ \t]*\d{1,2}'[ \t]*[\d.]+"?[ \t]*[NSEW])"#,
+        ))
+        .expect("a valid pattern")
+    };
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*TIME_ZONE,
-        &*COORDINATE,
-        &*PAIR,
-        &*PLACE,
-        &*STATED,
-        &*STREET_WORD,
-        &*POSTCODE,
-    ]
+    /// A latitude and a longitude side by side, with no key (`40.42351, -3.67284`, a reverse
+    /// geocoder's or a photo's position): two decimals with four places or more, within the
+    /// ranges of degrees. Versions have fewer places, and are not written in pairs so.
+    PAIR = {
+        Regex::new(r"(?:^|[^\w.])(-?\d{1,2}\.\d{4,})(?:,[ \t]*|[ \t]+)(-?\d{1,3}\.\d{4,})\b")
+            .expect("a valid pattern")
+    };
+
+    /// A place by name, quoted after a key that says so: `location "Kleinmachnow, DE"`.
+    /// Also a query's parameter or a setting, in the languages of the hosts (`&locatie=x`,
+    /// `ORT=x`, `ville=x`).
+    PLACE = {
+        Regex::new(concat!(
+            r#"(?i)\b(?:location|city|town|locality)["']?[ \t]*[=:]?[ \t]*["']([^"'\n]{2,60})["']"#,
+            r#"|(?i)(?:^|[?&;\s])(?:location|city|town|locality|ort|stadt|standort|wohnort|ville|lieu|ciudad|localidad|citta|città|locatie|plaats|woonplaats)=([^&\s"'<>]{2,60})"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Where a device says it stands: SNMP's `sysLocation`, a CDN's `location=fra08`.
+    STATED = {
+        Regex::new(concat!(
+            r#"(?i)\bsys_?location(?:\.0)?(?:[ \t]*=[ \t]*STRING:)?[ \t]+"?([^\n"]*[^\s"])"#,
+            r"|\blocation=([A-Za-z0-9_-]+)",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// The words without which no [`STREET`] is: literals, which the gate finds fast.
+    STREET_WORD = {
+        Regex::new(concat!(
+            r"(?i)straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|pfad|steig",
+            r"|rue|avenue|allée|boulevard|chemin|impasse|place|quai|route|calle|avenida|plaza|paseo",
+            r"|carrer|via|viale|piazza|corso|street|st\.|road|rd\.|ave\.|lane|drive|court|terrace",
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A postcode with its town (`35000 Rennes`, `D-79100 Freiburg`).
+    POSTCODE = {
+        Regex::new(r"(?:^|[\s,;(])(?:[A-Z]-)?\d{5}[ \t]+([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]{2,}(?:[ -][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?)")
+            .expect("a valid pattern")
+    };
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {

@@ -37,267 +37,9 @@ macro_rules! secret_word {
     };
 }
 
-static OPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?i)(?:^|[\s"'(;|&])--?[a-z-]*(?:"#,
-        secret_word!(),
-        r"|pass|pwd|pw|psk|setup-?key|auth-?key)(?:=|[ \t]+)",
-        option_value!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// Configuration lines of the form `password secret` (msmtp, netrc, fetchmail), and
-/// netrc's `login x password y` on one line.
-static CONFIG_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        // Redis's `requirepass` and `masterauth` say what they are wherever they stand.
-        r"(?im)(?:(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)(?:password|passwd|passphrase)|\b(?:requirepass|masterauth))[ \t]+",
-        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"=:][^\s'"]*)"#
-    ))
-    .expect("a valid pattern")
-});
-
-/// NetworkManager's Wi-Fi key: `nmcli dev wifi connect x password KEY`,
-/// `wifi-sec.psk KEY`.
-static NMCLI_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\bnmcli\b[^\n]*?[ \t](?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]+",
-        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"][^\s'"]*)"#
-    ))
-    .expect("a valid pattern")
-});
-
-/// A `.pgpass` line, `host:port:database:user:password`.
-static PGPASS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^[ \t]*[^:\s]+:(?:\d+|\*):[^:\s]+:([^:\s]+):(\S+)[ \t]*$")
-        .expect("a valid pattern")
-});
-
-/// What is echoed into a password tool: `(echo 'x'; echo 'x') | smbpasswd -s -a u`.
-static PASSWD_PIPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\|[ \t]*(?:sudo[ \t]+)?(?:smbpasswd|passwd|pdbedit|htpasswd|vncpasswd)\b")
-        .expect("a valid pattern")
-});
 static ECHOED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b(?:echo|printf)[ \t]+(?:-[ne]+[ \t]+)?('[^'\n]*'|"[^"\n]*"|[^\s'"|;)]+)"#)
         .expect("a valid pattern")
-});
-
-/// MongoDB's clients take the password after `-p` with a space.
-static MONGO_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:mongosh|mongo|mongodump|mongorestore|mongoexport|mongoimport)\b[^\n]*?[ \t](?:-p|--password)(?:=|[ \t]+)",
-        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
-    ))
-    .expect("a valid pattern")
-});
-
-/// An SNMP community is its password: `snmpwalk -c x`, `rocommunity x`.
-static SNMP_COMMUNITY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:\bsnmp[a-z]*\b[^\n]*?[ \t]-c[ \t]*|\b(?:ro|rw)?community6?[ \t]+)",
-        option_value!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// The password of a login command: `docker login -u x -p secret`.
-static LOGIN_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"\blogin\b[^\n]*?[ \t]-p[ \t]*", option_value!())).expect("a valid pattern")
-});
-
-/// A login and its password on one line: `user x password y` (msmtp), netrc.
-static LINE_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:user|username|login)[ \t]+([A-Za-z0-9_.-]+)[ \t]+(?:password|passwd)[ \t]+",
-        option_value!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// A command that takes a user with `-u`/`-U` takes its password with `-p`/`-P`
-/// (ipmitool, racadm, zmupdate, mysql-alikes, agent-auth): the pair gives both away.
-static USER_THEN_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|\s)-[uUAmHhr][ \t]*([A-Za-z0-9_.\\-]+)[^\n|;&]*?[ \t]-[pP][ \t]*",
-        r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
-    ))
-    .expect("a valid pattern")
-});
-
-/// `redis-cli -a password`, HAProxy's `stats auth user:password`, a `.pgpass` line
-/// (`host:port:db:user:password`), MinIO's `mc alias set name url user password`.
-static OTHER_LOGINS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?:\bredis-cli\b[^\n]*?[ \t]-a[ \t]*()('[^'\n]*'|"[^"\n]*"|\S+)"#,
-        r"|\bstats[ \t]+auth[ \t]+([^\s:]+):(\S+)",
-        r"|\b[A-Za-z0-9.-]+:(?:\d+|\*):[^\s:]+:([^\s:]+):(\S+)",
-        r#"|\bmc[ \t]+alias[ \t]+set[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[ \t]+('[^'\n]*'|"[^"\n]*"|\S+))"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// Ids that let whoever holds them join or enrol: a ZeroTier network id, an enrolment
-/// key, an API key printed after its owner (`API key for 'x': …`).
-static JOIN_KEYS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:join|leave|listnetworks|set)[ \t]+([0-9a-f]{16})\b",
-        r"|\benroll[ \t]+([A-Za-z0-9_-]{16,})",
-        r#"|(?i:\bkey) for ["'][^"'\n]+["']:[ \t]*(\S+)"#,
-    ))
-    .expect("a valid pattern")
-});
-
-/// NUT's `MONITOR ups@host 1 user password primary`.
-static UPS_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bMONITOR[ \t]+\S+[ \t]+\d+[ \t]+(\S+)[ \t]+(\S+)").expect("a valid pattern")
-});
-
-/// Samba's `-U user%password`.
-static SAMBA_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|\s)-U[ \t]*['"]?([A-Za-z0-9_.\\-]+)%([^\s'"]+)"#).expect("a valid pattern")
-});
-
-/// ldapsearch and friends take the bind password after `-w`.
-static LDAP_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bldap[a-z]*\b").expect("a valid pattern"));
-static LDAP_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"(?:^|\s)-w[ \t]*", option_value!())).expect("a valid pattern")
-});
-
-/// An app password of four groups of four letters after a mail login
-/// (`user@gmail.com:abcd efgh ijkl mnop`, as SASL password maps hold them).
-static APP_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"@[^\s:@]+:[ \t]*([a-z]{4}(?: [a-z]{4}){3})\b").expect("a valid pattern")
-});
-
-/// A password's hash is as good as the password to whoever holds a wordlist, and names
-/// its user: `user:$apr1$…` (htpasswd, traefik doubles the `$`), `user $2a$14$…` (Caddy).
-static CRYPT_HASH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:([A-Za-z_][A-Za-z0-9_.-]*)(?::|[ \t]+))?(\$\$?(?:apr1|2[abxy]|1|5|6|y|argon2[a-z]*)\$\$?[^\s\x22',<]+)")
-        .expect("a valid pattern")
-});
-
-/// Headers whose value is a credential; the scheme (`Bearer`, `Basic`, `token`) stays.
-static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:(?:proxy-)?authorization[ \t]*:[ \t]*(?:(?:bearer|basic|token|digest|negotiate|apikey|pveapitoken)[ \t=]+)?",
-        r"|x-[a-z0-9-]*(?:key|token|secret|auth)[a-z0-9-]*[ \t]*:[ \t]*",
-        r"|(?:private-token|api-key|cookie|set-cookie)[ \t]*:[ \t]*",
-        r")",
-        option_value!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// `Password: x` in prose: what a script echoes after generating one.
-static PROSE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:password|passwort|passphrase|secret|api[ _-]?key|token)[ \t]*:[ \t]+",
-        option_value!()
-    ))
-    .expect("a valid pattern")
-});
-
-/// Webhook URLs carry their secret in the path: `/api/webhooks/<id>/<token>`.
-static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:/(?:webhooks?|hooks|services)/|\bntfy\.sh/|\btopic[ \t]*[=:][ \t]*)",
-        r"([A-Za-z0-9_-]{6,})(?:/([A-Za-z0-9_-]{6,}))?(?:/([A-Za-z0-9_-]{6,}))?"
-    ))
-    .expect("a valid pattern")
-});
-
-/// `Bearer <token>` without a header before it.
-static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})").expect("a valid pattern")
-});
-
-static MYSQL_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|mariadb-admin|mysqlcheck|mysqlimport|mysqlshow)\b")
-        .expect("a valid pattern")
-});
-/// mysql's `-pSecret`: the password glued to the option.
-static MYSQL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|\s)-p('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#).expect("a valid pattern")
-});
-
-static SSHPASS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(r"\bsshpass[ \t]+-p[ \t]*", option_value!())).expect("a valid pattern")
-});
-
-/// SQL that sets a password.
-static SQL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?i)\b(?:identified[ \t]+(?:with[ \t]+\w+[ \t]+)?by(?:[ \t]+password)?|password(?:[ \t]*=[ \t]*(?:password[ \t]*\()?|[ \t]*\(|[ \t]+))[ \t]*('[^'\n]*'|"[^"\n]*")"#,
-    )
-    .expect("a valid pattern")
-});
-
-/// `user:password` fed to chpasswd.
-static CHPASSWD_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bchpasswd\b").expect("a valid pattern"));
-static USER_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|[\s"'])([A-Za-z_][A-Za-z0-9_.-]*):([^\s"'|:]+)"#).expect("a valid pattern")
-});
-/// `htpasswd -b file user password` (`-c` and other flags beside `-b`, in any order), and
-/// mosquitto_passwd, which takes them the same way.
-static HTPASSWD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"\b(?:htpasswd|mosquitto_passwd)(?:[ \t]+-\w+)*?[ \t]+-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+(\S+)[ \t]+(\S+)",
-    )
-    .expect("a valid pattern")
-});
-/// `curl -u user:password`, `--user user:password`.
-static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:=|[ \t]*)["']?([^\s:'"]+):([^\s'"]+)"#)
-        .expect("a valid pattern")
-});
-
-static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}",
-        r"|github_pat_[A-Za-z0-9_]{30,}",
-        r"|glpat-[A-Za-z0-9_-]{20,}",
-        r"|(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}",
-        r"|xox[abposr]-[A-Za-z0-9-]{10,}",
-        r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
-        r"|sk-[A-Za-z0-9_-]{20,}",
-        r"|AIza[0-9A-Za-z_-]{35}",
-        r"|npm_[A-Za-z0-9]{36}",
-        r"|pypi-[A-Za-z0-9_-]{40,}",
-        r"|dckr_pat_[A-Za-z0-9_-]{20,}",
-        r"|hf_[A-Za-z0-9]{30,}",
-        r"|tskey-[A-Za-z0-9-]{20,}",
-        r"|claim-[A-Za-z0-9_-]{16,}",
-        r"|gl(?:c|sa)_[A-Za-z0-9+/=_-]{20,}",
-        r"|SHA256:[A-Za-z0-9+/]{43}\b",
-        r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-        r")"
-    ))
-    .expect("a valid pattern")
-});
-
-static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
-    )
-    .expect("a valid pattern")
-});
-
-/// An SSH public key and its comment (`user@laptop`).
-static SSH_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)[ \t]+(AAAA[0-9A-Za-z+/]+={0,3})(?:[ \t]+([^\s'\x22]+))?")
-        .expect("a valid pattern")
-});
-
-/// Proxmox VE API tokens: `PVEAPIToken=user@realm!id=<uuid>`, and the secret alone.
-static PVE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)![A-Za-z0-9._-]+=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-    )
-    .expect("a valid pattern")
 });
 
 /// The rules that apply to one word on its own: token shapes and opaque runs.
@@ -311,44 +53,268 @@ pub(super) fn find_in_word(text: &str, found: &mut Found) {
     opaque_runs(text, found);
 }
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![
-        &*OPTION,
-        &*HEADER,
-        &*SSHPASS,
-        &*SQL,
-        &*CONFIG_LINE,
-        &*SNMP_COMMUNITY,
-        &*NMCLI_KEY,
-        &*PGPASS,
-        &*PASSWD_PIPE,
-        &*MONGO_PASSWORD,
-        &*APP_PASSWORD,
-        &*BEARER,
-        &*CRYPT_HASH,
-        &*LDAP_PASSWORD,
-        &*LOGIN_PASSWORD,
-        &*MYSQL_PASSWORD,
-        &*PRIVATE_KEY,
-        &*PROSE,
-        &*PVE_TOKEN,
-        &*SSH_KEY,
-        &*TOKEN_SHAPES,
-        &*USER_PASSWORD,
-        &*WEBHOOK,
-        &*CHPASSWD_LINE,
-        &*LDAP_LINE,
-        &*MYSQL_LINE,
-        &*LINE_LOGIN,
-        &*UPS_LOGIN,
-        &*SAMBA_LOGIN,
-        &*USER_THEN_PASSWORD,
-        &*OTHER_LOGINS,
-        &*JOIN_KEYS,
-        &*HTPASSWD,
-        &*CURL_USER,
-    ]
+rules! {
+    OPTION = {
+        Regex::new(concat!(
+            r#"(?i)(?:^|[\s"'(;|&])--?[a-z-]*(?:"#,
+            secret_word!(),
+            r"|pass|pwd|pw|psk|setup-?key|auth-?key)(?:=|[ \t]+)",
+            option_value!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Headers whose value is a credential; the scheme (`Bearer`, `Basic`, `token`) stays.
+    HEADER = {
+        Regex::new(concat!(
+            r"(?i)\b(?:(?:proxy-)?authorization[ \t]*:[ \t]*(?:(?:bearer|basic|token|digest|negotiate|apikey|pveapitoken)[ \t=]+)?",
+            r"|x-[a-z0-9-]*(?:key|token|secret|auth)[a-z0-9-]*[ \t]*:[ \t]*",
+            r"|(?:private-token|api-key|cookie|set-cookie)[ \t]*:[ \t]*",
+            r")",
+            option_value!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    SSHPASS = {
+        Regex::new(concat!(r"\bsshpass[ \t]+-p[ \t]*", option_value!())).expect("a valid pattern")
+    };
+
+    /// SQL that sets a password.
+    SQL = {
+        Regex::new(
+            r#"(?i)\b(?:identified[ \t]+(?:with[ \t]+\w+[ \t]+)?by(?:[ \t]+password)?|password(?:[ \t]*=[ \t]*(?:password[ \t]*\()?|[ \t]*\(|[ \t]+))[ \t]*('[^'\n]*'|"[^"\n]*")"#,
+        )
+        .expect("a valid pattern")
+    };
+
+    /// Configuration lines of the form `password secret` (msmtp, netrc, fetchmail), and
+    /// netrc's `login x password y` on one line.
+    CONFIG_LINE = {
+        Regex::new(concat!(
+            // Redis's `requirepass` and `masterauth` say what they are wherever they stand.
+            r"(?im)(?:(?:^[ \t]*|\blogin[ \t]+\S+[ \t]+)(?:password|passwd|passphrase)|\b(?:requirepass|masterauth))[ \t]+",
+            r#"('[^'\n]*'|"[^"\n]*"|[^\s'"=:][^\s'"]*)"#
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// An SNMP community is its password: `snmpwalk -c x`, `rocommunity x`.
+    SNMP_COMMUNITY = {
+        Regex::new(concat!(
+            r"(?i)(?:\bsnmp[a-z]*\b[^\n]*?[ \t]-c[ \t]*|\b(?:ro|rw)?community6?[ \t]+)",
+            option_value!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// NetworkManager's Wi-Fi key: `nmcli dev wifi connect x password KEY`,
+    /// `wifi-sec.psk KEY`.
+    NMCLI_KEY = {
+        Regex::new(concat!(
+            r"\bnmcli\b[^\n]*?[ \t](?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]+",
+            r#"('[^'\n]*'|"[^"\n]*"|[^\s'"][^\s'"]*)"#
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// A `.pgpass` line, `host:port:database:user:password`.
+    PGPASS = {
+        Regex::new(r"(?m)^[ \t]*[^:\s]+:(?:\d+|\*):[^:\s]+:([^:\s]+):(\S+)[ \t]*$")
+            .expect("a valid pattern")
+    };
+
+    /// What is echoed into a password tool: `(echo 'x'; echo 'x') | smbpasswd -s -a u`.
+    PASSWD_PIPE = {
+        Regex::new(r"\|[ \t]*(?:sudo[ \t]+)?(?:smbpasswd|passwd|pdbedit|htpasswd|vncpasswd)\b")
+            .expect("a valid pattern")
+    };
+
+    /// MongoDB's clients take the password after `-p` with a space.
+    MONGO_PASSWORD = {
+        Regex::new(concat!(
+            r"\b(?:mongosh|mongo|mongodump|mongorestore|mongoexport|mongoimport)\b[^\n]*?[ \t](?:-p|--password)(?:=|[ \t]+)",
+            r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// An app password of four groups of four letters after a mail login
+    /// (`user@gmail.com:abcd efgh ijkl mnop`, as SASL password maps hold them).
+    APP_PASSWORD = {
+        Regex::new(r"@[^\s:@]+:[ \t]*([a-z]{4}(?: [a-z]{4}){3})\b").expect("a valid pattern")
+    };
+
+    /// `Bearer <token>` without a header before it.
+    BEARER = {
+        Regex::new(r"(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})").expect("a valid pattern")
+    };
+
+    /// A password's hash is as good as the password to whoever holds a wordlist, and names
+    /// its user: `user:$apr1$…` (htpasswd, traefik doubles the `$`), `user $2a$14$…` (Caddy).
+    CRYPT_HASH = {
+        Regex::new(r"(?:([A-Za-z_][A-Za-z0-9_.-]*)(?::|[ \t]+))?(\$\$?(?:apr1|2[abxy]|1|5|6|y|argon2[a-z]*)\$\$?[^\s\x22',<]+)")
+            .expect("a valid pattern")
+    };
+
+    LDAP_PASSWORD = {
+        Regex::new(concat!(r"(?:^|\s)-w[ \t]*", option_value!())).expect("a valid pattern")
+    };
+
+    /// The password of a login command: `docker login -u x -p secret`.
+    LOGIN_PASSWORD = {
+        Regex::new(concat!(r"\blogin\b[^\n]*?[ \t]-p[ \t]*", option_value!())).expect("a valid pattern")
+    };
+
+    /// mysql's `-pSecret`: the password glued to the option.
+    MYSQL_PASSWORD = {
+        Regex::new(r#"(?:^|\s)-p('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#).expect("a valid pattern")
+    };
+
+    PRIVATE_KEY = {
+        Regex::new(
+            r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        )
+        .expect("a valid pattern")
+    };
+
+    /// `Password: x` in prose: what a script echoes after generating one.
+    PROSE = {
+        Regex::new(concat!(
+            r"(?i)\b(?:password|passwort|passphrase|secret|api[ _-]?key|token)[ \t]*:[ \t]+",
+            option_value!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Proxmox VE API tokens: `PVEAPIToken=user@realm!id=<uuid>`, and the secret alone.
+    PVE_TOKEN = {
+        Regex::new(
+            r"(?i)![A-Za-z0-9._-]+=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+        )
+        .expect("a valid pattern")
+    };
+
+    /// An SSH public key and its comment (`user@laptop`).
+    SSH_KEY = {
+        Regex::new(r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)[ \t]+(AAAA[0-9A-Za-z+/]+={0,3})(?:[ \t]+([^\s'\x22]+))?")
+            .expect("a valid pattern")
+    };
+
+    TOKEN_SHAPES = {
+        Regex::new(concat!(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}",
+            r"|github_pat_[A-Za-z0-9_]{30,}",
+            r"|glpat-[A-Za-z0-9_-]{20,}",
+            r"|(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}",
+            r"|xox[abposr]-[A-Za-z0-9-]{10,}",
+            r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
+            r"|sk-[A-Za-z0-9_-]{20,}",
+            r"|AIza[0-9A-Za-z_-]{35}",
+            r"|npm_[A-Za-z0-9]{36}",
+            r"|pypi-[A-Za-z0-9_-]{40,}",
+            r"|dckr_pat_[A-Za-z0-9_-]{20,}",
+            r"|hf_[A-Za-z0-9]{30,}",
+            r"|tskey-[A-Za-z0-9-]{20,}",
+            r"|claim-[A-Za-z0-9_-]{16,}",
+            r"|gl(?:c|sa)_[A-Za-z0-9+/=_-]{20,}",
+            r"|SHA256:[A-Za-z0-9+/]{43}\b",
+            r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+            r")"
+        ))
+        .expect("a valid pattern")
+    };
+
+    USER_PASSWORD = {
+        Regex::new(r#"(?:^|[\s"'])([A-Za-z_][A-Za-z0-9_.-]*):([^\s"'|:]+)"#).expect("a valid pattern")
+    };
+
+    /// Webhook URLs carry their secret in the path: `/api/webhooks/<id>/<token>`.
+    WEBHOOK = {
+        Regex::new(concat!(
+            r"(?i)(?:/(?:webhooks?|hooks|services)/|\bntfy\.sh/|\btopic[ \t]*[=:][ \t]*)",
+            r"([A-Za-z0-9_-]{6,})(?:/([A-Za-z0-9_-]{6,}))?(?:/([A-Za-z0-9_-]{6,}))?"
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `user:password` fed to chpasswd.
+    CHPASSWD_LINE = Regex::new(r"\bchpasswd\b").expect("a valid pattern");
+
+    /// ldapsearch and friends take the bind password after `-w`.
+    LDAP_LINE = Regex::new(r"\bldap[a-z]*\b").expect("a valid pattern");
+
+    MYSQL_LINE = {
+        Regex::new(r"\b(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|mariadb-admin|mysqlcheck|mysqlimport|mysqlshow)\b")
+            .expect("a valid pattern")
+    };
+
+    /// A login and its password on one line: `user x password y` (msmtp), netrc.
+    LINE_LOGIN = {
+        Regex::new(concat!(
+            r"(?i)\b(?:user|username|login)[ \t]+([A-Za-z0-9_.-]+)[ \t]+(?:password|passwd)[ \t]+",
+            option_value!()
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// NUT's `MONITOR ups@host 1 user password primary`.
+    UPS_LOGIN = {
+        Regex::new(r"\bMONITOR[ \t]+\S+[ \t]+\d+[ \t]+(\S+)[ \t]+(\S+)").expect("a valid pattern")
+    };
+
+    /// Samba's `-U user%password`.
+    SAMBA_LOGIN = {
+        Regex::new(r#"(?:^|\s)-U[ \t]*['"]?([A-Za-z0-9_.\\-]+)%([^\s'"]+)"#).expect("a valid pattern")
+    };
+
+    /// A command that takes a user with `-u`/`-U` takes its password with `-p`/`-P`
+    /// (ipmitool, racadm, zmupdate, mysql-alikes, agent-auth): the pair gives both away.
+    USER_THEN_PASSWORD = {
+        Regex::new(concat!(
+            r"(?:^|\s)-[uUAmHhr][ \t]*([A-Za-z0-9_.\\-]+)[^\n|;&]*?[ \t]-[pP][ \t]*",
+            r#"('[^'\n]*'|"[^"\n]*"|[^\s'"-][^\s'"]*)"#
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `redis-cli -a password`, HAProxy's `stats auth user:password`, a `.pgpass` line
+    /// (`host:port:db:user:password`), MinIO's `mc alias set name url user password`.
+    OTHER_LOGINS = {
+        Regex::new(concat!(
+            r#"(?:\bredis-cli\b[^\n]*?[ \t]-a[ \t]*()('[^'\n]*'|"[^"\n]*"|\S+)"#,
+            r"|\bstats[ \t]+auth[ \t]+([^\s:]+):(\S+)",
+            r"|\b[A-Za-z0-9.-]+:(?:\d+|\*):[^\s:]+:([^\s:]+):(\S+)",
+            r#"|\bmc[ \t]+alias[ \t]+set[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[ \t]+('[^'\n]*'|"[^"\n]*"|\S+))"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// Ids that let whoever holds them join or enrol: a ZeroTier network id, an enrolment
+    /// key, an API key printed after its owner (`API key for 'x': …`).
+    JOIN_KEYS = {
+        Regex::new(concat!(
+            r"\b(?:join|leave|listnetworks|set)[ \t]+([0-9a-f]{16})\b",
+            r"|\benroll[ \t]+([A-Za-z0-9_-]{16,})",
+            r#"|(?i:\bkey) for ["'][^"'\n]+["']:[ \t]*(\S+)"#,
+        ))
+        .expect("a valid pattern")
+    };
+
+    /// `htpasswd -b file user password` (`-c` and other flags beside `-b`, in any order), and
+    /// mosquitto_passwd, which takes them the same way.
+    HTPASSWD = {
+        Regex::new(
+            r"\b(?:htpasswd|mosquitto_passwd)(?:[ \t]+-\w+)*?[ \t]+-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+(\S+)[ \t]+(\S+)",
+        )
+        .expect("a valid pattern")
+    };
+
+    /// `curl -u user:password`, `--user user:password`.
+    CURL_USER = {
+        Regex::new(r#"(?:^|\s)(?:-u|--user|--proxy-user)(?:=|[ \t]*)["']?([^\s:'"]+):([^\s'"]+)"#)
+            .expect("a valid pattern")
+    };
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {

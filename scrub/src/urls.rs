@@ -14,23 +14,20 @@ use super::hosts;
 use super::lists;
 use super::span::{Found, Rank};
 
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s/?#"'<>\\]+)(/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?)?"#,
-    )
-    .expect("a valid pattern")
-});
-
-/// A UUID in a URL's path is a capability (`https://hc-ping.com/<uuid>`): whoever has
-/// the URL may use it.
-static UUID_IN_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)://([^/\s]+)/(?:[^\s?#]*/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
+rules! {
+    URL = {
+        Regex::new(
+            r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s/?#"'<>\\]+)(/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?)?"#,
+        )
         .expect("a valid pattern")
-});
+    };
 
-/// The rules of this module, for the gate that tells which can match (`gate.rs`).
-pub(super) fn rules() -> Vec<&'static Regex> {
-    vec![&*URL, &*UUID_IN_PATH]
+    /// A UUID in a URL's path is a capability (`https://hc-ping.com/<uuid>`): whoever has
+    /// the URL may use it.
+    UUID_IN_PATH = {
+        Regex::new(r"(?i)://([^/\s]+)/(?:[^\s?#]*/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
+            .expect("a valid pattern")
+    };
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
