@@ -4,21 +4,13 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use schemas::store::ClickHouseSettings;
 
 use crate::report::{Analysts, CookbookQuery};
 use crate::scratch;
 
 pub async fn run(events: u64) -> anyhow::Result<Analysts> {
-    let clickhouse = scratch::clickhouse("bench_analysts", &scratch::namespace());
-    let settings = consumer::Settings {
-        clickhouse: clickhouse.clone(),
-        ..Default::default()
-    };
-    consumer::migrate(&settings)
-        .await
-        .context("migrating the bench database (run `make stack`)")?;
+    let clickhouse = scratch::migrated_clickhouse("bench_analysts").await?;
     let result = measure(&clickhouse, events).await;
     scratch::remove(None, &clickhouse).await;
     result

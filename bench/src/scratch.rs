@@ -2,6 +2,7 @@
 //! stack, named after a fresh namespace, and removed afterwards whatever happened
 //! (a leftover stream keeps its storage reservation).
 
+use anyhow::Context;
 use schemas::store::ClickHouseSettings;
 use schemas::stream::NatsSettings;
 
@@ -87,4 +88,17 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// A scratch database of its own ([`clickhouse`]), migrated as `consumer migrate` does.
+pub async fn migrated_clickhouse(prefix: &str) -> anyhow::Result<ClickHouseSettings> {
+    let clickhouse = clickhouse(prefix, &namespace());
+    let settings = consumer::Settings {
+        clickhouse: clickhouse.clone(),
+        ..Default::default()
+    };
+    consumer::migrate(&settings)
+        .await
+        .context("migrating the bench database (run `make stack`)")?;
+    Ok(clickhouse)
 }

@@ -16,14 +16,7 @@ use crate::scratch;
 const EVENTS_PER_RUN: u64 = 4;
 
 pub async fn run(events: u64, requests: usize) -> anyhow::Result<Stats> {
-    let clickhouse = scratch::clickhouse("bench_stats", &scratch::namespace());
-    let settings = consumer::Settings {
-        clickhouse: clickhouse.clone(),
-        ..Default::default()
-    };
-    consumer::migrate(&settings)
-        .await
-        .context("migrating the bench database (run `make stack`)")?;
+    let clickhouse = scratch::migrated_clickhouse("bench_stats").await?;
     let result = measure(&clickhouse, events, requests).await;
     if std::env::var_os("BENCH_KEEP").is_some() {
         eprintln!("[bench] kept database {}", clickhouse.database);

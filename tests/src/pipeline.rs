@@ -276,6 +276,36 @@ impl Pipeline {
         self.clickhouse.query(sql).fetch_one::<u64>().await.ok()
     }
 
+    /// Run `sql` over HTTP as the slot's copy of production user `role` (analyst,
+    /// grafana, ...), as a person or a tool with that login would, with `settings` as
+    /// URL parameters; the database is the slot's. The body, or ClickHouse's error text.
+    pub async fn query_as(
+        &self,
+        role: &str,
+        sql: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<String, String> {
+        let ch = self.slot.clickhouse_as(&self.consumer.clickhouse, role);
+        let mut query = vec![format!("database={}", ch.database)];
+        query.extend(settings.iter().map(|(k, v)| format!("{k}={v}")));
+        let r = self
+            .http
+            .post(format!(
+                "{}/?{}",
+                ch.url.trim_end_matches('/'),
+                query.join("&")
+            ))
+            .header("X-ClickHouse-User", &ch.user)
+            .header("X-ClickHouse-Key", ch.password.expose())
+            .body(sql.to_owned())
+            .send()
+            .await
+            .expect("ClickHouse answers");
+        let ok = r.status().is_success();
+        let text = r.text().await.expect("a body");
+        if ok { Ok(text) } else { Err(text) }
+    }
+
     /// Query ClickHouse over plain HTTP, as an analyst with curl would, in JSONEachRow.
     pub async fn rows(&self, sql: &str) -> Vec<serde_json::Value> {
         let text = self

@@ -10,40 +10,19 @@ use tests::analysts::{cookbook, document, documented};
 use tests::{Pipeline, seeded};
 use time::{Duration, OffsetDateTime};
 
-/// Run `sql` over HTTP as the slot's copy of `role`, as an analyst's curl would. Rows as
-/// JSON objects, or ClickHouse's error text.
+/// Run `sql` as `role`, in JSONEachRow: rows as JSON objects, or ClickHouse's error text.
 async fn query_as(
     p: &Pipeline,
     role: &str,
     sql: &str,
     settings: &[(&str, &str)],
 ) -> Result<Vec<Value>, String> {
-    let ch = p.slot.clickhouse_as(&p.consumer.clickhouse, role);
-    let mut params = vec![
-        ("database", ch.database.as_str()),
+    let mut all = vec![
         ("default_format", "JSONEachRow"),
         ("output_format_json_quote_64bit_integers", "0"),
     ];
-    params.extend_from_slice(settings);
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let r = p
-        .http
-        .post(format!(
-            "{}/?{}",
-            ch.url.trim_end_matches('/'),
-            query.join("&")
-        ))
-        .header("X-ClickHouse-User", &ch.user)
-        .header("X-ClickHouse-Key", ch.password.expose())
-        .body(sql.to_owned())
-        .send()
-        .await
-        .expect("ClickHouse answers");
-    let ok = r.status().is_success();
-    let text = r.text().await.expect("body");
-    if !ok {
-        return Err(text);
-    }
+    all.extend_from_slice(settings);
+    let text = p.query_as(role, sql, &all).await?;
     Ok(text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON row"))
@@ -56,27 +35,23 @@ async fn analyst(p: &Pipeline, sql: &str) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("{sql}\n{e}"))
 }
 
+/// (name, type) of rows that have them: `system.columns`, `DESCRIBE`.
+fn columns(rows: &[Value]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| (s(r, "name").to_owned(), s(r, "type").to_owned()))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_schema_reference_is_what_the_database_has() {
     let doc = document();
     let p = Pipeline::start().await;
     for relation in ["events", "runs", "exit_codes"] {
-        let actual: Vec<(String, String)> = analyst(
-            &p,
-            &format!(
-                "SELECT name, type FROM system.columns
-                 WHERE database = currentDatabase() AND table = '{relation}' ORDER BY position"
-            ),
-        )
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().into(),
-                r["type"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+        let sql = format!(
+            "SELECT name, type FROM system.columns
+             WHERE database = currentDatabase() AND table = '{relation}' ORDER BY position"
+        );
+        let actual = columns(&analyst(&p, &sql).await);
         assert!(!actual.is_empty(), "{relation} is not readable");
         assert_eq!(
             documented(&doc, relation),
@@ -85,20 +60,8 @@ async fn the_schema_reference_is_what_the_database_has() {
         );
     }
     // The parameterised view is not in system.columns; it has the columns of `runs`.
-    let described: Vec<(String, String)> = analyst(
-        &p,
-        "DESCRIBE runs_between(from = now() - INTERVAL 1 DAY, to = now())",
-    )
-    .await
-    .iter()
-    .map(|r| {
-        (
-            r["name"].as_str().unwrap().into(),
-            r["type"].as_str().unwrap().into(),
-        )
-    })
-    .collect();
-    assert_eq!(described, documented(&doc, "runs"));
+    let sql = "DESCRIBE runs_between(from = now() - INTERVAL 1 DAY, to = now())";
+    assert_eq!(columns(&analyst(&p, sql).await), documented(&doc, "runs"));
     p.stop().await;
 }
 

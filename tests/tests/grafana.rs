@@ -189,53 +189,33 @@ async fn every_panel_of_the_runs_dashboard_answers_as_the_grafana_user() {
 
     let p = Pipeline::start().await;
     seeded::post(&p).await;
-    let ch = p.slot.clickhouse_as(&p.consumer.clickhouse, "grafana");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let run = |sql: String| {
-        let ch = ch.clone();
-        let http = p.http.clone();
-        async move {
-            // What the plugin's driver sends: its database and queryTimeout + 5.
-            let r = http
-                .post(format!(
-                    "{}/?database={}&max_execution_time=35&default_format=JSONEachRow",
-                    ch.url.trim_end_matches('/'),
-                    ch.database
-                ))
-                .header("X-ClickHouse-User", &ch.user)
-                .header("X-ClickHouse-Key", ch.password.expose())
-                .body(sql)
-                .send()
-                .await
-                .unwrap();
-            (r.status().is_success(), r.text().await.unwrap())
-        }
-    };
+    // What the plugin's driver sends: its database and queryTimeout + 5.
+    let driver = [
+        ("max_execution_time", "35"),
+        ("default_format", "JSONEachRow"),
+    ];
     for (file, title, sql, vars) in &panels {
         let sql = expand(sql, vars, now - 30 * 86_400, now + 60);
-        let (ok, body) = run(sql.clone()).await;
-        assert!(ok, "{file}: {title}:\n{sql}\n{body}");
+        let body = p
+            .query_as("grafana", &sql, &driver)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {title}:\n{sql}\n{e}"));
         assert!(
             !body.trim().is_empty(),
             "{file}: {title} returns no rows:\n{sql}"
         );
     }
     // The views only: not the raw events, and nothing past the profile's timeout.
-    let (ok, body) = run("SELECT count() FROM events".into()).await;
-    assert!(!ok && body.contains("ACCESS_DENIED"), "{body}");
-    let r = p
-        .http
-        .post(format!(
-            "{}/?database={}&max_execution_time=65",
-            ch.url.trim_end_matches('/'),
-            ch.database
-        ))
-        .header("X-ClickHouse-User", &ch.user)
-        .header("X-ClickHouse-Key", ch.password.expose())
-        .body("SELECT 1")
-        .send()
+    let err = p
+        .query_as("grafana", "SELECT count() FROM events", &driver)
         .await
-        .unwrap();
-    assert!(!r.status().is_success());
+        .unwrap_err();
+    assert!(err.contains("ACCESS_DENIED"), "{err}");
+    let err = p
+        .query_as("grafana", "SELECT 1", &[("max_execution_time", "65")])
+        .await
+        .unwrap_err();
+    assert!(err.contains("max_execution_time"), "{err}");
     p.stop().await;
 }
