@@ -181,7 +181,7 @@ async fn delete_installation(
 
 /// What the consumer removed from the queue, as the answer says it; `null` counts while
 /// no receipt has come.
-fn queue_part(receipt: Option<schemas::stream::ErasureReceipt>) -> serde_json::Value {
+fn queue_part(receipt: Option<topology::stream::ErasureReceipt>) -> serde_json::Value {
     json!({
         "purged_queued": receipt.map(|r| r.queued),
         "purged_dead_letters": receipt.map(|r| r.dead_letters),
@@ -194,7 +194,7 @@ fn queue_part(receipt: Option<schemas::stream::ErasureReceipt>) -> serde_json::V
 /// or, without `on_cluster`, on each shard of `clickhouse.shard_urls` in turn.
 async fn delete_rows(
     client: &clickhouse::Client,
-    clickhouse: &schemas::store::ClickHouseSettings,
+    clickhouse: &topology::store::ClickHouseSettings,
     id: uuid::Uuid,
 ) -> clickhouse::error::Result<u64> {
     let n = client
@@ -212,7 +212,7 @@ async fn delete_rows(
         client
             .query(&format!(
                 "DELETE FROM {}{on_cluster} WHERE random_id = ?",
-                schemas::names::EVENTS_TABLE
+                topology::names::EVENTS_TABLE
             ))
             .bind(id.to_string())
             .execute()

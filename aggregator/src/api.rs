@@ -227,7 +227,7 @@ async fn app(
     Query(query): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !schemas::names::is_app_name(&nsapp) {
+    if !schemas::is_app_name(&nsapp) {
         return Err(ApiError::BadApp);
     }
     if !state.known_apps.knows(&state.clickhouse, &nsapp).await? {
@@ -357,7 +357,7 @@ async fn app_data(
     let nsapp = file
         .strip_suffix(".js")
         .ok_or(ApiError::NotFound("no such resource"))?;
-    if !schemas::names::is_app_name(nsapp) {
+    if !schemas::is_app_name(nsapp) {
         return Err(ApiError::BadApp);
     }
     if !state.known_apps.knows(&state.clickhouse, nsapp).await? {

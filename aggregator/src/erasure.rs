@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
 use async_nats::jetstream::{self, stream::LastRawMessageErrorKind};
-use schemas::stream::{ErasureReceipt, NatsSettings};
+use topology::stream::{ErasureReceipt, NatsSettings};
 use uuid::Uuid;
 
 /// How often the receipt is looked for.

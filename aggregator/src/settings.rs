@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use runtime::logging::LogSettings;
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 /// Keys whose environment value is a comma-separated list.
 pub const LIST_KEYS: &[&str] = &["aggregator.trusted_proxies", "clickhouse.shard_urls"];
@@ -100,7 +100,7 @@ pub struct AggregatorSettings {
     pub rate_min_runs_per_day: f64,
     /// Bearer token of the admin API (`/admin/v1/...`); empty switches the API off.
     /// Set it from the environment (`TELEMETRY__AGGREGATOR__ADMIN_TOKEN`), not a file.
-    pub admin_token: schemas::secret::Secret,
+    pub admin_token: topology::secret::Secret,
     /// How long a deletion request waits for the consumer's receipt before it answers
     /// `"complete": false`: above the consumer's `ack_wait` plus the 10 s grace the
     /// consumer allows a batch held from before the erasure.
@@ -142,7 +142,7 @@ impl AggregatorSettings {
             stuck_after: self.stuck_after,
             freeze_after: self.freeze_after,
             release_delay: self.release_delay,
-            events: schemas::names::EVENTS_TABLE,
+            events: topology::names::EVENTS_TABLE,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use schemas::store::ClickHouseSettings;
+use topology::store::ClickHouseSettings;
 
 use crate::report::{Analysts, CookbookQuery};
 use crate::scratch;

@@ -41,7 +41,7 @@ pub async fn run(seconds: u64, concurrency: usize) -> anyhow::Result<Cluster> {
 }
 
 async fn measure(
-    nats: &schemas::stream::NatsSettings,
+    nats: &topology::stream::NatsSettings,
     seconds: u64,
     concurrency: usize,
 ) -> anyhow::Result<ClusterRun> {

@@ -7,8 +7,8 @@ use anyhow::Context;
 use async_nats::jetstream::{self, message::PublishMessage};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 use crate::report::Drain;
 use crate::scratch;

@@ -25,7 +25,7 @@ pub async fn run(rows: u64, batch_rows: u64) -> anyhow::Result<Import> {
 
 async fn measure(
     settings: &consumer::Settings,
-    source: &schemas::store::ClickHouseSettings,
+    source: &topology::store::ClickHouseSettings,
     rows: u64,
     batch_rows: u64,
 ) -> anyhow::Result<Import> {

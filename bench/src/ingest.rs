@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 use crate::http1;
 use crate::processes::Processes;

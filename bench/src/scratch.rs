@@ -3,8 +3,8 @@
 //! (a leftover stream keeps its storage reservation).
 
 use anyhow::Context;
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 /// A fresh namespace: the last hex digits of a UUID v7.
 pub fn namespace() -> String {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use schemas::store::ClickHouseSettings;
+use topology::store::ClickHouseSettings;
 
 use crate::report::Stats;
 use crate::scratch;

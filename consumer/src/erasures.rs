@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_nats::jetstream::{self, stream::RawMessageErrorKind};
-use schemas::stream::NatsSettings;
 use tokio::sync::Mutex;
+use topology::stream::NatsSettings;
 use uuid::Uuid;
 
 pub struct Erasures {

@@ -39,7 +39,7 @@ pub enum ConsumerError {
     #[error("NATS: {0}")]
     Nats(#[from] async_nats::Error),
     #[error(transparent)]
-    Migration(#[from] schemas::migrations::MigrationError),
+    Migration(#[from] topology::migrations::MigrationError),
     #[error("serving metrics: {0}")]
     Io(#[from] std::io::Error),
     #[error("configuration: {0}")]
@@ -50,8 +50,8 @@ pub enum ConsumerError {
 pub async fn migrate(settings: &Settings) -> Result<Vec<&'static str>, ConsumerError> {
     let ch = &settings.clickhouse;
     let applied =
-        schemas::migrations::apply(&ch.server_client(), &ch.database, ch.layout()).await?;
-    if schemas::migrations::apply_retention(
+        topology::migrations::apply(&ch.server_client(), &ch.database, ch.layout()).await?;
+    if topology::migrations::apply_retention(
         &ch.client(),
         &ch.database,
         ch.layout(),
@@ -120,7 +120,9 @@ async fn retry_until<T, F: Future<Output = Result<T, ConsumerError>>>(
         match attempt().await {
             Ok(v) => return Ok(v),
             Err(
-                e @ ConsumerError::Migration(schemas::migrations::MigrationError::Edited { .. }),
+                e @ ConsumerError::Migration(topology::migrations::MigrationError::Edited {
+                    ..
+                }),
             ) => {
                 return Err(e);
             }
@@ -167,7 +169,7 @@ pub async fn run(
     } else {
         let client = settings.clickhouse.client();
         let schema = retry_until_stopped("the migrated schema", &stop, || async {
-            match schemas::migrations::pending(&client).await {
+            match topology::migrations::pending(&client).await {
                 Ok(pending) if pending.is_empty() => Ok(()),
                 Ok(pending) => Err(format!("migrations not applied yet: {pending:?}")),
                 Err(e) => Err(e.to_string()),
@@ -264,7 +266,7 @@ async fn connect(settings: &Settings) -> Result<async_nats::Client, ConsumerErro
 /// The purger of one process, bound once its durable can be, until `stop`.
 async fn run_purger(
     js: async_nats::jetstream::Context,
-    nats: schemas::stream::NatsSettings,
+    nats: topology::stream::NatsSettings,
     stop: watch::Receiver<bool>,
 ) {
     let purger = retry_until_stopped("the erasure records", &stop, || {

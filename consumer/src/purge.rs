@@ -45,8 +45,8 @@ use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, AckKind, Message, consumer};
 use futures::{StreamExt, TryStreamExt};
-use schemas::stream::{ErasureReceipt as Receipt, NatsSettings};
 use tokio::sync::watch;
+use topology::stream::{ErasureReceipt as Receipt, NatsSettings};
 use uuid::Uuid;
 
 /// How long past a consumer's ack wait an erasure still waits for the messages that
@@ -78,7 +78,7 @@ impl Purger {
             .get_stream(&nats.erasure_stream)
             .await?
             .create_consumer(pull::Config {
-                durable_name: Some(schemas::names::ERASURE_DURABLE.into()),
+                durable_name: Some(topology::names::ERASURE_DURABLE.into()),
                 description: Some("Carries out erasures in the queue".into()),
                 filter_subject: nats.erasure_records(),
                 deliver_policy: DeliverPolicy::All,

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use runtime::logging::LogSettings;
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -87,7 +87,7 @@ impl Default for ConsumerSettings {
     fn default() -> Self {
         Self {
             internal_listen: "127.0.0.1:9101".into(),
-            durable: schemas::names::DURABLE.into(),
+            durable: topology::names::DURABLE.into(),
             batch_rows: 10_000,
             // About 20 000 events of a typical size: an INSERT of the size the drain
             // bench found fastest, whatever the grouping.

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use runtime::backoff::Backoff;
 use schemas::Event;
-use schemas::names::DLQ_REASON_HEADER;
 use tokio::sync::watch;
+use topology::names::DLQ_REASON_HEADER;
 use uuid::Uuid;
 
 use crate::erasures::Erasures;

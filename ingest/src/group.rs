@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
-use schemas::stream::NatsSettings;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use topology::stream::NatsSettings;
 use uuid::Uuid;
 
 /// Why a message was not acknowledged; the publisher maps it to its own error.

@@ -11,7 +11,7 @@ use async_nats::connection::State;
 use async_nats::jetstream;
 use futures::future::BoxFuture;
 use schemas::Event;
-use schemas::stream::NatsSettings;
+use topology::stream::NatsSettings;
 use uuid::Uuid;
 
 use crate::group::{Group, ServerLimit};

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use runtime::logging::LogSettings;
-use schemas::stream::NatsSettings;
 use serde::{Deserialize, Serialize};
+use topology::stream::NatsSettings;
 
 /// Keys whose environment value is a comma-separated list.
 pub const LIST_KEYS: &[&str] = &["ingest.trusted_proxies"];

@@ -346,3 +346,45 @@ mod tests {
         assert_ne!(e.content_id(), other.content_id());
     }
 }
+
+/// Whether `name` is an app's slug as stored (`nsapp`): 1 to 64 characters of
+/// lower-case ASCII letters, digits, `-`, `_` and `.`. Ingest stores nothing else, and
+/// the statistics API refuses to look anything else up.
+pub fn is_app_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
+#[cfg(test)]
+mod app_names {
+    use super::*;
+
+    #[test]
+    fn app_names_are_lower_case_slugs_of_at_most_64_characters() {
+        for ok in [
+            "jellyfin",
+            "haos-vm",
+            "turnkey-nextcloud",
+            "node_red",
+            "a.b",
+            "7zip",
+        ] {
+            assert!(is_app_name(ok), "{ok}");
+        }
+        let long = "a".repeat(65);
+        for bad in [
+            "",
+            "Jellyfin",
+            "not an app",
+            "a/b",
+            "ünicode",
+            "<host>",
+            long.as_str(),
+        ] {
+            assert!(!is_app_name(bad), "{bad}");
+        }
+        assert!(is_app_name(&"a".repeat(64)));
+    }
+}

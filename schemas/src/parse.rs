@@ -163,7 +163,7 @@ fn build(
     if nsapp.is_empty() {
         return Err(missing("nsapp"));
     }
-    if !crate::names::is_app_name(&nsapp) {
+    if !crate::event::is_app_name(&nsapp) {
         return Err(invalid(
             "nsapp",
             "nsapp may hold only letters, digits, '-', '_' and '.'",

@@ -16,8 +16,8 @@
 
 use std::fs::File;
 
-use schemas::store::ClickHouseSettings;
-use schemas::stream::NatsSettings;
+use topology::store::ClickHouseSettings;
+use topology::stream::NatsSettings;
 
 use crate::stack::stack_dir;
 

@@ -99,14 +99,14 @@ impl Pipeline {
         let slot = Slot::claim();
         // Compose's names and settings; the URL is the pipeline's own server unless the
         // test's `tune` points elsewhere.
-        let mut nats_settings = schemas::stream::NatsSettings {
+        let mut nats_settings = topology::stream::NatsSettings {
             url: String::new(),
             manage_streams: false,
             ..Default::default()
         };
         // The tests' stream size: JetStream reserves max_bytes of the disk up front.
         nats_settings.max_bytes = 256 * 1024 * 1024;
-        let clickhouse_settings = schemas::store::ClickHouseSettings {
+        let clickhouse_settings = topology::store::ClickHouseSettings {
             url: clickhouse_url(),
             ..Default::default()
         };
@@ -123,7 +123,7 @@ impl Pipeline {
         };
         // As compose runs it: `consumer migrate` has applied the schema.
         consumer.consumer.migrate = false;
-        consumer.consumer.durable = schemas::names::DURABLE.into();
+        consumer.consumer.durable = topology::names::DURABLE.into();
         // Small waits keep the tests quick; batching itself is the same code.
         consumer.consumer.batch_max_wait = Duration::from_millis(100);
         tune(&mut ingest, &mut consumer);
@@ -141,7 +141,7 @@ impl Pipeline {
         let js = jetstream::new(operator);
         let observer = clickhouse_admin(&consumer.clickhouse);
         let mut aggregator = aggregator::Settings {
-            clickhouse: schemas::store::ClickHouseSettings {
+            clickhouse: topology::store::ClickHouseSettings {
                 user: slot.clickhouse_as(&consumer.clickhouse, "aggregator").user,
                 password: crate::logins::dev_password("aggregator").into(),
                 ..consumer.clickhouse.clone()
@@ -526,7 +526,7 @@ async fn migrate(slot: &Slot, consumer: &consumer::Settings) {
 }
 
 /// Drop the slot's database, as the operator.
-async fn reset(observer: &schemas::store::ClickHouseSettings) {
+async fn reset(observer: &topology::store::ClickHouseSettings) {
     observer
         .server_client()
         .query(&format!(

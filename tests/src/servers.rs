@@ -75,7 +75,7 @@ impl ChildServer {
         poll(self.kind.ready_within, self.kind.what, || async {
             let ready = if scheme == "nats" {
                 crate::logins::nats_as(
-                    &schemas::stream::NatsSettings {
+                    &topology::stream::NatsSettings {
                         url: url.clone(),
                         ..Default::default()
                     },

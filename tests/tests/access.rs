@@ -48,7 +48,7 @@ async fn each_clickhouse_user_can_do_its_job_and_nothing_more() {
         .await
         .expect("the migrator applies the migrations");
     assert_eq!(
-        schemas::migrations::pending(&settings_as("consumer").clickhouse.client())
+        topology::migrations::pending(&settings_as("consumer").clickhouse.client())
             .await
             .expect("the consumer reads the migration record"),
         Vec::<&str>::new()

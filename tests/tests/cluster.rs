@@ -30,7 +30,7 @@ async fn on_the_cluster() -> (Pipeline, ClusterLock) {
     // What an earlier run left: the streams (production names), the slot's database on
     // the second shard (the pipeline resets the first).
     let admin = async_nats::jetstream::new(tests::nats_admin(&cluster_nats_url()).await);
-    let names = schemas::stream::NatsSettings::default();
+    let names = topology::stream::NatsSettings::default();
     for stream in [&names.stream, &names.dlq_stream, &names.erasure_stream] {
         let _ = admin.delete_stream(stream).await;
     }

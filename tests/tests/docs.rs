@@ -65,7 +65,7 @@ fn the_readme_lists_every_configuration_key_and_no_other() {
 /// The columns of the raw table, read from its DDL and the columns later migrations
 /// add to it (`ALTER TABLE events ADD COLUMN IF NOT EXISTS c T ... AFTER b`).
 fn raw_columns() -> Vec<String> {
-    let ddl = include_str!("../../schemas/sql/0001_events.sql");
+    let ddl = include_str!("../../topology/sql/0001_events.sql");
     let body = ddl
         .split("CREATE TABLE IF NOT EXISTS events")
         .nth(1)
@@ -78,7 +78,7 @@ fn raw_columns() -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_owned)
         .collect();
-    for m in schemas::migrations::MIGRATIONS {
+    for m in topology::migrations::MIGRATIONS {
         for statement in m.statements() {
             let Some(rest) = statement.strip_prefix("ALTER TABLE events ADD COLUMN IF NOT EXISTS ")
             else {

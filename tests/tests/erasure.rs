@@ -584,7 +584,7 @@ async fn without_nats_the_statistics_are_served_and_an_erasure_deletes_nothing()
 async fn an_existing_stream_takes_the_installation_subjects_on_update() {
     // As `consumer migrate` updates them: the admin, on a server of the test's own.
     let server = tests::NatsServer::start().await;
-    let nats = schemas::stream::NatsSettings {
+    let nats = topology::stream::NatsSettings {
         url: server.url(),
         max_bytes: 64 * 1024 * 1024,
         ..Default::default()

@@ -119,7 +119,7 @@ async fn a_bad_event_in_a_group_is_dead_lettered_alone_and_the_rest_is_stored() 
     assert_eq!(letter.payload.as_ref(), bad, "the bad line alone");
     let reason = letter
         .headers
-        .get(schemas::names::DLQ_REASON_HEADER)
+        .get(topology::names::DLQ_REASON_HEADER)
         .map(|v| v.to_string())
         .unwrap_or_default();
     assert!(reason.starts_with("undecodable"), "{reason}");

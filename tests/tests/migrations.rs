@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 
-use schemas::lease::{Lease, LeaseError};
-use schemas::migrations::{Cluster, MIGRATIONS};
-use schemas::store::ClickHouseSettings;
 use tests::{Slot, clickhouse_admin};
 use time::OffsetDateTime;
+use topology::lease::{Lease, LeaseError};
+use topology::migrations::{Cluster, MIGRATIONS};
+use topology::store::ClickHouseSettings;
 use uuid::Uuid;
 
 const BODY: &str = include_str!("../fixtures/lxc_installing.json");
@@ -148,7 +148,7 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     let db = migrator.client();
 
     let applied =
-        schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
+        topology::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
             .await
             .unwrap();
     assert_eq!(applied, since_0006());
@@ -195,7 +195,7 @@ async fn the_raw_table_is_rekeyed_with_its_rows_and_the_rekeying_repeats_safely(
     insert.write(&old_event(BODY)).await.unwrap();
     insert.end().await.unwrap();
     let applied =
-        schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
+        topology::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
             .await
             .unwrap();
     assert_eq!(applied, ["0006_events_by_identity"]);
@@ -312,9 +312,13 @@ async fn two_migrators_at_once_with_inserts_beside_them_lose_nothing() {
     let migrate = || {
         let migrator = migrator.clone();
         async move {
-            schemas::migrations::apply(&migrator.server_client(), &migrator.database, Cluster::NONE)
-                .await
-                .unwrap()
+            topology::migrations::apply(
+                &migrator.server_client(),
+                &migrator.database,
+                Cluster::NONE,
+            )
+            .await
+            .unwrap()
         }
     };
     let inserted = || acknowledged.lock().unwrap().len();

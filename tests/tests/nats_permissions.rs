@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{self, ErrorCode, consumer::pull, stream};
 use futures::StreamExt;
-use schemas::stream::NatsSettings;
+use topology::stream::NatsSettings;
 
 /// A nats-server of the test's own with compose's users and permissions and the local
 /// stack's development passwords.
@@ -135,7 +135,7 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     let durable = {
         let c = stream
             .create_consumer(pull::Config {
-                durable_name: Some(schemas::names::DURABLE.into()),
+                durable_name: Some(topology::names::DURABLE.into()),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ..Default::default()
             })
@@ -345,7 +345,7 @@ async fn no_service_can_read_another_s_replies() {
         // Its own inbox it may use: the answer to a request it may make arrives there
         // (the stream does not exist on this server: an answer, not a timeout).
         let own = login(&server, user).await;
-        let answer = own.get_stream(schemas::names::STREAM).await;
+        let answer = own.get_stream(topology::names::STREAM).await;
         assert!(
             matches!(
                 answer.as_ref().map_err(|e| e.kind()),

@@ -154,7 +154,7 @@ async fn a_poison_message_is_dead_lettered_and_the_rest_flows() {
     assert_eq!(&message.payload[..], b"not an event");
     let reason = message
         .headers
-        .get(schemas::names::DLQ_REASON_HEADER)
+        .get(topology::names::DLQ_REASON_HEADER)
         .expect("reason header");
     assert!(reason.as_str().starts_with("undecodable"), "{reason:?}");
 
@@ -171,7 +171,7 @@ async fn migrations_are_recorded_and_idempotent_and_retention_is_applied() {
     assert!(consumer::migrate(&settings).await.unwrap().is_empty());
     assert_eq!(
         p.count("SELECT count() FROM schema_migrations FINAL").await,
-        Some(schemas::migrations::MIGRATIONS.len() as u64)
+        Some(topology::migrations::MIGRATIONS.len() as u64)
     );
 
     settings.consumer.retention_days = 30;

@@ -67,7 +67,7 @@ async fn a_row_refused_with_an_unlisted_code_is_dead_lettered_after_bounded_trie
     .await;
     let reason = letter
         .headers
-        .get(schemas::names::DLQ_REASON_HEADER)
+        .get(topology::names::DLQ_REASON_HEADER)
         .map(|v| v.to_string())
         .unwrap_or_default();
     assert!(reason.contains("469"), "{reason}");

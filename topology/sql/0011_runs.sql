@@ -18,7 +18,7 @@
 -- so each run is seen whole, and one that started before `from` is not counted again
 -- from its later events. Because it is parameterised, ClickHouse reads only the
 -- partitions of the window. DEFINER: a reader needs SELECT on the view, not on `events`.
--- On a cluster it reads `events_all` (schemas::migrations::for_cluster).
+-- On a cluster it reads `events_all` (topology::migrations::for_cluster).
 CREATE OR REPLACE VIEW runs_between
 SQL SECURITY DEFINER
 AS SELECT

@@ -527,12 +527,12 @@ struct ExitCode {
     category: String,
 }
 
-/// Make `exit_codes` hold what this build knows of exit codes ([`crate::category`]), under
+/// Make `exit_codes` hold what this build knows of exit codes ([`schemas::category`]), under
 /// the migration lease ([`apply`]), so that two migrators never interleave their rewrites.
 /// Returns whether it had to change. On a cluster with coordination, the rows written on
 /// one node replicate; on shards without it, each node's `consumer migrate` writes its own.
 async fn apply_exit_codes(db: &Client) -> Result<bool, MigrationError> {
-    let want: Vec<ExitCode> = crate::category::exit_codes()
+    let want: Vec<ExitCode> = schemas::category::exit_codes()
         .map(|(code, meaning, category)| ExitCode {
             code,
             meaning: meaning.to_owned(),

@@ -26,47 +26,6 @@ pub const DATABASE: &str = "telemetry";
 pub const EVENTS_TABLE: &str = "events";
 /// The Distributed table over every shard's `events`, on a cluster.
 pub const EVENTS_ALL_TABLE: &str = "events_all";
-/// Whether `name` is an app's slug as stored (`nsapp`): 1 to 64 characters of
-/// lower-case ASCII letters, digits, `-`, `_` and `.`. Ingest stores nothing else, and
-/// the statistics API refuses to look anything else up.
-pub fn is_app_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-        })
-}
 
 /// Header on dead-lettered messages that says why they could not be stored.
 pub const DLQ_REASON_HEADER: &str = "Telemetry-Dlq-Reason";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn app_names_are_lower_case_slugs_of_at_most_64_characters() {
-        for ok in [
-            "jellyfin",
-            "haos-vm",
-            "turnkey-nextcloud",
-            "node_red",
-            "a.b",
-            "7zip",
-        ] {
-            assert!(is_app_name(ok), "{ok}");
-        }
-        let long = "a".repeat(65);
-        for bad in [
-            "",
-            "Jellyfin",
-            "not an app",
-            "a/b",
-            "ünicode",
-            "<host>",
-            long.as_str(),
-        ] {
-            assert!(!is_app_name(bad), "{bad}");
-        }
-        assert!(is_app_name(&"a".repeat(64)));
-    }
-}
