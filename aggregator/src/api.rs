@@ -21,8 +21,9 @@ use tower::ServiceBuilder;
 
 use crate::answer::{NO_SUCH_APP, cacheable, cached, max_age};
 use crate::dashboard;
-use crate::documents::{Documents, Meta, SCOPE_DOCUMENTS};
+use crate::documents::{Documents, SCOPE_DOCUMENTS};
 use crate::error::ApiError;
+use crate::published::Meta;
 use crate::state::AppState;
 use crate::stats::{Platform, Repo, Scope, Window};
 

@@ -45,20 +45,20 @@ impl RunCounts {
     /// Successes among the runs that finished; `None` before any has.
     pub fn success_rate(&self) -> Option<f64> {
         let finished = self.finished();
-        (finished > 0).then(|| round4(self.success as f64 / finished as f64))
+        ratio(self.success, finished)
     }
 
     /// Failures among the runs that finished; `None` before any has.
     pub fn failure_rate(&self) -> Option<f64> {
         let finished = self.finished();
-        (finished > 0).then(|| round4(self.failed as f64 / finished as f64))
+        ratio(self.failed, finished)
     }
 }
 
-/// Rates are published to four places: enough for a chart, and the same bytes on every
-/// platform.
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
+/// `part` of `whole`, as every rate and share is published: to four places, enough for a
+/// chart and the same bytes on every platform; `None` of nothing.
+pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }
 
 /// One group: a dimension value and its run counts.

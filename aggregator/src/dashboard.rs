@@ -10,7 +10,8 @@
 
 use serde_json::{Value, json};
 
-use crate::documents::{BuildError, Documents, Meta, SCOPE_DOCUMENTS};
+use crate::documents::{BuildError, Documents, SCOPE_DOCUMENTS};
+use crate::published::Meta;
 use crate::stats::{Platform, Repo, Scope, WINDOWS, Window};
 
 pub const INDEX_HTML: &str = include_str!("../dashboard/index.html");

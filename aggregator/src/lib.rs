@@ -13,6 +13,7 @@
 //! - `anonymity`: the rule of k installations, and folding small groups into `other`.
 //! - [`noise`]: the noise on every published count, drawn from a secret and the runs
 //!   the count is made of, so that the same runs give the same numbers everywhere.
+//! - `published`: the shapes of the statistics documents, field by field.
 //! - `documents`: the statistics documents, built from the above.
 //!
 //! Serving them:
@@ -48,6 +49,7 @@ pub mod noise;
 mod old_api;
 mod openapi;
 pub mod patterns;
+mod published;
 pub mod release;
 mod settings;
 mod state;

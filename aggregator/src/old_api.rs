@@ -29,8 +29,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::counts::RunCounts;
-use crate::documents::{Documents, Meta};
+use crate::documents::Documents;
 use crate::error::ApiError;
+use crate::published::Meta;
 use crate::state::AppState;
 use crate::stats::{Platform, Repo, Scope, WINDOWS, Window};
 
