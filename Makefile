@@ -110,6 +110,7 @@ perf-tool:
 
 bench: check-tools stack cluster perf-tool
 	$(CARGO) build --release -p consumer -p ingest -p aggregator -p bench
+	rm -f target/bench/report.json   # one run, one report: each step below adds its section
 	target/release/bench parse
 	target/release/bench drain
 	target/release/bench ingest

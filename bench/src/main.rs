@@ -89,7 +89,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut report = report::Report::load(&cli.out);
+    let mut report = report::Report::load(&cli.out)?;
     match cli.command {
         Command::Drain {
             events,

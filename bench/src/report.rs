@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -201,17 +202,32 @@ pub struct Latency {
 }
 
 impl Report {
-    pub fn load(dir: &Path) -> Self {
-        std::fs::read(dir.join("report.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+    /// The report the earlier steps of this run wrote, to add a section to; an empty one
+    /// when there is none yet. A report that is there but cannot be read back is an
+    /// error: starting afresh would drop the earlier steps' sections without a word.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("report.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{} cannot be read back; remove it to start a new report",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
     }
 
     pub fn save(&mut self, dir: &Path) -> anyhow::Result<()> {
         self.machine = Some(Machine::here());
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(self)?)?;
+        let json = serde_json::to_vec_pretty(self)?;
+        // What the next step cannot read back must fail this one, where the cause is: a
+        // figure that is not a number is written as `null`, which no f64 reads.
+        serde_json::from_slice::<Self>(&json)
+            .context("the report would not read back (a figure that is NaN or infinite?)")?;
+        std::fs::write(dir.join("report.json"), json)?;
         std::fs::write(dir.join("report.md"), self.markdown())?;
         Ok(())
     }
@@ -689,6 +705,56 @@ impl Analysts {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod reading_back {
+    use super::*;
+
+    #[test]
+    fn a_report_reads_back_and_one_that_would_not_is_refused_when_saved() {
+        let dir = std::env::temp_dir().join(format!("bench-report-{}", std::process::id()));
+        let mut report = Report {
+            analysts: Some(Analysts {
+                events: 5,
+                runs: 1,
+                limits: vec![("max_threads".into(), "2".into())],
+                queries: vec![CookbookQuery {
+                    id: "q".into(),
+                    secs: 0.5,
+                    read_rows: 5,
+                    read_bytes: 50,
+                    result_rows: 1,
+                    memory_bytes: None,
+                }],
+            }),
+            ..Report::default()
+        };
+        report.save(&dir).unwrap();
+        let back = Report::load(&dir).unwrap();
+        assert_eq!(back.analysts.unwrap().queries[0].read_rows, 5);
+
+        if let Some(a) = report.analysts.as_mut() {
+            a.queries[0].secs = f64::NAN;
+        }
+        assert!(
+            report.save(&dir).is_err(),
+            "a NaN would be an unreadable report"
+        );
+        // The earlier report is still there, and whole.
+        assert!(Report::load(&dir).unwrap().analysts.is_some());
+
+        std::fs::write(dir.join("report.json"), b"{not json").unwrap();
+        assert!(
+            Report::load(&dir).is_err(),
+            "an unreadable report is an error"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            Report::load(&dir).unwrap().analysts.is_none(),
+            "none yet: a new one"
         );
     }
 }
