@@ -1,15 +1,12 @@
-//! Materialising the run statistics: each day's numbers, computed from the raw events
-//! of the runs that started that day, as one generation, switched in at once.
+//! Materialising the run statistics: each day's numbers, computed from the runs that
+//! started that day, as one generation, switched in at once.
 //!
-//! A run is one `execution_id`, or the `random_id` when there is none. Its outcome is its
-//! first terminal status among success, failed and aborted (repeats are ignored); without
-//! one it is `in_progress` until `stuck_after` has passed since its first event, then
-//! `unfinished`. Its environment and hardware come from its installing event (or, when it
-//! sent none, from the first event that carries the field); exit code, error category and
-//! install duration from its terminal event. Its repository is `production`
-//! (ProxmoxVE), `development` (ProxmoxVED) or `external` (a fork), and its error pattern
-//! the first line of its terminal error text with numbers, paths and the like masked
-//! (crate::patterns).
+//! What a run is (its id, environment, terminal status, repository and platform) is
+//! ClickHouse's view `runs_between` (migration 0011), the one definition the analysts and
+//! Grafana read too. Here is what depends on this service's settings and rules: a run
+//! without a terminal status is `in_progress` until `stuck_after` has passed since its
+//! first event, then `unfinished`; its error pattern is the first line of its terminal
+//! error text with numbers, paths and the like masked (crate::patterns).
 //!
 //! Every group also keeps which 16-bit buckets its runs' installations fall in (see
 //! migration 0004): what the k rule over installations needs after the raw rows expire.
@@ -68,9 +65,6 @@ pub const PER_APP: &[&str] = &[
 /// an older version (before repositories and installations were kept) is computed again
 /// while its raw events exist, frozen or not.
 pub const VERSION: u16 = 2;
-
-/// A run's repository, from the normalised `repo_source` (schemas::parse).
-pub const REPO: &str = "multiIf(repo_source = 'ProxmoxVED', 'development', repo_source = 'external', 'external', 'production')";
 
 /// One row per run that started on `{day}`, with its outcome and dimensions.
 ///
@@ -282,19 +276,15 @@ impl Refresh {
     }
 }
 
-/// The installation bucket of a run, salted with `salt` (SQL expressions): the same
-/// installation falls in unrelated buckets in different dimensions, so that one run's
-/// rows cannot be joined across them.
-/// The host platform a run counts under (migration 0010): `incus` when the client says
-/// so, in `platform` or in `pve_version` (`incus-6.0`), else `pve`.
-pub const HOST: &str = "if(platform = 'incus' OR startsWith(pve_version, 'incus'), 'incus', 'pve')";
-
 /// A run's share of its rows' `cell_key` (migration 0008, crate::noise). Unlike the
 /// buckets it is not salted per dimension: a count made of the same runs must get the
 /// same noise in every table, or a reader would average one run's noise away over the
 /// tables that each count it.
 const CELL_KEY: &str = "sipHash64('cell', run)";
 
+/// The installation bucket of a run, salted with `salt` (SQL expressions): the same
+/// installation falls in unrelated buckets in different dimensions, so that one run's
+/// rows cannot be joined across them.
 fn bucket(salt: &str) -> String {
     format!("toUInt16(sipHash64({salt}, random_id) % 65536)")
 }
