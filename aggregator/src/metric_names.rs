@@ -52,11 +52,11 @@ pub fn describe() {
     );
     describe_gauge!(
         RUNS_24H,
-        "Runs seen in the last 24 hours, by repository (production, development, external)"
+        "Runs that started in the last 24 hours, by repository (production, development, external)"
     );
     describe_gauge!(
         FAILED_RUNS_24H,
-        "Runs of the last 24 hours whose outcome is failed"
+        "Runs that started in the last 24 hours whose outcome is failed"
     );
     describe_counter!(
         ERASURES_TOTAL,

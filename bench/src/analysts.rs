@@ -24,7 +24,9 @@ async fn measure(clickhouse: &ClickHouseSettings, events: u64) -> anyhow::Result
     let runs: u64 = ch.query("SELECT count() FROM runs").fetch_one().await?;
 
     // The analyst's profile, applied to each query: an analyst cannot go past it, so a
-    // query that fits here fits for them.
+    // query that fits here fits for them. The bench's scratch database is not the one the
+    // analyst's grants name, so the operator runs the queries under the profile's settings;
+    // that the analyst gets exactly these limits is tests/tests/analysts.rs's.
     let limits = tests::analysts::profile_settings("telemetry_analyst");
     let mut params: Vec<String> = vec![
         format!("database={}", clickhouse.database),

@@ -66,28 +66,48 @@ pub fn documented(doc: &str, relation: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The settings of a profile of compose/clickhouse/users.d/telemetry.xml, without
-/// `readonly` and the constraints: (name, value). What `bench analysts` runs the
-/// cookbook under, as the analyst's login would.
-pub fn profile_settings(profile: &str) -> Vec<(String, String)> {
+/// A profile of compose/clickhouse/users.d/telemetry.xml, as text: its settings, then
+/// its `<constraints>`.
+fn profile(name: &str) -> (String, String) {
     let users =
         std::fs::read_to_string(workspace_root().join("compose/clickhouse/users.d/telemetry.xml"))
             .expect("the users file");
     let block = users
-        .split(&format!("<{profile}>"))
+        .split(&format!("<{name}>"))
         .nth(1)
-        .and_then(|b| b.split(&format!("</{profile}>")).next())
-        .unwrap_or_else(|| panic!("no profile {profile}"));
-    let block = block.split("<constraints>").next().unwrap_or_default();
-    block
+        .and_then(|b| b.split(&format!("</{name}>")).next())
+        .unwrap_or_else(|| panic!("no profile {name}"));
+    let (settings, constraints) = block.split_once("<constraints>").unwrap_or((block, ""));
+    (settings.to_owned(), constraints.to_owned())
+}
+
+/// The settings of a profile, without `readonly` and the constraints: (name, value).
+/// What `bench analysts` runs the cookbook under, as the analyst's login would.
+pub fn profile_settings(name: &str) -> Vec<(String, String)> {
+    profile(name)
+        .0
         .lines()
         .map(str::trim)
         .filter_map(|l| {
-            let name = l.strip_prefix('<')?.split('>').next()?;
+            let setting = l.strip_prefix('<')?.split('>').next()?;
             let value = l
-                .strip_prefix(&format!("<{name}>"))?
-                .strip_suffix(&format!("</{name}>"))?;
-            (name != "readonly").then(|| (name.to_owned(), value.to_owned()))
+                .strip_prefix(&format!("<{setting}>"))?
+                .strip_suffix(&format!("</{setting}>"))?;
+            (setting != "readonly").then(|| (setting.to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+/// `<max>` of `setting`'s constraint in a profile.
+pub fn constraint_max(name: &str, setting: &str) -> u64 {
+    let constraints = profile(name).1;
+    constraints
+        .split(&format!("<{setting}>"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{setting} is not constrained in {name}"))
+        .split("<max>")
+        .nth(1)
+        .and_then(|m| m.split("</max>").next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{setting} has no <max> in {name}"))
 }

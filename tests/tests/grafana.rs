@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use tests::analysts::constraint_max;
 use tests::{Pipeline, seeded, workspace_root};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -24,29 +25,6 @@ fn datasource() -> Yaml {
     let sources = file["datasources"].as_vec().unwrap();
     assert_eq!(sources.len(), 1);
     sources[0].clone()
-}
-
-/// `<max>` of a setting's constraint in profile `profile` of the users file.
-fn constraint_max(profile: &str, setting: &str) -> u64 {
-    let users =
-        std::fs::read_to_string(workspace_root().join("compose/clickhouse/users.d/telemetry.xml"))
-            .unwrap();
-    let open = format!("<{profile}>");
-    let block = users
-        .split(&open)
-        .nth(1)
-        .and_then(|b| b.split(&format!("</{profile}>")).next())
-        .unwrap_or_else(|| panic!("profile {profile}"));
-    let constraints = block.split("<constraints>").nth(1).unwrap();
-    let rule = constraints
-        .split(&format!("<{setting}>"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("{setting} is not constrained in {profile}"));
-    rule.split("<max>")
-        .nth(1)
-        .and_then(|m| m.split("</max>").next())
-        .and_then(|m| m.parse().ok())
-        .unwrap_or_else(|| panic!("{setting} has no <max> in {profile}"))
 }
 
 #[test]
