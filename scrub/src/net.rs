@@ -39,6 +39,13 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
             rest = &rest[p.len()..];
             continue;
         }
+        // A percent escape (`%2F` of `@esbuild%2flinux-x64`) stands for a character: the
+        // word after it is judged alone, not glued to the escape's hex digits.
+        if let Some(escape) = percent_escape(rest) {
+            out.push_str(escape);
+            rest = &rest[escape.len()..];
+            continue;
+        }
         let word_len = rest
             .char_indices()
             .find(|(_, c)| !is_word_char(*c))
@@ -56,6 +63,8 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
             || option(token, core)
             || recognised(core, keep)
             || public_digest(&out, core)
+            || npm_scope(&out, after)
+            || library_offset(&out, core)
         {
             out.push_str(token);
         } else {
@@ -67,6 +76,33 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
         rest = after;
     }
     out
+}
+
+/// A URL's percent escape at the start of `rest` (`%2F`, `%20`).
+fn percent_escape(rest: &str) -> Option<&str> {
+    let b = rest.as_bytes();
+    (b.len() >= 3 && b[0] == b'%' && b[1].is_ascii_hexdigit() && b[2].is_ascii_hexdigit())
+        .then(|| &rest[..3])
+}
+
+/// Where a crash happened in a shared library, as the kernel reports a segfault
+/// (`libc.so.6[7f3a1c228000+155000]`): a load address and an offset, in hex.
+fn library_offset(before: &str, word: &str) -> bool {
+    before.strip_suffix('[').is_some_and(|b| {
+        b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .ends_with(".so")
+    }) && word
+        .split('+')
+        .all(|p| (1..=16).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// An npm scope (`@nestjs` of `@nestjs/core@10.4.15`): an `@` where a word starts, and
+/// a package after the `/`. A scope is an organisation that publishes to a public
+/// registry; a user's `@` follows the name (`alice@nas`), never precedes it.
+fn npm_scope(before: &str, after: &str) -> bool {
+    before.strip_suffix('@').is_some_and(|b| {
+        b.is_empty() || b.ends_with([' ', '\t', '\n', '"', '\'', '`', '(', '[', ','])
+    }) && after.starts_with('/')
 }
 
 /// A command-line option's name (`-xzf`, `--dearmor`, `--no-install-recommends`): a
@@ -98,13 +134,24 @@ const DIGEST_CONTEXTS: &[&str] = &[
     "md5:",
     "HEAD is now at ",
     "commit ",
+    // OpenSSL's error codes (`error:0A000086:SSL routines`).
+    "error:",
 ];
 
 /// Whether `word`, written after `before`, is the hash or key id of a public artefact.
 fn public_digest(before: &str, word: &str) -> bool {
     (7..=128).contains(&word.len())
         && word.bytes().all(|b| b.is_ascii_hexdigit())
-        && DIGEST_CONTEXTS.iter().any(|c| before.ends_with(c))
+        && (DIGEST_CONTEXTS.iter().any(|c| before.ends_with(c)) || pve_build(before))
+}
+
+/// `pveversion`'s line names the build of the release it prints
+/// (`pve-manager/7.2-3/c743d6c1`): Proxmox's commit, the same on every host.
+fn pve_build(before: &str) -> bool {
+    before.strip_suffix('/').is_some_and(|b| {
+        let version_at = b.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '-'));
+        version_at.len() < b.len() && version_at.ends_with("pve-manager/")
+    })
 }
 
 /// The characters a word is made of: letters and digits of any script, and the joiners
@@ -152,6 +199,16 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         || camel_case(word)
         || compound_noun(&lower)
         || acronym(word)
+}
+
+/// A limit's name as settings write it (`maxkeys`, `maxbytes`, `minfree`): `max` or
+/// `min` and a word of three letters or more that is no name.
+fn limit(lower: &str) -> bool {
+    ["max", "min"].iter().any(|p| {
+        lower.strip_prefix(p).is_some_and(|rest| {
+            rest.chars().count() >= 3 && vocabulary::lookup(rest) == Some(Known::Word)
+        })
+    })
 }
 
 /// An acronym: three or four capitals (`SDN`, `LTS`, `NUMA`). Too short for a key, and a
@@ -284,7 +341,39 @@ fn shape(word: &str) -> bool {
     if letters == 0 && digits > 0 && digits <= 10 && word.chars().all(|c| c.is_ascii_digit()) {
         return true;
     }
-    version(word) || numbered(word) || product_code(word) || quantity(word) || address(word)
+    version(word)
+        || numbered(word)
+        || product_code(word)
+        || quantity(word)
+        || address(word)
+        || hex_literal(word)
+        || shared_object(word)
+        || limit(word)
+}
+
+/// A small value as a program writes it in hex (`0x1`, `0x3e`, `0x1b4`): a flag, an
+/// offset, a code. Longer ones are device identities as often (a Zigbee device's
+/// `0x00158d00045a1b2c`, a Z-Wave network's `0xe8a73f21`).
+fn hex_literal(word: &str) -> bool {
+    word.strip_prefix("0x").is_some_and(|hex| {
+        (1..=4).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// A shared library's file (`libggml-cuda.so`, `libcublaslt.so.12.4.5.8`): `lib`, a
+/// name, `.so` and its version numbers. Libraries are named by their projects.
+fn shared_object(word: &str) -> bool {
+    let Some(name_end) = word.find(".so") else {
+        return false;
+    };
+    let (name, rest) = word.split_at(name_end);
+    name.strip_prefix("lib").is_some_and(|n| {
+        (1..=40).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'))
+    }) && rest["so".len() + 1..]
+        .split('.')
+        .all(|p| p.is_empty() || (p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// A number with its unit (`4471204kb`, `512m`, `2.5gib`, `150ms`) or a duration in
@@ -345,25 +434,42 @@ fn version(word: &str) -> bool {
     if !head.contains('.') || !head.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
     }
-    body[head_len..]
+    let parts: Vec<&str> = body[head_len..]
         .split(['.', '-', '+', '~', '_'])
         .filter(|p| !p.is_empty())
-        .all(|p| {
-            p.chars().all(|c| c.is_ascii_digit())
-                || vocabulary::lookup(p) == Some(Known::Word)
-                || tag(p)
-        })
+        .collect();
+    // A full version may end in the commit it was built from (`1.41.3.9314-a0bfb8370`,
+    // git's `v1.2.3-14-g1a2b3c4`): the project's, not anyone's.
+    let built = head.matches('.').count() >= 2 && parts.last().is_some_and(|p| commit(p));
+    let parts = if built {
+        &parts[..parts.len() - 1]
+    } else {
+        &parts[..]
+    };
+    parts.iter().all(|p| {
+        p.chars().all(|c| c.is_ascii_digit())
+            || vocabulary::lookup(p) == Some(Known::Word)
+            || tag(p)
+    })
 }
 
-/// A release tag: a few letters and digits, as `rc1`, `deb12u1`, `el9`, `pgdg120`; a
-/// run of more than two letters must be a word (`pve`, `deb`), for a name could be one
-/// (`6.8.12-ewa`).
+/// A short commit hash, alone or as `git describe` writes it (`g1a2b3c4`).
+fn commit(part: &str) -> bool {
+    let hex = part.strip_prefix('g').unwrap_or(part);
+    (7..=12).contains(&hex.len())
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && hex.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// A release tag: a few letters and digits, as `rc1`, `deb12u1`, `el9`, `pgdg120`,
+/// `1nodesource1`; a run of more than two letters must be a word (`pve`, `deb`), for a
+/// name could be one (`6.8.12-ewa`).
 fn tag(part: &str) -> bool {
-    part.len() <= 8
+    part.len() <= 16
         && part.chars().all(|c| c.is_ascii_alphanumeric())
         && runs(part).all(|run| {
             run.chars().all(|c| c.is_ascii_digit())
-                || run.len() <= 2
+                || (run.len() <= 2 && part.len() <= 8)
                 || vocabulary::lookup(run) == Some(Known::Word)
         })
 }
@@ -494,6 +600,40 @@ mod tests {
         }
         // Out of its context, a run of hex may be a key.
         assert_eq!(net("key 7EA0A9C3F273FCD8"), "key <word>");
+    }
+
+    #[test]
+    fn what_programs_print_about_themselves_is_kept() {
+        for text in [
+            "segfault at 18 ip 00007f3a1c2d4e5f in libc.so.6[7f3a1c228000+155000]",
+            "pc=0x1b4 flags 0x3e; cp: /usr/lib/ollama/libggml-cuda.so libcublaslt.so.12",
+            "npm ERR! 404 GET https://registry.npmjs.org/@esbuild%2flinux-x64 @nestjs/core@10.4.15",
+            "error:0A000086:SSL routines::certificate verify failed",
+            "pve-manager/7.2-3/c743d6c1 (running kernel: 5.15.30-2-pve)",
+            "plex (1.41.3.9314-a0bfb8370) v1.2.3-14-g1a2b3c4",
+            "kernel.keys.maxkeys = 200; net.core.maxbytes",
+            "E: Impossible de corriger les problèmes; se han omitido; della rete",
+        ] {
+            assert_eq!(net(text), text);
+        }
+    }
+
+    #[test]
+    fn lookalikes_of_those_shapes_go() {
+        for (text, stored) in [
+            // A device's identity in hex: a Zigbee radio, a Z-Wave network.
+            (
+                "ieee 0x00158d00045a1b2c home 0xe8a73f21",
+                "ieee <word> home <word>",
+            ),
+            // A user's `@` follows a name; `@` and a name without a package is no scope.
+            ("ping @kowalczyk now", "ping @<word> now"),
+            ("error: 7f3a1c228000", "error: <word>"),
+            ("build 1.2-a0bfb8370", "build <word>"),
+            ("maxkowalczyk", "<word>"),
+        ] {
+            assert_eq!(net(text), stored, "{text}");
+        }
     }
 
     #[test]

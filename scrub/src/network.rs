@@ -53,8 +53,11 @@ pub(super) fn find(text: &str, found: &mut Found) {
         }
         // An assembly's or a package's `Version=8.0.0.0` is no address.
         let before = &bytes[i.saturating_sub(8)..i];
-        let versioned =
-            before.eq_ignore_ascii_case(b"version=") || before.eq_ignore_ascii_case(b"version ");
+        // Nor is a shared library's version (`libcublasLt.so.12.4.5.8`).
+        let versioned = before.eq_ignore_ascii_case(b"version=")
+            || before.eq_ignore_ascii_case(b"version ")
+            || before.ends_with(b".so.")
+            || in_library(&text[..i], &text[end..]);
         let glued_after = glued(text[end..].chars().next());
         if !versioned && !glued_after {
             classify_run(text, i..run_end, found);
@@ -68,6 +71,15 @@ pub(super) fn find(text: &str, found: &mut Found) {
         }
         i = end.max(i + 1);
     }
+}
+
+/// Whether a run between `before` and `after` is an offset into a shared library as the
+/// kernel reports a crash (`segfault … in libc.so.6[7f3a1c228000+155000]`).
+fn in_library(before: &str, after: &str) -> bool {
+    before.strip_suffix('[').is_some_and(|b| {
+        b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .ends_with(".so")
+    }) && after.starts_with('+')
 }
 
 fn is_run_byte(b: u8) -> bool {

@@ -43,7 +43,10 @@ rules! {
             r#"(?:^|[\s'"=:(])~"#,
             r"|\bsudo(?:[ \t]+-[A-Za-tv-z]+)*[ \t]+(?:-u[ \t]*|--user(?:=|[ \t]+))",
             r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
-            r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
+            // `su` where a command starts, or with its options: Spanish writes `su` for
+            // "his" or "its" (`en su lugar`).
+            r"|(?:(?m:^)|[;&|$#:(`\x22']|\b(?:sudo|exec|then|do|else))[ \t]*su(?:[ \t]+(?:-|-l|--login))?[ \t]+",
+            r"|\bsu[ \t]+(?:-|-l|--login)[ \t]+",
             r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
             r#"|(?i:\buser)[ \t]+["'`‘\[]"#,
             r"|->[ \t]*\[",
@@ -702,6 +705,13 @@ mod tests {
             // Accounts every system has stay.
             ("sudo -u postgres psql", "sudo -u postgres psql"),
             ("for user root", "for user root"),
+            // `su` as a command takes a user; as Spanish's "its" it does not.
+            ("at line 12: su frank -c id", "at line 12: su <user> -c id"),
+            ("$ sudo su grace", "$ sudo su <user>"),
+            (
+                "se han utilizado unos antiguos en su lugar.",
+                "se han utilizado unos antiguos en su lugar.",
+            ),
         ] {
             assert_eq!(scrub(text), expected, "{text}");
         }

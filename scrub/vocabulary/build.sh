@@ -22,7 +22,10 @@ VENV=$ROOT/target/vocabulary/venv
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q "gender-guesser==0.4.0"
 NAMES=$("$VENV/bin/python" -c 'import gender_guesser, os; print(os.path.join(os.path.dirname(gender_guesser.__file__), "data", "nam_dict.txt"))')
-python3 "$ROOT/scrub/vocabulary/collect.py" "$NAMES" --scripts "$SCRIPTS_REPO" \
+# The stop-word lists of each language, from PyPI too.
+"$VENV/bin/pip" install -q "stop-words==2018.7.23"
+STOP_WORDS=$("$VENV/bin/python" -c 'import stop_words, os; print(os.path.join(os.path.dirname(stop_words.__file__), "stop-words"))')
+python3 "$ROOT/scrub/vocabulary/collect.py" "$NAMES" --stop-words "$STOP_WORDS" --scripts "$SCRIPTS_REPO" \
   --hosts-out "$ROOT/scrub/data/public-hosts.txt" \
   >"$ROOT/target/vocabulary/words.txt"
 cargo run --release -q -p scrub --example build_vocabulary -- \

@@ -23,6 +23,12 @@ Sources (Debian 12 packages, read where Debian installs them):
 - Italian, Dutch, Polish and Portuguese, whose messages the tools print too: witalian,
   wdutch, wpolish and wportuguese. Lower-case entries only, and, as for French and
   Spanish, none that is a first name (Dutch lists `hannes`, French `marie`).
+- The common words of each of these languages (articles, pronouns, auxiliaries: `les`,
+  `que`, `una`, `della`, `han`): the stop-word lists of the PyPI package stop-words
+  (2018.7.23). The name filter above drops those that are first names somewhere
+  (French `les`, Spanish `han`), and a log in these languages is made of them; they are
+  kept, as words that are also names: alone, never vouching for a compound (`ben` is
+  Dutch for "am", and `ben-nas` still goes).
 - Debian's package names: `apt-cache pkgnames` (bookworm main), the names tools and
   libraries go by, and the parts of them (`django` of `python3-django`), except those
   that are names (`john`, `maria`).
@@ -50,6 +56,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # A word as the net reads it: letters of any script, digits, and the joiners of
 # compound names. Shorter than two characters is no word worth keeping.
 WORD = re.compile(r"^[\w][\w.+\-]*$")
+
+
+# The languages whose words the vocabulary holds, as the stop-words package names them.
+STOP_WORD_LANGUAGES = (
+    "english", "german", "french", "spanish", "italian", "dutch", "polish", "portuguese",
+)
 
 
 def entries(path):
@@ -149,6 +161,7 @@ def public_hosts(code):
 def main():
     args = argparse.ArgumentParser()
     args.add_argument("names", help="gender-guesser's nam_dict.txt")
+    args.add_argument("--stop-words", required=True, help="the stop-words package's lists")
     args.add_argument("--scripts", required=True, help="a clone of community-scripts/ProxmoxVE")
     args.add_argument("--hosts-out", help="where to write the scripts' public hosts")
     args = args.parse_args()
@@ -176,6 +189,10 @@ def main():
         capture_output=True,
     ).stdout.decode("utf-8", errors="replace")
     words |= {w for w in spanish.split() if w == w.lower() and "'" not in w} - names
+    stop = set()
+    for language in STOP_WORD_LANGUAGES:
+        stop |= {w.lower() for w in entries(Path(args.stop_words) / f"{language}.txt")}
+    words |= stop
     packages = subprocess.run(
         ["apt-cache", "pkgnames"], check=True, capture_output=True, text=True
     ).stdout.split()
@@ -200,7 +217,7 @@ def main():
     # phrase of any language.
     # The common list only: the large ones capitalise rarer names (`Core`, a surname), and
     # marking a common word as a name takes it out of every compound.
-    as_names = names & {w.lower() for w in common if w[:1].isupper()}
+    as_names = (names & {w.lower() for w in common if w[:1].isupper()}) | (stop & names)
     # A tool's name is no one's: the scrubber does not learn it as a host's name when a
     # domain has it as a label (`curl` of `curl.se`).
     sys.stdout.write(

@@ -269,14 +269,16 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 7] = [
+const FRESH_SETS: [(&str, usize, usize); 9] = [
     ("fourth.toml", 1, 271),
-    ("fifth.toml", 4, 375),
-    ("sixth.toml", 0, 291),
-    ("seventh.toml", 1, 332),
-    ("eighth.toml", 2, 350),
-    ("ninth.toml", 0, 393),
-    ("tenth.toml", 1, 182),
+    ("fifth.toml", 4, 377),
+    ("sixth.toml", 0, 297),
+    ("seventh.toml", 1, 338),
+    ("eighth.toml", 2, 356),
+    ("ninth.toml", 0, 407),
+    ("tenth.toml", 1, 185),
+    ("eleventh.toml", 1, 214),
+    ("twelfth.toml", 1, 177),
 ];
 
 #[test]
