@@ -56,4 +56,30 @@ mod tests {
             assert!(doc["paths"][path].is_object(), "{path} is not documented");
         }
     }
+
+    /// The document states the parser's bounds: every whole number's largest value, and
+    /// the record's limit on free text.
+    #[test]
+    fn the_documented_bounds_are_the_parsers() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let event = &doc["components"]["schemas"]["Event"]["properties"];
+        let documented: std::collections::BTreeMap<&str, u64> = event
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v["maximum"].as_u64()?)))
+            .collect();
+        let parsed: std::collections::BTreeMap<&str, u64> =
+            schemas::parse::NUMBER_BOUNDS.into_iter().collect();
+        assert_eq!(documented, parsed);
+        let limit = format!("{} characters", schemas::parse::FREE_TEXT_MAX_CHARS);
+        for doc in [
+            event["error"]["description"].as_str().unwrap_or_default(),
+            doc["components"]["schemas"]["Event"]["description"]
+                .as_str()
+                .unwrap_or_default(),
+        ] {
+            assert!(doc.contains(&limit), "{doc:?} does not say {limit}");
+        }
+    }
 }

@@ -63,10 +63,12 @@ pub struct WireEvent {
     has_arm: Option<bool>,
     repo_source: Option<String>,
     repo_slug: Option<String>,
+    #[schema(minimum = 0, maximum = 255)]
     payload_version: Option<u8>,
     kernel_version: Option<String>,
     app_version: Option<String>,
     failed_command: Option<String>,
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     failed_line: Option<u32>,
 }
 

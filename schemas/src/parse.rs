@@ -183,7 +183,9 @@ fn build(
             Status::parse(&s).ok_or_else(|| invalid("status", format!("unknown status {s:?}")))
         })?;
 
-    let exit_code = f.uint("exit_code", 255, Unit::None)?.map(|n| n as u8);
+    let exit_code = f
+        .uint("exit_code", const { max("exit_code") }, Unit::None)?
+        .map(|n| n as u8);
     // Read whole: scrubbing happens before truncation, so that an address is removed
     // before a cut could leave a recognisable piece of it, and a name that the end of
     // the log gives away is known at its start.
@@ -230,13 +232,17 @@ fn build(
         // The scrubber keeps borrowing the app's name until the last field is read.
         nsapp: nsapp.clone(),
         status: status.as_str().to_owned(),
-        ct_type: f.uint("ct_type", 2, Unit::None)?.map(|n| n as u8),
+        ct_type: f
+            .uint("ct_type", const { max("ct_type") }, Unit::None)?
+            .map(|n| n as u8),
         disk_size: f
-            .uint("disk_size", 100_000, Unit::Gigabytes)?
+            .uint("disk_size", const { max("disk_size") }, Unit::Gigabytes)?
             .map(|n| n as u32),
-        core_count: f.uint("core_count", 256, Unit::Cores)?.map(|n| n as u16),
+        core_count: f
+            .uint("core_count", const { max("core_count") }, Unit::Cores)?
+            .map(|n| n as u16),
         ram_size: f
-            .uint("ram_size", 1_048_576, Unit::Mebibytes)?
+            .uint("ram_size", const { max("ram_size") }, Unit::Mebibytes)?
             .map(|n| n as u32),
         os_type: token("os_type")?,
         os_version: token("os_version")?,
@@ -246,7 +252,11 @@ fn build(
         error,
         error_category,
         install_duration: f
-            .uint("install_duration", 86_400, Unit::None)?
+            .uint(
+                "install_duration",
+                const { max("install_duration") },
+                Unit::None,
+            )?
             .map(|n| n as u32),
         cpu_vendor: token("cpu_vendor")?,
         cpu_model,
@@ -260,14 +270,62 @@ fn build(
         has_arm: f.boolean("has_arm")?,
         repo_source,
         repo_slug,
-        payload_version: f.uint("payload_version", 255, Unit::None)?.map(|n| n as u8),
+        payload_version: f
+            .uint(
+                "payload_version",
+                const { max("payload_version") },
+                Unit::None,
+            )?
+            .map(|n| n as u8),
         kernel_version: token("kernel_version")?,
         app_version: token("app_version")?,
         failed_command,
         failed_line: f
-            .uint("failed_line", u64::from(u32::MAX), Unit::None)?
+            .uint("failed_line", const { max("failed_line") }, Unit::None)?
             .map(|n| n as u32),
     })
+}
+
+/// The largest value of each whole-number field; a larger one is refused, not clamped.
+/// The OpenAPI document of ingest states the same bounds (a test there holds them
+/// together), and each fits the column it is stored in.
+pub const NUMBER_BOUNDS: [(&str, u64); 8] = [
+    ("ct_type", 2),
+    ("disk_size", 100_000),
+    ("core_count", 256),
+    ("ram_size", 1_048_576),
+    ("exit_code", 255),
+    ("install_duration", 86_400),
+    ("payload_version", 255),
+    ("failed_line", u32::MAX as u64),
+];
+
+/// The bound of `key` in [`NUMBER_BOUNDS`], looked up while compiling: a field the table
+/// lacks fails the build.
+const fn max(key: &str) -> u64 {
+    let mut i = 0;
+    while i < NUMBER_BOUNDS.len() {
+        if const_eq(NUMBER_BOUNDS[i].0, key) {
+            return NUMBER_BOUNDS[i].1;
+        }
+        i += 1;
+    }
+    panic!("a number field without a bound")
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Length caps, in characters, of what is read from a field before it is normalised.
