@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # A clone of the scripts' repository, for their app slugs.
 SCRIPTS_REPO=${SCRIPTS_REPO:?set SCRIPTS_REPO to a clone of community-scripts/ProxmoxVE}
 need=()
-for pkg in wamerican wamerican-large wbritish-large wngerman wfrench witalian wdutch wpolish wportuguese hunspell-es hunspell-tools apt-file; do
+for pkg in wamerican wamerican-large wbritish-large wngerman wfrench witalian wdutch wpolish wportuguese hunspell-es hunspell-tools apt-file linux-libc-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

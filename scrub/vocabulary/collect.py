@@ -43,6 +43,8 @@ Sources (Debian 12 packages, read where Debian installs them):
 - The public hosts the scripts download from (`--hosts-out`): every host name in a URL
   of the scripts, except examples and private names. The scrubber keeps them and the
   hosts under them (a suffix anyone can register under, `duckdns.org`, it drops).
+- The error names of Linux's errno.h (`ENOTEMPTY`, `EADDRINUSE`), from linux-libc-dev's
+  /usr/include/asm-generic/errno-base.h and errno.h: tools print them bare.
 - The words of the scripts' exit-code meanings (schemas/data/exit-codes.tsv).
 - scrub/vocabulary/technical.txt: the trade's words that none of the above has.
 """
@@ -203,6 +205,9 @@ def main():
     tool_words = tools - names
     for tool in tools:
         tool_words |= parts(tool) - names
+    for header in ("errno-base.h", "errno.h"):
+        text = Path(f"/usr/include/asm-generic/{header}").read_text()
+        tool_words |= {e.lower() for e in re.findall(r"^#define\s+(E[A-Z0-9]+)\b", text, re.M)}
     for line in (ROOT / "schemas/data/exit-codes.tsv").read_text().splitlines()[1:]:
         for cell in line.split("\t")[1:]:
             words |= {w.lower() for w in re.findall(r"[\w.+\-]+", cell)}
