@@ -43,10 +43,8 @@ rules! {
             r#"(?:^|[\s'"=:(])~"#,
             r"|\bsudo(?:[ \t]+-[A-Za-tv-z]+)*[ \t]+(?:-u[ \t]*|--user(?:=|[ \t]+))",
             r"|\brunuser[ \t]+(?:-l|-u|--user(?:=|[ \t]+))[ \t]*",
-            // `su` where a command starts, or with its options: Spanish writes `su` for
-            // "his" or "its" (`en su lugar`).
-            r"|(?:(?m:^)|[;&|$#:(`\x22']|\b(?:sudo|exec|then|do|else))[ \t]*su(?:[ \t]+(?:-|-l|--login))?[ \t]+",
-            r"|\bsu[ \t]+(?:-|-l|--login)[ \t]+",
+            // Not after a word of a sentence (`possessive_su`).
+            r"|\bsu(?:[ \t]+(?:-|-l|--login))?[ \t]+",
             r#"|(?i:\bfor[ \t]+(?:invalid[ \t]+|illegal[ \t]+)?user)[ \t]+["'`(‘]?"#,
             r#"|(?i:\buser)[ \t]+["'`‘\[]"#,
             r"|->[ \t]*\[",
@@ -341,6 +339,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&BEFORE_USER, text) {
+        if caps
+            .get(0)
+            .is_some_and(|m| possessive_su(text, m.start(), m.as_str()))
+        {
+            continue;
+        }
         put_user(caps.get(1), 0, found);
     }
     for caps in open.captures(&USER_BEFORE, text) {
@@ -471,6 +475,31 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
             found.put(owner.range(), Rank::User, USER);
         }
     }
+}
+
+/// Whether a `su` at `at` (matched as `matched`) is Spanish's "his" or "its" (`en su
+/// lugar`) rather than the command: a word of a sentence before it, no option after it.
+/// The command starts a line or follows a shell's separator, `sudo` or `exec`. Checked
+/// here rather than in the pattern, whose literal `su` lets the search skip ahead.
+fn possessive_su(text: &str, at: usize, matched: &str) -> bool {
+    let Some(rest) = matched.strip_prefix("su") else {
+        return false;
+    };
+    if rest.trim_start().starts_with('-') {
+        return false;
+    }
+    let before = text[..at].trim_end_matches([' ', '\t']);
+    let word = before
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    !word.is_empty()
+        && before.ends_with(word)
+        && ![
+            "sudo", "exec", "then", "do", "else", "time", "nohup", "run", "use", "using", "try",
+            "via", "or", "and",
+        ]
+        .contains(&word)
 }
 
 fn put_user(m: Option<regex::Match<'_>>, offset: usize, found: &mut Found) {
@@ -708,6 +737,7 @@ mod tests {
             // `su` as a command takes a user; as Spanish's "its" it does not.
             ("at line 12: su frank -c id", "at line 12: su <user> -c id"),
             ("$ sudo su grace", "$ sudo su <user>"),
+            ("then run su heidi -c make", "then run su <user> -c make"),
             (
                 "se han utilizado unos antiguos en su lugar.",
                 "se han utilizado unos antiguos en su lugar.",
