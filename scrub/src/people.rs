@@ -482,7 +482,11 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
 /// The command starts a line or follows a shell's separator, `sudo` or `exec`. Checked
 /// here rather than in the pattern, whose literal `su` lets the search skip ahead.
 fn possessive_su(text: &str, at: usize, matched: &str) -> bool {
-    let Some(rest) = matched.strip_prefix("su") else {
+    // Only the `su` alternative: `sudo -u x` starts with `su` too.
+    let Some(rest) = matched
+        .strip_prefix("su")
+        .filter(|r| r.starts_with([' ', '\t']))
+    else {
         return false;
     };
     if rest.trim_start().starts_with('-') {
@@ -738,6 +742,7 @@ mod tests {
             ("at line 12: su frank -c id", "at line 12: su <user> -c id"),
             ("$ sudo su grace", "$ sudo su <user>"),
             ("then run su heidi -c make", "then run su <user> -c make"),
+            ("A sudo -u ivan make", "A sudo -u <user> make"),
             (
                 "se han utilizado unos antiguos en su lugar.",
                 "se han utilizado unos antiguos en su lugar.",
