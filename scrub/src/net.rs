@@ -88,12 +88,19 @@ fn percent_escape(rest: &str) -> Option<&str> {
 /// Where a crash happened in a shared library, as the kernel reports a segfault
 /// (`libc.so.6[7f3a1c228000+155000]`): a load address and an offset, in hex.
 fn library_offset(before: &str, word: &str) -> bool {
+    after_library(before)
+        && word
+            .split('+')
+            .all(|p| (1..=16).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether `before` ends in a shared library's name and the `[` of the place in it that
+/// a crash report gives (`libc.so.6[`). The address rules ask the same (`network.rs`).
+pub(crate) fn after_library(before: &str) -> bool {
     before.strip_suffix('[').is_some_and(|b| {
         b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
             .ends_with(".so")
-    }) && word
-        .split('+')
-        .all(|p| (1..=16).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
 }
 
 /// An npm scope (`@nestjs` of `@nestjs/core@10.4.15`): an `@` where a word starts, and
@@ -434,19 +441,16 @@ fn version(word: &str) -> bool {
     if !head.contains('.') || !head.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
     }
-    let parts: Vec<&str> = body[head_len..]
-        .split(['.', '-', '+', '~', '_'])
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts = || {
+        body[head_len..]
+            .split(['.', '-', '+', '~', '_'])
+            .filter(|p| !p.is_empty())
+    };
     // A full version may end in the commit it was built from (`1.41.3.9314-a0bfb8370`,
     // git's `v1.2.3-14-g1a2b3c4`): the project's, not anyone's.
-    let built = head.matches('.').count() >= 2 && parts.last().is_some_and(|p| commit(p));
-    let parts = if built {
-        &parts[..parts.len() - 1]
-    } else {
-        &parts[..]
-    };
-    parts.iter().all(|p| {
+    let built = head.matches('.').count() >= 2 && parts().next_back().is_some_and(commit);
+    let judged = parts().count() - usize::from(built);
+    parts().take(judged).all(|p| {
         p.chars().all(|c| c.is_ascii_digit())
             || vocabulary::lookup(p) == Some(Known::Word)
             || tag(p)

@@ -76,10 +76,7 @@ pub(super) fn find(text: &str, found: &mut Found) {
 /// Whether a run between `before` and `after` is an offset into a shared library as the
 /// kernel reports a crash (`segfault … in libc.so.6[7f3a1c228000+155000]`).
 fn in_library(before: &str, after: &str) -> bool {
-    before.strip_suffix('[').is_some_and(|b| {
-        b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
-            .ends_with(".so")
-    }) && after.starts_with('+')
+    crate::net::after_library(before) && after.starts_with('+')
 }
 
 fn is_run_byte(b: u8) -> bool {
