@@ -12,32 +12,14 @@ use std::sync::Arc;
 use clickhouse::Client;
 
 use crate::anonymity::{self, Published};
+use crate::counts::Tally;
 use crate::counts::{Group, RunCounts, ratio};
+use crate::dimension::Dimension;
 use crate::noise::Noise;
 use crate::published::*;
 use crate::settings::AggregatorSettings;
-use crate::stats::{self, AppGroup, Durations, Of, Scope, Tally, Window};
-
-/// The dimensions of `/v1/stats/hardware`, as materialised.
-pub const HARDWARE: &[&str] = &[
-    "cores",
-    "ram",
-    "disk",
-    "cpu_vendor",
-    "gpu_vendor",
-    "gpu_passthrough",
-    "gpu_type",
-    "arch",
-    "ct_type",
-    "type",
-    "platform",
-    "payload_version",
-    "method",
-    "repo_source",
-];
-
-/// The per-app breakdowns of `/v1/stats/apps/{nsapp}` (exit codes have their own list).
-const PER_APP: &[&str] = &["type", "os", "pve", "error_category", "pattern", "command"];
+use crate::source::{Released, Statistics};
+use crate::stats::{AppGroup, Durations, Of, Scope, Window};
 
 /// The most error patterns the errors document lists.
 const PATTERNS: usize = 50;
@@ -57,9 +39,10 @@ pub enum BuildError {
     Serialise(#[from] serde_json::Error),
 }
 
-/// Builds documents from one ClickHouse.
-pub struct Documents {
-    client: Client,
+/// Builds documents from the released statistics: ClickHouse's as deployed, a fake's in
+/// the unit tests.
+pub struct Documents<S = Released> {
+    source: S,
     /// Read from ClickHouse once, when first needed (crate::noise).
     noise: Arc<tokio::sync::OnceCell<Noise>>,
     exact_counts: bool,
@@ -71,9 +54,16 @@ pub struct Documents {
 }
 
 impl Documents {
+    /// Documents of the statistics released in ClickHouse.
     pub fn new(client: Client, settings: &AggregatorSettings) -> Self {
+        Self::of(Released(client), settings)
+    }
+}
+
+impl<S: Statistics> Documents<S> {
+    pub fn of(source: S, settings: &AggregatorSettings) -> Self {
         Self {
-            client,
+            source,
             noise: Arc::default(),
             exact_counts: settings.exact_counts,
             noise_epsilon: settings.noise_epsilon,
@@ -94,10 +84,8 @@ impl Documents {
             "summary" => serde_json::to_value(self.summary(meta).await?)?,
             "apps" => serde_json::to_value(self.apps(meta).await?)?,
             "daily" => serde_json::to_value(self.daily(meta).await?)?,
-            "os" | "pve" => {
-                let dimension = if name == "os" { "os" } else { "pve" };
-                serde_json::to_value(self.breakdown(meta, dimension).await?)?
-            }
+            "os" => serde_json::to_value(self.breakdown(meta, Dimension::Os).await?)?,
+            "pve" => serde_json::to_value(self.breakdown(meta, Dimension::Pve).await?)?,
             "hardware" => serde_json::to_value(self.hardware(meta).await?)?,
             "errors" => serde_json::to_value(self.errors(meta).await?)?,
             _ => return Ok(None),
@@ -108,7 +96,7 @@ impl Documents {
     /// The header of a document of `scope`, whose window ends where the public release
     /// does.
     pub async fn meta(&self, scope: Scope) -> clickhouse::error::Result<Meta> {
-        let release = crate::release::latest(&self.client).await?;
+        let release = self.source.release().await?;
         let mut window = scope.window;
         if let Some(r) = release {
             window.until = r.through;
@@ -137,12 +125,12 @@ impl Documents {
                 .await
                 .clone());
         }
-        match crate::noise::load_secret(&self.client).await? {
+        match self.source.noise_secret().await? {
             Some(secret) => {
                 let noise = Noise::keyed(secret.as_bytes(), self.noise_epsilon);
                 Ok(self.noise.get_or_init(|| async { noise }).await.clone())
             }
-            None if crate::release::latest(&self.client).await?.is_none() => Ok(Noise::exact()),
+            None if self.source.release().await?.is_none() => Ok(Noise::exact()),
             None => Err(clickhouse::error::Error::Custom(
                 "a release exists but no noise secret: the refresh writes it before it cuts one"
                     .into(),
@@ -151,7 +139,7 @@ impl Documents {
     }
 
     fn passes(&self, tally: &Tally) -> bool {
-        anonymity::passes(tally.runs, tally.installs, self.k)
+        anonymity::passes(tally.counts.runs, tally.installs, self.k)
     }
 
     /// The repositories whose publications a document of `scope` adds up: every one of
@@ -175,7 +163,7 @@ impl Documents {
 
     /// The apps the apps table of one repository lists.
     async fn listed_apps(&self, part: Scope) -> clickhouse::error::Result<HashSet<String>> {
-        let apps = self.published_one(Of::all("app"), part).await?;
+        let apps = self.published_one(Of::all(Dimension::App), part).await?;
         Ok(apps.groups.into_iter().map(|g| g.value).collect())
     }
 
@@ -213,11 +201,11 @@ impl Documents {
         let noise = self.noise().await?;
         let mut total: Option<RunCounts> = None;
         for &part in parts {
-            let tally = stats::counts(&self.client, part, nsapp).await?;
+            let tally = self.source.counts(part, nsapp).await?;
             if self.passes(&tally) {
                 total
                     .get_or_insert_with(RunCounts::default)
-                    .add(&noise.counts(&tally.counts(), tally.cell_key, false));
+                    .add(&noise.counts(&tally.counts, tally.cell_key, false));
             }
         }
         Ok(total)
@@ -229,11 +217,11 @@ impl Documents {
         of: Of<'_>,
         scope: Scope,
     ) -> clickhouse::error::Result<Published> {
-        let groups = stats::breakdown(&self.client, of, scope).await?;
+        let groups = self.source.breakdown(of, scope).await?;
         let (small, runs) = anonymity::small(&groups, self.k);
         // Only when `other` has k runs can its installations decide.
         let other_installs = if runs >= self.k {
-            stats::installs_of(&self.client, of, scope, &small).await?
+            self.source.installs_of(of, scope, &small).await?
         } else {
             0
         };
@@ -242,7 +230,7 @@ impl Documents {
             self.k,
             other_installs,
             &self.noise().await?,
-            of.failures,
+            of.failures(),
         ))
     }
 
@@ -294,14 +282,14 @@ impl Documents {
         scope: Scope,
         nsapp: &str,
     ) -> clickhouse::error::Result<(Vec<Day>, Vec<String>)> {
-        let all = stats::daily(&self.client, scope, nsapp).await?;
+        let all = self.source.daily(scope, nsapp).await?;
         let (mut shown, mut hidden): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|(_, t)| self.passes(t));
         if !hidden.is_empty() {
-            let runs: u64 = hidden.iter().map(|(_, t)| t.runs).sum();
+            let runs: u64 = hidden.iter().map(|(_, t)| t.counts.runs).sum();
             let installs = if runs >= self.k {
                 let days: Vec<time::Date> = hidden.iter().map(|(d, _)| *d).collect();
-                stats::installs_on(&self.client, scope, nsapp, &days).await?
+                self.source.installs_on(scope, nsapp, &days).await?
             } else {
                 0
             };
@@ -309,7 +297,7 @@ impl Documents {
                 let smallest = shown
                     .iter()
                     .enumerate()
-                    .min_by_key(|(_, (day, t))| (t.runs, std::cmp::Reverse(*day)))
+                    .min_by_key(|(_, (day, t))| (t.counts.runs, std::cmp::Reverse(*day)))
                     .map(|(i, _)| i);
                 if let Some(i) = smallest {
                     hidden.push(shown.remove(i));
@@ -321,7 +309,7 @@ impl Documents {
             .into_iter()
             .map(|(day, t)| Day {
                 day: day.to_string(),
-                counts: noise.counts(&t.counts(), t.cell_key, false),
+                counts: noise.counts(&t.counts, t.cell_key, false),
             })
             .collect();
         Ok((
@@ -335,7 +323,7 @@ impl Documents {
     async fn days_in(&self, window: Window) -> clickhouse::error::Result<u32> {
         Ok(match window.days {
             Some(d) => d,
-            None => stats::days_covered(&self.client, window).await?,
+            None => self.source.days_covered(window).await?,
         }
         .max(1))
     }
@@ -364,16 +352,19 @@ impl Documents {
 
     pub async fn apps(&self, meta: Meta) -> clickhouse::error::Result<Apps> {
         let scope = meta.scope();
-        let published = self.published(Of::all("app"), scope).await?;
-        let mut durations: BTreeMap<String, Durations> = stats::durations(&self.client, scope, "")
+        let published = self.published(Of::all(Dimension::App), scope).await?;
+        let mut durations: BTreeMap<String, Durations> = self
+            .source
+            .durations(scope, "")
             .await?
             .into_iter()
             .collect();
-        let mut last: BTreeMap<String, time::Date> =
-            stats::last_active(&self.client, scope, self.k)
-                .await?
-                .into_iter()
-                .collect();
+        let mut last: BTreeMap<String, time::Date> = self
+            .source
+            .last_active(scope, self.k)
+            .await?
+            .into_iter()
+            .collect();
         let days = self.days_in(scope.window).await?;
         let min_runs = self
             .k
@@ -450,16 +441,22 @@ impl Documents {
             return Ok(None);
         };
         let mut breakdowns = BTreeMap::new();
-        for dimension in PER_APP {
+        // Every per-app breakdown; exit codes have a list of their own.
+        let per_app = Dimension::BREAKDOWNS
+            .into_iter()
+            .filter(|d| d.per_app() && *d != Dimension::ExitCode);
+        for dimension in per_app {
             let of = Of::app(dimension, nsapp);
-            breakdowns.insert(*dimension, self.published_in(of, &parts).await?);
+            breakdowns.insert(dimension.name(), self.published_in(of, &parts).await?);
         }
         let failures = counts.failed + counts.aborted;
         let exit_codes = self
-            .published_in(Of::app("exit_code", nsapp), &parts)
+            .published_in(Of::app(Dimension::ExitCode, nsapp), &parts)
             .await?
             .map(|g| exit_code(g, failures));
-        let duration = stats::durations(&self.client, scope, nsapp)
+        let duration = self
+            .source
+            .durations(scope, nsapp)
             .await?
             .into_iter()
             .next()
@@ -493,21 +490,21 @@ impl Documents {
     pub async fn breakdown(
         &self,
         meta: Meta,
-        dimension: &'static str,
+        dimension: Dimension,
     ) -> clickhouse::error::Result<Breakdown> {
         let published = self.published(Of::all(dimension), meta.scope()).await?;
         Ok(Breakdown {
             meta,
-            dimension,
+            dimension: dimension.name(),
             published,
         })
     }
 
     pub async fn hardware(&self, meta: Meta) -> clickhouse::error::Result<Hardware> {
         let mut dimensions = BTreeMap::new();
-        for dimension in HARDWARE {
+        for dimension in Dimension::HARDWARE {
             let published = self.published(Of::all(dimension), meta.scope()).await?;
-            dimensions.insert(*dimension, published);
+            dimensions.insert(dimension.name(), published);
         }
         Ok(Hardware { meta, dimensions })
     }
@@ -517,17 +514,19 @@ impl Documents {
     /// `other`) would let a reader subtract it from that `other`.
     async fn published_per_app(
         &self,
-        dimension: &str,
+        dimension: Dimension,
         listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, Published>> {
         let noise = self.noise().await?;
         let mut parts: BTreeMap<String, Vec<Published>> = BTreeMap::new();
         for (part, listed) in listed {
             let part = *part;
-            let small =
-                stats::small_installs_per_app(&self.client, dimension, part, self.k).await?;
+            let small = self
+                .source
+                .small_installs_per_app(dimension, part, self.k)
+                .await?;
             let mut groups: BTreeMap<String, Vec<Group>> = BTreeMap::new();
-            for AppGroup { nsapp, group } in stats::per_app(&self.client, dimension, part).await? {
+            for AppGroup { nsapp, group } in self.source.per_app(dimension, part).await? {
                 groups.entry(nsapp).or_default().push(group);
             }
             for (nsapp, groups) in groups.into_iter().filter(|(a, _)| listed.contains(a)) {
@@ -537,7 +536,7 @@ impl Documents {
                     self.k,
                     installs,
                     &noise,
-                    Of::all(dimension).failures,
+                    dimension.failures_only(),
                 ));
             }
         }
@@ -556,7 +555,7 @@ impl Documents {
     /// The published (app, value) groups of a per-app dimension, by value, most runs first.
     async fn apps_by_value(
         &self,
-        dimension: &str,
+        dimension: Dimension,
         listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, Vec<AppRuns>>> {
         let mut by: BTreeMap<String, Vec<AppRuns>> = BTreeMap::new();
@@ -578,7 +577,7 @@ impl Documents {
     /// and aborted runs.
     async fn top_per_app(
         &self,
-        dimension: &str,
+        dimension: Dimension,
         listed: &[(Scope, HashSet<String>)],
     ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
         Ok(self
@@ -600,7 +599,7 @@ impl Documents {
     pub async fn top_of_apps(
         &self,
         meta: &Meta,
-        dimension: &str,
+        dimension: Dimension,
     ) -> clickhouse::error::Result<BTreeMap<String, (String, u64)>> {
         let mut listed = Vec::new();
         for part in meta.scope().parts() {
@@ -614,7 +613,7 @@ impl Documents {
     /// `other`: as safe to list, but a list that long is no longer read.
     async fn patterns(
         &self,
-        dimension: &str,
+        dimension: Dimension,
         scope: Scope,
         listed: &[(Scope, HashSet<String>)],
         failures: u64,
@@ -664,13 +663,15 @@ impl Documents {
             .collect();
 
         let exit_codes = self
-            .published(Of::all("exit_code"), scope)
+            .published(Of::all(Dimension::ExitCode), scope)
             .await?
             .map(|g| exit_code(g, failures));
 
-        let mut category_apps = self.apps_by_value("error_category", &listed).await?;
+        let mut category_apps = self
+            .apps_by_value(Dimension::ErrorCategory, &listed)
+            .await?;
         let categories = self
-            .published(Of::all("error_category"), scope)
+            .published(Of::all(Dimension::ErrorCategory), scope)
             .await?
             .map(|g| {
                 let mut top_apps = category_apps.remove(&g.value).unwrap_or_default();
@@ -683,14 +684,18 @@ impl Documents {
                 }
             });
 
-        let patterns = self.patterns("pattern", scope, &listed, failures).await?;
-        let commands = self.patterns("command", scope, &listed, failures).await?;
+        let patterns = self
+            .patterns(Dimension::Pattern, scope, &listed, failures)
+            .await?;
+        let commands = self
+            .patterns(Dimension::Command, scope, &listed, failures)
+            .await?;
 
-        let app_groups = self.published(Of::all("app"), scope).await?.groups;
-        let mut top_codes = self.top_per_app("exit_code", &listed).await?;
-        let mut top_categories = self.top_per_app("error_category", &listed).await?;
-        let mut top_patterns = self.top_per_app("pattern", &listed).await?;
-        let mut top_commands = self.top_per_app("command", &listed).await?;
+        let app_groups = self.published(Of::all(Dimension::App), scope).await?.groups;
+        let mut top_codes = self.top_per_app(Dimension::ExitCode, &listed).await?;
+        let mut top_categories = self.top_per_app(Dimension::ErrorCategory, &listed).await?;
+        let mut top_patterns = self.top_per_app(Dimension::Pattern, &listed).await?;
+        let mut top_commands = self.top_per_app(Dimension::Command, &listed).await?;
         let top = |value: String, runs: u64| Top {
             value,
             meaning: None,
@@ -791,49 +796,4 @@ fn per_day(runs: u64, days: u32) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_are_published_to_two_digits_and_5_s_at_least() {
-        let cases = [
-            (0, 0),
-            (2, 0),
-            (3, 5),
-            (47, 45),
-            (98, 100),
-            (123, 120),
-            (1234, 1200),
-            (98_765, 99_000),
-        ];
-        for (seconds, published) in cases {
-            assert_eq!(round_duration(seconds), published, "{seconds}");
-        }
-    }
-
-    #[test]
-    fn ratios_and_rates_are_rounded_and_never_divide_by_zero() {
-        assert_eq!(ratio(1, 3), Some(0.3333));
-        assert_eq!(ratio(1, 0), None);
-        assert_eq!(per_day(10, 3), 3.33);
-        assert_eq!(per_day(10, 0), 10.0);
-    }
-
-    #[test]
-    fn an_exit_code_carries_the_clients_meaning_and_category() {
-        let g = Group {
-            value: "214".into(),
-            counts: RunCounts {
-                runs: 5,
-                failed: 5,
-                ..RunCounts::default()
-            },
-            installs: 5,
-            cell_key: 0,
-        };
-        let code = exit_code(g, 20);
-        assert_eq!(code.meaning, Some("Proxmox: Not enough storage space"));
-        assert_eq!(code.category, Some("storage"));
-        assert_eq!(code.share, Some(0.25));
-    }
-}
+mod tests;

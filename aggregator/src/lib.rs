@@ -9,11 +9,14 @@
 //! - [`release`]: the public release, once per complete UTC day: the days, and their
 //!   generations, that everything public reads.
 //! - `stats`: reading the materialised statistics over a scope (window and repository).
-//! - `counts`: run counts and groups, the unit of every document.
+//! - `counts`: the outcomes, run counts and groups, the unit of every document.
+//! - `dimension`: what the statistics count runs by, each with its SQL and documents.
 //! - `anonymity`: the rule of k installations, and folding small groups into `other`.
 //! - [`noise`]: the noise on every published count, drawn from a secret and the runs
 //!   the count is made of, so that the same runs give the same numbers everywhere.
 //! - `published`: the shapes of the statistics documents, field by field.
+//! - `source`: what the documents read, the released statistics: ClickHouse's, or a
+//!   fake's in their unit tests.
 //! - `documents`: the statistics documents, built from the above.
 //!
 //! Serving them:
@@ -39,6 +42,7 @@ mod api;
 mod cache;
 mod counts;
 mod dashboard;
+mod dimension;
 mod documents;
 mod erasure;
 mod error;
@@ -52,6 +56,7 @@ pub mod patterns;
 mod published;
 pub mod release;
 mod settings;
+mod source;
 mod state;
 mod stats;
 

@@ -23,43 +23,8 @@ use std::time::Duration;
 use clickhouse::Client;
 use time::{Date, OffsetDateTime};
 
-/// The dimensions of the rollup over all apps: (name, SQL expression over a run).
-const DIMENSIONS: &[(&str, &str)] = &[
-    ("app", "nsapp"),
-    ("type", "type"),
-    ("os", "os"),
-    ("os_type", "os_type"),
-    ("pve", "pve_version"),
-    ("platform", "platform"),
-    ("method", "method"),
-    ("ct_type", "ct_type"),
-    ("cpu_vendor", "cpu_vendor"),
-    ("gpu_vendor", "gpu_vendor"),
-    ("gpu_passthrough", "gpu_passthrough"),
-    ("gpu_type", "gpu_type"),
-    ("arch", "arch"),
-    ("repo_source", "repo_source"),
-    // The bash client sends no payload_version: it is the first.
-    ("payload_version", "ifNull(toString(payload_version), '1')"),
-    ("cores", "cores"),
-    ("ram", "ram"),
-    ("disk", "disk"),
-    ("error_category", "error_category"),
-    ("exit_code", "exit_code"),
-    ("pattern", "pattern"),
-    ("command", "command"),
-];
-
-/// The dimensions broken down per app as well.
-pub const PER_APP: &[&str] = &[
-    "type",
-    "os",
-    "pve",
-    "error_category",
-    "exit_code",
-    "pattern",
-    "command",
-];
+use crate::counts::Outcome;
+use crate::dimension::Dimension;
 
 /// The materialisation's version, kept with each day in `stats_days`: a day computed by
 /// an older version (before repositories and installations were kept) is computed again
@@ -78,6 +43,8 @@ fn runs_sql() -> String {
     // The command that failed (the v2 client's `failed_command`), masked by the same
     // rules: what differs between two runs of it is versions, paths and numbers.
     let command = crate::patterns::sql("failed_command");
+    let failures = Outcome::failures_sql();
+    let (unfinished, in_progress) = (Outcome::Unfinished.name(), Outcome::InProgress.name());
     format!(
         "SELECT
             run, random_id, repo, host,
@@ -94,12 +61,12 @@ fn runs_sql() -> String {
                     disk_size <= 16, '<=16GB', disk_size <= 32, '<=32GB', disk_size <= 64, '<=64GB',
                     disk_size <= 128, '<=128GB', '>128GB') AS disk,
             multiIf(terminal_status != '', terminal_status,
-                    started < parseDateTime64BestEffort({{now:String}}, 3) - toIntervalSecond({{stuck:UInt32}}), 'unfinished',
-                    'in_progress') AS outcome,
-            if(terminal_status IN ('failed', 'aborted'), error_category, '') AS error_category,
+                    started < parseDateTime64BestEffort({{now:String}}, 3) - toIntervalSecond({{stuck:UInt32}}), '{unfinished}',
+                    '{in_progress}') AS outcome,
+            if(terminal_status IN {failures}, error_category, '') AS error_category,
             if(terminal_status != '', ifNull(toString(exit_code), ''), '') AS exit_code,
-            if(terminal_status IN ('failed', 'aborted'), {pattern}, '') AS pattern,
-            if(terminal_status IN ('failed', 'aborted'), {command}, '') AS command,
+            if(terminal_status IN {failures}, {pattern}, '') AS pattern,
+            if(terminal_status IN {failures}, {command}, '') AS command,
             install_duration AS duration
         FROM runs_between(from = toDate({{day:String}}), to = toDate({{day:String}}) + 1)"
     )
@@ -149,7 +116,7 @@ impl Refresh {
             .fetch_all::<u16>()
             .await?
             .into_iter()
-            .filter_map(|d| Date::from_julian_day(UNIX_EPOCH_JULIAN + i32::from(d)).ok())
+            .filter_map(date_of)
             .collect();
         let mut report = RefreshReport::default();
         for &day in &days {
@@ -225,19 +192,18 @@ impl Refresh {
             .with_setting("param_now", &now_s)
             .with_setting("param_stuck", stuck.to_string());
 
-        let mut dims: Vec<String> = vec!["('all', '', false)".into()];
-        dims.extend(
-            DIMENSIONS
-                .iter()
-                .map(|(name, expr)| format!("('{name}', {expr}, false)")),
-        );
-        dims.push("('all', '', true)".into());
-        dims.extend(
-            PER_APP
-                .iter()
-                .filter_map(|n| DIMENSIONS.iter().find(|(name, _)| name == n))
-                .map(|(name, expr)| format!("('{name}', {expr}, true)")),
-        );
+        // Every dimension over all apps, then those kept per app as well.
+        let over_all = std::iter::once(Dimension::All)
+            .chain(Dimension::BREAKDOWNS)
+            .map(|d| (d, false));
+        let per_app = std::iter::once(Dimension::All)
+            .chain(Dimension::BREAKDOWNS)
+            .filter(|d| d.per_app())
+            .map(|d| (d, true));
+        let dims: Vec<String> = over_all
+            .chain(per_app)
+            .map(|(d, per_app)| format!("('{}', {}, {per_app})", d.name(), d.of_a_run()))
+            .collect();
         client
             .query(&format!(
                 "INSERT INTO stats_groups (day, generation, repo, platform, dimension, value, nsapp, outcome, runs, installs, cell_key)
@@ -256,9 +222,10 @@ impl Refresh {
                  SELECT toDate({{day:String}}), {generation}, repo, host, nsapp, count(),
                         quantilesTDigestState(0.5, 0.9)(toUInt32(assumeNotNull(duration))),
                         groupBitmapState({})
-                 FROM ({runs}) WHERE outcome = 'success' AND duration IS NOT NULL
+                 FROM ({runs}) WHERE outcome = '{}' AND duration IS NOT NULL
                  GROUP BY repo, host, nsapp",
-                bucket("'duration'")
+                bucket("'duration'"),
+                Outcome::Success.name()
             ))
             .execute()
             .await?;
@@ -296,6 +263,11 @@ fn generation_at(now: OffsetDateTime) -> u64 {
 
 /// `Date` counts Julian days; ClickHouse's `Date` counts days since 1970-01-01.
 const UNIX_EPOCH_JULIAN: i32 = 2_440_588;
+
+/// The date of a ClickHouse `Date` (`toUInt16(day)`); every one is a `Date` too.
+pub(crate) fn date_of(days_since_1970: u16) -> Option<Date> {
+    Date::from_julian_day(UNIX_EPOCH_JULIAN + i32::from(days_since_1970)).ok()
+}
 
 /// The filter that selects the current generation of each day: what the internal views
 /// read (the public ones read crate::release::RELEASED).

@@ -88,24 +88,14 @@ impl Noise {
     /// `failures_only`: the group counts only failed and aborted runs (crate::stats::Of),
     /// so its other outcomes are zero whatever the data, and stay so.
     pub fn counts(&self, counts: &RunCounts, cell_key: u64, failures_only: bool) -> RunCounts {
-        let one = |count: u64, outcome: &str| self.count(count, cell_key, outcome);
-        let other = |count: u64, outcome: &str| {
-            if failures_only {
+        RunCounts::from_outcomes(|outcome| {
+            let count = counts.of(outcome);
+            if failures_only && !outcome.is_failure() {
                 count
             } else {
-                one(count, outcome)
+                self.count(count, cell_key, outcome.name())
             }
-        };
-        let mut out = RunCounts {
-            runs: 0,
-            success: other(counts.success, "success"),
-            failed: one(counts.failed, "failed"),
-            aborted: one(counts.aborted, "aborted"),
-            unfinished: other(counts.unfinished, "unfinished"),
-            in_progress: other(counts.in_progress, "in_progress"),
-        };
-        out.runs = out.success + out.failed + out.aborted + out.unfinished + out.in_progress;
-        out
+        })
     }
 
     /// `count` plus the draw of (`cell_key`, `outcome`), at least 0. A zero is perturbed

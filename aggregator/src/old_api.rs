@@ -29,6 +29,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::counts::RunCounts;
+use crate::dimension::Dimension;
 use crate::documents::Documents;
 use crate::error::ApiError;
 use crate::published::Meta;
@@ -601,11 +602,11 @@ async fn dashboard_of(docs: &Documents, meta: Meta) -> Result<Dashboard, ApiErro
         docs.summary(everything),
         docs.apps(meta.clone()),
         docs.daily(meta.clone()),
-        docs.breakdown(meta.clone(), "os"),
-        docs.breakdown(meta.clone(), "pve"),
+        docs.breakdown(meta.clone(), Dimension::Os),
+        docs.breakdown(meta.clone(), Dimension::Pve),
         docs.hardware(meta.clone()),
         docs.errors(meta.clone()),
-        docs.top_of_apps(&meta, "type"),
+        docs.top_of_apps(&meta, Dimension::Type),
     )?;
     let counts = summary.counts;
     let kind = |nsapp: &str| types.get(nsapp).map(|(kind, _)| kind.clone());
@@ -779,7 +780,10 @@ struct Script {
 }
 
 async fn scripts_of(docs: &Documents, meta: Meta) -> Result<Scripts, ApiError> {
-    let (apps, types) = tokio::try_join!(docs.apps(meta.clone()), docs.top_of_apps(&meta, "type"))?;
+    let (apps, types) = tokio::try_join!(
+        docs.apps(meta.clone()),
+        docs.top_of_apps(&meta, Dimension::Type)
+    )?;
     let scripts: Vec<Script> = apps
         .apps
         .into_iter()
@@ -891,7 +895,7 @@ async fn errors_of(docs: &Documents, meta: Meta) -> Result<ErrorAnalysis, ApiErr
     let (errors, apps, types) = tokio::try_join!(
         docs.errors(meta.clone()),
         docs.apps(meta.clone()),
-        docs.top_of_apps(&meta, "type"),
+        docs.top_of_apps(&meta, Dimension::Type),
     )?;
     let totals = errors.totals;
     let failed = totals.map_or(0, |t| t.failed);

@@ -8,12 +8,14 @@
 //! crate::anonymity needs to decide what may be published.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::counts::{Group, RunCounts};
+use crate::counts::{Group, Outcome, RunCounts, Tally};
+use crate::dimension::Dimension;
 use crate::release::RELEASED;
 
 /// The days a document covers: the last `days` days of the public release, up to the
@@ -102,7 +104,7 @@ impl Repo {
     }
 
     /// The values of the rollups' `repo` column this choice counts.
-    fn values(self) -> Vec<&'static str> {
+    pub(crate) fn values(self) -> Vec<&'static str> {
         match self {
             Repo::All => vec!["production", "development", "external"],
             one => vec![one.name()],
@@ -138,7 +140,7 @@ impl Platform {
     }
 
     /// The platforms one publication is made of: `all` is the sum of the two.
-    fn parts(self) -> Vec<Platform> {
+    pub(crate) fn parts(self) -> Vec<Platform> {
         match self {
             Platform::All => vec![Platform::Pve, Platform::Incus],
             one => vec![one],
@@ -219,51 +221,53 @@ impl Scope {
 /// ClickHouse's `today()`, which follows the server's time zone, while `day` is a UTC date.
 const IN_SCOPE: &str = "repo IN ? AND platform IN ? AND (? = 0 OR day > toDate(?) - ?)";
 
-/// The run counts by outcome and the installations of a set of rollup rows, as columns.
-/// The columns are qualified: ClickHouse resolves a bare `runs` to the alias `runs`,
-/// which would put an aggregate inside another.
-const TALLY: &str = "sum(stats_groups.runs) AS runs,
-    sumIf(stats_groups.runs, outcome = 'success') AS success,
-    sumIf(stats_groups.runs, outcome = 'failed') AS failed,
-    sumIf(stats_groups.runs, outcome = 'aborted') AS aborted,
-    sumIf(stats_groups.runs, outcome = 'unfinished') AS unfinished,
-    sumIf(stats_groups.runs, outcome = 'in_progress') AS in_progress,
-    bitmapCardinality(groupBitmapMergeState(stats_groups.installs)) AS installs,
-    groupBitXor(stats_groups.cell_key) AS cell_key";
+/// The run counts by outcome, the installations and the key of a set of rollup rows, as
+/// the columns of [`Tallied`] after its key.
+static TALLY: LazyLock<String> = LazyLock::new(|| {
+    let outcomes: Vec<String> = Outcome::ALL
+        .iter()
+        .map(|o| format!("sumIf(stats_groups.runs, outcome = '{}')", o.name()))
+        .collect();
+    format!(
+        "[{}] AS counts,
+         bitmapCardinality(groupBitmapMergeState(stats_groups.installs)) AS installs,
+         groupBitXor(stats_groups.cell_key) AS cell_key",
+        outcomes.join(", ")
+    )
+});
 
 /// Outcomes that say why a run did not succeed.
-const FAILURES: &str = "outcome IN ('failed', 'aborted')";
+static FAILURES: LazyLock<String> =
+    LazyLock::new(|| format!("outcome IN {}", Outcome::failures_sql()));
+
+/// A [`Tally`] as read, after its key (`K`: a value, an app and a value, a day). A
+/// RowBinary row is read by position, so the key is one column, and the counts one array
+/// in the order of [`Outcome::ALL`].
+#[derive(Debug, Row, Deserialize)]
+struct Tallied<K> {
+    key: K,
+    counts: Vec<u64>,
+    installs: u64,
+    cell_key: u64,
+}
+
+impl<K> Tallied<K> {
+    fn split(self) -> (K, Tally) {
+        let counts = RunCounts::from_outcomes(|o| self.counts.get(o.index()).copied().unwrap_or(0));
+        (
+            self.key,
+            Tally {
+                counts,
+                installs: self.installs,
+                cell_key: self.cell_key,
+            },
+        )
+    }
+}
 
 /// When the public statistics were released: the `generated_at` of every document.
 pub async fn as_of(client: &Client) -> clickhouse::error::Result<Option<OffsetDateTime>> {
     Ok(crate::release::latest(client).await?.map(|r| r.released_at))
-}
-
-/// Run counts and installations (at least: see migration 0004) of a set of runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
-pub struct Tally {
-    pub runs: u64,
-    pub success: u64,
-    pub failed: u64,
-    pub aborted: u64,
-    pub unfinished: u64,
-    pub in_progress: u64,
-    pub installs: u64,
-    /// The key of its runs, from which their noise is drawn (crate::noise).
-    pub cell_key: u64,
-}
-
-impl Tally {
-    pub fn counts(&self) -> RunCounts {
-        RunCounts {
-            runs: self.runs,
-            success: self.success,
-            failed: self.failed,
-            aborted: self.aborted,
-            unfinished: self.unfinished,
-            in_progress: self.in_progress,
-        }
-    }
 }
 
 /// Run counts over the scope, for all apps (`nsapp` empty) or one.
@@ -274,87 +278,41 @@ pub async fn counts(
 ) -> clickhouse::error::Result<Tally> {
     let query = client
         .query(&format!(
-            "SELECT {TALLY} FROM stats_groups
-             WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}"
+            "SELECT '' AS key, {} FROM stats_groups
+             WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}",
+            *TALLY
         ))
         .bind(nsapp);
-    scope.bind(query).fetch_one().await
-}
-
-/// One group of a breakdown, as read. The row types here list the tally's columns
-/// rather than flatten a `Tally`: RowBinary rows are read by position.
-#[derive(Debug, Row, Deserialize)]
-struct ValueTally {
-    value: String,
-    runs: u64,
-    success: u64,
-    failed: u64,
-    aborted: u64,
-    unfinished: u64,
-    in_progress: u64,
-    installs: u64,
-    cell_key: u64,
-}
-
-macro_rules! tally_of {
-    ($r:expr) => {
-        Tally {
-            runs: $r.runs,
-            success: $r.success,
-            failed: $r.failed,
-            aborted: $r.aborted,
-            unfinished: $r.unfinished,
-            in_progress: $r.in_progress,
-            installs: $r.installs,
-            cell_key: $r.cell_key,
-        }
-    };
-}
-
-impl ValueTally {
-    fn group(self) -> Group {
-        let tally = tally_of!(self);
-        Group {
-            value: self.value,
-            counts: tally.counts(),
-            installs: tally.installs,
-            cell_key: tally.cell_key,
-        }
-    }
+    let row: Tallied<String> = scope.bind(query).fetch_one().await?;
+    Ok(row.split().1)
 }
 
 /// Which runs of a dimension a breakdown counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Of<'a> {
-    pub dimension: &'a str,
+    pub dimension: Dimension,
     /// All apps (empty) or one.
     pub nsapp: &'a str,
-    /// Only failed and aborted runs.
-    pub failures: bool,
 }
 
 impl<'a> Of<'a> {
     /// A dimension over all apps.
-    pub fn all(dimension: &'a str) -> Self {
+    pub fn all(dimension: Dimension) -> Self {
         Of::app(dimension, "")
     }
 
-    /// A dimension of one app's runs (all apps for an empty `nsapp`), counting only
-    /// failed and aborted runs where the dimension says something only about those: so
-    /// that an app's document and the error analysis hide the same groups.
-    pub fn app(dimension: &'a str, nsapp: &'a str) -> Self {
-        Of {
-            dimension,
-            nsapp,
-            failures: matches!(
-                dimension,
-                "error_category" | "exit_code" | "pattern" | "command"
-            ),
-        }
+    /// A dimension of one app's runs (all apps for an empty `nsapp`).
+    pub fn app(dimension: Dimension, nsapp: &'a str) -> Self {
+        Of { dimension, nsapp }
+    }
+
+    /// Only failed and aborted runs ([`Dimension::failures_only`]).
+    pub fn failures(self) -> bool {
+        self.dimension.failures_only()
     }
 
     fn outcomes(self) -> &'static str {
-        if self.failures { FAILURES } else { "1" }
+        if self.failures() { &FAILURES } else { "1" }
     }
 }
 
@@ -367,15 +325,22 @@ pub async fn breakdown(
 ) -> clickhouse::error::Result<Vec<Group>> {
     let query = client
         .query(&format!(
-            "SELECT value, {TALLY} FROM stats_groups
+            "SELECT value AS key, {} FROM stats_groups
              WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND {} AND {IN_SCOPE}
              GROUP BY value ORDER BY value",
+            *TALLY,
             of.outcomes()
         ))
-        .bind(of.dimension)
+        .bind(of.dimension.name())
         .bind(of.nsapp);
-    let rows: Vec<ValueTally> = scope.bind(query).fetch_all().await?;
-    Ok(rows.into_iter().map(ValueTally::group).collect())
+    let rows: Vec<Tallied<String>> = scope.bind(query).fetch_all().await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (value, tally) = row.split();
+            Group::new(value, tally)
+        })
+        .collect())
 }
 
 /// The installations of some values of a breakdown together (at least: two of them can
@@ -392,7 +357,7 @@ pub async fn installs_of(
              WHERE {RELEASED} AND dimension = ? AND nsapp = ? AND value IN ? AND {} AND {IN_SCOPE}",
             of.outcomes()
         ))
-        .bind(of.dimension)
+        .bind(of.dimension.name())
         .bind(of.nsapp)
         .bind(values);
     scope.bind(query).fetch_one().await
@@ -410,43 +375,26 @@ pub struct AppGroup {
 /// and pattern.
 pub async fn per_app(
     client: &Client,
-    dimension: &str,
+    dimension: Dimension,
     scope: Scope,
 ) -> clickhouse::error::Result<Vec<AppGroup>> {
-    #[derive(Row, Deserialize)]
-    struct AppRow {
-        nsapp: String,
-        value: String,
-        runs: u64,
-        success: u64,
-        failed: u64,
-        aborted: u64,
-        unfinished: u64,
-        in_progress: u64,
-        installs: u64,
-        cell_key: u64,
-    }
     let query = client
         .query(&format!(
-            "SELECT nsapp, value, {TALLY} FROM stats_groups
+            "SELECT (nsapp, value) AS key, {} FROM stats_groups
              WHERE {RELEASED} AND dimension = ? AND nsapp != '' AND {} AND {IN_SCOPE}
              GROUP BY nsapp, value ORDER BY nsapp, value",
+            *TALLY,
             Of::all(dimension).outcomes()
         ))
-        .bind(dimension);
-    let rows: Vec<AppRow> = scope.bind(query).fetch_all().await?;
+        .bind(dimension.name());
+    let rows: Vec<Tallied<(String, String)>> = scope.bind(query).fetch_all().await?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let tally = tally_of!(r);
+        .map(|row| {
+            let ((nsapp, value), tally) = row.split();
             AppGroup {
-                nsapp: r.nsapp,
-                group: Group {
-                    value: r.value,
-                    counts: tally.counts(),
-                    installs: tally.installs,
-                    cell_key: tally.cell_key,
-                },
+                nsapp,
+                group: Group::new(value, tally),
             }
         })
         .collect())
@@ -457,7 +405,7 @@ pub async fn per_app(
 /// decide each app's table the way the app's own document does.
 pub async fn small_installs_per_app(
     client: &Client,
-    dimension: &str,
+    dimension: Dimension,
     scope: Scope,
     k: u64,
 ) -> clickhouse::error::Result<HashMap<String, u64>> {
@@ -473,7 +421,7 @@ pub async fn small_installs_per_app(
              GROUP BY nsapp",
             Of::all(dimension).outcomes()
         ))
-        .bind(dimension);
+        .bind(dimension.name());
     let rows: Vec<(String, u64)> = scope.bind(query).fetch_all().await?;
     Ok(rows.into_iter().collect())
 }
@@ -503,28 +451,22 @@ pub async fn daily(
     scope: Scope,
     nsapp: &str,
 ) -> clickhouse::error::Result<Vec<(Date, Tally)>> {
-    #[derive(Row, Deserialize)]
-    struct ByDay {
-        #[serde(with = "clickhouse::serde::time::date")]
-        day: Date,
-        runs: u64,
-        success: u64,
-        failed: u64,
-        aborted: u64,
-        unfinished: u64,
-        in_progress: u64,
-        installs: u64,
-        cell_key: u64,
-    }
     let query = client
         .query(&format!(
-            "SELECT day, {TALLY} FROM stats_groups
+            "SELECT toUInt16(day) AS key, {} FROM stats_groups
              WHERE {RELEASED} AND dimension = 'all' AND nsapp = ? AND {IN_SCOPE}
-             GROUP BY day ORDER BY day"
+             GROUP BY day ORDER BY day",
+            *TALLY
         ))
         .bind(nsapp);
-    let rows: Vec<ByDay> = scope.bind(query).fetch_all().await?;
-    Ok(rows.into_iter().map(|r| (r.day, tally_of!(r))).collect())
+    let rows: Vec<Tallied<u16>> = scope.bind(query).fetch_all().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let (day, tally) = row.split();
+            Some((crate::materialize::date_of(day)?, tally))
+        })
+        .collect())
 }
 
 /// The last day of the scope on which each app had at least `k` runs from at least `k`

@@ -1,0 +1,176 @@
+//! What the statistics count runs by: the dimensions of the rollup (`stats_groups.dimension`,
+//! migration 0002), each with the SQL that reads it off a run and the documents that
+//! publish it. The names are the rollup's column values and the published documents'
+//! keys, so both come from here.
+
+/// One dimension of the rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    /// No breakdown: the runs themselves, over all apps or per app.
+    All,
+    App,
+    Type,
+    Os,
+    OsType,
+    Pve,
+    Platform,
+    Method,
+    CtType,
+    CpuVendor,
+    GpuVendor,
+    GpuPassthrough,
+    GpuType,
+    Arch,
+    RepoSource,
+    PayloadVersion,
+    Cores,
+    Ram,
+    Disk,
+    ErrorCategory,
+    ExitCode,
+    Pattern,
+    Command,
+}
+
+use Dimension::*;
+
+impl Dimension {
+    /// Every dimension that is a breakdown (all but [`Dimension::All`]), in the
+    /// rollup's order.
+    pub const BREAKDOWNS: [Dimension; 22] = [
+        App,
+        Type,
+        Os,
+        OsType,
+        Pve,
+        Platform,
+        Method,
+        CtType,
+        CpuVendor,
+        GpuVendor,
+        GpuPassthrough,
+        GpuType,
+        Arch,
+        RepoSource,
+        PayloadVersion,
+        Cores,
+        Ram,
+        Disk,
+        ErrorCategory,
+        ExitCode,
+        Pattern,
+        Command,
+    ];
+
+    /// The breakdowns of `/v1/stats/hardware`.
+    pub const HARDWARE: [Dimension; 14] = [
+        Cores,
+        Ram,
+        Disk,
+        CpuVendor,
+        GpuVendor,
+        GpuPassthrough,
+        GpuType,
+        Arch,
+        CtType,
+        Type,
+        Platform,
+        PayloadVersion,
+        Method,
+        RepoSource,
+    ];
+
+    /// The name in `stats_groups.dimension` and in the published documents.
+    pub const fn name(self) -> &'static str {
+        match self {
+            All => "all",
+            App => "app",
+            Type => "type",
+            Os => "os",
+            OsType => "os_type",
+            Pve => "pve",
+            Platform => "platform",
+            Method => "method",
+            CtType => "ct_type",
+            CpuVendor => "cpu_vendor",
+            GpuVendor => "gpu_vendor",
+            GpuPassthrough => "gpu_passthrough",
+            GpuType => "gpu_type",
+            Arch => "arch",
+            RepoSource => "repo_source",
+            PayloadVersion => "payload_version",
+            Cores => "cores",
+            Ram => "ram",
+            Disk => "disk",
+            ErrorCategory => "error_category",
+            ExitCode => "exit_code",
+            Pattern => "pattern",
+            Command => "command",
+        }
+    }
+
+    /// The dimension of that name; `None` for any other.
+    pub fn named(name: &str) -> Option<Dimension> {
+        std::iter::once(All)
+            .chain(Self::BREAKDOWNS)
+            .find(|d| d.name() == name)
+    }
+
+    /// Its value for one run, as SQL over the columns of `materialize`'s runs.
+    pub(crate) const fn of_a_run(self) -> &'static str {
+        match self {
+            All => "''",
+            App => "nsapp",
+            Pve => "pve_version",
+            // The bash client sends no payload_version: it is the first.
+            PayloadVersion => "ifNull(toString(payload_version), '1')",
+            other => other.name(),
+        }
+    }
+
+    /// Whether it is broken down per app as well (`stats_groups.nsapp` set), for the
+    /// apps' documents and the error analysis.
+    pub const fn per_app(self) -> bool {
+        matches!(
+            self,
+            All | Type | Os | Pve | ErrorCategory | ExitCode | Pattern | Command
+        )
+    }
+
+    /// Whether it says something only about runs that failed or were aborted, so that
+    /// its tables count only those: an app's document and the error analysis then hide
+    /// the same groups.
+    pub const fn failures_only(self) -> bool {
+        matches!(self, ErrorCategory | ExitCode | Pattern | Command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_name_is_its_own_and_reads_back() {
+        let all: Vec<Dimension> = std::iter::once(All).chain(Dimension::BREAKDOWNS).collect();
+        let names: std::collections::HashSet<&str> = all.iter().map(|d| d.name()).collect();
+        assert_eq!(names.len(), all.len());
+        for d in all {
+            assert_eq!(Dimension::named(d.name()), Some(d));
+        }
+        assert_eq!(Dimension::named("hostname"), None);
+    }
+
+    #[test]
+    fn the_hardware_and_the_failures_are_breakdowns_of_the_rollup() {
+        for d in Dimension::HARDWARE {
+            assert!(Dimension::BREAKDOWNS.contains(&d), "{d:?}");
+            assert!(!d.failures_only(), "{d:?}");
+        }
+        for d in Dimension::BREAKDOWNS
+            .into_iter()
+            .filter(|d| d.failures_only())
+        {
+            assert!(d.per_app(), "{d:?}: the error analysis pivots it per app");
+        }
+    }
+}
