@@ -15,7 +15,8 @@
 //!   [`ClickHouseServer`], one [`ChildServer`] type underneath) and the consumer binary
 //!   as a process ([`ConsumerProcess`]).
 //! - `stack`: where the local stack, the local cluster and the workspace's binaries are.
-//! - `wait`: [`poll`], waiting with a deadline.
+//! - `wait`: [`poll`], waiting with a deadline. `checks`: [`Checks`], several checks over
+//!   one seeded fixture, each reported on its own.
 //! - `workload`: synthetic events, [`load`], and reading run counts.
 //! - [`analysts`]: docs/analysts.md read as data (the cookbook, the schema reference)
 //!   and the analysts' limits.
@@ -23,6 +24,7 @@
 //!   with known statistics.
 
 pub mod analysts;
+mod checks;
 pub mod corpus;
 mod logins;
 pub mod old_service;
@@ -33,6 +35,7 @@ mod stack;
 mod wait;
 mod workload;
 
+pub use checks::Checks;
 pub use logins::{Slot, clickhouse_admin, dev_password, nats_admin, nats_as};
 pub use pipeline::{ADMIN_TOKEN, Pipeline, migrator};
 pub use servers::{ChildServer, ClickHouseServer, ConsumerProcess, KillOnDrop, NatsServer};

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use tests::Pipeline;
 use tests::seeded::{self, Run};
+use tests::{Checks, Pipeline};
 
 const K: u64 = 5;
 
@@ -143,8 +143,26 @@ async fn every_endpoint_gives_the_designed_numbers() {
     let all = of_repo(&runs, "production");
     assert_eq!(all.len(), 1000);
 
-    // Summary: the designed totals, and a success rate over the finished runs.
-    let s = get(&p, "/v1/stats/summary?days=30").await;
+    // One dataset, a check per document: each reports on its own.
+    let mut checks = Checks::default();
+    checks.run("summary", summary(&p, &all)).await;
+    checks.run("apps", apps(&p, &all)).await;
+    checks.run("one app", one_app(&p, &all)).await;
+    checks.run("refusals", refusals(&p)).await;
+    checks.run("daily", daily(&p)).await;
+    checks.run("breakdowns", breakdowns(&p, &all)).await;
+    checks.run("errors", errors(&p, &all)).await;
+    checks.run("repositories", repositories(&p, &runs)).await;
+    // Changes the statistics: after the others.
+    checks.run("unfinished", unfinished_later(&p)).await;
+    checks.run("nothing private", nothing_private(&p)).await;
+    checks.finish();
+    p.stop().await;
+}
+
+/// Summary: the designed totals, and a success rate over the finished runs.
+async fn summary(p: &Pipeline, all: &[&Run]) {
+    let s = get(p, "/v1/stats/summary?days=30").await;
     assert_eq!(s["repo"], "production");
     assert_eq!(doc_counts(&s), [1000, 838, 136, 17, 0, 9], "{s}");
     assert_eq!(doc_counts(&s), counts(all.iter().copied(), false));
@@ -154,19 +172,21 @@ async fn every_endpoint_gives_the_designed_numbers() {
     assert_eq!(s["window"]["days"], 30);
     assert!(s["generated_at"].is_string());
     assert_eq!(
-        doc_counts(&get(&p, "/v1/stats/summary?days=all").await),
+        doc_counts(&get(p, "/v1/stats/summary?days=all").await),
         doc_counts(&s)
     );
+}
 
-    // Apps: every app of at least k runs, most runs first, but for the smallest.
-    let apps = get(&p, "/v1/stats/apps").await;
+/// Apps: every app of at least k runs, most runs first, but for the smallest.
+async fn apps(p: &Pipeline, all: &[&Run]) {
+    let apps = get(p, "/v1/stats/apps").await;
     let listed: Vec<(String, Counts)> = apps["apps"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| (a["nsapp"].as_str().unwrap().to_owned(), doc_counts(a)))
         .collect();
-    let want = expected(&all, |r| Some(r.app.to_owned()));
+    let want = expected(all, |r| Some(r.app.to_owned()));
     assert_eq!(listed, want.0);
     assert_eq!(listed.len(), 9);
     // plex (6 runs) would pass, but the total minus the apps listed would then be
@@ -202,7 +222,7 @@ async fn every_endpoint_gives_the_designed_numbers() {
         ]
     );
     // Over a year the bar is 365 finished runs, which no app reaches.
-    let year = get(&p, "/v1/stats/apps?days=365").await;
+    let year = get(p, "/v1/stats/apps?days=365").await;
     assert_eq!(year["min_runs"], 365);
     assert_eq!(year["highest_failure_rate"], serde_json::json!([]));
 
@@ -229,9 +249,11 @@ async fn every_endpoint_gives_the_designed_numbers() {
         );
         assert_eq!(got % 5.0, 0.0, "{key}: {got}");
     }
+}
 
-    // One app, with its own k-anonymous breakdowns.
-    let d = get(&p, "/v1/stats/apps/docker?days=all").await;
+/// One app, with its own k-anonymous breakdowns.
+async fn one_app(p: &Pipeline, all: &[&Run]) {
+    let d = get(p, "/v1/stats/apps/docker?days=all").await;
     let docker_runs: Vec<&Run> = all.iter().copied().filter(|r| r.app == "docker").collect();
     assert_eq!(doc_counts(&d), counts(docker_runs.iter().copied(), false));
     assert_eq!(d["breakdowns"]["type"]["groups"][0]["value"], "lxc");
@@ -249,6 +271,10 @@ async fn every_endpoint_gives_the_designed_numbers() {
     );
     assert!(categories.0.is_empty());
     assert_eq!(categories.1.map(|c| c[0]), Some(18));
+}
+
+/// What is not a document, a window or a repository is refused with a reason.
+async fn refusals(p: &Pipeline) {
     for (path, status) in [
         ("/v1/stats/apps/wireguard", 404),
         ("/v1/stats/apps/no-such-app", 404),
@@ -282,9 +308,12 @@ async fn every_endpoint_gives_the_designed_numbers() {
             );
         }
     }
+}
 
-    // The time series: the days of the window add up to the summary.
-    let daily = get(&p, "/v1/stats/daily").await;
+/// The time series: the days of the window add up to the summary.
+async fn daily(p: &Pipeline) {
+    let daily = get(p, "/v1/stats/daily").await;
+    let s = get(p, "/v1/stats/summary?days=30").await;
     let mut total = [0; 6];
     for day in daily["days"].as_array().unwrap() {
         assert!(day["runs"].as_u64().unwrap() >= K);
@@ -294,10 +323,12 @@ async fn every_endpoint_gives_the_designed_numbers() {
     }
     assert_eq!(total, doc_counts(&s));
     assert_eq!(daily["suppressed_days"], 0);
+}
 
-    // Breakdowns over all apps.
-    let os = get(&p, "/v1/stats/os").await;
-    let want = expected(&all, |r| Some(r.os.clone()));
+/// Breakdowns over all apps.
+async fn breakdowns(p: &Pipeline, all: &[&Run]) {
+    let os = get(p, "/v1/stats/os").await;
+    let want = expected(all, |r| Some(r.os.clone()));
     assert_eq!(published(&os), want);
     assert_eq!(want.2, 0);
     assert!(
@@ -305,29 +336,29 @@ async fn every_endpoint_gives_the_designed_numbers() {
         "fedora 42, with 4 runs, is hidden with the smallest OS listed"
     );
     assert_eq!(
-        published(&get(&p, "/v1/stats/pve").await),
-        expected(&all, |r| Some(r.pve.to_owned()))
+        published(&get(p, "/v1/stats/pve").await),
+        expected(all, |r| Some(r.pve.to_owned()))
     );
-    let hw = get(&p, "/v1/stats/hardware").await;
+    let hw = get(p, "/v1/stats/hardware").await;
     assert_eq!(
         published(&hw["dimensions"]["cores"]),
-        expected(&all, |r| Some(r.cores_bucket().to_owned()))
+        expected(all, |r| Some(r.cores_bucket().to_owned()))
     );
     assert_eq!(
         published(&hw["dimensions"]["ram"]),
-        expected(&all, |r| Some(r.ram_bucket().to_owned()))
+        expected(all, |r| Some(r.ram_bucket().to_owned()))
     );
     assert_eq!(
         published(&hw["dimensions"]["disk"]),
-        expected(&all, |r| Some(r.disk_bucket().to_owned()))
+        expected(all, |r| Some(r.disk_bucket().to_owned()))
     );
     assert_eq!(
         published(&hw["dimensions"]["type"]),
-        expected(&all, |r| Some(r.kind.to_owned()))
+        expected(all, |r| Some(r.kind.to_owned()))
     );
     assert_eq!(
         published(&hw["dimensions"]["cpu_vendor"]),
-        expected(&all, |r| Some(
+        expected(all, |r| Some(
             if r.j.is_multiple_of(3) {
                 "amd"
             } else {
@@ -336,18 +367,20 @@ async fn every_endpoint_gives_the_designed_numbers() {
             .to_owned()
         ))
     );
+}
 
-    // Errors: categories of failed and aborted runs, exit codes with their meaning.
-    let errors = get(&p, "/v1/stats/errors").await;
+/// Errors: categories of failed and aborted runs, exit codes with their meaning.
+async fn errors(p: &Pipeline, all: &[&Run]) {
+    let errors = get(p, "/v1/stats/errors").await;
     assert_eq!(
         published(&errors["categories"]),
-        expected(&all, |r| (!r.category.is_empty())
+        expected(all, |r| (!r.category.is_empty())
             .then(|| r.category.to_owned()))
     );
     let codes = published(&errors["exit_codes"]);
     assert_eq!(
         codes,
-        expected(&all, |r| r
+        expected(all, |r| r
             .exit_code
             .filter(|c| *c != 0)
             .map(|c| c.to_string()))
@@ -400,12 +433,14 @@ async fn every_endpoint_gives_the_designed_numbers() {
         .map(|d| d["failed"].as_u64().unwrap())
         .sum();
     assert_eq!(failed, 136);
+}
 
-    // The repository filter: each repository exactly its own runs, `all` their sum.
+/// The repository filter: each repository exactly its own runs, `all` their sum.
+async fn repositories(p: &Pipeline, runs: &[Run]) {
     let mut sum = [0; 6];
     for repo in ["production", "development", "external"] {
-        let mine = of_repo(&runs, repo);
-        let s = get(&p, &format!("/v1/stats/summary?days=30&repo={repo}")).await;
+        let mine = of_repo(runs, repo);
+        let s = get(p, &format!("/v1/stats/summary?days=30&repo={repo}")).await;
         assert_eq!(s["repo"], repo);
         assert_eq!(
             doc_counts(&s),
@@ -415,7 +450,7 @@ async fn every_endpoint_gives_the_designed_numbers() {
         for (t, c) in sum.iter_mut().zip(doc_counts(&s)) {
             *t += c;
         }
-        let apps = get(&p, &format!("/v1/stats/apps?repo={repo}")).await;
+        let apps = get(p, &format!("/v1/stats/apps?repo={repo}")).await;
         let listed: Vec<(String, Counts)> = apps["apps"]
             .as_array()
             .unwrap()
@@ -426,7 +461,7 @@ async fn every_endpoint_gives_the_designed_numbers() {
         assert_eq!(listed, want.0, "{repo}");
         assert_eq!(apps["suppressed_groups"], want.2, "{repo}");
         assert_eq!(
-            published(&get(&p, &format!("/v1/stats/errors?repo={repo}")).await["exit_codes"]),
+            published(&get(p, &format!("/v1/stats/errors?repo={repo}")).await["exit_codes"]),
             expected(&mine, |r| r
                 .exit_code
                 .filter(|c| *c != 0)
@@ -434,13 +469,13 @@ async fn every_endpoint_gives_the_designed_numbers() {
             "{repo}"
         );
     }
-    let everything = get(&p, "/v1/stats/summary?days=30&repo=all").await;
+    let everything = get(p, "/v1/stats/summary?days=30&repo=all").await;
     assert_eq!(doc_counts(&everything), sum);
     assert_eq!(sum, counts(runs.iter(), false));
     // docker in development: 40 runs, 24 failed; in production 300 runs, 15 failed.
-    let dev = get(&p, "/v1/stats/apps/docker?repo=development").await;
+    let dev = get(p, "/v1/stats/apps/docker?repo=development").await;
     assert_eq!(doc_counts(&dev), [40, 16, 24, 0, 0, 0]);
-    let devtool = get(&p, "/v1/stats/apps/devtool?repo=development").await;
+    let devtool = get(p, "/v1/stats/apps/devtool?repo=development").await;
     assert_eq!(doc_counts(&devtool)[0], 10);
     let r = p
         .http
@@ -454,10 +489,10 @@ async fn every_endpoint_gives_the_designed_numbers() {
     // with it, in an `other` of 21 runs. `all` adds up what each repository
     // publishes, so its `other` is production's 10 and external's 21, and `all` minus
     // two repositories gives nothing the third does not show.
-    let external = get(&p, "/v1/stats/apps?repo=external").await;
+    let external = get(p, "/v1/stats/apps?repo=external").await;
     assert_eq!(external["other"]["runs"], 21);
     assert_eq!(external["suppressed_groups"], 0);
-    let any = get(&p, "/v1/stats/apps?repo=all").await;
+    let any = get(p, "/v1/stats/apps?repo=all").await;
     assert_eq!(doc_counts(&any["other"])[0], 31);
     for repo in ["external", "all"] {
         let r = p
@@ -471,29 +506,32 @@ async fn every_endpoint_gives_the_designed_numbers() {
             .unwrap();
         assert_eq!(r.status(), 404, "{repo}");
     }
+}
 
-    // Two hours later the runs without a terminal status are unfinished, no longer in
-    // progress.
+/// Two hours later the runs without a terminal status are unfinished, no longer in
+/// progress.
+async fn unfinished_later(p: &Pipeline) {
     p.refresh_at(time::OffsetDateTime::now_utc() + time::Duration::hours(3))
         .await;
-    let later = get(&p, "/v1/stats/summary?days=30").await;
+    let later = get(p, "/v1/stats/summary?days=30").await;
     assert_eq!(doc_counts(&later), [1000, 838, 136, 17, 9, 0]);
+}
 
-    // Nothing private in any document of any window and repository.
+/// Nothing private in any document of any window and repository.
+async fn nothing_private(p: &Pipeline) {
     for days in ["1", "7", "30", "90", "365", "all"] {
         for repo in ["production", "development", "external", "all"] {
             for doc in [
                 "summary", "apps", "daily", "os", "pve", "hardware", "errors",
             ] {
-                let v = get(&p, &format!("/v1/stats/{doc}?days={days}&repo={repo}")).await;
+                let v = get(p, &format!("/v1/stats/{doc}?days={days}&repo={repo}")).await;
                 assert_eq!(v["repo"], repo);
                 assert_nothing_private(doc, &v.to_string());
             }
         }
-        let v = get(&p, &format!("/v1/stats/apps/docker?days={days}")).await;
+        let v = get(p, &format!("/v1/stats/apps/docker?days={days}")).await;
         assert_nothing_private("apps/docker", &v.to_string());
     }
-    p.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
