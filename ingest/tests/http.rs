@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
-use std::io::Write;
 use std::sync::Arc;
 
 use ingest::MemoryPublisher;
 use serde_json::{Value, json};
+use testkit::gzip;
 use tokio::net::TcpListener;
 
 const BODY: &str = include_str!("../../tests/fixtures/lxc_installing.json");
@@ -63,35 +63,16 @@ impl Ingest {
     }
 
     async fn post(&self, body: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/telemetry", self.ingest_url))
-            .header("Content-Type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("ingest answers")
+        let url = format!("{}/telemetry", self.ingest_url);
+        testkit::post(&self.http, &url, "application/json", body.to_owned()).await
     }
 
     async fn get_text(&self, url: &str) -> String {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("ingest answers")
-            .text()
-            .await
-            .expect("a text")
+        testkit::text(&self.http, url).await
     }
 
     async fn get_json(&self, url: &str) -> Value {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("ingest answers")
-            .json()
-            .await
-            .expect("a JSON document")
+        testkit::json(&self.http, url).await
     }
 
     /// Events the publisher holds: an answer of 202 means it is already there.
@@ -104,12 +85,6 @@ impl Ingest {
             let _ = stop.send(());
         }
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,14 +108,13 @@ async fn bad_requests_get_a_json_reason_and_store_nothing() {
         (Some("out_of_range"), Some("core_count"))
     );
 
-    let r = p
-        .http
-        .post(format!("{}/telemetry", p.ingest_url))
-        .header("Content-Type", "text/plain")
-        .body(INSTALLING)
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::post(
+        &p.http,
+        &format!("{}/telemetry", p.ingest_url),
+        "text/plain",
+        INSTALLING,
+    )
+    .await;
     assert_eq!(r.status(), 415);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"],
@@ -471,14 +445,7 @@ async fn a_batch_is_split_and_each_bad_item_named_by_index() {
     assert_eq!(p.queued(), 2);
 
     let ndjson = format!("{good}\n{{\"random_id\": oops\n\n{other}\n");
-    let r = p
-        .http
-        .post(&url)
-        .header("Content-Type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::post(&p.http, &url, "application/x-ndjson", ndjson).await;
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["accepted"], 2, "{answer}");
     assert_eq!(answer["duplicates"], 2, "{answer}");
@@ -494,14 +461,7 @@ async fn a_batch_is_split_and_each_bad_item_named_by_index() {
             "batch_too_large",
         ),
     ] {
-        let r = p
-            .http
-            .post(&url)
-            .header("Content-Type", kind)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = testkit::post(&p.http, &url, kind, body).await;
         assert!(r.status().is_client_error(), "{kind}: {}", r.status());
         let answer: Value = r.json().await.unwrap();
         assert_eq!(answer["error"], error, "{answer}");

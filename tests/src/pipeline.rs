@@ -238,37 +238,18 @@ impl Pipeline {
 
     /// POST a body to `/telemetry` as the bash client does.
     pub async fn post(&self, body: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/telemetry", self.ingest_url))
-            .header("Content-Type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("ingest answers")
+        let url = format!("{}/telemetry", self.ingest_url);
+        testkit::post(&self.http, &url, "application/json", body.to_owned()).await
     }
 
     /// GET a text (metrics, a script).
     pub async fn get_text(&self, url: &str) -> String {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("the service answers")
-            .text()
-            .await
-            .expect("a text")
+        testkit::text(&self.http, url).await
     }
 
     /// GET a JSON document.
     pub async fn get_json(&self, url: &str) -> serde_json::Value {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("the service answers")
-            .json()
-            .await
-            .expect("a JSON document")
+        testkit::json(&self.http, url).await
     }
 
     /// Run a query that returns one unsigned number; `None` if ClickHouse fails.

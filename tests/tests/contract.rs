@@ -139,14 +139,13 @@ async fn a_batch_takes_arrays_and_ndjson_and_names_each_rejection() {
     // (grouped into one message, they collapse in the table by their identity).
     let mut ndjson: String = good.iter().map(|v| format!("{v}\n")).collect();
     ndjson.push_str("{\"random_id\": oops\n\n");
-    let r = p
-        .http
-        .post(format!("{}/v1/events", p.ingest_url))
-        .header("Content-Type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::post(
+        &p.http,
+        &format!("{}/v1/events", p.ingest_url),
+        "application/x-ndjson",
+        ndjson,
+    )
+    .await;
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["accepted"].as_u64(), Some(4), "{answer}");
     assert_eq!(answer["rejected"][0]["index"], 4);

@@ -151,14 +151,7 @@ async fn a_batch_of_millions_of_tiny_values_is_refused_without_decoding_them() {
     ] {
         let body_len = body.len();
         let started = std::time::Instant::now();
-        let r = p
-            .http
-            .post(&url)
-            .header("Content-Type", kind)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = testkit::post(&p.http, &url, kind, body).await;
         let took = started.elapsed();
         assert_eq!(r.status(), 413, "{kind}");
         let answer: Value = r.json().await.unwrap();

@@ -1,0 +1,53 @@
+//! What the tests of several crates share, with no service in it, so that ingest's
+//! in-process tests and the end-to-end tests in `tests/` send and read requests the same
+//! way: [`post`] a body as a client does, [`text`] and [`json`] of a GET, and [`gzip`].
+//!
+//! Each panics when nothing answers or the answer is not what it reads: in a test that
+//! is the failure to report, with the URL.
+
+use std::io::Write;
+
+/// POST `body` to `url` as `content_type`.
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    http.post(url)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: no answer: {e}"))
+}
+
+/// The text a GET of `url` answers (metrics, a script, a page).
+pub async fn text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: no answer: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not a text: {e}"))
+}
+
+/// The JSON document a GET of `url` answers.
+pub async fn json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: no answer: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not a JSON document: {e}"))
+}
+
+/// `bytes` compressed as gzip, the way a client compresses a body.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to memory does not fail.
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
