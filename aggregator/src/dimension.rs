@@ -3,64 +3,65 @@
 //! publish it. The names are the rollup's column values and the published documents'
 //! keys, so both come from here.
 
-/// One dimension of the rollup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dimension {
+/// The dimensions, each written once with its name: the enum, [`Dimension::ALL`] in this
+/// order, and [`Dimension::name`].
+macro_rules! dimensions {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )+) => {
+        /// One dimension of the rollup.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Dimension {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl Dimension {
+            /// Every dimension, [`Dimension::All`] first, then the breakdowns in the
+            /// rollup's order.
+            pub const ALL: [Dimension; [$( $name ),+].len()] = [$( Dimension::$variant ),+];
+
+            /// The name in `stats_groups.dimension` and in the published documents.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Dimension::$variant => $name, )+
+                }
+            }
+        }
+    };
+}
+
+dimensions! {
     /// No breakdown: the runs themselves, over all apps or per app.
-    All,
-    App,
-    Type,
-    Os,
-    OsType,
-    Pve,
-    Platform,
-    Method,
-    CtType,
-    CpuVendor,
-    GpuVendor,
-    GpuPassthrough,
-    GpuType,
-    Arch,
-    RepoSource,
-    PayloadVersion,
-    Cores,
-    Ram,
-    Disk,
-    ErrorCategory,
-    ExitCode,
-    Pattern,
-    Command,
+    All = "all",
+    App = "app",
+    Type = "type",
+    Os = "os",
+    OsType = "os_type",
+    Pve = "pve",
+    Platform = "platform",
+    Method = "method",
+    CtType = "ct_type",
+    CpuVendor = "cpu_vendor",
+    GpuVendor = "gpu_vendor",
+    GpuPassthrough = "gpu_passthrough",
+    GpuType = "gpu_type",
+    Arch = "arch",
+    RepoSource = "repo_source",
+    PayloadVersion = "payload_version",
+    Cores = "cores",
+    Ram = "ram",
+    Disk = "disk",
+    ErrorCategory = "error_category",
+    ExitCode = "exit_code",
+    Pattern = "pattern",
+    Command = "command",
 }
 
 use Dimension::*;
 
 impl Dimension {
-    /// Every dimension that is a breakdown (all but [`Dimension::All`]), in the
-    /// rollup's order.
-    pub const BREAKDOWNS: [Dimension; 22] = [
-        App,
-        Type,
-        Os,
-        OsType,
-        Pve,
-        Platform,
-        Method,
-        CtType,
-        CpuVendor,
-        GpuVendor,
-        GpuPassthrough,
-        GpuType,
-        Arch,
-        RepoSource,
-        PayloadVersion,
-        Cores,
-        Ram,
-        Disk,
-        ErrorCategory,
-        ExitCode,
-        Pattern,
-        Command,
-    ];
+    /// Every dimension that is a breakdown (all but [`Dimension::All`]).
+    pub fn breakdowns() -> impl Iterator<Item = Dimension> {
+        Self::ALL.into_iter().skip(1)
+    }
 
     /// The breakdowns of `/v1/stats/hardware`.
     pub const HARDWARE: [Dimension; 14] = [
@@ -80,40 +81,9 @@ impl Dimension {
         RepoSource,
     ];
 
-    /// The name in `stats_groups.dimension` and in the published documents.
-    pub const fn name(self) -> &'static str {
-        match self {
-            All => "all",
-            App => "app",
-            Type => "type",
-            Os => "os",
-            OsType => "os_type",
-            Pve => "pve",
-            Platform => "platform",
-            Method => "method",
-            CtType => "ct_type",
-            CpuVendor => "cpu_vendor",
-            GpuVendor => "gpu_vendor",
-            GpuPassthrough => "gpu_passthrough",
-            GpuType => "gpu_type",
-            Arch => "arch",
-            RepoSource => "repo_source",
-            PayloadVersion => "payload_version",
-            Cores => "cores",
-            Ram => "ram",
-            Disk => "disk",
-            ErrorCategory => "error_category",
-            ExitCode => "exit_code",
-            Pattern => "pattern",
-            Command => "command",
-        }
-    }
-
     /// The dimension of that name; `None` for any other.
     pub fn named(name: &str) -> Option<Dimension> {
-        std::iter::once(All)
-            .chain(Self::BREAKDOWNS)
-            .find(|d| d.name() == name)
+        Self::ALL.into_iter().find(|d| d.name() == name)
     }
 
     /// Its value for one run, as SQL over the columns of `materialize`'s runs.
@@ -151,7 +121,7 @@ mod tests {
 
     #[test]
     fn each_name_is_its_own_and_reads_back() {
-        let all: Vec<Dimension> = std::iter::once(All).chain(Dimension::BREAKDOWNS).collect();
+        let all = Dimension::ALL;
         let names: std::collections::HashSet<&str> = all.iter().map(|d| d.name()).collect();
         assert_eq!(names.len(), all.len());
         for d in all {
@@ -163,13 +133,11 @@ mod tests {
     #[test]
     fn the_hardware_and_the_failures_are_breakdowns_of_the_rollup() {
         for d in Dimension::HARDWARE {
-            assert!(Dimension::BREAKDOWNS.contains(&d), "{d:?}");
+            assert!(Dimension::breakdowns().any(|b| b == d), "{d:?}");
             assert!(!d.failures_only(), "{d:?}");
         }
-        for d in Dimension::BREAKDOWNS
-            .into_iter()
-            .filter(|d| d.failures_only())
-        {
+        assert_eq!(Dimension::ALL[0], All);
+        for d in Dimension::breakdowns().filter(|d| d.failures_only()) {
             assert!(d.per_app(), "{d:?}: the error analysis pivots it per app");
         }
     }

@@ -442,9 +442,7 @@ impl<S: Statistics> Documents<S> {
         };
         let mut breakdowns = BTreeMap::new();
         // Every per-app breakdown; exit codes have a list of their own.
-        let per_app = Dimension::BREAKDOWNS
-            .into_iter()
-            .filter(|d| d.per_app() && *d != Dimension::ExitCode);
+        let per_app = Dimension::breakdowns().filter(|d| d.per_app() && *d != Dimension::ExitCode);
         for dimension in per_app {
             let of = Of::app(dimension, nsapp);
             breakdowns.insert(dimension.name(), self.published_in(of, &parts).await?);

@@ -1,18 +1,8 @@
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 runtime::global_allocator!();
-
-/// Telemetry aggregator: anonymous statistics for the public dashboard.
-#[derive(Parser)]
-#[command(version)]
-struct Cli {
-    #[command(flatten)]
-    config: runtime::service::ConfigArg,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
 
 #[derive(Subcommand)]
 enum Command {
@@ -30,7 +20,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: runtime::service::Cli<Command> =
+        runtime::cli!("Telemetry aggregator: anonymous statistics for the public dashboard.");
     let settings: aggregator::Settings = runtime::service::start(&cli.config)?;
     let epsilon = settings.aggregator.noise_epsilon;
     anyhow::ensure!(

@@ -193,11 +193,9 @@ impl Refresh {
             .with_setting("param_stuck", stuck.to_string());
 
         // Every dimension over all apps, then those kept per app as well.
-        let over_all = std::iter::once(Dimension::All)
-            .chain(Dimension::BREAKDOWNS)
-            .map(|d| (d, false));
-        let per_app = std::iter::once(Dimension::All)
-            .chain(Dimension::BREAKDOWNS)
+        let over_all = Dimension::ALL.into_iter().map(|d| (d, false));
+        let per_app = Dimension::ALL
+            .into_iter()
             .filter(|d| d.per_app())
             .map(|d| (d, true));
         let dims: Vec<String> = over_all

@@ -1,16 +1,6 @@
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 runtime::global_allocator!();
-
-/// Telemetry consumer: writes queued events to ClickHouse in batches.
-#[derive(Parser)]
-#[command(version)]
-struct Cli {
-    #[command(flatten)]
-    config: runtime::service::ConfigArg,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
 
 #[derive(Subcommand)]
 enum Command {
@@ -31,7 +21,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: runtime::service::Cli<Command> =
+        runtime::cli!("Telemetry consumer: writes queued events to ClickHouse in batches.");
     let settings: consumer::Settings = runtime::service::start(&cli.config)?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate { deadline } => {

@@ -25,6 +25,44 @@ macro_rules! global_allocator {
     };
 }
 
+/// A binary's command line: `--config`, and its subcommand when it has some
+/// ([`NoCommand`] when it has none). Read with [`cli!`](crate::cli), which names the
+/// binary and its version.
+#[derive(Debug, clap::Parser)]
+pub struct Cli<C: clap::Subcommand> {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(subcommand)]
+    pub command: Option<C>,
+}
+
+/// The subcommands of a binary that has none.
+#[derive(Debug, clap::Subcommand)]
+pub enum NoCommand {}
+
+impl<C: clap::Subcommand> Cli<C> {
+    /// The process's arguments, for the binary `name` at `version` that does `about`;
+    /// help, the version or a mistake are printed and end the process, as clap does.
+    pub fn parse_for(name: &'static str, version: &'static str, about: &'static str) -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command()
+            .name(name)
+            .version(version)
+            .about(about)
+            .get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The binary's command line ([`service::Cli`](crate::service::Cli)), described by
+/// `$about`, named and versioned as its package.
+#[macro_export]
+macro_rules! cli {
+    ($about:literal) => {
+        $crate::service::Cli::parse_for(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), $about)
+    };
+}
+
 /// The `--config` option of every binary, for `#[command(flatten)]`.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
