@@ -51,3 +51,13 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.write_all(bytes).expect("gzip into memory");
     encoder.finish().expect("gzip into memory")
 }
+
+/// GET `url` again with the `etag` of an earlier answer (`If-None-Match`): 304 when the
+/// document is unchanged.
+pub async fn revalidate(http: &reqwest::Client, url: &str, etag: &str) -> reqwest::Response {
+    http.get(url)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: no answer: {e}"))
+}

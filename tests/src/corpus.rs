@@ -13,8 +13,9 @@ pub struct Corpus {
     pub harmless: Vec<Harmless>,
 }
 
+/// What every case of a corpus has: where its text goes, and the text.
 #[derive(Debug, Deserialize)]
-pub struct Leak {
+pub struct Case {
     pub name: String,
     pub kind: String,
     #[serde(default = "error_field")]
@@ -24,6 +25,12 @@ pub struct Leak {
     /// a name one field gives away must go from all of them.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Leak {
+    #[serde(flatten)]
+    pub case: Case,
     pub planted: Vec<String>,
     /// Strings of the text that no rule can tell from ordinary words, kept here so that
     /// the limit is on record; `why` says why.
@@ -35,17 +42,27 @@ pub struct Leak {
 
 #[derive(Debug, Deserialize)]
 pub struct Harmless {
-    pub name: String,
-    pub kind: String,
-    #[serde(default = "error_field")]
-    pub field: String,
-    pub text: String,
-    #[serde(default)]
-    pub fields: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub case: Case,
     /// The parts of the text a maintainer needs, which must survive verbatim (the sets
     /// written for the vocabulary net name them; the older ones count placeholders).
     #[serde(default)]
     pub keep: Vec<String>,
+}
+
+// A case's own fields read as the leak's or the harmless text's.
+impl std::ops::Deref for Leak {
+    type Target = Case;
+    fn deref(&self) -> &Case {
+        &self.case
+    }
+}
+
+impl std::ops::Deref for Harmless {
+    type Target = Case;
+    fn deref(&self) -> &Case {
+        &self.case
+    }
 }
 
 fn error_field() -> String {

@@ -157,8 +157,8 @@ async fn clickhouse_computes_the_patterns_the_rust_rules_describe() {
     .chain({
         // The scrubber's corpora: real failing-install texts of every kind, raw.
         let corpus = tests::corpus::Corpus::load();
-        let leaks = corpus.leak.into_iter().map(|l| l.text);
-        leaks.chain(corpus.harmless.into_iter().map(|h| h.text))
+        let leaks = corpus.leak.into_iter().map(|l| l.case.text);
+        leaks.chain(corpus.harmless.into_iter().map(|h| h.case.text))
     })
     .collect();
     assert!(texts.len() > 800, "{}", texts.len());

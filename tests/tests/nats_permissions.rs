@@ -34,6 +34,32 @@ async fn login(server: &tests::NatsServer, user: &str) -> jetstream::Context {
     js
 }
 
+/// Publish `payload` on `subject` as `js`, and wait for the stream to store it: `Err`
+/// when the server refuses.
+async fn publish(
+    js: &jetstream::Context,
+    subject: impl async_nats::subject::ToSubject,
+    payload: &'static str,
+) -> Result<jetstream::publish::PublishAck, jetstream::context::PublishError> {
+    js.publish(subject, payload.into()).await?.await
+}
+
+/// `who` may neither change the events stream's limits nor delete it.
+async fn cannot_change_the_stream(js: &jetstream::Context, names: &NatsSettings, who: &str) {
+    let smaller = stream::Config {
+        max_messages: 1,
+        ..names.events_stream()
+    };
+    assert!(
+        js.update_stream(smaller).await.is_err(),
+        "{who} changed the stream's limits"
+    );
+    assert!(
+        js.delete_stream(&names.stream).await.is_err(),
+        "{who} deleted the stream"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     let server = server().await;
@@ -76,18 +102,12 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
 
     // Ingest: publishes and gets its PubAck, looks its stream up...
     let ingest = login(&server, "ingest").await;
-    let ack = ingest
-        .publish(subject.clone(), "event".into())
-        .await
-        .unwrap()
+    let ack = publish(&ingest, subject.clone(), "event")
         .await
         .expect("ingest's publish is acknowledged");
     assert_eq!(ack.stream, names.stream);
     // A group of events (group commit) goes on a subject of its own, under the same.
-    ingest
-        .publish(names.group_subject(), "event\nevent".into())
-        .await
-        .unwrap()
+    publish(&ingest, names.group_subject(), "event\nevent")
         .await
         .expect("ingest's group is acknowledged");
     ingest.get_stream(&names.stream).await.expect("readiness");
@@ -108,22 +128,9 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             .is_err(),
         "ingest made itself a consumer"
     );
+    cannot_change_the_stream(&ingest, &names, "ingest").await;
     assert!(
-        ingest
-            .update_stream(stream::Config {
-                max_messages: 1,
-                ..names.events_stream()
-            })
-            .await
-            .is_err(),
-        "ingest changed the stream's limits"
-    );
-    assert!(ingest.delete_stream(&names.stream).await.is_err());
-    assert!(
-        ingest
-            .publish(names.dlq_subject.clone(), "x".into())
-            .await
-            .unwrap()
+        publish(&ingest, names.dlq_subject.clone(), "x")
             .await
             .is_err(),
         "ingest wrote a dead letter"
@@ -149,27 +156,14 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     for m in messages {
         m.unwrap().double_ack().await.expect("the consumer acks");
     }
-    consumer
-        .publish(format!("{}.{id}", names.dlq_subject), "dead".into())
-        .await
-        .unwrap()
+    publish(&consumer, format!("{}.{id}", names.dlq_subject), "dead")
         .await
         .expect("the consumer dead-letters");
     // ...and may not take another durable, nor publish events, nor change or delete the
     // stream. (It may purge: it carries erasures out, and on a work-queue stream its ack
     // deletes a message anyway; compose/nats/auth.conf.)
     let events = consumer.get_stream(&names.stream).await.unwrap();
-    assert!(
-        consumer
-            .update_stream(stream::Config {
-                max_messages: 1,
-                ..names.events_stream()
-            })
-            .await
-            .is_err(),
-        "the consumer changed the stream's limits"
-    );
-    assert!(consumer.delete_stream(&names.stream).await.is_err());
+    cannot_change_the_stream(&consumer, &names, "the consumer").await;
     assert!(
         events
             .create_consumer(pull::Config {
@@ -179,14 +173,7 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             .await
             .is_err()
     );
-    assert!(
-        consumer
-            .publish(subject.clone(), "x".into())
-            .await
-            .unwrap()
-            .await
-            .is_err()
-    );
+    assert!(publish(&consumer, subject.clone(), "x").await.is_err());
 
     // The aggregator, which serves the public statistics: records an erasure and reads
     // the consumer's receipt back, and nothing else. It cannot purge, read or delete a
@@ -196,17 +183,11 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
         .get_stream(&names.erasure_stream)
         .await
         .expect("the aggregator looks the erasure stream up");
-    let record = aggregator
-        .publish(names.erasure_subject_of(id), "".into())
-        .await
-        .unwrap()
+    let record = publish(&aggregator, names.erasure_subject_of(id), "")
         .await
         .expect("the aggregator records an erasure");
     assert!(
-        aggregator
-            .publish(names.erasure_receipt_subject(id), "{}".into())
-            .await
-            .unwrap()
+        publish(&aggregator, names.erasure_receipt_subject(id), "{}")
             .await
             .is_err(),
         "the aggregator forged a receipt"
@@ -230,15 +211,8 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             "the aggregator deleted a message of {name}"
         );
     }
-    assert!(aggregator.delete_stream(&names.stream).await.is_err());
-    assert!(
-        aggregator
-            .publish(subject.clone(), "x".into())
-            .await
-            .unwrap()
-            .await
-            .is_err()
-    );
+    cannot_change_the_stream(&aggregator, &names, "the aggregator").await;
+    assert!(publish(&aggregator, subject.clone(), "x").await.is_err());
 
     // The consumer carries the erasure out: it reads the records, purges the
     // installation's messages from both streams and publishes its receipt, which the
@@ -265,10 +239,7 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
             .await
             .expect("the consumer purges an installation");
     }
-    consumer
-        .publish(names.erasure_receipt_subject(id), "{}".into())
-        .await
-        .unwrap()
+    publish(&consumer, names.erasure_receipt_subject(id), "{}")
         .await
         .expect("the consumer publishes the receipt");
     aggregator
@@ -281,10 +252,7 @@ async fn each_service_can_do_its_job_on_the_streams_and_nothing_more() {
     // Ingest can do none of it.
     let ingest_again = login(&server, "ingest").await;
     assert!(
-        ingest_again
-            .publish(names.erasure_subject_of(id), "".into())
-            .await
-            .unwrap()
+        publish(&ingest_again, names.erasure_subject_of(id), "")
             .await
             .is_err(),
         "ingest recorded an erasure"

@@ -664,13 +664,7 @@ async fn the_old_read_api_is_answered_from_the_published_documents() {
     let first = p.http.get(&url).send().await.unwrap();
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(first.headers()["cache-control"], "public, max-age=3600");
-    let cached = p
-        .http
-        .get(&url)
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let cached = testkit::revalidate(&p.http, &url, &etag).await;
     assert_eq!(cached.status(), 304);
     assert_deprecated(
         "304",

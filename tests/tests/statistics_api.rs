@@ -555,26 +555,14 @@ async fn documents_carry_etags_and_revalidate_with_304() {
         "same statistics, same bytes"
     );
 
-    let cached = p
-        .http
-        .get(&url)
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let cached = testkit::revalidate(&p.http, &url, &etag).await;
     assert_eq!(cached.status(), 304);
     assert!(cached.bytes().await.unwrap().is_empty());
 
     // A refresh that changes the numbers changes the tag.
     p.refresh_at(time::OffsetDateTime::now_utc() + time::Duration::hours(3))
         .await;
-    let changed = p
-        .http
-        .get(&url)
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let changed = testkit::revalidate(&p.http, &url, &etag).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
     p.stop().await;
