@@ -104,13 +104,77 @@ impl Run {
     }
 }
 
+/// How a run ends: its outcome, exit code, error category and install duration.
+type Ending = (&'static str, Option<u8>, &'static str, Option<u32>);
+
+/// The OS of the `g`-th run of the design.
+fn os_of(g: usize) -> (&'static str, &'static str) {
+    match g % 10 {
+        0..=5 => ("debian", "12"),
+        6 | 7 => ("debian", "13"),
+        8 => ("ubuntu", "24.04"),
+        _ => ("alpine", "3.22"),
+    }
+}
+
+/// The `g`-th run of the design, the `j`-th of `app`, from `installation`: its PVE
+/// version and resources follow from `g`.
+struct Designed {
+    g: usize,
+    app: &'static str,
+    repo_source: &'static str,
+    j: usize,
+    installation: usize,
+    execution_id: Option<String>,
+    kind: &'static str,
+    os: (&'static str, &'static str),
+    ending: Ending,
+}
+
+impl Designed {
+    fn run(self) -> Run {
+        let Designed {
+            g,
+            app,
+            repo_source,
+            j,
+            installation,
+            execution_id,
+            kind,
+            os,
+            ending,
+        } = self;
+        let (outcome, exit_code, category, duration) = ending;
+        Run {
+            app,
+            repo_source,
+            repo: repo_of(repo_source),
+            j,
+            random_id: format!("00000000-0000-4000-8000-{installation:012}"),
+            execution_id,
+            kind,
+            os: format!("{} {}", os.0, os.1),
+            os_type: os.0,
+            os_version: os.1,
+            pve: ["8.4", "9.0", "9.1"][g % 3],
+            cores: [1, 2, 4, 8][g % 4],
+            ram: [2048, 4096][g % 2],
+            disk: if g.is_multiple_of(5) { 32 } else { 8 },
+            outcome,
+            exit_code,
+            category,
+            duration,
+        }
+    }
+}
+
 /// The 1 000 production runs, then the runs of the other sources.
 pub fn runs() -> Vec<Run> {
     let mut runs = Vec::new();
     let mut g = 0usize;
     for &(app, n, failed, aborted, open) in APPS {
         for j in 0..n {
-            let (outcome, exit_code, category, duration) = if j < failed {
+            let ending: Ending = if j < failed {
                 let (code, category) = FAILURES[j % 4];
                 ("failed", Some(code), category, None)
             } else if j < failed + aborted {
@@ -127,78 +191,52 @@ pub fn runs() -> Vec<Run> {
             } else {
                 g
             };
-            let (os_type, os_version) = if app == "wireguard" {
-                ("fedora", "42")
-            } else {
-                match g % 10 {
-                    0..=5 => ("debian", "12"),
-                    6 | 7 => ("debian", "13"),
-                    8 => ("ubuntu", "24.04"),
-                    _ => ("alpine", "3.22"),
+            runs.push(
+                Designed {
+                    g,
+                    app,
+                    repo_source: "ProxmoxVE",
+                    j,
+                    installation,
+                    // pihole's clients are old ones that send no execution_id.
+                    execution_id: (app != "pihole")
+                        .then(|| format!("00000000-0000-4000-9000-{g:012}")),
+                    kind: if app == "homeassistant" { "vm" } else { "lxc" },
+                    os: if app == "wireguard" {
+                        ("fedora", "42")
+                    } else {
+                        os_of(g)
+                    },
+                    ending,
                 }
-            };
-            runs.push(Run {
-                app,
-                repo_source: "ProxmoxVE",
-                repo: "production",
-                j,
-                random_id: format!("00000000-0000-4000-8000-{installation:012}"),
-                // pihole's clients are old ones that send no execution_id.
-                execution_id: (app != "pihole").then(|| format!("00000000-0000-4000-9000-{g:012}")),
-                kind: if app == "homeassistant" { "vm" } else { "lxc" },
-                os: format!("{os_type} {os_version}"),
-                os_type,
-                os_version,
-                pve: ["8.4", "9.0", "9.1"][g % 3],
-                cores: [1, 2, 4, 8][g % 4],
-                ram: [2048, 4096][g % 2],
-                disk: if g.is_multiple_of(5) { 32 } else { 8 },
-                outcome,
-                exit_code,
-                category,
-                duration,
-            });
+                .run(),
+            );
             g += 1;
         }
     }
     let mut installation = g;
     for &(source, app, n, failed, installations) in OTHER_SOURCES {
         for j in 0..n {
-            let (outcome, exit_code, category, duration) = if j < failed {
+            let ending: Ending = if j < failed {
                 let (code, category) = FAILURES[j % 4];
                 ("failed", Some(code), category, None)
             } else {
                 ("success", Some(0), "", Some(200 + (j % 50) as u32))
             };
-            let (os_type, os_version) = match g % 10 {
-                0..=5 => ("debian", "12"),
-                6 | 7 => ("debian", "13"),
-                8 => ("ubuntu", "24.04"),
-                _ => ("alpine", "3.22"),
-            };
-            runs.push(Run {
-                app,
-                repo_source: source,
-                repo: repo_of(source),
-                j,
-                random_id: format!(
-                    "00000000-0000-4000-8000-{:012}",
-                    installation + j % installations
-                ),
-                execution_id: Some(format!("00000000-0000-4000-9000-{g:012}")),
-                kind: "lxc",
-                os: format!("{os_type} {os_version}"),
-                os_type,
-                os_version,
-                pve: ["8.4", "9.0", "9.1"][g % 3],
-                cores: [1, 2, 4, 8][g % 4],
-                ram: [2048, 4096][g % 2],
-                disk: if g.is_multiple_of(5) { 32 } else { 8 },
-                outcome,
-                exit_code,
-                category,
-                duration,
-            });
+            runs.push(
+                Designed {
+                    g,
+                    app,
+                    repo_source: source,
+                    j,
+                    installation: installation + j % installations,
+                    execution_id: Some(format!("00000000-0000-4000-9000-{g:012}")),
+                    kind: "lxc",
+                    os: os_of(g),
+                    ending,
+                }
+                .run(),
+            );
             g += 1;
         }
         installation += installations;
