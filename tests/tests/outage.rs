@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::{NatsServer, Pipeline, poll};
+use tests::{Pipeline, poll};
 
 const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 
@@ -18,13 +18,8 @@ fn event(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
-    let mut nats = NatsServer::start().await;
-    let p = Pipeline::start_with(|ingest, consumer| {
-        ingest.nats.url = nats.url();
-        consumer.nats.url = nats.url();
-        ingest.ingest.rate_limit_per_minute = 0;
-    })
-    .await;
+    // The pipeline's own NATS server, stopped and resumed below.
+    let mut p = Pipeline::start_with(|ingest, _| ingest.ingest.rate_limit_per_minute = 0).await;
     let publish_timeout = p.ingest.ingest.publish_timeout;
     let mut accepted = HashSet::new();
     let mut n = 0;
@@ -41,7 +36,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
     assert_eq!(status, 202);
     accepted.insert(body["event_id"].as_str().unwrap().to_owned());
 
-    nats.stop();
+    p.nats_server().stop();
     for _ in 0..3 {
         let started = Instant::now();
         let (status, retry_after, body) = post(&p).await;
@@ -62,7 +57,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
         .unwrap();
     assert_eq!(ready.status(), 503);
 
-    nats.resume().await;
+    p.nats_server().resume().await;
     // Ingest reconnects by itself; the first 202 after the outage may take a moment.
     poll(
         Duration::from_secs(30),
@@ -111,16 +106,10 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_max_concurrency_load_is_shed_with_503() {
-    let mut nats = NatsServer::start().await;
-    let p = Pipeline::start_with(|ingest, consumer| {
-        ingest.nats.url = nats.url();
-        consumer.nats.url = nats.url();
-        ingest.ingest.max_concurrency = 1;
-    })
-    .await;
+    let mut p = Pipeline::start_with(|ingest, _| ingest.ingest.max_concurrency = 1).await;
     // With NATS gone, whichever request gets the one slot holds it for publish_timeout;
     // the other must not queue behind it.
-    nats.stop();
+    p.nats_server().stop();
     let (one, two) = (event(1), event(2));
     let (a, b) = tokio::join!(p.post(&one), p.post(&two));
     let mut codes = Vec::new();
