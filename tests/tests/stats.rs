@@ -118,6 +118,14 @@ async fn summary(p: &Pipeline, days: &str) -> Value {
     .await
 }
 
+/// A pipeline with [`seed`]'s runs stored and their statistics refreshed.
+async fn seeded_and_refreshed() -> Pipeline {
+    let p = Pipeline::start().await;
+    insert(&p, &seed()).await;
+    p.refresh().await;
+    p
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_set_of_runs_gives_the_known_answers() {
     let p = Pipeline::start().await;
@@ -207,9 +215,7 @@ async fn a_run_across_midnight_counts_once_on_the_day_it_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_day_keeps_its_numbers_after_its_raw_rows_are_gone() {
-    let p = Pipeline::start().await;
-    insert(&p, &seed()).await;
-    p.refresh().await;
+    let p = seeded_and_refreshed().await;
     let snapshot = format!(
         "SELECT day, repo, dimension, value, nsapp, outcome, runs,
                 toString(bitmapCardinality(groupBitmapMergeState(installs))) AS installs FROM stats_groups
@@ -293,9 +299,7 @@ async fn a_group_of_fewer_than_k_runs_is_never_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_frozen_by_an_older_version_is_recomputed_once_from_its_raw_rows() {
-    let p = Pipeline::start().await;
-    insert(&p, &seed()).await;
-    p.refresh().await;
+    let p = seeded_and_refreshed().await;
     let before = summary(&p, "all").await;
     // The day ten days ago as the version before repositories and installations left
     // it: frozen, its runs in `stats_runs`, nothing in `stats_groups`.
