@@ -13,23 +13,8 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request};
 use runtime::ratelimit::{FakeRelativeClock, RateLimit};
 
-/// One LXC install of the bash client (community-scripts/ProxmoxVE, `misc/api.func`,
-/// `misc/build.func`): seconds after its start, and the status it sends. `installing`
-/// and `validation` from the host, `configuring` when the container is created, five
-/// pings from inside the container (after its network is up, after the OS update, after
-/// the app is installed, and around the clean-up), then the final status from the host.
-/// The app install (between the third and the fourth ping) takes one to five minutes.
-const LXC: [(u64, &str); 9] = [
-    (0, "installing"),
-    (1, "validation"),
-    (20, "configuring"),
-    (65, "configuring"),
-    (95, "configuring"),
-    (215, "configuring"),
-    (217, "configuring"),
-    (222, "configuring"),
-    (224, "success"),
-];
+/// The bash client's LXC install, in time.
+const LXC: [(u64, &str); 9] = testkit::BASH_LXC_INSTALL;
 
 const INSTALLS: u64 = 30;
 

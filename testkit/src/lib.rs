@@ -1,11 +1,30 @@
 //! What the tests of several crates share, with no service in it, so that ingest's
 //! in-process tests and the end-to-end tests in `tests/` send and read requests the same
-//! way: [`post`] a body as a client does, [`text`] and [`json`] of a GET, and [`gzip`].
+//! way: [`post`] a body as a client does, [`text`] and [`json`] of a GET, [`revalidate`],
+//! and [`gzip`]; and what the real client does, in time ([`BASH_LXC_INSTALL`]).
 //!
 //! Each panics when nothing answers or the answer is not what it reads: in a test that
 //! is the failure to report, with the URL.
 
 use std::io::Write;
+
+/// One LXC install of the bash client (community-scripts/ProxmoxVE, `misc/api.func`,
+/// `misc/build.func`): seconds after its start, and the status it sends. `installing`
+/// and `validation` from the host, `configuring` when the container is created, five
+/// pings from inside the container (after its network is up, after the OS update, after
+/// the app is installed, and around the clean-up), then the final status from the host.
+/// The app install (between the third and the fourth ping) takes one to five minutes.
+pub const BASH_LXC_INSTALL: [(u64, &str); 9] = [
+    (0, "installing"),
+    (1, "validation"),
+    (20, "configuring"),
+    (65, "configuring"),
+    (95, "configuring"),
+    (215, "configuring"),
+    (217, "configuring"),
+    (222, "configuring"),
+    (224, "success"),
+];
 
 /// POST `body` to `url` as `content_type`.
 pub async fn post(

@@ -44,4 +44,6 @@ pub use stack::{
     workspace_root,
 };
 pub use wait::poll;
-pub use workload::{COUNT_NAMES, load, metric_value, run_counts, synthetic_event};
+pub use workload::{
+    COUNT_NAMES, load, metric_value, queued_payload, run_counts, stored_event, synthetic_event,
+};

@@ -252,6 +252,20 @@ impl Pipeline {
         testkit::json(&self.http, url).await
     }
 
+    /// Write `events` straight into the raw table, as the consumer would have stored
+    /// them (history, ages the pipeline cannot make, rows that bypass the queue).
+    pub async fn insert_events(&self, events: &[schemas::Event]) {
+        let mut insert = self
+            .clickhouse
+            .insert::<schemas::Event>("events")
+            .await
+            .expect("an insert into events");
+        for e in events {
+            insert.write(e).await.expect("an event row");
+        }
+        insert.end().await.expect("the events stored");
+    }
+
     /// Run a query that returns one unsigned number; `None` if ClickHouse fails.
     pub async fn count(&self, sql: &str) -> Option<u64> {
         self.clickhouse.query(sql).fetch_one::<u64>().await.ok()

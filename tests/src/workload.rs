@@ -97,3 +97,30 @@ pub fn metric_value(metrics: &str, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
 }
+
+/// The event `body` becomes when ingest receives it at `received_at` (default options,
+/// a fresh id); panics on a body ingest would refuse.
+pub fn stored_event(body: &str, received_at: time::OffsetDateTime) -> schemas::Event {
+    schemas::parse_event(
+        body.as_bytes(),
+        &Default::default(),
+        uuid::Uuid::now_v7(),
+        received_at,
+    )
+    .unwrap_or_else(|r| panic!("ingest refuses the body: {r}"))
+}
+
+/// `body` as ingest encodes it onto the queue, received now: a line of a group of the
+/// test's own making.
+pub fn queued_payload(body: &str) -> Vec<u8> {
+    schemas::parse_event(
+        body.as_bytes(),
+        &Default::default(),
+        uuid::Uuid::nil(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap_or_else(|r| panic!("ingest refuses the body: {r}"))
+    .encode()
+    .unwrap_or_else(|e| panic!("the event encodes: {e}"))
+    .payload
+}

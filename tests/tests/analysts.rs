@@ -149,15 +149,7 @@ fn history_events(now: OffsetDateTime) -> Vec<schemas::Event> {
             (installing, start),
             (terminal, start + Duration::minutes(3)),
         ] {
-            events.push(
-                schemas::parse_event(
-                    body.to_string().as_bytes(),
-                    &Default::default(),
-                    uuid::Uuid::now_v7(),
-                    at,
-                )
-                .unwrap(),
-            );
+            events.push(tests::stored_event(&body.to_string(), at));
         }
     }
     events
@@ -521,15 +513,7 @@ async fn every_cookbook_query_gives_the_seeded_answer() {
     let p = Pipeline::start().await;
     let (seeded, stored) = seeded::post(&p).await;
     let history = history_events(OffsetDateTime::now_utc());
-    let mut insert = p
-        .clickhouse
-        .insert::<schemas::Event>("events")
-        .await
-        .unwrap();
-    for e in &history {
-        insert.write(e).await.unwrap();
-    }
-    insert.end().await.unwrap();
+    p.insert_events(&history).await;
     let runs = known(&seeded);
 
     let queries = cookbook(&document());

@@ -589,28 +589,20 @@ async fn a_release_minus_the_one_before_leaves_a_days_runs_behind_noise() {
     let yesterday = time::OffsetDateTime::now_utc()
         .replace_time(time::Time::from_hms(12, 0, 0).unwrap())
         - time::Duration::days(1);
-    let mut insert = p
-        .clickhouse
-        .insert::<schemas::Event>("events")
-        .await
-        .unwrap();
+    let mut events = Vec::new();
     for i in 0..TARGETS {
         let app = format!("diff-app-{i:03}");
         for j in 0..K as usize {
             let s = session(i, j);
             for (body, later) in [(installing(&app, &s), 0), (terminal(&app, &s, j == 0), 5)] {
-                let event = schemas::parse_event(
-                    body.to_string().as_bytes(),
-                    &Default::default(),
-                    uuid::Uuid::now_v7(),
+                events.push(tests::stored_event(
+                    &body.to_string(),
                     yesterday + time::Duration::minutes(later),
-                )
-                .unwrap();
-                insert.write(&event).await.unwrap();
+                ));
             }
         }
     }
-    insert.end().await.unwrap();
+    p.insert_events(&events).await;
     p.refresh_at(yesterday + time::Duration::hours(6)).await;
     let before = (app_counts(&p, "all").await, app_counts(&p, "7").await);
     assert_eq!(before.0.len(), TARGETS);

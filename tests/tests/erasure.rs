@@ -640,16 +640,7 @@ async fn an_existing_stream_takes_the_installation_subjects_on_update() {
 /// Installation `random_id`'s event `n` as ingest encodes it, for a group of its own
 /// making.
 fn encoded(random_id: &str, n: usize) -> Vec<u8> {
-    schemas::parse_event(
-        event(random_id, n).as_bytes(),
-        &Default::default(),
-        Uuid::nil(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap()
-    .encode()
-    .unwrap()
-    .payload
+    tests::queued_payload(&event(random_id, n))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

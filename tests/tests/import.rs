@@ -184,13 +184,7 @@ async fn the_old_history_is_imported_scrubbed_once_and_reaches_the_statistics() 
         at(101, 600),
     )
     .unwrap();
-    let mut insert = p
-        .clickhouse
-        .insert::<schemas::Event>("events")
-        .await
-        .unwrap();
-    insert.write(&live).await.unwrap();
-    insert.end().await.unwrap();
+    p.insert_events(&[live]).await;
     p.refresh().await;
     assert_eq!(
         p.count(&format!(

@@ -24,13 +24,7 @@ async fn count(db: &clickhouse::Client, sql: &str) -> u64 {
 
 /// An event as the release before 0006 stored it: with a random (v7) id.
 fn old_event(body: &str) -> schemas::Event {
-    schemas::parse_event(
-        body.as_bytes(),
-        &Default::default(),
-        Uuid::now_v7(),
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    tests::stored_event(body, OffsetDateTime::now_utc())
 }
 
 /// The migrations a database as the release before 0006 left it still needs.

@@ -98,13 +98,7 @@ async fn a_redelivered_message_never_shows_twice() {
     let p = Pipeline::start().await;
 
     // The same stored event, queued twice: what a redelivery after a lost ack looks like.
-    let event = schemas::parse_event(
-        INSTALLING.as_bytes(),
-        &Default::default(),
-        uuid::Uuid::now_v7(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let event = tests::stored_event(INSTALLING, time::OffsetDateTime::now_utc());
     let payload = serde_json::to_vec(&event).unwrap();
     // On the bare subject, as an ingest from before installation subjects publishes during
     // a rolling upgrade: the stream still takes it.
@@ -187,23 +181,10 @@ async fn migrations_are_recorded_and_idempotent_and_retention_is_applied() {
     consumer::migrate(&settings).await.unwrap();
 
     // Rows 366 days old go when TTL runs; rows 364 days old stay.
-    let mut old = schemas::parse_event(
-        INSTALLING.as_bytes(),
-        &Default::default(),
-        uuid::Uuid::now_v7(),
-        time::OffsetDateTime::now_utc() - time::Duration::days(366),
-    )
-    .unwrap();
-    let mut insert = p
-        .clickhouse
-        .insert::<schemas::Event>("events")
-        .await
-        .unwrap();
-    insert.write(&old).await.unwrap();
-    old.event_id = uuid::Uuid::now_v7();
-    old.received_at = time::OffsetDateTime::now_utc() - time::Duration::days(364);
-    insert.write(&old).await.unwrap();
-    insert.end().await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let old = tests::stored_event(INSTALLING, now - time::Duration::days(366));
+    let younger = tests::stored_event(INSTALLING, now - time::Duration::days(364));
+    p.insert_events(&[old, younger]).await;
     p.clickhouse
         .query("ALTER TABLE events MATERIALIZE TTL SETTINGS mutations_sync = 2")
         .execute()

@@ -89,18 +89,7 @@ async fn a_message_larger_than_a_batch_is_still_stored() {
     let p = Pipeline::start_with(|_, consumer| consumer.consumer.batch_bytes = 2_048).await;
     // One group of ten events, several kilobytes: over the consumer's batch_bytes alone.
     let lines: Vec<Vec<u8>> = (0..10)
-        .map(|n| {
-            schemas::parse_event(
-                event(n, "jellyfin").as_bytes(),
-                &Default::default(),
-                Uuid::nil(),
-                time::OffsetDateTime::now_utc(),
-            )
-            .unwrap()
-            .encode()
-            .unwrap()
-            .payload
-        })
+        .map(|n| tests::queued_payload(&event(n, "jellyfin")))
         .collect();
     let group = lines.join(&b'\n');
     assert!(group.len() > 2_048, "{}", group.len());

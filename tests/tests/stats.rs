@@ -29,13 +29,7 @@ fn event_on(
         "os_type": "debian",
         "os_version": debian,
     });
-    schemas::parse_event(
-        body.to_string().as_bytes(),
-        &Default::default(),
-        uuid::Uuid::now_v7(),
-        anchor() - ago,
-    )
-    .unwrap()
+    tests::stored_event(&body.to_string(), anchor() - ago)
 }
 
 /// The instant the seed's ages count back from: now, except in the first quarter hour
@@ -98,18 +92,6 @@ fn seed() -> Vec<schemas::Event> {
     events
 }
 
-async fn insert(p: &Pipeline, events: &[schemas::Event]) {
-    let mut insert = p
-        .clickhouse
-        .insert::<schemas::Event>("events")
-        .await
-        .unwrap();
-    for e in events {
-        insert.write(e).await.unwrap();
-    }
-    insert.end().await.unwrap();
-}
-
 async fn summary(p: &Pipeline, days: &str) -> Value {
     p.get_json(&format!(
         "{}/v1/stats/summary?days={days}",
@@ -121,7 +103,7 @@ async fn summary(p: &Pipeline, days: &str) -> Value {
 /// A pipeline with [`seed`]'s runs stored and their statistics refreshed.
 async fn seeded_and_refreshed() -> Pipeline {
     let p = Pipeline::start().await;
-    insert(&p, &seed()).await;
+    p.insert_events(&seed()).await;
     p.refresh().await;
     p
 }
@@ -129,7 +111,7 @@ async fn seeded_and_refreshed() -> Pipeline {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_set_of_runs_gives_the_known_answers() {
     let p = Pipeline::start().await;
-    insert(&p, &seed()).await;
+    p.insert_events(&seed()).await;
     let report = p.refresh().await;
     assert_eq!(report.days_frozen, 1, "the day ten days ago is frozen");
 
@@ -168,32 +150,29 @@ async fn a_run_across_midnight_counts_once_on_the_day_it_started() {
     let p = Pipeline::start().await;
     let midnight = (anchor() - Duration::days(3)).replace_time(time::Time::MIDNIGHT);
     let ago = |at: OffsetDateTime| anchor() - at;
-    insert(
-        &p,
-        &[
-            event(
-                7,
-                "jellyfin",
-                "installing",
-                None,
-                ago(midnight - Duration::minutes(1)),
-            ),
-            event(
-                7,
-                "jellyfin",
-                "configuring",
-                None,
-                ago(midnight + Duration::minutes(1)),
-            ),
-            event(
-                7,
-                "jellyfin",
-                "success",
-                Some(0),
-                ago(midnight + Duration::minutes(3)),
-            ),
-        ],
-    )
+    p.insert_events(&[
+        event(
+            7,
+            "jellyfin",
+            "installing",
+            None,
+            ago(midnight - Duration::minutes(1)),
+        ),
+        event(
+            7,
+            "jellyfin",
+            "configuring",
+            None,
+            ago(midnight + Duration::minutes(1)),
+        ),
+        event(
+            7,
+            "jellyfin",
+            "success",
+            Some(0),
+            ago(midnight + Duration::minutes(3)),
+        ),
+    ])
     .await;
     p.refresh().await;
     let days = p
@@ -274,7 +253,7 @@ async fn a_group_of_fewer_than_k_runs_is_never_published() {
             "11",
         ));
     }
-    insert(&p, &events).await;
+    p.insert_events(&events).await;
     p.refresh().await;
 
     let doc: Value = p

@@ -25,19 +25,6 @@ const APPS: [(&str, &str, usize); 6] = [
 /// Days of history, from 2 to 15 days ago: complete days inside the 30-day window.
 const DAYS: std::ops::RangeInclusive<i64> = 2..=15;
 
-/// Seconds after its start of a bash-client LXC install's requests after `installing`
-/// (`validation`, `configuring`, five pings from the container), as the old service
-/// stored them: every one a row. Then the final status at 224 s.
-const LXC_PINGS: [(i64, &str); 7] = [
-    (1, "validation"),
-    (20, "configuring"),
-    (65, "configuring"),
-    (95, "configuring"),
-    (215, "configuring"),
-    (217, "configuring"),
-    (222, "configuring"),
-];
-
 /// The outcome of the `n`-th run of an app on a day: mostly successes, some failures
 /// and aborts, a few that never finish.
 fn outcome(n: usize) -> &'static str {
@@ -85,7 +72,11 @@ fn history() -> History {
                 let what = outcome(n);
                 *by_outcome.entry(what).or_insert(0) += 1;
                 if *kind == "lxc" {
-                    for (at, status) in LXC_PINGS {
+                    // The requests between `installing` and the final status, as the
+                    // old service stored them: every one a row.
+                    let pings = &testkit::BASH_LXC_INSTALL[1..8];
+                    for &(at, status) in pings {
+                        let at = at as i64;
                         // An unfinished run goes quiet during the app's install.
                         if what == "unfinished" && at > 95 {
                             break;
