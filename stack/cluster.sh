@@ -46,18 +46,6 @@ node_up() {
   esac
 }
 
-wait_for() { # NODE SECONDS
-  local deadline=$((SECONDS + $2))
-  until node_up "$1"; do
-    if ((SECONDS >= deadline)); then
-      log "$1 did not answer within $2 s; its log follows"
-      tail -n 30 "$DIR/$1.log" >&2 || true
-      exit 1
-    fi
-    sleep 0.2
-  done
-}
-
 nats_config() { # NODE
   local routes=() n
   for n in "${NATS_NODES[@]}"; do routes+=("nats-route://127.0.0.1:$(route_port "$n")"); done
@@ -126,7 +114,7 @@ up() {
   mv "$DIR/remote_servers.xml.tmp" "$DIR/remote_servers.xml"
   local node
   for node in "${NATS_NODES[@]}" "${SHARDS[@]}"; do start "$node"; done
-  for node in "${NATS_NODES[@]}"; do wait_for "$node" 30; done
+  for node in "${NATS_NODES[@]}"; do wait_for "$node" "node_up $node" 30 "$DIR/$node.log"; done
   # A JetStream cluster is ready once it has a meta leader.
   local deadline=$((SECONDS + 60))
   until http_ok "http://127.0.0.1:$(monitor_port n1)/healthz?js-enabled-only=true" &&
@@ -139,7 +127,7 @@ PY
     ((SECONDS < deadline)) || { log "the NATS cluster elected no meta leader"; exit 1; }
     sleep 0.2
   done
-  for node in "${SHARDS[@]}"; do wait_for "$node" 60; done
+  for node in "${SHARDS[@]}"; do wait_for "$node" "node_up $node" 60 "$DIR/$node.log"; done
   log "NATS n1..n3 on 4232..4234 and ClickHouse shards on 8133, 8134 are up"
 }
 

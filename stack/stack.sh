@@ -47,19 +47,6 @@ install() {
 nats_up() { http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz?js-enabled-only=true"; }
 clickhouse_up() { http_ok "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping"; }
 
-wait_for() { # NAME CHECK SECONDS LOG
-  local deadline=$((SECONDS + $3))
-  until $2; do
-    if ((SECONDS >= deadline)); then
-      log "$1 did not answer within $3 s; its log follows ($4)"
-      tail -n 30 "$4" >&2 || true
-      exit 1
-    fi
-    sleep 0.2
-  done
-  log "$1 is up"
-}
-
 up() {
   install
   if nats_up; then

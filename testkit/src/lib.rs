@@ -1,6 +1,6 @@
 //! What the tests of several crates share, with no service in it, so that ingest's
 //! in-process tests and the end-to-end tests in `tests/` send and read requests the same
-//! way: [`post`] a body as a client does, [`text`] and [`json`] of a GET, [`revalidate`],
+//! way: [`post`] a body as a client does, [`get`], [`text`] and [`json`] of a GET, [`revalidate`],
 //! and [`gzip`]; and what the real client does, in time ([`BASH_LXC_INSTALL`]).
 //!
 //! Each panics when nothing answers or the answer is not what it reads: in a test that
@@ -39,6 +39,14 @@ pub async fn post(
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST {url}: no answer: {e}"))
+}
+
+/// The answer to a GET of `url`, whatever its status.
+pub async fn get(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: no answer: {e}"))
 }
 
 /// The text a GET of `url` answers (metrics, a script, a page).

@@ -252,6 +252,19 @@ impl Pipeline {
         testkit::json(&self.http, url).await
     }
 
+    /// Ask the aggregator to refresh the statistics now, through its admin API as an
+    /// operator does.
+    pub async fn admin_refresh(&self) {
+        self.http
+            .post(format!("{}/admin/v1/refresh", self.aggregator_internal_url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("the aggregator answers")
+            .error_for_status()
+            .expect("the refresh succeeds");
+    }
+
     /// Write `events` straight into the raw table, as the consumer would have stored
     /// them (history, ages the pipeline cannot make, rows that bypass the queue).
     pub async fn insert_events(&self, events: &[schemas::Event]) {

@@ -111,14 +111,7 @@ async fn admin_endpoints_need_the_token_and_do_what_they_say() {
     assert_eq!(r.status(), 401);
 
     // The next refresh no longer counts the two deleted runs.
-    p.http
-        .post(&refresh)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    p.admin_refresh().await;
     p.release().await;
     assert_eq!(p.get_json(&summary).await["runs"], 998);
     p.stop().await;

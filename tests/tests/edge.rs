@@ -116,12 +116,7 @@ async fn operators_routes_are_internal_and_the_public_api_is_limited() {
         s
     };
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
-    let r = p
-        .http
-        .get(format!("{url}/v1/stats/summary"))
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::get(&p.http, &format!("{url}/v1/stats/summary")).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "rate_limited");

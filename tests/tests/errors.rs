@@ -126,12 +126,11 @@ async fn error_texts_collapse_into_patterns_published_from_k_installations() {
         assert!(!text.contains(never), "the errors document shows {never}");
     }
     // node-red itself has k runs but four installations: no app page either.
-    let r = p
-        .http
-        .get(format!("{}/v1/stats/apps/node-red", p.aggregator_url))
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::get(
+        &p.http,
+        &format!("{}/v1/stats/apps/node-red", p.aggregator_url),
+    )
+    .await;
     assert_eq!(r.status(), 404);
     p.stop().await;
 }

@@ -15,15 +15,20 @@ async fn server() -> tests::NatsServer {
     tests::NatsServer::start().await
 }
 
-/// JetStream as `user` (its development password), quick to give up on a request the
-/// server refuses.
-async fn login(server: &tests::NatsServer, user: &str) -> jetstream::Context {
-    let settings = NatsSettings {
+/// `user`'s connection settings for `server`, with its development password.
+fn settings_of(server: &tests::NatsServer, user: &str) -> NatsSettings {
+    NatsSettings {
         url: format!("nats://127.0.0.1:{}", server.port),
         user: user.into(),
         password: format!("dev-{user}").into(),
         ..Default::default()
-    };
+    }
+}
+
+/// JetStream as `user` (its development password), quick to give up on a request the
+/// server refuses.
+async fn login(server: &tests::NatsServer, user: &str) -> jetstream::Context {
+    let settings = settings_of(server, user);
     let client = settings
         .connect_options("permissions-test")
         .connect(settings.url.as_str())
@@ -282,12 +287,7 @@ async fn no_service_can_read_another_s_replies() {
         for inbox in others {
             let refused = std::sync::Arc::new(tokio::sync::Notify::new());
             let told = refused.clone();
-            let settings = NatsSettings {
-                url: format!("nats://127.0.0.1:{}", server.port),
-                user: user.into(),
-                password: format!("dev-{user}").into(),
-                ..Default::default()
-            };
+            let settings = settings_of(&server, user);
             let client = settings
                 .connect_options("permissions-test")
                 .event_callback(move |event| {

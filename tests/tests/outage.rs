@@ -49,12 +49,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
             started.elapsed()
         );
     }
-    let ready = p
-        .http
-        .get(format!("{}/readyz", p.ingest_internal_url))
-        .send()
-        .await
-        .unwrap();
+    let ready = testkit::get(&p.http, &format!("{}/readyz", p.ingest_internal_url)).await;
     assert_eq!(ready.status(), 503);
 
     p.nats_server().resume().await;
@@ -73,12 +68,7 @@ async fn with_nats_down_ingest_answers_503_and_recovers_without_losing_a_202() {
         assert_eq!(status, 202, "{body}");
         accepted.insert(body["event_id"].as_str().unwrap().to_owned());
     }
-    let ready = p
-        .http
-        .get(format!("{}/readyz", p.ingest_internal_url))
-        .send()
-        .await
-        .unwrap();
+    let ready = testkit::get(&p.http, &format!("{}/readyz", p.ingest_internal_url)).await;
     assert_eq!(ready.status(), 200);
 
     // Every event answered 202 is stored, once, after the consumer also reconnected.

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use tests::corpus::{Corpus, strings, survivors};
-use tests::{ADMIN_TOKEN, Pipeline};
+use tests::Pipeline;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_planted_in_the_corpus_is_stored() {
@@ -41,14 +41,7 @@ async fn nothing_planted_in_the_corpus_is_stored() {
     }
     p.wait_stored(sent).await;
     // The statistics tables too: a refresh materialises them from the stored rows.
-    p.http
-        .post(format!("{}/admin/v1/refresh", p.aggregator_internal_url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    p.admin_refresh().await;
 
     // Every string of every row of every table (the views, `runs` and `runs_between`,
     // show only what the tables hold).

@@ -82,15 +82,11 @@ async fn incus_runs_are_a_platform_of_their_own() {
     assert_eq!(docker["runs"], 12);
 
     // Anything else is a clear 400.
-    let r = p
-        .http
-        .get(format!(
-            "{}/v1/stats/summary?platform=lxd",
-            p.aggregator_url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::get(
+        &p.http,
+        &format!("{}/v1/stats/summary?platform=lxd", p.aggregator_url),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_platform");

@@ -101,12 +101,7 @@ fn of_repo<'a>(runs: &'a [Run], repo: &str) -> Vec<&'a Run> {
 }
 
 async fn get(p: &Pipeline, path: &str) -> Value {
-    let r = p
-        .http
-        .get(format!("{}{path}", p.aggregator_url))
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::get(&p.http, &format!("{}{path}", p.aggregator_url)).await;
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
@@ -290,12 +285,7 @@ async fn refusals(p: &Pipeline) {
         ("/v1/stats/apps?repo=", 400),
         ("/v1/stats/nothing", 404),
     ] {
-        let r = p
-            .http
-            .get(format!("{}{path}", p.aggregator_url))
-            .send()
-            .await
-            .unwrap();
+        let r = testkit::get(&p.http, &format!("{}{path}", p.aggregator_url)).await;
         assert_eq!(r.status(), status, "{path}");
         let body: Value = r.json().await.unwrap();
         assert!(body["error"].is_string(), "{path}: {body}");
@@ -477,12 +467,11 @@ async fn repositories(p: &Pipeline, runs: &[Run]) {
     assert_eq!(doc_counts(&dev), [40, 16, 24, 0, 0, 0]);
     let devtool = get(p, "/v1/stats/apps/devtool?repo=development").await;
     assert_eq!(doc_counts(&devtool)[0], 10);
-    let r = p
-        .http
-        .get(format!("{}/v1/stats/apps/devtool", p.aggregator_url))
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::get(
+        &p.http,
+        &format!("{}/v1/stats/apps/devtool", p.aggregator_url),
+    )
+    .await;
     assert_eq!(r.status(), 404, "devtool has no production runs");
     // The one installation with six runs is published in no repository as an app.
     // In external it is the only small group, so the smallest external app is hidden
@@ -495,15 +484,11 @@ async fn repositories(p: &Pipeline, runs: &[Run]) {
     let any = get(p, "/v1/stats/apps?repo=all").await;
     assert_eq!(doc_counts(&any["other"])[0], 31);
     for repo in ["external", "all"] {
-        let r = p
-            .http
-            .get(format!(
-                "{}/v1/stats/apps/solitary?repo={repo}",
-                p.aggregator_url
-            ))
-            .send()
-            .await
-            .unwrap();
+        let r = testkit::get(
+            &p.http,
+            &format!("{}/v1/stats/apps/solitary?repo={repo}", p.aggregator_url),
+        )
+        .await;
         assert_eq!(r.status(), 404, "{repo}");
     }
 }
@@ -609,12 +594,8 @@ async fn the_export_holds_the_served_documents_and_nothing_below_k() {
             "/v1/stats/apps/devtool?days=all&repo=development",
         ),
     ] {
-        let served = p
-            .http
-            .get(format!("{}{path}", p.aggregator_url))
-            .send()
+        let served = testkit::get(&p.http, &format!("{}{path}", p.aggregator_url))
             .await
-            .unwrap()
             .bytes()
             .await
             .unwrap();

@@ -233,25 +233,17 @@ async fn a_group_of_fewer_than_k_runs_is_never_published() {
     let p = Pipeline::start().await;
     let mut events = seed();
     // Five runs on Debian 13 (k = 5: would pass), four on Debian 11 (k - 1: never).
-    for run in 200..205u32 {
-        events.push(event_on(
-            run,
-            "gitea",
-            "success",
-            Some(0),
-            Duration::days(2),
-            "13",
-        ));
-    }
-    for run in 300..304u32 {
-        events.push(event_on(
-            run,
-            "gitea",
-            "success",
-            Some(0),
-            Duration::days(2),
-            "11",
-        ));
+    for (runs, debian) in [(200..205u32, "13"), (300..304u32, "11")] {
+        for run in runs {
+            events.push(event_on(
+                run,
+                "gitea",
+                "success",
+                Some(0),
+                Duration::days(2),
+                debian,
+            ));
+        }
     }
     p.insert_events(&events).await;
     p.refresh().await;
