@@ -36,8 +36,8 @@ monitor_port() { echo $((8232 + $(nats_index "$1"))); }
 http_port() { echo $((8132 + ${1#s})); }
 tcp_port() { echo $((9132 + ${1#s})); }
 
-# shellcheck source=stack/http_ok.sh
-source "$ROOT/stack/http_ok.sh"
+# shellcheck source=stack/common.sh
+source "$ROOT/stack/common.sh"
 
 node_up() {
   case $1 in
@@ -102,12 +102,7 @@ up() {
     var="NATS_${user^^}_PASSWORD"
     export "$var=${!var:-dev-$user}"
   done
-  for role in migrator consumer aggregator analyst dashboard grafana; do
-    var="CLICKHOUSE_${role^^}_PASSWORD"
-    export "$var=${!var:-dev-$role}"
-  done
-  export CLICKHOUSE_SERVICE_NETWORK=${CLICKHOUSE_SERVICE_NETWORK:-127.0.0.1/32}
-  export ANALYST_NETWORKS=${ANALYST_NETWORKS:-127.0.0.0/8}
+  clickhouse_dev_logins
   # Written once, before any shard starts: a shard reads it as it starts, and must not
   # meet it half rewritten for the next one.
   remote_servers >"$DIR/remote_servers.xml.tmp"

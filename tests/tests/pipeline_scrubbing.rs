@@ -4,8 +4,8 @@
 //! free text is raised, so that what is gone was scrubbed, not truncated.
 
 use serde_json::Value;
-use tests::corpus::{Corpus, strings, survivors};
 use tests::Pipeline;
+use tests::corpus::{Corpus, strings, survivors};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_planted_in_the_corpus_is_stored() {

@@ -100,6 +100,16 @@ fn of_repo<'a>(runs: &'a [Run], repo: &str) -> Vec<&'a Run> {
         .collect()
 }
 
+/// The apps an apps document lists, with their counts.
+fn listed_apps(doc: &Value) -> Vec<(String, Counts)> {
+    doc["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["nsapp"].as_str().unwrap().to_owned(), doc_counts(a)))
+        .collect()
+}
+
 async fn get(p: &Pipeline, path: &str) -> Value {
     let r = testkit::get(&p.http, &format!("{}{path}", p.aggregator_url)).await;
     assert_eq!(r.status(), 200, "{path}");
@@ -175,12 +185,7 @@ async fn summary(p: &Pipeline, all: &[&Run]) {
 /// Apps: every app of at least k runs, most runs first, but for the smallest.
 async fn apps(p: &Pipeline, all: &[&Run]) {
     let apps = get(p, "/v1/stats/apps").await;
-    let listed: Vec<(String, Counts)> = apps["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| (a["nsapp"].as_str().unwrap().to_owned(), doc_counts(a)))
-        .collect();
+    let listed = listed_apps(&apps);
     let want = expected(all, |r| Some(r.app.to_owned()));
     assert_eq!(listed, want.0);
     assert_eq!(listed.len(), 9);
@@ -441,12 +446,7 @@ async fn repositories(p: &Pipeline, runs: &[Run]) {
             *t += c;
         }
         let apps = get(p, &format!("/v1/stats/apps?repo={repo}")).await;
-        let listed: Vec<(String, Counts)> = apps["apps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| (a["nsapp"].as_str().unwrap().to_owned(), doc_counts(a)))
-            .collect();
+        let listed = listed_apps(&apps);
         let want = expected(&mine, |r| Some(r.app.to_owned()));
         assert_eq!(listed, want.0, "{repo}");
         assert_eq!(apps["suppressed_groups"], want.2, "{repo}");
