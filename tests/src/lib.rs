@@ -45,5 +45,6 @@ pub use stack::{
 };
 pub use wait::poll;
 pub use workload::{
-    COUNT_NAMES, load, metric_value, queued_payload, run_counts, stored_event, synthetic_event,
+    COUNT_NAMES, installing_with, load, metric_value, queued_payload, run_counts, stored_event,
+    synthetic_event,
 };

@@ -64,6 +64,19 @@ pub async fn load(p: &Pipeline, offset: usize, n: usize) -> u64 {
         .await
 }
 
+/// The bash client's installing event of an LXC (tests/fixtures/lxc_installing.json)
+/// with `fields` set: the one builder of a test's variations of it (a run of its own, an
+/// app, a size).
+pub fn installing_with(fields: serde_json::Value) -> String {
+    let mut body: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/lxc_installing.json"))
+            .expect("the fixture is JSON");
+    if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
+        body.extend(fields);
+    }
+    body.to_string()
+}
+
 /// Event `i` of a synthetic load: run `i / 2`, installing when even, success when odd.
 pub fn synthetic_event(i: usize) -> serde_json::Value {
     let run = i / 2;

@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 
 /// The installation erased, another one that must be left alone, and an id of the kind
 /// the host tools send, which is not a UUID.
@@ -31,10 +30,10 @@ const OTHER: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 /// Event `n` of installation `random_id` (as the client sends it): a run of its own, so
 /// that no two are the same event.
 fn event(random_id: &str, n: usize) -> String {
-    let mut body: Value = serde_json::from_str(BODY).unwrap();
-    body["random_id"] = random_id.into();
-    body["execution_id"] = format!("c3d2e1f0-a9b8-4c7d-8e6f-{n:012}").into();
-    body.to_string()
+    tests::installing_with(serde_json::json!({
+        "random_id": random_id,
+        "execution_id": format!("c3d2e1f0-a9b8-4c7d-8e6f-{n:012}"),
+    }))
 }
 
 fn stored_id(text: &str) -> Uuid {

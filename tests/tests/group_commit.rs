@@ -11,13 +11,12 @@ use tests::{Pipeline, poll};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 
 /// Run `n`'s installing event: a run of its own (`random_id` is per run).
 fn run(n: usize) -> String {
-    let mut body: Value = serde_json::from_str(BODY).unwrap();
-    body["random_id"] = format!("5f0c7d3e-2a47-4b8e-9d6f-{n:012}").into();
-    body.to_string()
+    tests::installing_with(
+        serde_json::json!({"random_id": format!("5f0c7d3e-2a47-4b8e-9d6f-{n:012}")}),
+    )
 }
 
 /// Run `n`'s event as ingest encodes it, received at `at`.

@@ -88,10 +88,9 @@ async fn before_0006(slot: &Slot, rows: u32) -> (ClickHouseSettings, ClickHouseS
     db.query(added).execute().await.unwrap();
     let mut insert = db.insert::<schemas::Event>("events").await.unwrap();
     for n in 0..rows {
-        let mut body: serde_json::Value = serde_json::from_str(BODY).unwrap();
-        body["disk_size"] = n.into();
+        let body = tests::installing_with(serde_json::json!({"disk_size": n}));
         // As the release before 0009 stored it: the host's GPU kind as sent.
-        let mut event = old_event(&body.to_string());
+        let mut event = old_event(&body);
         event.gpu_passthrough = std::mem::take(&mut event.gpu_type);
         insert.write(&event).await.unwrap();
     }

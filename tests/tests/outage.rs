@@ -6,13 +6,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tests::{Pipeline, poll};
 
-const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 
 /// A distinct event per call, so each answer can be traced to its row.
 fn event(n: usize) -> String {
-    BODY.replace(
-        "7b1f5c2e-3d4a-4e8b-9c0d-1e2f3a4b5c6d",
-        &format!("7b1f5c2e-3d4a-4e8b-9c0d-{n:012}"),
+    tests::installing_with(
+        serde_json::json!({"random_id": format!("7b1f5c2e-3d4a-4e8b-9c0d-{n:012}")}),
     )
 }
 

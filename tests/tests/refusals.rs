@@ -13,14 +13,13 @@ use tests::old_service::{OldServer, at, old_row};
 use tests::{NatsServer, Pipeline, poll};
 use uuid::Uuid;
 
-const BODY: &str = include_str!("../fixtures/lxc_installing.json");
 
 /// Run `n`'s installing event of app `app`.
 fn event(n: usize, app: &str) -> String {
-    let mut body: Value = serde_json::from_str(BODY).unwrap();
-    body["random_id"] = format!("5f0c7d3e-2a47-4b8e-9d6f-{n:012}").into();
-    body["nsapp"] = app.into();
-    body.to_string()
+    tests::installing_with(serde_json::json!({
+        "random_id": format!("5f0c7d3e-2a47-4b8e-9d6f-{n:012}"),
+        "nsapp": app,
+    }))
 }
 
 /// The value of the series `name` (with its labels) in a Prometheus text; 0 if absent.
