@@ -88,19 +88,10 @@ fn percent_escape(rest: &str) -> Option<&str> {
 /// Where a crash happened in a shared library, as the kernel reports a segfault
 /// (`libc.so.6[7f3a1c228000+155000]`): a load address and an offset, in hex.
 fn library_offset(before: &str, word: &str) -> bool {
-    after_library(before)
+    crate::network::after_library(before)
         && word
             .split('+')
             .all(|p| (1..=16).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Whether `before` ends in a shared library's name and the `[` of the place in it that
-/// a crash report gives (`libc.so.6[`). The address rules ask the same (`network.rs`).
-pub(crate) fn after_library(before: &str) -> bool {
-    before.strip_suffix('[').is_some_and(|b| {
-        b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
-            .ends_with(".so")
-    })
 }
 
 /// An npm scope (`@nestjs` of `@nestjs/core@10.4.15`): an `@` where a word starts, and

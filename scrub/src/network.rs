@@ -76,7 +76,7 @@ pub(super) fn find(text: &str, found: &mut Found) {
 /// Whether a run between `before` and `after` is an offset into a shared library as the
 /// kernel reports a crash (`segfault … in libc.so.6[7f3a1c228000+155000]`).
 fn in_library(before: &str, after: &str) -> bool {
-    crate::net::after_library(before) && after.starts_with('+')
+    after_library(before) && after.starts_with('+')
 }
 
 fn is_run_byte(b: u8) -> bool {
@@ -206,6 +206,16 @@ fn is_mac(run: &str) -> bool {
     run.len() == 12
         && run.bytes().all(|b| b.is_ascii_hexdigit())
         && !run.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `before` ends in a shared library's name and the `[` of the place in it that
+/// a crash report gives (`libc.so.6[`): what follows is an offset, not an address. The
+/// vocabulary net asks the same (`net.rs`).
+pub(crate) fn after_library(before: &str) -> bool {
+    before.strip_suffix('[').is_some_and(|b| {
+        b.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .ends_with(".so")
+    })
 }
 
 #[cfg(test)]

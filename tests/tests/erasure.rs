@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-
 /// The installation erased, another one that must be left alone, and an id of the kind
 /// the host tools send, which is not a UUID.
 const ERASED: &str = "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f";

@@ -11,7 +11,6 @@ use tests::{Pipeline, poll};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-
 /// Run `n`'s installing event: a run of its own (`random_id` is per run).
 fn run(n: usize) -> String {
     tests::installing_with(

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tests::{Pipeline, poll};
 
-
 /// A distinct event per call, so each answer can be traced to its row.
 fn event(n: usize) -> String {
     tests::installing_with(

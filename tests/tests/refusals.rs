@@ -13,7 +13,6 @@ use tests::old_service::{OldServer, at, old_row};
 use tests::{NatsServer, Pipeline, poll};
 use uuid::Uuid;
 
-
 /// Run `n`'s installing event of app `app`.
 fn event(n: usize, app: &str) -> String {
     tests::installing_with(serde_json::json!({
