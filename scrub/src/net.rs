@@ -13,7 +13,8 @@
 //!   `6.8.12-15-pve`), a word with a version or device number (`libssl1.1`, `python3.11`,
 //!   `eth0`, `nvme0n1`), a short product code (`i5-8500t`, `n100`), a name that is a
 //!   compound of recognised words (`home-assistant`, `docker-compose.yml`,
-//!   `ModuleNotFoundError`), one or two letters, a placeholder.
+//!   `ModuleNotFoundError`), one or two letters, a placeholder;
+//! - or a tool's typo: a word with one letter dropped inside it (`listner`).
 //!
 //! A path is its components and a URL its parts, each judged alone, so `/etc/nginx/` and
 //! `deb.debian.org` are kept and a host the rules missed is not. A word that English also
@@ -197,6 +198,31 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         || camel_case(word)
         || compound_noun(&lower)
         || acronym(word)
+        || one_letter_dropped(&lower)
+}
+
+/// A word of seven letters or more that is a word of the vocabulary with one letter
+/// dropped: the tools' own typos (`listner`, `recommened`, `protocl`), which their
+/// messages carry verbatim. A dropped letter, not a changed one: a surname is often a
+/// letter away from a word by substitution (`ferreira`, `ferreiro`), rarely by a letter
+/// left out; and the word it restores must be no name. Not a letter at either end: a
+/// word with one more letter at its end is an inflected form (Polish `kowalskie` of the
+/// surname `kowalski`), and at its start a prefix.
+fn one_letter_dropped(lower: &str) -> bool {
+    let len = lower.len();
+    if !(7..=24).contains(&len) || !lower.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    let mut candidate = String::with_capacity(len + 1);
+    (1..len).any(|at| {
+        (b'a'..=b'z').any(|letter| {
+            candidate.clear();
+            candidate.push_str(&lower[..at]);
+            candidate.push(char::from(letter));
+            candidate.push_str(&lower[at..]);
+            vocabulary::lookup(&candidate) == Some(Known::Word)
+        })
+    })
 }
 
 /// A limit's name as settings write it (`maxkeys`, `maxbytes`, `minfree`): `max` or
@@ -562,6 +588,17 @@ mod tests {
 
     fn net(text: &str) -> String {
         filter(text, &[])
+    }
+
+    #[test]
+    fn a_tools_typo_of_one_dropped_letter_is_kept_and_a_name_is_not() {
+        for typo in ["listner", "recommened", "protocl"] {
+            assert!(recognised(typo, &[]), "{typo}");
+        }
+        // Names and hosts are no word with a letter left out.
+        for name in ["okonkwo", "ferreira", "hkowalski", "nasbackup", "martinez"] {
+            assert!(!recognised(name, &[]), "{name}");
+        }
     }
 
     #[test]

@@ -269,7 +269,7 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 9] = [
+const FRESH_SETS: [(&str, usize, usize); 10] = [
     ("fourth.toml", 1, 271),
     ("fifth.toml", 4, 377),
     ("sixth.toml", 0, 297),
@@ -278,7 +278,8 @@ const FRESH_SETS: [(&str, usize, usize); 9] = [
     ("ninth.toml", 0, 407),
     ("tenth.toml", 1, 185),
     ("eleventh.toml", 1, 214),
-    ("twelfth.toml", 1, 178),
+    ("twelfth.toml", 1, 180),
+    ("thirteenth.toml", 2, 231),
 ];
 
 #[test]
