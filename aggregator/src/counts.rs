@@ -112,7 +112,8 @@ impl RunCounts {
         }
     }
 
-    fn finished(&self) -> u64 {
+    /// The runs that finished: success, failed or aborted.
+    pub fn finished(&self) -> u64 {
         Outcome::ALL
             .iter()
             .filter(|o| o.is_finished())

@@ -81,11 +81,6 @@ impl Dimension {
         RepoSource,
     ];
 
-    /// The dimension of that name; `None` for any other.
-    pub fn named(name: &str) -> Option<Dimension> {
-        Self::ALL.into_iter().find(|d| d.name() == name)
-    }
-
     /// Its value for one run, as SQL over the columns of `materialize`'s runs.
     pub(crate) const fn of_a_run(self) -> &'static str {
         match self {
@@ -120,14 +115,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_name_is_its_own_and_reads_back() {
+    fn each_name_is_its_own() {
         let all = Dimension::ALL;
         let names: std::collections::HashSet<&str> = all.iter().map(|d| d.name()).collect();
         assert_eq!(names.len(), all.len());
-        for d in all {
-            assert_eq!(Dimension::named(d.name()), Some(d));
-        }
-        assert_eq!(Dimension::named("hostname"), None);
     }
 
     #[test]

@@ -387,7 +387,7 @@ impl<S: Statistics> Documents<S> {
             .collect();
         let mut ranked: Vec<RateEntry> = apps
             .iter()
-            .filter(|a| a.counts.success + a.counts.failed + a.counts.aborted >= min_runs)
+            .filter(|a| a.counts.finished() >= min_runs)
             .filter_map(|a| {
                 Some(RateEntry {
                     nsapp: a.nsapp.clone(),
@@ -447,7 +447,7 @@ impl<S: Statistics> Documents<S> {
             let of = Of::app(dimension, nsapp);
             breakdowns.insert(dimension.name(), self.published_in(of, &parts).await?);
         }
-        let failures = counts.failed + counts.aborted;
+        let failures = counts.failures();
         let exit_codes = self
             .published_in(Of::app(Dimension::ExitCode, nsapp), &parts)
             .await?
@@ -642,7 +642,7 @@ impl<S: Statistics> Documents<S> {
         let scope = meta.scope();
         let totals = self.total(&scope.parts(), "").await?;
         // Shares are of the failed and aborted runs, when those may be told.
-        let failures = totals.map_or(0, |c| c.failed + c.aborted);
+        let failures = totals.map_or(0, |c| c.failures());
 
         let (days, suppressed_days) = self.days(&scope.parts(), "").await?;
         // Each repository's listed apps, once for every per-app table below.
@@ -701,7 +701,7 @@ impl<S: Statistics> Documents<S> {
         };
         let mut apps: Vec<FailingApp> = app_groups
             .iter()
-            .filter(|g| g.counts.failed + g.counts.aborted > 0)
+            .filter(|g| g.counts.failures() > 0)
             .map(|g| FailingApp {
                 nsapp: g.value.clone(),
                 runs: g.counts.runs,

@@ -28,7 +28,6 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::counts::RunCounts;
 use crate::dimension::Dimension;
 use crate::documents::Documents;
 use crate::error::ApiError;
@@ -429,12 +428,6 @@ fn top(
         .collect())
 }
 
-/// Runs that sent a terminal status: what the old service's tables over terminal
-/// events count.
-fn finished(c: &RunCounts) -> u64 {
-    c.success + c.failed + c.aborted
-}
-
 /// The old service's percentages: unrounded, and 0 over nothing.
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -615,14 +608,14 @@ async fn dashboard_of(docs: &Documents, meta: Meta) -> Result<Dashboard, ApiErro
     for g in &os.published.groups {
         // "debian 12": the OS, then its version.
         let os_type = g.value.split(' ').next().unwrap_or_default().to_owned();
-        *per_os.entry(os_type).or_default() += finished(&g.counts);
+        *per_os.entry(os_type).or_default() += g.counts.finished();
     }
     let dimension = |name: &str| hardware.dimensions.get(name).map(|p| p.groups.as_slice());
     let finished_by = |name: &str| {
         dimension(name)
             .unwrap_or_default()
             .iter()
-            .map(|g| (g.value.clone(), finished(&g.counts)))
+            .map(|g| (g.value.clone(), g.counts.finished()))
             .collect::<Vec<_>>()
     };
     let runs_by_type = dimension("type")
@@ -660,7 +653,7 @@ async fn dashboard_of(docs: &Documents, meta: Meta) -> Result<Dashboard, ApiErro
     let failing: Vec<FailedApp> = apps
         .apps
         .iter()
-        .filter(|a| a.counts.failed > 0 && finished(&a.counts) >= apps.min_runs)
+        .filter(|a| a.counts.failed > 0 && a.counts.finished() >= apps.min_runs)
         .map(|a| FailedApp {
             app: a.nsapp.clone(),
             kind: kind(&a.nsapp),
@@ -716,7 +709,7 @@ async fn dashboard_of(docs: &Documents, meta: Meta) -> Result<Dashboard, ApiErro
             pve.published
                 .groups
                 .iter()
-                .map(|g| (g.value.clone(), finished(&g.counts))),
+                .map(|g| (g.value.clone(), g.counts.finished())),
             15,
         ),
         type_stats: top("type", runs_by_type, 10),
@@ -795,7 +788,7 @@ async fn scripts_of(docs: &Documents, meta: Meta) -> Result<Scripts, ApiError> {
             failed: a.counts.failed,
             aborted: a.counts.aborted,
             installing: a.counts.unfinished + a.counts.in_progress,
-            success_rate: percent(a.counts.success, finished(&a.counts)),
+            success_rate: percent(a.counts.success, a.counts.finished()),
             days_old: 0,
             installs_per_day: a.runs_per_day,
         })
@@ -947,7 +940,7 @@ async fn errors_of(docs: &Documents, meta: Meta) -> Result<ErrorAnalysis, ApiErr
     let finished_of: BTreeMap<&str, u64> = apps
         .apps
         .iter()
-        .map(|a| (a.nsapp.as_str(), finished(&a.counts)))
+        .map(|a| (a.nsapp.as_str(), a.counts.finished()))
         .collect();
     let mut app_errors: Vec<AppError> = errors
         .apps
