@@ -37,7 +37,7 @@
 //! # Module map
 //! - The rules, one module per kind of find: [`network`], [`hosts`], [`urls`],
 //!   [`people`], [`secrets`], [`devices`], [`places`], [`keys`], [`labels`].
-//! - What they share: `gate` (one `RegexSet` pass that tells which rules can match a
+//! - What they share: `gate` (a few `RegexSet` passes that tell which rules can match a
 //!   text), `span` (the finds of a round and their replacement), `lists` (public
 //!   infrastructure, private suffixes, system accounts, tools).
 //! - After the rules: [`net`], the vocabulary net, which keeps a word of stored free text
@@ -178,7 +178,13 @@ impl Default for Scrubber<'_> {
 /// A free text after a first reading ([`Scrubber::read`]): one round of the rules has
 /// run over all of it. Only [`Scrubber::store`] can make a stored text of it.
 #[derive(Debug, Clone)]
-pub struct Read(String);
+pub struct Read {
+    text: String,
+    /// When the reading changed nothing: the words it kept. Its round is then what
+    /// storing's first round would be with the same words kept, except for the names
+    /// the event taught since, and storing need not run it again (see `Scrubber::store`).
+    settled: Option<Vec<String>>,
+}
 
 impl<'k> Scrubber<'k> {
     pub fn keeping(keep: &'k [&'k str]) -> Self {
@@ -248,9 +254,33 @@ impl<'k> Scrubber<'k> {
     pub fn read(&self, text: &str, lessons: &mut Lessons) -> Read {
         let stripped = strip_controls(text);
         match round(&stripped, self.keep, self.lessons, Some(lessons)) {
-            Some(once) => Read(once),
-            None => Read(stripped.into_owned()),
+            Some(once) => Read {
+                text: once,
+                settled: None,
+            },
+            None => Read {
+                text: stripped.into_owned(),
+                settled: Some(self.keep.iter().map(|k| (*k).to_owned()).collect()),
+            },
         }
+    }
+
+    /// Whether a round over `text` would find nothing, known without running one: a
+    /// reading with the same words kept found nothing in all of it, and no name this
+    /// scrubber was taught is in it. A round's finds are its rules', which no lesson
+    /// changes, and every mention of the names it knows; so this one's are the
+    /// reading's, which changed nothing, and the taught names' mentions, of which there
+    /// are none.
+    fn settled(&self, read: &Read, text: &str) -> bool {
+        read.text.len() == text.len()
+            && read.settled.as_ref().is_some_and(|kept| {
+                kept.iter()
+                    .map(String::as_str)
+                    .eq(self.keep.iter().copied())
+            })
+            && Found::keeping(self.keep, self.lessons)
+                .apply(text, None)
+                .is_none()
     }
 
     /// A text read ([`Scrubber::read`]) as it is stored: scrubbed until the rules find
@@ -263,21 +293,31 @@ impl<'k> Scrubber<'k> {
         // hold the stored characters and a word more are all that is worked on. One
         // round here applies what the event taught; the rounds below, on the prefix,
         // repeat until nothing changes.
-        let text = &read.0;
+        let text = &read.text;
         let mut window = text
             .char_indices()
             .nth(max.saturating_add(64))
             .map_or(text.len(), |(at, _)| at);
-        let start = loop {
+        let (start, settled) = loop {
             let (part, whole) = line_window(text, window);
-            let once =
-                round(part, self.keep, self.lessons, None).unwrap_or_else(|| part.to_owned());
+            let once = if whole && self.settled(read, part) {
+                None
+            } else {
+                round(part, self.keep, self.lessons, None)
+            };
+            let settled = once.is_none();
+            let once = once.unwrap_or_else(|| part.to_owned());
             if whole || once.chars().count() > max + 64 {
-                break once;
+                break (once, settled);
             }
             window = window.saturating_mul(4);
         };
         let mut scrubbed = netted(&start);
+        // A round that found nothing in a text the net and the cut left as it was would
+        // find nothing again: most fields (`Intel N100`) are done after one round.
+        if settled && scrubbed == start {
+            return scrubbed;
+        }
         for _ in 0..8 {
             let next = netted(&self.scrub(&scrubbed));
             if next == scrubbed {
@@ -487,6 +527,51 @@ mod tests {
         for leaked in ["alice", "203.0.113.7", "00:11:22", "Hunter2", "smith"] {
             assert!(!s.contains(leaked), "{leaked} in {s}");
         }
+    }
+
+    #[test]
+    fn storing_a_settled_reading_skips_no_find() {
+        // Storing skips the rounds a reading that changed nothing makes redundant; with
+        // the reading's result forgotten, every round runs, and the two must agree.
+        let mut taught = Lessons::new();
+        let _ = scrub_text_taught("pct create 105 -hostname pluto", &mut taught);
+        let keep = ["jellyfin"];
+        let texts = [
+            "Intel N100",
+            "backup to pluto failed",
+            "chown -R jellyfin:adm /etc/jellyfin",
+            "E: Unable to locate package libssl1.1",
+            "exit_code=1 | line one\nPluto is down\n",
+        ];
+        for scrubber in [Scrubber::default(), Scrubber::keeping(&keep)] {
+            for reader in [Scrubber::default(), Scrubber::keeping(&keep)] {
+                for lessons in [&NO_LESSONS, &taught] {
+                    for text in texts {
+                        let read = reader.read(text, &mut Lessons::new());
+                        let forgotten = Read {
+                            settled: None,
+                            ..read.clone()
+                        };
+                        let storer = scrubber.taught(lessons);
+                        assert_eq!(
+                            storer.store(&read, 120),
+                            storer.store(&forgotten, 120),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let stored = Scrubber::default().taught(&taught).store(
+            &Scrubber::default().read("backup to pluto failed", &mut Lessons::new()),
+            120,
+        );
+        assert_eq!(stored, "backup to <host> failed");
+    }
+
+    fn scrub_text_taught(text: &str, lessons: &mut Lessons) -> String {
+        let read = Scrubber::default().read(text, lessons);
+        Scrubber::default().taught(lessons).store(&read, 120)
     }
 
     #[test]
