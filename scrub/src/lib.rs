@@ -37,9 +37,10 @@
 //! # Module map
 //! - The rules, one module per kind of find: [`network`], [`hosts`], [`urls`],
 //!   [`people`], [`secrets`], [`devices`], [`places`], [`keys`], [`labels`].
-//! - What they share: `gate` (a few `RegexSet` passes that tell which rules can match a
-//!   text), `span` (the finds of a round and their replacement), `lists` (public
-//!   infrastructure, private suffixes, system accounts, tools).
+//! - What they share: `gate` (a literal pass and a few `RegexSet` passes that tell
+//!   which rules can match a text), `span` (the finds of a round and their
+//!   replacement), `lists` (public infrastructure, private suffixes, system accounts,
+//!   tools).
 //! - After the rules: [`net`], the vocabulary net, which keeps a word of stored free text
 //!   only if [`vocabulary`] (6.7 million words) or a safe shape recognises it.
 //! - [`text`]: cutting to a length, which the parser uses too.
@@ -572,6 +573,70 @@ mod tests {
     fn scrub_text_taught(text: &str, lessons: &mut Lessons) -> String {
         let read = Scrubber::default().read(text, lessons);
         Scrubber::default().taught(lessons).store(&read, 120)
+    }
+
+    /// Every rule of every module, as the gate holds them.
+    fn all_rules() -> Vec<&'static regex::Regex> {
+        [
+            hosts::rules(),
+            urls::rules(),
+            keys::rules(),
+            people::rules(),
+            secrets::rules(),
+            devices::rules(),
+            places::rules(),
+            labels::rules(),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn the_gate_never_shuts_a_rule_that_matches() {
+        // Real text: every corpus file whole, and each of its lines alone.
+        let files = [
+            include_str!("../../tests/fixtures/scrub/corpus.toml"),
+            include_str!("../../tests/fixtures/scrub/second.toml"),
+            include_str!("../../tests/fixtures/scrub/third.toml"),
+            include_str!("../../tests/fixtures/scrub/fourth.toml"),
+            include_str!("../../tests/fixtures/scrub/fifth.toml"),
+            include_str!("../../tests/fixtures/scrub/sixth.toml"),
+            include_str!("../../tests/fixtures/scrub/seventh.toml"),
+            include_str!("../../tests/fixtures/scrub/eighth.toml"),
+            include_str!("../../tests/fixtures/scrub/ninth.toml"),
+            include_str!("../../tests/fixtures/scrub/tenth.toml"),
+            include_str!("../../tests/fixtures/scrub/eleventh.toml"),
+            include_str!("../../tests/fixtures/scrub/twelfth.toml"),
+            include_str!("../../tests/fixtures/scrub/thirteenth.toml"),
+        ];
+        let rules = all_rules();
+        let mut matched = 0;
+        for file in files {
+            for text in std::iter::once(file).chain(file.lines()) {
+                let open = GATE.open(text);
+                for rule in &rules {
+                    if rule.is_match(text) {
+                        matched += 1;
+                        assert!(
+                            open.can(rule),
+                            "the gate shut {} on {text:?}",
+                            rule.as_str()
+                        );
+                    }
+                }
+            }
+        }
+        // Not a vacuous pass: the rules matched real text thousands of times.
+        assert!(matched > 1_000, "{matched}");
+    }
+
+    #[test]
+    fn most_rules_are_answered_for_by_their_literals() {
+        let (literal, in_sets) = GATE.split();
+        assert_eq!(literal + in_sets, all_rules().len());
+        assert!(
+            literal > in_sets,
+            "{literal} by literals, {in_sets} in sets"
+        );
     }
 
     #[test]
