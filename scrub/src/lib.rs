@@ -101,8 +101,11 @@ use span::Found;
 pub use span::Lessons;
 
 /// Every context rule of every module, so that one pass tells which can match a text.
-static GATE: LazyLock<Gate> = LazyLock::new(|| {
-    Gate::new(vec![
+static GATE: LazyLock<Gate> = LazyLock::new(|| Gate::new(modules()));
+
+/// The context rules, module by module, as the gate holds them.
+fn modules() -> Vec<Vec<&'static regex::Regex>> {
+    vec![
         hosts::rules(),
         urls::rules(),
         keys::rules(),
@@ -111,8 +114,8 @@ static GATE: LazyLock<Gate> = LazyLock::new(|| {
         devices::rules(),
         places::rules(),
         labels::rules(),
-    ])
-});
+    ]
+}
 
 /// Every placeholder the scrubber writes: the rules', and the vocabulary net's `<word>`.
 pub const PLACEHOLDERS: [&str; 11] = [
@@ -577,17 +580,7 @@ mod tests {
 
     /// Every rule of every module, as the gate holds them.
     fn all_rules() -> Vec<&'static regex::Regex> {
-        [
-            hosts::rules(),
-            urls::rules(),
-            keys::rules(),
-            people::rules(),
-            secrets::rules(),
-            devices::rules(),
-            places::rules(),
-            labels::rules(),
-        ]
-        .concat()
+        modules().concat()
     }
 
     #[test]
