@@ -183,7 +183,7 @@ fn is_public_host(name: &str) -> bool {
         Some(suffix) if suffix.is_known() && suffix.as_bytes().len() < name.len() => {}
         _ => return false,
     }
-    if under_any(name, &lists::PUBLIC) {
+    if under_any(name, &lists::PUBLIC) || a_projects_own(name) {
         return false;
     }
     if labels.len() == 2
@@ -195,6 +195,79 @@ fn is_public_host(name: &str) -> bool {
         return false;
     }
     true
+}
+
+/// The names projects give the services under their domain (`docs.syncthing.net`,
+/// `hub-cdn.crowdsec.net`), each alone or joined by `-`.
+const SERVICE_LABELS: &[&str] = &[
+    "api",
+    "apt",
+    "assets",
+    "blog",
+    "cdn",
+    "community",
+    "deb",
+    "dev",
+    "dl",
+    "docs",
+    "download",
+    "downloads",
+    "files",
+    "forum",
+    "get",
+    "help",
+    "hub",
+    "install",
+    "mirror",
+    "mirrors",
+    "objects",
+    "packages",
+    "pkg",
+    "pkgs",
+    "raw",
+    "registry",
+    "release",
+    "releases",
+    "repo",
+    "repos",
+    "rpm",
+    "static",
+    "status",
+    "support",
+    "update",
+    "updates",
+    "wiki",
+    "www",
+];
+
+/// A tool's project's own domain and its services (`curl.se`, `docs.syncthing.net`,
+/// `hub-cdn.crowdsec.net`): the label registered under a public suffix names a tool, and
+/// is neither a word of a language (`example.com`, `falcon.io` are anyone's) nor a name;
+/// each label before it names a service ([`SERVICE_LABELS`]). Only under a suffix of the
+/// ICANN section: under one anyone can register at (`jellyfin.duckdns.org`), the name is
+/// a person's.
+fn a_projects_own(name: &str) -> bool {
+    let Some(domain) = psl::domain(name.as_bytes()) else {
+        return false;
+    };
+    if domain.suffix().typ() != Some(psl::Type::Icann) {
+        return false;
+    }
+    let Ok(registered) = std::str::from_utf8(domain.as_bytes()) else {
+        return false;
+    };
+    let Some((label, _)) = registered.split_once('.') else {
+        return false;
+    };
+    let services = name
+        .strip_suffix(registered)
+        .map_or("", |s| s.trim_end_matches('.'));
+    crate::vocabulary::names_a_tool(label)
+        && !crate::vocabulary::is_a_language_word(label)
+        && crate::vocabulary::lookup(label) != Some(crate::vocabulary::Known::AlsoAName)
+        && services
+            .split(['.', '-'])
+            .all(|w| SERVICE_LABELS.contains(&w))
 }
 
 /// `Microsoft.Extensions.Hosting`, `NzbDrone.Core`: every label capitalised is a
@@ -221,7 +294,7 @@ pub(super) fn is_context_host(name: &str) -> bool {
     {
         return false;
     }
-    !(lower.contains('.') && under_any(&lower, &lists::PUBLIC))
+    !(lower.contains('.') && (under_any(&lower, &lists::PUBLIC) || a_projects_own(&lower)))
 }
 
 /// A host name as contexts capture it: letters, digits, `.`, `-` and `_`, starting and
@@ -728,10 +801,25 @@ mod tests {
 
     #[test]
     fn a_domain_named_after_a_tool_leaves_the_tool() {
+        // A label that is also a word of a language (`curl`) is anyone's domain: the host
+        // goes, and the tool stays.
         assert_eq!(
             scrub("see https://curl.se/docs/x.html\ncurl: (60) SSL"),
             "see https://<host>/docs/x.html\ncurl: (60) SSL"
         );
+        // A tool's own domain and its services are public.
+        let kept = "see https://docs.navidrome.org/users/faq.html and hub-cdn.navidrome.org";
+        assert_eq!(scrub(kept), kept);
+        // Not under a suffix anyone registers at, nor with any other label before it.
+        for (text, expected) in [
+            ("https://jellyfin.duckdns.org/web", "https://<host>/web"),
+            ("ping anna.navidrome.org", "ping <host>"),
+            ("ping nas-2.navidrome.org", "ping <host>"),
+            ("ping docs.navidrome.org.gallardo.es", "ping <host>"),
+            ("https://git.example.com/x", "https://<host>/x"),
+        ] {
+            assert_eq!(scrub(text), expected, "{text}");
+        }
         // A person's label is learned still.
         assert_eq!(
             scrub("https://pve.gallardo.es:8006 token tf-gallardo"),

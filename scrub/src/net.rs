@@ -66,6 +66,7 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
             || public_digest(&out, core)
             || npm_scope(&out, after)
             || library_offset(&out, core)
+            || package(&out, core, after)
         {
             out.push_str(token);
         } else {
@@ -102,6 +103,114 @@ fn npm_scope(before: &str, after: &str) -> bool {
     before.strip_suffix('@').is_some_and(|b| {
         b.is_empty() || b.ends_with([' ', '\t', '\n', '"', '\'', '`', '(', '[', ','])
     }) && after.starts_with('/')
+}
+
+/// The directories package managers install a package into under its own name: npm's
+/// and Python's.
+const PACKAGE_DIRECTORIES: &[&str] = &["node_modules", "site-packages", "dist-packages"];
+
+/// A package, as a package manager names it: the directory it is installed into
+/// (`node_modules/knex/`, `site-packages/chromadb/`), or a name pinned to a version
+/// (`espressif32@5.4.0`, `numpy==2.1.3`, `pict-rs v0.5.17`, `plexmediaserver
+/// (1.41.3.9314-a0bfb8370)`). A package is published under its name for anyone to
+/// install; a person is not pinned to a version. The name must look like a package's
+/// (lower-case letters, digits, joiners) and be no one's name, and an address after it
+/// is no version (`alice@10.0.0.5`, `nas (10.0.0.5)`).
+fn package(before: &str, word: &str, after: &str) -> bool {
+    // A scope's `@` is the last thing before its name (`node_modules/@nestjs`).
+    let directory = installed(before.strip_suffix('@').unwrap_or(before));
+    package_name(&word.to_lowercase()) && (directory || pinned(after))
+}
+
+/// The architectures Debian builds for, as a package file names them.
+const DEBIAN_ARCHITECTURES: &[&str] = &[
+    "amd64", "arm64", "armhf", "armel", "i386", "all", "riscv64", "ppc64el", "s390x",
+];
+
+/// A package's file as Debian and Python name it, which pins the package to a version:
+/// `plexmediaserver_1.41.3.9314-a0bfb8370_amd64.deb` (name, version, architecture;
+/// `%3a` is an epoch's colon), `numpy-2.1.3-cp311-cp311-manylinux_2_17_x86_64.whl`
+/// (name, version, then tags).
+fn package_file(lower: &str) -> bool {
+    if let Some(stem) = lower.strip_suffix(".deb") {
+        let mut fields = stem.split('_');
+        let (Some(name), Some(version_field), Some(arch), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        return package_name(name)
+            && DEBIAN_ARCHITECTURES.contains(&arch)
+            && version(&version_field.replace("%3a", ":"));
+    }
+    if let Some(stem) = lower.strip_suffix(".whl") {
+        // The name's own dashes are underscores in a wheel's name.
+        let mut fields = stem.split('-');
+        let (Some(name), Some(version_field)) = (fields.next(), fields.next()) else {
+            return false;
+        };
+        return package_name(name) && version(version_field) && !ipv4(version_field);
+    }
+    false
+}
+
+/// Whether `lower` could be a package's name and is no one's: lower-case letters,
+/// digits and joiners, a letter among them, and not a word English writes as a name.
+fn package_name(lower: &str) -> bool {
+    (2..=64).contains(&lower.len())
+        && lower.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b'+')
+        })
+        && lower.bytes().any(|b| b.is_ascii_lowercase())
+        && vocabulary::lookup(lower) != Some(Known::AlsoAName)
+}
+
+/// Whether `before` ends in a package directory, so that the word after is a package.
+fn installed(before: &str) -> bool {
+    let Some(dir) = before.strip_suffix('/') else {
+        return false;
+    };
+    // npm's scoped packages sit one level deeper (`node_modules/@nestjs/core/`).
+    let dir = match dir.rsplit_once('/') {
+        Some((up, scope)) if scope.starts_with('@') => up,
+        _ => dir,
+    };
+    PACKAGE_DIRECTORIES.iter().any(|d| dir.ends_with(d))
+}
+
+/// Whether `after` pins the word before it to a version: `@1.2.3`, `@^1.2`, `==1.2`,
+/// `>=1.2`, ` v1.2.3`, ` (1.2.3-1)`.
+fn pinned(after: &str) -> bool {
+    let (spec, closing) = if let Some(rest) = after.strip_prefix('@') {
+        (rest.trim_start_matches(['^', '~', '=']), None)
+    } else if let Some(rest) = ["==", ">=", "~=", "<="]
+        .iter()
+        .find_map(|op| after.strip_prefix(op))
+    {
+        (rest, None)
+    } else if let Some(rest) = after.strip_prefix(" v") {
+        (rest, None)
+    } else if let Some(rest) = after.strip_prefix(" (") {
+        (rest, Some(')'))
+    } else {
+        return false;
+    };
+    let len = spec
+        .char_indices()
+        .find(|(_, c)| !(is_word_char(*c) || *c == ':' || *c == '~'))
+        .map_or(spec.len(), |(i, _)| i);
+    let (head, rest) = spec.split_at(len);
+    let head = head.trim_end_matches(['.', '-', '+', '_']);
+    closing.is_none_or(|c| rest.starts_with(c))
+        && head.starts_with(|c: char| c.is_ascii_digit())
+        && version(&head.to_lowercase())
+        && !ipv4(head)
+}
+
+/// Four numbers of at most 255, dotted: an address, whatever else it could be.
+fn ipv4(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('.').collect();
+    parts.len() == 4 && parts.iter().all(|p| p.parse::<u8>().is_ok())
 }
 
 /// A command-line option's name (`-xzf`, `--dearmor`, `--no-install-recommends`): a
@@ -193,6 +302,7 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         return true;
     }
     joined(word, keep)
+        || package_file(&lower)
         || cmake_config(word)
         || dotted(word, keep)
         || camel_case(word)
@@ -663,6 +773,45 @@ mod tests {
             ("error: 7f3a1c228000", "error: <word>"),
             ("build 1.2-a0bfb8370", "build <word>"),
             ("maxkowalczyk", "<word>"),
+        ] {
+            assert_eq!(net(text), stored, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_package_is_kept_where_a_package_manager_names_it() {
+        for text in [
+            "at new Client (/app/node_modules/knex/lib/client.js:70:11)",
+            "/app/node_modules/@zxcvbnts/core/dist/index.js",
+            "/srv/ha/lib/python3.13/site-packages/zigpy_znp/uart.py",
+            "platform: espressif32@5.4.0; zigbee-herdsman@^3.2.5",
+            "opencv-python-headless==4.10.0.84 depends on numpy>=2",
+            "error: failed to compile `pueue v3.4.1`",
+            "Unpacking plexmediaserver (1.41.3.9314-a0bfb8370) over (1:2.38.1-5+deb12u2)",
+            "plexmediaserver_1.41.3.9314-a0bfb8370_amd64.deb libegl1_1%3a1.1.10-1_all.deb",
+            "ctranslate2-4.5.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        ] {
+            assert_eq!(net(text), text);
+        }
+    }
+
+    #[test]
+    fn a_name_or_an_address_beside_a_version_is_no_package() {
+        for (text, stored) in [
+            // An address is no version, however it is written beside a name.
+            ("ssh kowalczyk@10.0.0.5", "ssh <word>@10.0.0.5"),
+            ("from okonkwo (192.168.1.20)", "from <word> (192.168.1.20)"),
+            ("okonkwo-10.0.0.5-py3-none-any.whl", "<word>"),
+            // A name English writes as a name is never vouched for by a version.
+            ("will_1.2_amd64.deb", "<word>"),
+            // Not a directory packages are installed into, nor a version after the name.
+            ("/home/okonkwo/lib/x.py", "/home/<word>/lib/x.py"),
+            (
+                "kowalczyk@v-nas and kowalczyk (see below)",
+                "<word>@v-nas and <word> (see below)",
+            ),
+            // A name pinned to something that is no version.
+            ("okonkwo_1.0_x86.deb", "<word>"),
         ] {
             assert_eq!(net(text), stored, "{text}");
         }

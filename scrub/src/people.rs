@@ -324,15 +324,33 @@ rules! {
     };
 }
 
+/// Whether `at` is in the path of a URL whose host is public (a vendor's, a project's).
+fn on_a_public_site(text: &str, at: usize) -> bool {
+    let before = &text[..at];
+    let url = before
+        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '>'))
+        .map_or(before, |i| &before[i + 1..]);
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = host.split(':').next().unwrap_or(host);
+    host.contains('.') && !super::hosts::is_context_host(host)
+}
+
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     emails(text, found);
     if text.len() < 3 {
         return;
     }
     for caps in open.captures(&HOME, text) {
-        // A home directory is a user's, whatever the word: no context-word check.
+        // A home directory is a user's, whatever the word: no context-word check. But a
+        // public site's path is no directory of this machine
+        // (`https://docs.syncthing.net/users/faq.html`).
         if let Some(m) = caps.get(1)
             && !lists::is_system_account(m.as_str())
+            && !on_a_public_site(text, m.start())
         {
             found.put(m.range(), Rank::User, USER);
             found.learn(m.as_str(), USER);
@@ -664,6 +682,15 @@ mod tests {
             "cd /home/<user>/app && make"
         );
         assert_eq!(scrub("/Users/bob"), "/Users/<user>");
+        // A public site's path is no home; a private one's may be.
+        assert_eq!(
+            scrub("see https://docs.syncthing.net/users/faq.html"),
+            "see https://docs.syncthing.net/users/faq.html"
+        );
+        assert_eq!(
+            scrub("see https://wiki.smith.lan/users/bob"),
+            "see https://<host>/users/<user>"
+        );
         assert_eq!(scrub(r"C:\Users\carol\Desktop"), r"C:\Users\<user>\Desktop");
         assert_eq!(scrub(r"C:\\Users\\carol"), r"C:\\Users\\<user>");
         assert_eq!(scrub("ls ~dave/x and ~/y"), "ls ~<user>/x and ~/y");

@@ -40,6 +40,15 @@ pub fn names_a_tool(word: &str) -> bool {
         .is_some_and(|flags| flags & 2 == 2)
 }
 
+/// Whether `word` (lower case) is a word of one of the languages (or of the exit codes'
+/// meanings), not only a tool's name: `example` and `falcon` are, `syncthing` is not.
+pub fn is_a_language_word(word: &str) -> bool {
+    WORDS
+        .as_ref()
+        .and_then(|words| words.get(word))
+        .is_some_and(|flags| flags & 4 == 4)
+}
+
 /// Whether `word` (lower case) is in the vocabulary at all.
 pub fn contains(word: &str) -> bool {
     lookup(word).is_some()
@@ -94,6 +103,12 @@ mod tests {
         }
         for word in ["gallardo", "werkbank", "unable"] {
             assert!(!names_a_tool(word), "{word}");
+        }
+        for word in ["example", "falcon", "unable", "verbindung"] {
+            assert!(is_a_language_word(word), "{word}");
+        }
+        for tool in ["syncthing", "crowdsec", "jellyfin"] {
+            assert!(!is_a_language_word(tool), "{tool}");
         }
     }
 

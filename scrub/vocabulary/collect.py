@@ -2,8 +2,9 @@
 """Collect the vocabulary net's words from named public sources; print them sorted, one
 a line, each with flags after a tab: 1 when it is also a first name that English knows
 as a name (`will`, `john`, `rose`), plus 2 when it names a tool (a Debian package or
-command, a script's app, a part of one, a word of the trade: `curl`, `meson`, `ollama`). `scrub/vocabulary/build.sh` runs it and turns the list into the FST the scrubber
-loads (scrub/data/vocabulary.fst); ARCHITECTURE.md ("Privacy") says why each source.
+command, a script's app, a part of one, a word of the trade: `curl`, `meson`, `ollama`),
+plus 4 when it is a word of one of the languages below (`example`, `unable`).
+`scrub/vocabulary/build.sh` runs it and turns the list into the FST the scrubber loads (scrub/data/vocabulary.fst); ARCHITECTURE.md ("Privacy") says why each source.
 
 Sources (Debian 12 packages, read where Debian installs them):
 - English: wamerican, wamerican-large and wbritish-large (SCOWL), /usr/share/dict/
@@ -215,6 +216,9 @@ def main():
         line = line.split("#", 1)[0].strip().lower()
         if line:
             tool_words.add(line)
+    # The words of a language (and of the exit codes' meanings), before the tools join:
+    # a domain named by one (`example.com`, `falcon.io`) is anyone's, not a tool's own.
+    language = set(words)
     words |= tool_words
     words = sorted(w for w in words if len(w) >= 2 and WORD.match(w))
     # A word that is also a first name, and one English knows as a name (John, Will,
@@ -224,9 +228,13 @@ def main():
     # marking a common word as a name takes it out of every compound.
     as_names = (names & {w.lower() for w in common if w[:1].isupper()}) | (stop & names)
     # A tool's name is no one's: the scrubber does not learn it as a host's name when a
-    # domain has it as a label (`curl` of `curl.se`).
+    # domain has it as a label (`curl` of `curl.se`), and a tool's name that is no word of
+    # a language (4 unset) names the tool's own domain (`syncthing.net`).
     sys.stdout.write(
-        "".join(f"{w}\t{int(w in as_names) | 2 * int(w in tool_words)}\n" for w in words)
+        "".join(
+            f"{w}\t{int(w in as_names) | 2 * int(w in tool_words) | 4 * int(w in language)}\n"
+            for w in words
+        )
     )
     print(f"{len(words)} words", file=sys.stderr)
 
