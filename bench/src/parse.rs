@@ -75,24 +75,8 @@ fn case(what: &str, bodies: &[Vec<u8>], rounds: usize) -> ParseCase {
 /// Every text of the scrubber's corpus files (tests/fixtures/scrub/), each as the failed
 /// run that carries it: a few thousand failing installs written by different hands.
 fn corpus_bodies() -> Vec<Vec<u8>> {
-    const FILES: [&str; 13] = [
-        "corpus.toml",
-        "second.toml",
-        "third.toml",
-        "fourth.toml",
-        "fifth.toml",
-        "sixth.toml",
-        "seventh.toml",
-        "eighth.toml",
-        "ninth.toml",
-        "tenth.toml",
-        "eleventh.toml",
-        "twelfth.toml",
-        "thirteenth.toml",
-    ];
     let id = "5f0c7d3e-2a47-4b8e-9d6f-0a1b2c3d4e5f";
-    FILES
-        .iter()
+    tests::corpus::all_files()
         .flat_map(|file| {
             let corpus = tests::corpus::Corpus::load_file(file);
             let leaks = corpus.leak.iter().map(|l| l.body(id));

@@ -265,9 +265,10 @@ fn a_projects_own(name: &str) -> bool {
     crate::vocabulary::names_a_tool(label)
         && !crate::vocabulary::is_a_language_word(label)
         && crate::vocabulary::lookup(label) != Some(crate::vocabulary::Known::AlsoAName)
-        && services
-            .split(['.', '-'])
-            .all(|w| SERVICE_LABELS.contains(&w))
+        && (services.is_empty()
+            || services
+                .split(['.', '-'])
+                .all(|w| SERVICE_LABELS.contains(&w)))
 }
 
 /// `Microsoft.Extensions.Hosting`, `NzbDrone.Core`: every label capitalised is a
@@ -808,7 +809,8 @@ mod tests {
             "see https://<host>/docs/x.html\ncurl: (60) SSL"
         );
         // A tool's own domain and its services are public.
-        let kept = "see https://docs.navidrome.org/users/faq.html and hub-cdn.navidrome.org";
+        let kept = "see https://docs.navidrome.org/users/faq.html, hub-cdn.navidrome.org and \
+                    https://rubygems.org/";
         assert_eq!(scrub(kept), kept);
         // Not under a suffix anyone registers at, nor with any other label before it.
         for (text, expected) in [

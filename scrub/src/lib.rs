@@ -585,26 +585,25 @@ mod tests {
 
     #[test]
     fn the_gate_never_shuts_a_rule_that_matches() {
-        // Real text: every corpus file whole, and each of its lines alone.
-        let files = [
-            include_str!("../../tests/fixtures/scrub/corpus.toml"),
-            include_str!("../../tests/fixtures/scrub/second.toml"),
-            include_str!("../../tests/fixtures/scrub/third.toml"),
-            include_str!("../../tests/fixtures/scrub/fourth.toml"),
-            include_str!("../../tests/fixtures/scrub/fifth.toml"),
-            include_str!("../../tests/fixtures/scrub/sixth.toml"),
-            include_str!("../../tests/fixtures/scrub/seventh.toml"),
-            include_str!("../../tests/fixtures/scrub/eighth.toml"),
-            include_str!("../../tests/fixtures/scrub/ninth.toml"),
-            include_str!("../../tests/fixtures/scrub/tenth.toml"),
-            include_str!("../../tests/fixtures/scrub/eleventh.toml"),
-            include_str!("../../tests/fixtures/scrub/twelfth.toml"),
-            include_str!("../../tests/fixtures/scrub/thirteenth.toml"),
-        ];
+        // Real text: every corpus file whole, and each of its lines alone. The files are
+        // read from their folder, so that a set added there is read here too.
+        let folder =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/scrub");
+        let mut paths: Vec<_> = std::fs::read_dir(&folder)
+            .expect("the corpus folder")
+            .map(|entry| entry.expect("a corpus file").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        assert!(paths.len() >= 14, "{} corpus files", paths.len());
+        let files: Vec<String> = paths
+            .iter()
+            .map(|path| std::fs::read_to_string(path).expect("a corpus file"))
+            .collect();
         let rules = all_rules();
         let mut matched = 0;
-        for file in files {
-            for text in std::iter::once(file).chain(file.lines()) {
+        for file in &files {
+            for text in std::iter::once(file.as_str()).chain(file.lines()) {
                 let open = GATE.open(text);
                 for rule in &rules {
                     if rule.is_match(text) {

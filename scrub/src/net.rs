@@ -63,7 +63,7 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
         if core.is_empty()
             || option(token, core)
             || recognised(core, keep)
-            || public_digest(&out, core)
+            || public_digest(&out, core, after)
             || npm_scope(&out, after)
             || library_offset(&out, core)
             || package(&out, core, after)
@@ -179,9 +179,15 @@ fn installed(before: &str) -> bool {
 }
 
 /// Whether `after` pins the word before it to a version: `@1.2.3`, `@^1.2`, `==1.2`,
-/// `>=1.2`, ` v1.2.3`, ` (1.2.3-1)`.
+/// `>=1.2`, ` v1.2.3`, ` (1.2.3-1)`, an image's or a model's tag (`:0.6.24`, `:v1.5`,
+/// `:7b`, `:0.5b`).
 fn pinned(after: &str) -> bool {
-    let (spec, closing) = if let Some(rest) = after.strip_prefix('@') {
+    if let Some(tag) = after.strip_prefix(':')
+        && model_size(tag)
+    {
+        return true;
+    }
+    let (spec, closing) = if let Some(rest) = after.strip_prefix(['@', ':']) {
         (rest.trim_start_matches(['^', '~', '=']), None)
     } else if let Some(rest) = ["==", ">=", "~=", "<="]
         .iter()
@@ -195,6 +201,7 @@ fn pinned(after: &str) -> bool {
     } else {
         return false;
     };
+    let spec = spec.strip_prefix('v').unwrap_or(spec);
     let len = spec
         .char_indices()
         .find(|(_, c)| !(is_word_char(*c) || *c == ':' || *c == '~'))
@@ -205,6 +212,20 @@ fn pinned(after: &str) -> bool {
         && head.starts_with(|c: char| c.is_ascii_digit())
         && version(&head.to_lowercase())
         && !ipv4(head)
+}
+
+/// A model's size as its tag starts (`7b`, `0.5b`, `70b-instruct`): the parameters, in
+/// billions.
+fn model_size(tag: &str) -> bool {
+    let end = tag
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(tag.len());
+    end > 0
+        && tag[end..].starts_with(['b', 'B'])
+        && tag[end + 1..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric())
 }
 
 /// Four numbers of at most 255, dotted: an address, whatever else it could be.
@@ -242,15 +263,41 @@ const DIGEST_CONTEXTS: &[&str] = &[
     "md5:",
     "HEAD is now at ",
     "commit ",
+    // Go's and other builds' own build info (`commit=fbf5d4ab5e`).
+    "commit=",
     // OpenSSL's error codes (`error:0A000086:SSL routines`).
     "error:",
 ];
 
-/// Whether `word`, written after `before`, is the hash or key id of a public artefact.
-fn public_digest(before: &str, word: &str) -> bool {
+/// Whether `word`, written between `before` and `after`, is the hash or key id of a
+/// public artefact.
+fn public_digest(before: &str, word: &str, after: &str) -> bool {
     (7..=128).contains(&word.len())
         && word.bytes().all(|b| b.is_ascii_hexdigit())
-        && (DIGEST_CONTEXTS.iter().any(|c| before.ends_with(c)) || pve_build(before))
+        && (DIGEST_CONTEXTS.iter().any(|c| before.ends_with(c))
+            || pve_build(before)
+            || build_of_a_version(before, word, after)
+            || checksum_line(before, word, after))
+}
+
+/// The commit a release was built from, after its version (`Grafana v11.4.0
+/// (b58701869e)`).
+fn build_of_a_version(before: &str, word: &str, after: &str) -> bool {
+    (7..=12).contains(&word.len())
+        && after.starts_with(')')
+        && before.strip_suffix(" (").is_some_and(|b| {
+            let last = b.rsplit(char::is_whitespace).next().unwrap_or(b);
+            last.starts_with(['v', 'V']) && version(&last.to_lowercase())
+        })
+}
+
+/// A line of `sha256sum` and its kin: a whole digest at the start of a line, two spaces
+/// (or a space and `*`), and the file it is the digest of.
+fn checksum_line(before: &str, word: &str, after: &str) -> bool {
+    [32, 40, 64, 128].contains(&word.len())
+        && (before.is_empty() || before.ends_with('\n'))
+        && (after.starts_with("  ") || after.starts_with(" *"))
+        && after[2..].starts_with(|c: char| !c.is_whitespace())
 }
 
 /// `pveversion`'s line names the build of the release it prints
@@ -753,6 +800,8 @@ mod tests {
             "error:0A000086:SSL routines::certificate verify failed",
             "pve-manager/7.2-3/c743d6c1 (running kernel: 5.15.30-2-pve)",
             "plex (1.41.3.9314-a0bfb8370) v1.2.3-14-g1a2b3c4",
+            "Grafana v11.4.0 (b58701869e) commit=fbf5d4ab5e",
+            "6d2dda2b2eac7b69a5e00af433dbb5a6bae188593e5a08ad1eec19337658e5b8  go1.23.4.tar.gz",
             "kernel.keys.maxkeys = 200; net.core.maxbytes",
             "E: Impossible de corriger les problèmes; se han omitido; della rete",
         ] {
@@ -771,6 +820,12 @@ mod tests {
             // A user's `@` follows a name; `@` and a name without a package is no scope.
             ("ping @kowalczyk now", "ping @<word> now"),
             ("error: 7f3a1c228000", "error: <word>"),
+            // A digest not where a checksum tool prints one, or a key in a version's place.
+            (
+                "token 6d2dda2b2eac7b69a5e00af433dbb5a6bae188593e5a08ad1eec19337658e5b8  x",
+                "token <word>  x",
+            ),
+            ("grafana (b58701869e)", "grafana (<word>)"),
             ("build 1.2-a0bfb8370", "build <word>"),
             ("maxkowalczyk", "<word>"),
         ] {
@@ -790,6 +845,7 @@ mod tests {
             "Unpacking plexmediaserver (1.41.3.9314-a0bfb8370) over (1:2.38.1-5+deb12u2)",
             "plexmediaserver_1.41.3.9314-a0bfb8370_amd64.deb libegl1_1%3a1.1.10-1_all.deb",
             "ctranslate2-4.5.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "ollama pull qwen2.5:7b; nomic-embed-text:v1.5 and calibre-web:0.6.24",
         ] {
             assert_eq!(net(text), text);
         }
@@ -802,6 +858,8 @@ mod tests {
             ("ssh kowalczyk@10.0.0.5", "ssh <word>@10.0.0.5"),
             ("from okonkwo (192.168.1.20)", "from <word> (192.168.1.20)"),
             ("okonkwo-10.0.0.5-py3-none-any.whl", "<word>"),
+            // A port, or a password, is no tag.
+            ("okonkwo:8080 okonkwo:7bsecret", "<word>:8080 <word>:<word>"),
             // A name English writes as a name is never vouched for by a version.
             ("will_1.2_amd64.deb", "<word>"),
             // Not a directory packages are installed into, nor a version after the name.

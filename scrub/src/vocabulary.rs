@@ -40,8 +40,8 @@ pub fn names_a_tool(word: &str) -> bool {
         .is_some_and(|flags| flags & 2 == 2)
 }
 
-/// Whether `word` (lower case) is a word of one of the languages (or of the exit codes'
-/// meanings), not only a tool's name: `example` and `falcon` are, `syncthing` is not.
+/// Whether `word` (lower case) is a word of one of the languages, not only a tool's name
+/// or the trade's: `example` and `falcon` are, `syncthing` and `pnpm` are not.
 pub fn is_a_language_word(word: &str) -> bool {
     WORDS
         .as_ref()
@@ -107,7 +107,7 @@ mod tests {
         for word in ["example", "falcon", "unable", "verbindung"] {
             assert!(is_a_language_word(word), "{word}");
         }
-        for tool in ["syncthing", "crowdsec", "jellyfin"] {
+        for tool in ["syncthing", "crowdsec", "jellyfin", "pnpm"] {
             assert!(!is_a_language_word(tool), "{tool}");
         }
     }

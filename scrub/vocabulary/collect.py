@@ -209,6 +209,9 @@ def main():
     for header in ("errno-base.h", "errno.h"):
         text = Path(f"/usr/include/asm-generic/{header}").read_text()
         tool_words |= {e.lower() for e in re.findall(r"^#define\s+(E[A-Z0-9]+)\b", text, re.M)}
+    # The words of a language, before the trade's join them: a domain named by one
+    # (`example.com`, `falcon.io`) is anyone's, not a tool's own.
+    language = set(words)
     for line in (ROOT / "schemas/data/exit-codes.tsv").read_text().splitlines()[1:]:
         for cell in line.split("\t")[1:]:
             words |= {w.lower() for w in re.findall(r"[\w.+\-]+", cell)}
@@ -216,9 +219,6 @@ def main():
         line = line.split("#", 1)[0].strip().lower()
         if line:
             tool_words.add(line)
-    # The words of a language (and of the exit codes' meanings), before the tools join:
-    # a domain named by one (`example.com`, `falcon.io`) is anyone's, not a tool's own.
-    language = set(words)
     words |= tool_words
     words = sorted(w for w in words if len(w) >= 2 and WORD.match(w))
     # A word that is also a first name, and one English knows as a name (John, Will,
