@@ -51,6 +51,21 @@ pub(super) const PUBLIC_DOMAINS: &[&str] = &[
     "golang.org",
     "sury.org",
     "packagecloud.io",
+    // The other registries of the languages the apps are built with, and the CDNs that
+    // serve npm's packages.
+    "jsdelivr.net",
+    "unpkg.com",
+    "pypa.io",
+    "packagist.org",
+    "getcomposer.org",
+    "rubygems.org",
+    "maven.org",
+    "gradle.org",
+    "adoptium.net",
+    "nuget.org",
+    "dot.net",
+    "aka.ms",
+    "huggingface.co",
     // Vendors whose repositories many scripts add.
     "microsoft.com",
     "nvidia.com",

@@ -122,6 +122,15 @@ fn package(before: &str, word: &str, after: &str) -> bool {
     package_name(&word.to_lowercase()) && (directory || pinned(after))
 }
 
+/// A disk as the kernel names it without a number (`sda`, `vdb`, `xvdf`).
+fn block_device(lower: &str) -> bool {
+    ["sd", "vd", "hd", "xvd"].iter().any(|p| {
+        lower.strip_prefix(p).is_some_and(|rest| {
+            (1..=2).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase())
+        })
+    })
+}
+
 /// The architectures Debian builds for, as a package file names them.
 const DEBIAN_ARCHITECTURES: &[&str] = &[
     "amd64", "arm64", "armhf", "armel", "i386", "all", "riscv64", "ppc64el", "s390x",
@@ -165,7 +174,27 @@ fn package_name(lower: &str) -> bool {
         && vocabulary::lookup(lower) != Some(Known::AlsoAName)
 }
 
-/// Whether `before` ends in a package directory, so that the word after is a package.
+/// Where the public registries serve a package under its name
+/// (`https://registry.npmjs.org/prisma`, `https://static.crates.io/crates/tokio/…`).
+const REGISTRY_PATHS: &[&str] = &[
+    "://registry.npmjs.org",
+    "://registry.yarnpkg.com",
+    "://www.npmjs.com/package",
+    "://cdn.jsdelivr.net/npm",
+    "://unpkg.com",
+    "://crates.io/crates",
+    "://static.crates.io/crates",
+    "://docs.rs",
+    "://pypi.org/project",
+    "://pypi.org/simple",
+    "://rubygems.org/gems",
+    "://packagist.org/packages",
+    "://repo.packagist.org/p2",
+    "://pkg.go.dev",
+];
+
+/// Whether `before` ends in a package directory or a registry's path, so that the word
+/// after is a package.
 fn installed(before: &str) -> bool {
     let Some(dir) = before.strip_suffix('/') else {
         return false;
@@ -176,6 +205,7 @@ fn installed(before: &str) -> bool {
         _ => dir,
     };
     PACKAGE_DIRECTORIES.iter().any(|d| dir.ends_with(d))
+        || REGISTRY_PATHS.iter().any(|r| dir.ends_with(r))
 }
 
 /// Whether `after` pins the word before it to a version: `@1.2.3`, `@^1.2`, `==1.2`,
@@ -263,8 +293,11 @@ const DIGEST_CONTEXTS: &[&str] = &[
     "md5:",
     "HEAD is now at ",
     "commit ",
-    // Go's and other builds' own build info (`commit=fbf5d4ab5e`).
+    // Go's and other builds' own build info (`commit=fbf5d4ab5e`, Prometheus's
+    // `revision: 1f56e84…`).
     "commit=",
+    "revision: ",
+    "revision=",
     // OpenSSL's error codes (`error:0A000086:SSL routines`).
     "error:",
 ];
@@ -350,6 +383,7 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
     }
     joined(word, keep)
         || package_file(&lower)
+        || block_device(&lower)
         || cmake_config(word)
         || dotted(word, keep)
         || camel_case(word)
@@ -801,6 +835,7 @@ mod tests {
             "pve-manager/7.2-3/c743d6c1 (running kernel: 5.15.30-2-pve)",
             "plex (1.41.3.9314-a0bfb8370) v1.2.3-14-g1a2b3c4",
             "Grafana v11.4.0 (b58701869e) commit=fbf5d4ab5e",
+            "(branch: HEAD, revision: 1f56e8492c31a558ccea833027db4bd7f8b6d0e9)",
             "6d2dda2b2eac7b69a5e00af433dbb5a6bae188593e5a08ad1eec19337658e5b8  go1.23.4.tar.gz",
             "kernel.keys.maxkeys = 200; net.core.maxbytes",
             "E: Impossible de corriger les problèmes; se han omitido; della rete",
@@ -846,6 +881,8 @@ mod tests {
             "plexmediaserver_1.41.3.9314-a0bfb8370_amd64.deb libegl1_1%3a1.1.10-1_all.deb",
             "ctranslate2-4.5.0-cp311-cp311-manylinux_2_17_x86_64.whl",
             "ollama pull qwen2.5:7b; nomic-embed-text:v1.5 and calibre-web:0.6.24",
+            "GET https://registry.npmjs.org/prisma https://cdn.jsdelivr.net/npm/@fortawesome/x",
+            "https://static.crates.io/crates/tokio/1.42.0/download on /dev/sda and /dev/xvdf",
         ] {
             assert_eq!(net(text), text);
         }
@@ -858,6 +895,11 @@ mod tests {
             ("ssh kowalczyk@10.0.0.5", "ssh <word>@10.0.0.5"),
             ("from okonkwo (192.168.1.20)", "from <word> (192.168.1.20)"),
             ("okonkwo-10.0.0.5-py3-none-any.whl", "<word>"),
+            // A registry's path vouches for its first part only, a private host's for none.
+            (
+                "https://registry.npmjs.org/prisma/okonkwo http://npm.smith.lan/okonkwo",
+                "https://registry.npmjs.org/prisma/<word> http://<word>/<word>",
+            ),
             // A port, or a password, is no tag.
             ("okonkwo:8080 okonkwo:7bsecret", "<word>:8080 <word>:<word>"),
             // A name English writes as a name is never vouched for by a version.

@@ -633,6 +633,8 @@ const DIGEST_WORDS: &[&str] = &[
     "checksum",
     "hash",
     "commit",
+    // A version control system's revision (`revision: 1f56e84…` of a build's info).
+    "revision",
     "layer",
     "integrity",
 ];
@@ -856,6 +858,7 @@ mod tests {
             "sha256:3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a8",
             "Expected sha256 3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a8\n  Got 3f2a1b4c5d6e7f8091a2b3c4d5e6f7a83f2a1b4c5d6e7f8091a2b3c4d5e6f7a9",
             "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+            "prometheus, version 3.0.1 (branch: HEAD, revision: 1f56e8492c31a558ccea833027db4bd7f8b6d0e9)",
             "NODE_OPTIONS=--max-old-space-size=4096",
             "/root/.npm/_logs/2025-01-14T12_34_56_789Z-debug-0.log",
             "AbstractAutowireCapableBeanFactory",

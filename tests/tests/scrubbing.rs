@@ -269,18 +269,19 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 11] = [
+const FRESH_SETS: [(&str, usize, usize); 12] = [
     ("fourth.toml", 1, 271),
     ("fifth.toml", 4, 378),
     ("sixth.toml", 0, 303),
-    ("seventh.toml", 1, 341),
-    ("eighth.toml", 2, 359),
+    ("seventh.toml", 1, 342),
+    ("eighth.toml", 2, 360),
     ("ninth.toml", 0, 411),
     ("tenth.toml", 1, 186),
     ("eleventh.toml", 1, 217),
-    ("twelfth.toml", 1, 181),
-    ("thirteenth.toml", 2, 237),
-    ("fifteenth.toml", 0, 296),
+    ("twelfth.toml", 1, 182),
+    ("thirteenth.toml", 2, 238),
+    ("fifteenth.toml", 0, 297),
+    ("fourteenth.toml", 0, 331),
 ];
 
 #[test]
