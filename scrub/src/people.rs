@@ -328,8 +328,10 @@ rules! {
 fn on_a_public_site(text: &str, at: usize) -> bool {
     let before = &text[..at];
     let url = before
-        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '>'))
-        .map_or(before, |i| &before[i + 1..]);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '>'))
+        .map_or(before, |(i, c)| &before[i + c.len_utf8()..]);
     let Some((_, rest)) = url.split_once("://") else {
         return false;
     };
@@ -690,6 +692,11 @@ mod tests {
         assert_eq!(
             scrub("see https://wiki.smith.lan/users/bob"),
             "see https://<host>/users/<user>"
+        );
+        // A space of more than one byte before the URL (the property tests found it).
+        assert_eq!(
+            scrub("see\u{3000}https://docs.syncthing.net/users/faq.html"),
+            "see\u{3000}https://docs.syncthing.net/users/faq.html"
         );
         assert_eq!(scrub(r"C:\Users\carol\Desktop"), r"C:\Users\<user>\Desktop");
         assert_eq!(scrub(r"C:\\Users\\carol"), r"C:\\Users\\<user>");
