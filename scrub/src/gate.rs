@@ -4,8 +4,9 @@
 //! each costs a pass per rule, and on a short text mostly the fixed cost of starting a
 //! search. Most rules' matches must hold one of a few literals (`hostname`, `resolve
 //! host`): one Aho-Corasick pass over the text finds which of them it holds. The other
-//! rules are asked in `RegexSet`s of a few patterns, one pass a set. The rules that can
-//! match are then run as before.
+//! rules are asked in `RegexSet`s of a few patterns, one pass a set; a set is skipped
+//! when the same pass found none of the literals its rules' matches must hold somewhere
+//! (`@`, `--user`). The rules that can match are then run as before.
 //!
 //! Over the 22 000 strings of the corpus files, each scrubbed once: one set per module
 //! gave a mean of 700 µs a string and 4.4 ms for 500 bytes or more; sets of six, 90 µs
@@ -19,6 +20,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexSet, RegexSetBuilder, SetMatches};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// At most this many rules in one set. A set's lazy DFA builds its states as texts need
 /// them, and a state of many rules' automata is dear to build and takes room: one set of
@@ -39,11 +41,15 @@ pub(super) struct Gate {
     /// The literals of the rules that have them (see [`literals`]), in one automaton:
     /// one pass over a text, without a lazy DFA to build, answers for most rules.
     literals: AhoCorasick,
-    /// Each literal's rule, by its number among the rules the literal pass answers for.
+    /// Each literal's group: the literals of one rule (see [`literals`] and
+    /// [`required`]), by the group's number.
     owners: Vec<usize>,
-    literal_rules: usize,
+    groups: usize,
     /// The other rules, in sets of a few.
     sets: Vec<RegexSet>,
+    /// For each set, its rules' groups of required literals: a set is searched only if
+    /// one of its rules has none, or the text holds one of a group.
+    set_groups: Vec<Vec<Option<usize>>>,
     /// Where each rule is answered for, by the rule's address. A round asks
     /// about every rule (a hundred questions on a ten-byte field): a binary search was a
     /// fifth of a short field's cost.
@@ -77,43 +83,57 @@ impl Hasher for AddressHasher {
 enum Slot {
     /// The rule's number among those the literal pass answers for.
     Literal(usize),
-    /// The rule's set, and its index in that set.
-    Set(usize, usize),
+    /// The rule's set, its index in that set, and the group of literals one of which
+    /// the text must hold for the rule to match, if one is known.
+    Set(usize, usize, Option<usize>),
 }
 
 impl Gate {
     pub(super) fn new(modules: Vec<Vec<&'static Regex>>) -> Self {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners = Vec::new();
-        let mut literal_rules = 0;
+        let mut groups = 0;
+        let mut group = |lits: Vec<Vec<u8>>| {
+            owners.extend(std::iter::repeat_n(groups, lits.len()));
+            patterns.extend(lits);
+            groups += 1;
+            groups - 1
+        };
         let mut sets = Vec::new();
+        let mut set_groups = Vec::new();
         let mut index = HashMap::default();
         for rules in &modules {
             let mut rest = Vec::new();
             for &rule in rules {
-                match literals(&without_word_boundaries(rule.as_str())) {
+                let pattern = without_word_boundaries(rule.as_str());
+                match literals(&pattern) {
                     Some(lits) => {
-                        index.insert(address(rule), Slot::Literal(literal_rules));
-                        owners.extend(std::iter::repeat_n(literal_rules, lits.len()));
-                        patterns.extend(lits);
-                        literal_rules += 1;
+                        index.insert(address(rule), Slot::Literal(group(lits)));
                     }
-                    None => rest.push(rule),
+                    None => rest.push((rule, required(&pattern).map(&mut group))),
                 }
             }
+            // The rules a literal gates side by side, so that a text without their
+            // literals skips their sets whole.
+            rest.sort_by_key(|(_, required)| required.is_none());
             for rules in rest.chunks(RULES_PER_SET) {
                 let s = sets.len();
                 sets.push(
-                    RegexSetBuilder::new(rules.iter().map(|r| without_word_boundaries(r.as_str())))
-                        .dfa_size_limit(SET_CACHE_BYTES)
-                        .build()
-                        .expect("patterns that compile alone compile together"),
+                    RegexSetBuilder::new(
+                        rules
+                            .iter()
+                            .map(|(r, _)| without_word_boundaries(r.as_str())),
+                    )
+                    .dfa_size_limit(SET_CACHE_BYTES)
+                    .build()
+                    .expect("patterns that compile alone compile together"),
                 );
+                set_groups.push(rules.iter().map(|(_, g)| *g).collect());
                 index.extend(
                     rules
                         .iter()
                         .enumerate()
-                        .map(|(i, r)| (address(r), Slot::Set(s, i))),
+                        .map(|(i, (r, g))| (address(r), Slot::Set(s, i, *g))),
                 );
             }
         }
@@ -124,29 +144,46 @@ impl Gate {
         Self {
             literals,
             owners,
-            literal_rules,
+            groups,
             sets,
+            set_groups,
             index,
         }
     }
 
     /// Which rules can match `text`.
     pub(super) fn open(&self, text: &str) -> Open<'_> {
-        let mut literal_hits = vec![false; self.literal_rules];
+        let mut literal_hits = vec![false; self.groups];
         for m in self.literals.find_overlapping_iter(text) {
             literal_hits[self.owners[m.pattern().as_usize()]] = true;
         }
+        let hits = self
+            .sets
+            .iter()
+            .zip(&self.set_groups)
+            .map(|(set, groups)| {
+                groups
+                    .iter()
+                    .any(|g| g.is_none_or(|g| literal_hits[g]))
+                    .then(|| set.matches(text))
+            })
+            .collect();
         Open {
             gate: self,
             literal_hits,
-            hits: self.sets.iter().map(|set| set.matches(text)).collect(),
+            hits,
         }
     }
 
     /// How many rules the literal pass answers for, and how many the sets do.
     #[cfg(test)]
     pub(super) fn split(&self) -> (usize, usize) {
-        (self.literal_rules, self.index.len() - self.literal_rules)
+        let literal = self
+            .index
+            .values()
+            .filter(|slot| matches!(slot, Slot::Literal(_)))
+            .count();
+        (literal, self.index.len() - literal)
     }
 }
 
@@ -182,6 +219,123 @@ fn literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         })
         .max_by_key(|(shortest, lits)| (*shortest, std::cmp::Reverse(lits.len())))
         .map(|(_, lits)| lits)
+}
+
+/// Literals one of which every match of `pattern` holds somewhere, lower-cased: for a
+/// rule no prefix or suffix gates (`[\w.-]+@[\w.-]+` must hold `@`, `(\w+)\s*=\s*pass`
+/// must hold `pass`). `None` when no such set is known. A rule whose set the text lacks
+/// cannot match, and its set need not be searched for it.
+fn required(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut lits = necessary(&hir)?;
+    lits.sort_unstable();
+    lits.dedup();
+    // A literal of a byte or two (`:`, `-`, `en`) is in almost every text and would only
+    // add hits to the literal pass; `@` is the exception, rare and the whole sign of an
+    // account or an address.
+    let telling = |l: &Vec<u8>| l.len() >= MIN_REQUIRED || l.as_slice() == b"@";
+    (lits.len() <= MAX_LITERALS && lits.iter().all(telling)).then_some(lits)
+}
+
+/// The shortest literal [`required`] keeps, `@` aside.
+const MIN_REQUIRED: usize = 3;
+
+/// A set of literals one of which every match of `hir` holds, if one is known.
+fn necessary(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    if let Some(exact) = exact(hir) {
+        return (!exact.is_empty()).then(|| vec![exact]);
+    }
+    match hir.kind() {
+        HirKind::Capture(capture) => necessary(&capture.sub),
+        HirKind::Repetition(rep) if rep.min >= 1 => necessary(&rep.sub),
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for branch in branches {
+                all.extend(necessary(branch)?);
+                if all.len() > MAX_LITERALS {
+                    return None;
+                }
+            }
+            Some(all)
+        }
+        HirKind::Concat(parts) => {
+            // Runs of exact parts make one literal each (`(?i)pass` is four classes); any
+            // run, or any other part's own set, will do: the one whose shortest literal
+            // is longest says the most.
+            let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut run: Vec<u8> = Vec::new();
+            for part in parts {
+                match exact(part) {
+                    Some(bytes) => run.extend(bytes),
+                    None => {
+                        if !run.is_empty() {
+                            candidates.push(vec![std::mem::take(&mut run)]);
+                        }
+                        candidates.extend(necessary(part));
+                    }
+                }
+            }
+            if !run.is_empty() {
+                candidates.push(vec![run]);
+            }
+            candidates.into_iter().max_by_key(|lits| {
+                let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
+                (shortest, std::cmp::Reverse(lits.len()))
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The one string `hir` matches, lower-cased, ASCII case aside (`(?i)pass`, `://`).
+fn exact(hir: &Hir) -> Option<Vec<u8>> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(Vec::new()),
+        HirKind::Literal(lit) => Some(lit.0.to_ascii_lowercase()),
+        HirKind::Class(class) => one_letter(class).map(|b| vec![b]),
+        HirKind::Capture(capture) => exact(&capture.sub),
+        HirKind::Repetition(rep) if Some(rep.min) == rep.max && rep.min <= 8 => {
+            let once = exact(&rep.sub)?;
+            Some(once.repeat(rep.min as usize))
+        }
+        HirKind::Concat(parts) => {
+            let mut out = Vec::new();
+            for part in parts {
+                out.extend(exact(part)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// The byte a class of one ASCII character, or of an ASCII letter in both cases, stands
+/// for, lower-cased.
+fn one_letter(class: &Class) -> Option<u8> {
+    let bytes: Vec<(u32, u32)> = match class {
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect(),
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (u32::from(r.start()), u32::from(r.end())))
+            .collect(),
+    };
+    let single = |(a, b): (u32, u32)| (a == b && a < 0x80).then(|| a as u8);
+    match bytes.as_slice() {
+        [one] => single(*one).map(|b| b.to_ascii_lowercase()),
+        [upper, lower] => {
+            let (u, l) = (single(*upper)?, single(*lower)?);
+            (u.is_ascii_uppercase() && u.to_ascii_lowercase() == l).then_some(l)
+        }
+        _ => None,
+    }
 }
 
 /// How far extraction expands a class and a case-insensitive word (`(?i)hostname` is 256
@@ -230,7 +384,8 @@ fn address(rule: &Regex) -> usize {
 pub(super) struct Open<'g> {
     gate: &'g Gate,
     literal_hits: Vec<bool>,
-    hits: Vec<SetMatches>,
+    /// Each set's matches, or `None` when none of its rules' literals are in the text.
+    hits: Vec<Option<SetMatches>>,
 }
 
 impl Open<'_> {
@@ -238,7 +393,10 @@ impl Open<'_> {
     pub(super) fn can(&self, rule: &Regex) -> bool {
         match self.gate.index.get(&address(rule)) {
             Some(&Slot::Literal(n)) => self.literal_hits[n],
-            Some(&Slot::Set(set, i)) => self.hits[set].matched(i),
+            Some(&Slot::Set(set, i, group)) => {
+                group.is_none_or(|g| self.literal_hits[g])
+                    && self.hits[set].as_ref().is_some_and(|m| m.matched(i))
+            }
             None => true,
         }
     }
@@ -295,11 +453,50 @@ fn lines_matching<'t>(
 
 #[cfg(test)]
 mod tests {
-    use super::without_word_boundaries;
+    use super::{required, without_word_boundaries};
 
     #[test]
     fn word_boundaries_go_and_escaped_backslashes_stay() {
         assert_eq!(without_word_boundaries(r"\bhost\B:"), "host:");
         assert_eq!(without_word_boundaries(r"\\b\\u@\d"), r"\\b\\u@\d");
+    }
+
+    fn strings(lits: Option<Vec<Vec<u8>>>) -> Option<Vec<String>> {
+        lits.map(|l| {
+            l.into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_rule_requires_the_literals_every_match_holds() {
+        assert_eq!(
+            strings(required(r"[\w.-]+@[\w.-]+")),
+            Some(vec!["@".into()])
+        );
+        // `-u` is in too many texts to tell anything.
+        assert_eq!(required(r"(?:^|\s)(?:-u|--user)(?:=|[ \t]+)(\w+)"), None);
+        assert_eq!(
+            strings(required(r"(?:^|\s)--user(?:=|[ \t]+)(\w+)")),
+            Some(vec!["--user".into()])
+        );
+        // ASCII case aside, lower-cased: a case-insensitive word is one literal.
+        assert_eq!(
+            strings(required(r"(?i)auth[ =:]+(\w+)")),
+            Some(vec!["auth".into()])
+        );
+        // Unless Unicode folds a letter beyond ASCII (`k` is also the Kelvin sign): then
+        // the literal stops there, and `to`, `en` are too short.
+        assert_eq!(required(r"(?i)token[ =:]+(\w+)"), None);
+        // Every branch must hold one.
+        assert_eq!(
+            strings(required(r"(?:login|account)\s+(\w+)")),
+            Some(vec!["account".into(), "login".into()])
+        );
+        // Nothing telling: a separator, or a branch that holds nothing.
+        assert_eq!(required(r"(\w+):(\w+)"), None);
+        assert_eq!(required(r"(?:login\s+|\s)(\w+)"), None);
+        assert_eq!(required(r"(?:token)?\s(\w+)"), None);
     }
 }
