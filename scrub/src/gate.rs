@@ -327,7 +327,11 @@ fn one_letter(class: &Class) -> Option<u8> {
             .map(|r| (u32::from(r.start()), u32::from(r.end())))
             .collect(),
     };
-    let single = |(a, b): (u32, u32)| (a == b && a < 0x80).then(|| a as u8);
+    let single = |(a, b): (u32, u32)| {
+        u8::try_from(a)
+            .ok()
+            .filter(|byte| a == b && byte.is_ascii())
+    };
     match bytes.as_slice() {
         [one] => single(*one).map(|b| b.to_ascii_lowercase()),
         [upper, lower] => {
