@@ -51,11 +51,17 @@ pub(super) fn find(text: &str, found: &mut Found) {
         if text[run_end..end].starts_with("::") {
             run_end += 2;
         }
-        // An assembly's or a package's `Version=8.0.0.0` is no address.
+        // An assembly's or a package's `Version=8.0.0.0` (or `Version: `, as dpkg and
+        // YAML write it) is no address, nor is a pinned requirement (`x==4.10.0.84`).
         let before = &bytes[i.saturating_sub(8)..i];
+        let before9 = &bytes[i.saturating_sub(9)..i];
         // Nor is a shared library's version (`libcublasLt.so.12.4.5.8`).
         let versioned = before.eq_ignore_ascii_case(b"version=")
             || before.eq_ignore_ascii_case(b"version ")
+            || before9.eq_ignore_ascii_case(b"version: ")
+            || [b"==", b">=", b"<=", b"~="]
+                .iter()
+                .any(|op| before.ends_with(*op))
             || before.ends_with(b".so.")
             || in_library(&text[..i], &text[end..]);
         let glued_after = glued(text[end..].chars().next());
@@ -239,6 +245,15 @@ mod tests {
             "ip=<ip>/24,gw=<ip>"
         );
         assert_eq!(scrub("010.001.001.001"), "<ip>");
+        // Four parts under 256 that a version's context names.
+        for kept in [
+            "opencv-python-headless==4.10.0.84",
+            "Version: 28.0.12.1",
+            "numpy>=1.26.4.1",
+        ] {
+            assert_eq!(scrub(kept), kept);
+        }
+        assert_eq!(scrub("server: 28.0.12.1"), "server: <ip>");
     }
 
     #[test]
