@@ -204,8 +204,12 @@ fn installed(before: &str) -> bool {
         Some((up, scope)) if scope.starts_with('@') => up,
         _ => dir,
     };
-    PACKAGE_DIRECTORIES.iter().any(|d| dir.ends_with(d))
-        || REGISTRY_PATHS.iter().any(|r| dir.ends_with(r))
+    // The directory whole (`node_modules`, not `my_node_modules`).
+    let last = dir
+        .rsplit(|c: char| c == '/' || c.is_whitespace() || matches!(c, '"' | '\'' | '('))
+        .next()
+        .unwrap_or(dir);
+    PACKAGE_DIRECTORIES.contains(&last) || REGISTRY_PATHS.iter().any(|r| dir.ends_with(r))
 }
 
 /// Whether `after` pins the word before it to a version: `@1.2.3`, `@^1.2`, `==1.2`,
@@ -906,6 +910,10 @@ mod tests {
             ("will_1.2_amd64.deb", "<word>"),
             // Not a directory packages are installed into, nor a version after the name.
             ("/home/okonkwo/lib/x.py", "/home/<word>/lib/x.py"),
+            (
+                "/srv/my_node_modules/okonkwo/x.js",
+                "/srv/my_node_modules/<word>/x.js",
+            ),
             (
                 "kowalczyk@v-nas and kowalczyk (see below)",
                 "<word>@v-nas and <word> (see below)",
