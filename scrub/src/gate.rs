@@ -84,7 +84,7 @@ impl Hasher for AddressHasher {
 /// Where the gate keeps what it knows of one rule.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
-    /// The rule's number among those the literal pass answers for.
+    /// The rule's group of literals, one of which the literal pass must find.
     Literal(usize),
     /// The rule's set, and the group of literals one of which the text must hold for
     /// the rule to match, if one is known.
