@@ -326,19 +326,11 @@ rules! {
 
 /// Whether `at` is in the path of a URL whose host is public (a vendor's, a project's).
 fn on_a_public_site(text: &str, at: usize) -> bool {
-    let before = &text[..at];
-    let url = before
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '>'))
-        .map_or(before, |(i, c)| &before[i + c.len_utf8()..]);
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = host.split(':').next().unwrap_or(host);
-    host.contains('.') && !super::hosts::is_context_host(host)
+    super::urls::authority_of_path(&text[..at]).is_some_and(|authority| {
+        let host = authority.rsplit('@').next().unwrap_or(authority);
+        let host = host.split(':').next().unwrap_or(host);
+        host.contains('.') && !super::hosts::is_context_host(host)
+    })
 }
 
 pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {

@@ -641,15 +641,10 @@ const DIGEST_WORDS: &[&str] = &[
 
 /// Whether the text before a run ends inside the path of a URL on public infrastructure.
 fn in_public_url(before: &str) -> bool {
-    let Some(scheme) = before.rfind("://") else {
-        return false;
-    };
-    let rest = &before[scheme + 3..];
-    if rest.contains(char::is_whitespace) {
-        return false;
-    }
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    rest.contains('/') && lists::under_any(host, &lists::PUBLIC)
+    super::urls::authority_of_path(before).is_some_and(|authority| {
+        let host = authority.split(':').next().unwrap_or_default();
+        lists::under_any(host, &lists::PUBLIC)
+    })
 }
 
 /// Shannon entropy per character.

@@ -116,6 +116,17 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
     }
 }
 
+/// The authority (`user@host:port`) of the URL in whose path `before` ends: after its
+/// last `://`, with no space since and a `/` begun.
+pub(super) fn authority_of_path(before: &str) -> Option<&str> {
+    let (_, rest) = before.rsplit_once("://")?;
+    if rest.contains(char::is_whitespace) {
+        return None;
+    }
+    let (authority, _) = rest.split_once('/')?;
+    Some(authority)
+}
+
 /// Whether a URL path is a git repository's: it ends in `.git`, or git is on its line.
 fn is_git(text: &str, path: &str, end: usize) -> bool {
     if path.ends_with(".git") {
