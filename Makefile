@@ -114,6 +114,7 @@ bench: check-tools stack cluster perf-tool
 	target/release/bench parse
 	target/release/bench drain
 	target/release/bench ingest
+	target/release/bench connections
 	target/release/bench stats
 	target/release/bench analysts
 	target/release/bench import

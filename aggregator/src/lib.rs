@@ -137,7 +137,7 @@ pub async fn serve(
         internal_listener,
         internal_routes(state),
         shutdown,
-        runtime::http::HEADER_READ_TIMEOUT,
+        runtime::http::ConnectionLimits::default(),
     )
     .await;
     refresher.abort();

@@ -6,6 +6,7 @@
 
 mod analysts;
 mod cluster;
+mod connections;
 mod drain;
 mod http1;
 mod import;
@@ -54,6 +55,13 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Ingest's memory with many keep-alive connections, each posting at the same time.
+    Connections {
+        #[arg(long, default_value_t = 5_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Parsing and scrubbing on one core, next to decoding the JSON alone.
     Parse,
     /// Ingest on the local cluster (`make cluster`): three stream replicas against one.
@@ -99,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             concurrency,
         } => report.ingest = Some(ingest::run(seconds, concurrency).await?),
+        Command::Connections {
+            connections,
+            rounds,
+        } => report.connections = Some(connections::run(connections, rounds).await?),
         Command::Parse => report.parse = Some(parse::run()),
         Command::Cluster {
             seconds,

@@ -20,6 +20,64 @@ pub struct Report {
     pub cluster: Option<Cluster>,
     #[serde(default)]
     pub analysts: Option<Analysts>,
+    #[serde(default)]
+    pub connections: Option<Connections>,
+}
+
+/// Ingest's memory with a fixed number of open connections (`bench connections`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Connections {
+    pub connections: usize,
+    /// Resident after a hundred events on one connection.
+    pub idle_mb: f64,
+    /// Resident with every connection open and none of them posted yet.
+    pub connected_mb: f64,
+    /// Resident once every connection has posted one event, a few hundred at a time.
+    pub posted_once_mb: f64,
+    pub rounds: Vec<ConnectionsRound>,
+    /// The peak over the whole step (VmHWM).
+    pub peak_mb: f64,
+}
+
+/// One round after that: every open connection posts one event at the same time.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConnectionsRound {
+    pub accepted: u64,
+    /// Answered 503 by the load shedder (`ingest.max_concurrency`).
+    pub shed: u64,
+    pub failed: u64,
+    pub open_after: usize,
+    pub rss_after_mb: f64,
+    pub peak_mb: f64,
+}
+
+impl Connections {
+    fn markdown(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "## Ingest's memory with {} open connections\n\nResident after warming up: {:.1} MB; with every connection open: {:.1} MB; once each has posted one event, a few hundred at a time: {:.1} MB; peak: **{:.1} MB** (target 50 MB, ratio {:.2}).\n\n| round | accepted | shed (503) | failed | open after | resident after MB | peak so far MB |\n|---|---|---|---|---|---|---|",
+            self.connections,
+            self.idle_mb,
+            self.connected_mb,
+            self.posted_once_mb,
+            self.peak_mb,
+            self.peak_mb / 50.0
+        );
+        for (k, r) in self.rounds.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+                k + 1,
+                r.accepted,
+                r.shed,
+                r.failed,
+                r.open_after,
+                r.rss_after_mb,
+                r.peak_mb
+            );
+        }
+        let _ = writeln!(md);
+    }
 }
 
 /// Ingest on the local cluster, one replica against three (`bench cluster`).
@@ -450,6 +508,9 @@ impl Report {
         }
         if let Some(a) = &self.analysts {
             a.markdown(&mut md);
+        }
+        if let Some(c) = &self.connections {
+            c.markdown(&mut md);
         }
         if let Some(s) = &self.stats {
             let _ = writeln!(

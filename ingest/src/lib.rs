@@ -60,7 +60,7 @@ pub async fn run(
     publisher.clone().keep_stream_ensured();
     let app = App::new(&settings.ingest, publisher.clone());
     app.rate_limit.clone().keep_small();
-    let header_read_timeout = settings.ingest.header_read_timeout;
+    let limits = settings.ingest.connection_limits();
     let internal_listener = TcpListener::bind(&settings.ingest.internal_listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
@@ -73,7 +73,7 @@ pub async fn run(
         internal_listener,
         app.internal,
         shutdown,
-        header_read_timeout,
+        limits,
     )
     .await?;
     publisher.flush().await;

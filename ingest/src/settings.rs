@@ -50,6 +50,9 @@ pub struct IngestSettings {
     pub body_limit_bytes: usize,
     /// Requests handled at once; beyond this, load is shed with 503.
     pub max_concurrency: usize,
+    /// Connections held at once; more wait in the kernel's queue, and while all are
+    /// taken, answers close their connection (`runtime::http::ConnectionLimits`).
+    pub max_connections: usize,
     /// A request (including reading its body) that takes longer is cut off with 408.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -78,6 +81,14 @@ pub struct IngestSettings {
 }
 
 impl IngestSettings {
+    /// What the public listener allows its connections.
+    pub fn connection_limits(&self) -> runtime::http::ConnectionLimits {
+        runtime::http::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
     /// How events are gathered into messages (`group.rs`).
     pub fn group_limits(&self) -> crate::group::GroupLimits {
         crate::group::GroupLimits {
@@ -97,6 +108,7 @@ impl Default for IngestSettings {
             error_max_chars: schemas::parse::FREE_TEXT_MAX_CHARS,
             body_limit_bytes: 64 * 1024,
             max_concurrency: 1024,
+            max_connections: runtime::http::MAX_CONNECTIONS,
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             rate_limit_per_minute: 300,

@@ -41,7 +41,7 @@ impl Ingest {
         let ingest_url = format!("http://{}", public.local_addr().unwrap());
         let ingest_internal_url = format!("http://{}", internal.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let header_read_timeout = settings.ingest.header_read_timeout;
+        let limits = settings.ingest.connection_limits();
         tokio::spawn(runtime::http::serve_public_and_internal(
             public,
             app.public,
@@ -50,7 +50,7 @@ impl Ingest {
             async move {
                 let _ = stopped.await;
             },
-            header_read_timeout,
+            limits,
         ));
         Self {
             http: reqwest::Client::new(),

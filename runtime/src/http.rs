@@ -9,23 +9,56 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
+use axum::http::{HeaderValue, header};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// How long a client may take to send its request headers, unless a service sets its own.
+/// It also ends a keep-alive connection that sends nothing more for this long.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Connections a server holds at once, unless a service sets its own.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections the kernel completes and queues for a server that holds all it may (the
+/// `backlog` of `listen(2)`; Linux caps it at `net.core.somaxconn`, 4096 since 5.4). A
+/// queued connection costs the server nothing; its client waits until a slot frees.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// What a server allows its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// Connections held at once. Each held connection keeps hyper's read and write
+    /// buffers (about 19 KB of resident memory with one request answered, measured by
+    /// `bench connections`), so this bounds the memory that connections take. Past it,
+    /// new connections wait in the kernel's queue ([`LISTEN_BACKLOG`]); and while every
+    /// slot is taken, answers close their connection rather than keep it alive, so an
+    /// idle keep-alive connection never holds a slot that a waiting client needs.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, let
 /// in-flight requests finish (up to [`SHUTDOWN_GRACE`]) and return.
@@ -34,24 +67,39 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    serve_with(listener, app, shutdown, HEADER_READ_TIMEOUT).await
+    serve_with(listener, app, shutdown, ConnectionLimits::default()).await
 }
 
-/// [`serve`] with a header read timeout of the caller's choice.
+/// [`serve`] with connection limits of the caller's choice.
 pub async fn serve_with(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
-    header_read_timeout: Duration,
+    limits: ConnectionLimits,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: the clients (curl) and the TLS proxy speak it, and the builder that
+    // also detects HTTP/2 cost about 5 MB more for 1 024 connections (`bench connections`).
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
+    let max_connections = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    // The connections held; not the semaphore's count, which also holds the slot that
+    // the loop takes before it waits for the next connection.
+    let held = Arc::new(AtomicUsize::new(0));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // A slot first: while none is free the server does not accept, and the kernel
+        // keeps the new connections queued.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break, // never closed
+            },
+        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -65,27 +113,37 @@ pub async fn serve_with(
             },
         };
         let _ = stream.set_nodelay(true);
+        held.fetch_add(1, Ordering::Relaxed);
         let app = app.clone();
+        let all_taken = held.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
             let app = app.clone();
+            let all_taken = all_taken.clone();
             async move {
-                Ok::<_, Infallible>(
-                    app.oneshot(request.map(Body::new))
-                        .await
-                        .unwrap_or_else(|e| match e {}),
-                )
+                let mut response = app
+                    .oneshot(request.map(Body::new))
+                    .await
+                    .unwrap_or_else(|e| match e {});
+                if all_taken.load(Ordering::Relaxed) >= max_connections {
+                    // hyper closes the connection after this answer.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(response)
             }
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let held = held.clone();
         tokio::spawn(async move {
             // Errors here are clients going away or timing out; nothing to act on.
             let _ = connection.await;
+            held.fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
         });
     }
     drop(listener);
@@ -111,7 +169,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// framing, and no referrer sent from the dashboard's links. (HSTS is the TLS proxy's:
 /// compose/caddy/Caddyfile.)
 pub fn with_public_headers(router: Router) -> Router {
-    use axum::http::{HeaderName, HeaderValue, header};
+    use axum::http::HeaderName;
     use tower_http::set_header::SetResponseHeaderLayer;
     let headers: [(HeaderName, &'static str); 4] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
@@ -137,7 +195,7 @@ pub async fn serve_public_and_internal(
     internal_listener: TcpListener,
     internal: Router,
     shutdown: impl Future<Output = ()> + Send,
-    header_read_timeout: Duration,
+    limits: ConnectionLimits,
 ) -> std::io::Result<()> {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     // Ends when the public server asks, or when it is gone (its sender dropped).
@@ -151,9 +209,98 @@ pub async fn serve_public_and_internal(
             shutdown.await;
             let _ = stop.send(true);
         },
-        header_read_timeout,
+        limits,
     )
     .await;
     let internal = internal.await.map_err(std::io::Error::other)?;
     served.and(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// One `GET /` on `stream`: the answer's head, lower-cased.
+    async fn ask(stream: &mut TcpStream) -> String {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&answer).to_lowercase()
+    }
+
+    async fn closed(stream: &mut TcpStream) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(stream.read(&mut byte).await, Ok(0) | Err(_))
+    }
+
+    #[tokio::test]
+    async fn a_server_holds_at_most_its_connections_and_closes_them_when_all_are_taken() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", get(|| async { "ok" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(60),
+            max_connections: 2,
+        };
+        let server = tokio::spawn(serve_with(
+            listener,
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+            limits,
+        ));
+
+        // A slot to spare: the connection is kept alive.
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        assert!(!ask(&mut first).await.contains("connection: close"));
+        // The second takes the last slot: its answer closes it, and frees the slot.
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        assert!(ask(&mut second).await.contains("connection: close"));
+        assert!(closed(&mut second).await);
+
+        // Both slots held (an idle keep-alive connection and one that has sent nothing):
+        // a third connection is completed by the kernel but not served.
+        let idle = TcpStream::connect(addr).await.unwrap();
+        let mut waiting = TcpStream::connect(addr).await.unwrap();
+        // Served promptly when a slot is free (every ask above took milliseconds); not
+        // served in this long while none is.
+        let early = tokio::time::timeout(Duration::from_millis(500), ask(&mut waiting)).await;
+        assert!(early.is_err(), "served past the limit");
+        // A slot frees when a held connection closes; the waiting request is answered,
+        // and, with both slots taken again, closed.
+        drop(first);
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n = tokio::time::timeout_at(deadline, waiting.read(&mut chunk))
+                .await
+                .expect("answered once a slot was free")
+                .unwrap();
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(
+            String::from_utf8_lossy(&answer)
+                .to_lowercase()
+                .contains("connection: close")
+        );
+        drop(idle);
+
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
 }

@@ -102,12 +102,33 @@ pub fn start<S: ServiceSettings>(config: &ConfigArg) -> Result<S, StartError> {
     Ok(settings)
 }
 
-/// Bind a listener, naming the address when that fails.
+/// Bind a listener with room for [`LISTEN_BACKLOG`](crate::http::LISTEN_BACKLOG) queued
+/// connections, naming the address when that fails.
 pub async fn bind(address: &str) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Bind {
-            address: address.to_owned(),
-            source,
-        })
+    let failed = |source| StartError::Bind {
+        address: address.to_owned(),
+        source,
+    };
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await.map_err(failed)? {
+        match listen(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(failed(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+    })))
+}
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted service rebinds at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(crate::http::LISTEN_BACKLOG)
 }
