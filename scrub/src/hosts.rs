@@ -61,6 +61,7 @@ fn find_names(text: &str, found: &mut Found) {
         let s = start + (run.len() - head.len());
         if word.contains('.')
             && !is_namespace(word)
+            && !stack_frame(&text[..s], &text[s + word.len()..])
             && let Some(len) = host_prefix(word)
         {
             found.put(s..s + len, Rank::Host, HOST);
@@ -68,6 +69,24 @@ fn find_names(text: &str, found: &mut Found) {
             learn_owner_label(&word[..len], found);
         }
     }
+}
+
+/// Whether the word between `before` and `after` is the function of a stack frame, as
+/// JavaScript, Java and .NET print them (`    at Znp.open (/opt/…/znp.js:258:28)`,
+/// `\tat org.example.Foo.bar(Foo.java:12)`, `   at async Promise.all (`): code, whatever
+/// its last part spells (`.open` is also a top-level domain).
+pub(crate) fn stack_frame(before: &str, after: &str) -> bool {
+    let Some(line) = ["at ", "at new ", "at async "]
+        .iter()
+        .find_map(|at| before.strip_suffix(at))
+    else {
+        return false;
+    };
+    // Only the indent may come before `at` on its line; looked at from the end, so that
+    // a long line costs no more than a short one.
+    let indent = line.trim_end_matches([' ', '\t']);
+    (indent.is_empty() || indent.ends_with('\n'))
+        && (after.starts_with(" (") || after.starts_with('('))
 }
 
 fn is_name_char(c: char) -> bool {
@@ -757,6 +776,15 @@ fn put_words(text: &str, m: Option<regex::Match<'_>>, _keep: &[&str], found: &mu
 #[cfg(test)]
 mod tests {
     use crate::scrub;
+
+    #[test]
+    fn a_function_in_a_stack_frame_is_no_host() {
+        let frame = "    at Znp.open (/opt/zigbee2mqtt/dist/znp.js:258:28)";
+        assert_eq!(scrub(frame), frame);
+        // Out of a frame the same name is one.
+        assert_eq!(scrub("ping znp.open"), "ping <host>");
+        assert_eq!(scrub("what nas.open (x)"), "what <host> (x)");
+    }
 
     #[test]
     fn the_tools_own_ways_of_naming_a_host_name_it() {

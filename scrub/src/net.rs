@@ -67,6 +67,9 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
             || npm_scope(&out, after)
             || library_offset(&out, core)
             || package(&out, core, after)
+            || code(&out, core, after)
+            || configuration_directory(&out, core, after)
+            || field_key(&out, core, after)
         {
             out.push_str(token);
         } else {
@@ -119,7 +122,124 @@ const PACKAGE_DIRECTORIES: &[&str] = &["node_modules", "site-packages", "dist-pa
 fn package(before: &str, word: &str, after: &str) -> bool {
     // A scope's `@` is the last thing before its name (`node_modules/@nestjs`).
     let directory = installed(before.strip_suffix('@').unwrap_or(before));
-    package_name(&word.to_lowercase()) && (directory || pinned(after))
+    (package_name(&word.to_lowercase()) && (directory || pinned(after)))
+        || package_file_path(before, word)
+}
+
+/// A file or directory further inside an installed package
+/// (`node_modules/zigbee-herdsman/src/adapter/z-stack/znp/znp.ts`): the package's own
+/// files, as it was published.
+fn package_file_path(before: &str, word: &str) -> bool {
+    let path = tail(before, 512)
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '`'))
+        .next()
+        .unwrap_or(before);
+    path.ends_with('/')
+        && PACKAGE_DIRECTORIES.iter().any(|d| {
+            path.split('/')
+                .position(|component| component == *d)
+                // The package's name is the rule's above; its files are below it.
+                .is_some_and(|at| path.split('/').count() > at + 2)
+        })
+        && word.len() <= 64
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Code, where a trace or a runtime names it: a function in a stack frame (`at
+/// org.keycloak.quarkus.deployment.KeycloakProcessor.configureProviders(`, `at Znp.open
+/// (`), an exception's class (`io.quarkus.builder.BuildException`,
+/// `org.apache.catalina.LifecycleException`), a JVM's option (`-XX:+UseConcMarkSweepGC`),
+/// or a crate cargo could not compile. These name the software's own packages, classes
+/// and functions, which it was published with; a person or a host has no place in them.
+fn code(before: &str, word: &str, after: &str) -> bool {
+    let identifiers = |w: &str| {
+        (2..=200).contains(&w.len())
+            && w.split('.').all(|s| {
+                s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+    };
+    if crate::hosts::stack_frame(before, after) {
+        return identifiers(word);
+    }
+    if before.ends_with("-XX:") {
+        return word.len() <= 64 && word.bytes().all(|b| b.is_ascii_alphanumeric());
+    }
+    if before.ends_with("could not compile `") && after.starts_with('`') {
+        return package_name(&word.to_lowercase());
+    }
+    exception_class(word) && identifiers(word)
+}
+
+/// A qualified class of an error, as Java, .NET and Python name them: packages, then a
+/// class that ends in `Exception` or `Error` (`org.apache.catalina.LifecycleException`,
+/// `requests.exceptions.ConnectionError`).
+fn exception_class(word: &str) -> bool {
+    let Some((packages, class)) = word.rsplit_once('.') else {
+        return false;
+    };
+    !packages.is_empty()
+        && class.starts_with(|c: char| c.is_ascii_uppercase())
+        && ["Exception", "Error"]
+            .iter()
+            .any(|end| class.len() > end.len() && class.ends_with(end))
+}
+
+/// The directory a package keeps its configuration in (`/etc/cassandra/`): named by
+/// the package that installed it. The first level under `/etc` only; what lies deeper
+/// (`/etc/pve/nodes/<node>/`) is anyone's.
+fn configuration_directory(before: &str, word: &str, after: &str) -> bool {
+    after.starts_with('/')
+        && before.strip_suffix("/etc/").is_some_and(|b| {
+            b.is_empty()
+                || b.ends_with(|c: char| {
+                    c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ':' | '(')
+                })
+        })
+        && (2..=32).contains(&word.len())
+        && word.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+        && word.bytes().any(|b| b.is_ascii_lowercase())
+        && !word.contains("..")
+}
+
+/// A field's name in a record of `key=value` pairs (an audit record's `tclass=`,
+/// `scontext=`; logfmt's `caller=`): lower-case letters, at most sixteen, on a line with
+/// at least three such pairs. A program writes these records, with names of its own;
+/// the values are words of their own.
+fn field_key(before: &str, word: &str, after: &str) -> bool {
+    if !after.starts_with('=')
+        || !(2..=16).contains(&word.len())
+        || !word.bytes().all(|b| b.is_ascii_lowercase())
+        || !before.is_empty() && !before.ends_with([' ', '\t', '\n'])
+    {
+        return false;
+    }
+    // Within a few hundred bytes either side, so that a long line costs no more.
+    let line_before = tail(before, 256).rsplit('\n').next().unwrap_or_default();
+    let line_after = head(after, 256).split('\n').next().unwrap_or_default();
+    line_before.matches('=').count() + line_after.matches('=').count() >= 3
+}
+
+/// The last `n` bytes of `s` or fewer, on a character's boundary.
+fn tail(s: &str, n: usize) -> &str {
+    let mut at = s.len().saturating_sub(n);
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    &s[at..]
+}
+
+/// The first `n` bytes of `s` or fewer, on a character's boundary.
+fn head(s: &str, n: usize) -> &str {
+    let mut at = n.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
 }
 
 /// A disk as the kernel names it without a number (`sda`, `vdb`, `xvdf`).
@@ -199,6 +319,9 @@ fn installed(before: &str) -> bool {
     let Some(dir) = before.strip_suffix('/') else {
         return false;
     };
+    // A directory's name is short: looking further back would make a long path cost
+    // the square of its length.
+    let dir = tail(dir, 512);
     // npm's scoped packages sit one level deeper (`node_modules/@nestjs/core/`).
     let dir = match dir.rsplit_once('/') {
         Some((up, scope)) if scope.starts_with('@') => up,
@@ -389,11 +512,53 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         || package_file(&lower)
         || block_device(&lower)
         || cmake_config(word)
+        || sysctl(&lower)
+        || derived(&lower)
         || dotted(word, keep)
         || camel_case(word)
         || compound_noun(&lower)
         || acronym(word)
         || one_letter_dropped(&lower)
+}
+
+/// A kernel parameter as `sysctl` names it (`kernel.shmmax`, `net.ipv4.ip_forward`,
+/// `vm.max_map_count`): the kernel's names under its own roots.
+fn sysctl(lower: &str) -> bool {
+    const ROOTS: &[&str] = &[
+        "kernel.",
+        "vm.",
+        "fs.",
+        "net.core.",
+        "net.ipv4.",
+        "net.ipv6.",
+        "net.netfilter.",
+        "net.bridge.",
+        "net.unix.",
+    ];
+    ROOTS.iter().any(|root| {
+        lower.strip_prefix(root).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 64
+                && rest.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                })
+        })
+    })
+}
+
+/// A word made from another by a prefix of English's (`unconfigured`, `prestart`,
+/// `autoextend`, `reindex`): the word after it of five letters or more, a word of a
+/// language and no name.
+fn derived(lower: &str) -> bool {
+    const PREFIXES: &[&str] = &["un", "re", "pre", "auto", "non", "multi"];
+    lower.bytes().all(|b| b.is_ascii_lowercase())
+        && PREFIXES.iter().any(|p| {
+            lower.strip_prefix(p).is_some_and(|rest| {
+                rest.len() >= 5 && vocabulary::lookup(rest) == Some(Known::Word)
+            })
+        })
 }
 
 /// A word of seven letters or more that is a word of the vocabulary with one letter
@@ -513,6 +678,7 @@ fn segment_recognised(segment: &str, keep: &[&str]) -> bool {
         || joined(segment, keep)
         || camel_case(segment)
         || compound_noun(&lower)
+        || derived(&lower)
 }
 
 /// One part of a compound: a word that is no name (a short one may be: `com`, `max`),
@@ -531,6 +697,7 @@ fn part(part: &str, keep: &[&str]) -> bool {
         || errno(part)
         || camel_case(part)
         || compound_noun(&lower)
+        || derived(&lower)
         || acronym(part)
 }
 
@@ -783,6 +950,35 @@ mod tests {
 
     fn net(text: &str) -> String {
         filter(text, &[])
+    }
+
+    #[test]
+    fn code_named_by_a_trace_or_a_runtime_is_kept() {
+        for text in [
+            "\tat org.keycloak.quarkus.deployment.KeycloakProcessor.configureProviders(KeycloakProcessor.java:1042)",
+            "    at Znp.open (/opt/zigbee2mqtt/node_modules/zigbee-herdsman/src/adapter/z-stack/znp/znp.ts:258:28)",
+            "Caused by: org.apache.catalina.LifecycleException: failed",
+            "ERROR: io.quarkus.builder.BuildException: Build failure",
+            "/etc/cassandra/jvm11-server.options: -XX:+UseConcMarkSweepGC is no longer supported",
+            "error: could not compile `hbbs` due to 2 previous errors",
+            "sysctl: permission denied on key \"kernel.shmmax\"; net.ipv4.ip_forward",
+            "dependency problems - leaving unconfigured; lxc-pve-prestart-hook",
+            "type=AVC msg=audit(1765102001.221:812): pid=1942 dest=3000 tclass=tcp_socket",
+        ] {
+            assert_eq!(net(text), text);
+        }
+        // Out of these contexts the same words are judged as any other.
+        for (text, stored) in [
+            ("Caused by okonkwo.lan.Server", "Caused by <word>"),
+            ("ping okonkwo (10.0.0.5)", "ping <word> (10.0.0.5)"),
+            ("user okonkwo=admin", "user <word>=admin"),
+            ("/etc/pve/nodes/okonkwo/", "/etc/pve/nodes/<word>/"),
+            ("/srv/okonkwo/files", "/srv/<word>/files"),
+            ("kernel okonkwo.shmmax", "kernel <word>"),
+            ("unokonkwo", "<word>"),
+        ] {
+            assert_eq!(net(text), stored, "{text}");
+        }
     }
 
     #[test]

@@ -348,6 +348,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&WEBHOOK, text) {
+        if caps
+            .get(0)
+            .is_some_and(|m| in_a_file_path(&text[..m.start()]))
+        {
+            continue;
+        }
         for group in 1..=3 {
             put_value(text, caps.get(group), 0, found);
         }
@@ -664,6 +670,24 @@ fn entropy_bits(s: &str) -> f64 {
         .sum()
 }
 
+/// Whether the path that `before` ends inside is a file's (`/usr/share/lxc/hooks/`,
+/// `.git/hooks/`), whose `hooks` directory holds scripts, not a webhook's secret.
+fn in_a_file_path(before: &str) -> bool {
+    const ROOTS: &[&str] = &[
+        "/usr/", "/etc/", "/var/", "/opt/", "/lib/", "/home/", "/root/", "/srv/", "/tmp/",
+    ];
+    // A path's start within the last few hundred bytes: a match's cost stays bounded.
+    let mut from = before.len().saturating_sub(512);
+    while !before.is_char_boundary(from) {
+        from += 1;
+    }
+    let path = before[from..]
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '=' | ','))
+        .next()
+        .unwrap_or(before);
+    ROOTS.iter().any(|r| path.starts_with(r)) || path.ends_with(".git")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::scrub;
@@ -840,6 +864,17 @@ mod tests {
                 "https://discord.com/api/webhooks/553628475463642731/gBds1ghxY5OokvQyx7eNWVQ4vnakJkS1pAWTN3lg8zV5yPU8d0FZfWe7ihGyiRUIQfHO"
             ),
             "https://discord.com/api/webhooks/<secret>/<secret>"
+        );
+        // A `hooks` directory of the file system holds scripts.
+        for path in [
+            "/usr/share/lxc/hooks/lxc-pve-prestart-hook",
+            "/opt/gitea/data/gitea-repositories/x.git/hooks/pre-receive.d",
+        ] {
+            assert_eq!(scrub(path), path);
+        }
+        assert_eq!(
+            scrub("POST /api/webhook/a8f3kd92kslw"),
+            "POST /api/webhook/<secret>"
         );
         assert_eq!(
             scrub("echo 'Database Password: VfEmhZN7ePVP2I5uDGpXpn5h'"),

@@ -269,7 +269,7 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 12] = [
+const FRESH_SETS: [(&str, usize, usize); 13] = [
     ("fourth.toml", 1, 271),
     ("fifth.toml", 4, 378),
     ("sixth.toml", 0, 303),
@@ -279,9 +279,10 @@ const FRESH_SETS: [(&str, usize, usize); 12] = [
     ("tenth.toml", 1, 186),
     ("eleventh.toml", 1, 217),
     ("twelfth.toml", 1, 182),
-    ("thirteenth.toml", 2, 238),
-    ("fifteenth.toml", 0, 297),
-    ("fourteenth.toml", 0, 332),
+    ("thirteenth.toml", 2, 241),
+    ("fifteenth.toml", 0, 298),
+    ("fourteenth.toml", 0, 334),
+    ("sixteenth.toml", 0, 424),
 ];
 
 #[test]
