@@ -207,21 +207,36 @@ fn configuration_directory(before: &str, word: &str, after: &str) -> bool {
 }
 
 /// A field's name in a record of `key=value` pairs (an audit record's `tclass=`,
-/// `scontext=`; logfmt's `caller=`): lower-case letters, at most sixteen, on a line with
-/// at least three such pairs. A program writes these records, with names of its own;
-/// the values are words of their own.
+/// `scontext=`; logfmt's `caller=`): lower-case letters, at most sixteen, after a space
+/// or at a line's start, on a line of at least three such pairs, each after a space. A program writes these
+/// records, with names of its own; the values are words of their own. A list of
+/// `name=password` pairs joined by commas (`--users weber=pw1,anna=pw2`) is no record.
 fn field_key(before: &str, word: &str, after: &str) -> bool {
     if !after.starts_with('=')
-        || !(2..=16).contains(&word.len())
-        || !word.bytes().all(|b| b.is_ascii_lowercase())
-        || !before.is_empty() && !before.ends_with([' ', '\t', '\n'])
+        || !field_name(word)
+        || !(before.is_empty() || before.ends_with([' ', '\t', '\n']))
     {
         return false;
     }
     // Within a few hundred bytes either side, so that a long line costs no more.
     let line_before = tail(before, 256).rsplit('\n').next().unwrap_or_default();
     let line_after = head(after, 256).split('\n').next().unwrap_or_default();
-    line_before.matches('=').count() + line_after.matches('=').count() >= 3
+    record_fields(line_before) + record_fields(line_after) >= 2
+}
+
+fn field_name(word: &str) -> bool {
+    (2..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// How many fields of a `key=value` record `line` holds: keys after a space.
+fn record_fields(line: &str) -> usize {
+    line.split([' ', '\t'])
+        .filter(|chunk| {
+            chunk
+                .split_once('=')
+                .is_some_and(|(key, _)| field_name(key))
+        })
+        .count()
 }
 
 /// The last `n` bytes of `s` or fewer, on a character's boundary.
@@ -972,6 +987,10 @@ mod tests {
             ("Caused by okonkwo.lan.Server", "Caused by <word>"),
             ("ping okonkwo (10.0.0.5)", "ping <word> (10.0.0.5)"),
             ("user okonkwo=admin", "user <word>=admin"),
+            (
+                "--users okonkwo=pw1,nwosu=pw2,adebayo=pw3",
+                "--users <word>=<word>,<word>=<word>,<word>=<word>",
+            ),
             ("/etc/pve/nodes/okonkwo/", "/etc/pve/nodes/<word>/"),
             ("/srv/okonkwo/files", "/srv/<word>/files"),
             ("kernel okonkwo.shmmax", "kernel <word>"),
