@@ -133,7 +133,8 @@ pub(super) const FILE_LIKE_TLDS: &[&str] = &[
     "sc", "pro", // Members in code and words after a dot.
     "run", "app", "link", "id", "name", "is", "it", "to", "at", "be", "no", "do", "page", "info",
     "network", "services", "tools", "ai", "io", "email", "host", "site", "store", "online", "java",
-    "kt", "scala", "build",
+    "kt", "scala", "build", // Postfix's and SpamAssassin's configuration (`master.cf`).
+    "cf",
 ];
 
 /// File extensions that may follow a host name in a path (`/etc/nginx/cloud.alice.de.conf`):

@@ -171,6 +171,63 @@ fn code(before: &str, word: &str, after: &str) -> bool {
         return package_name(&word.to_lowercase());
     }
     exception_class(word) && identifiers(word)
+        || scope_path(before, word, after)
+        || source_line(word, after)
+        || java_class_file(word, after)
+}
+
+/// A part of a path of scopes, as C++, PHP, Ruby and Rust write them
+/// (`rcube_charset::clean()`, `Mixlib::ShellOut`). An address's `::` joins hex digits,
+/// and the address is the rules'; a part with a letter past `f` or a `_` is none.
+fn scope_path(before: &str, word: &str, after: &str) -> bool {
+    let joined = after
+        .strip_prefix("::")
+        .is_some_and(|a| a.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        || before
+            .strip_suffix("::")
+            .is_some_and(|b| b.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    joined
+        && word.len() <= 64
+        && word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && word
+            .bytes()
+            .any(|b| matches!(b, b'g'..=b'z' | b'G'..=b'Z' | b'_'))
+}
+
+/// The extensions of source files that a program names with a line (`flag.go:63`).
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cpp", "cxx", "h", "hpp", "go", "rs", "py", "php", "js", "mjs", "cjs", "ts", "java",
+    "kt", "rb", "cs", "erl", "ex", "lua", "zig", "swift",
+];
+
+/// A source file at a line, as a program reports where it failed
+/// (`typesense_server_utils.cpp:125`, `rcube_charset.php:312`): a file of its own
+/// source, named as it was published.
+fn source_line(word: &str, after: &str) -> bool {
+    let Some((stem, extension)) = word.rsplit_once('.') else {
+        return false;
+    };
+    SOURCE_EXTENSIONS.contains(&extension)
+        && after
+            .strip_prefix(':')
+            .is_some_and(|a| a.starts_with(|c: char| c.is_ascii_digit()))
+        && (1..=64).contains(&stem.len())
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A Java class as the JVM names one it cannot load, its packages joined by `/`
+/// (`hudson/remoting/Launcher has been compiled by a more recent version of the Java
+/// Runtime`).
+fn java_class_file(word: &str, after: &str) -> bool {
+    const COMPILED: &str = " has been compiled by a more recent version";
+    let rest = after
+        .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '$'));
+    rest.starts_with(COMPILED)
+        && word.len() <= 64
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A qualified class of an error, as Java, .NET and Python name them: packages, then a
@@ -366,6 +423,13 @@ fn pinned(after: &str) -> bool {
         .find_map(|op| after.strip_prefix(op))
     {
         (rest, None)
+    } else if let Some(rest) = [" version ", ", version "]
+        .iter()
+        .find_map(|p| after.strip_prefix(p))
+    {
+        // How a program prints its own version (`otelcol-contrib version 0.115.1`,
+        // `prometheus, version 3.0.1`).
+        (rest, None)
     } else if let Some(rest) = after.strip_prefix(" v") {
         (rest, None)
     } else if let Some(rest) = after.strip_prefix(" (") {
@@ -412,6 +476,12 @@ fn option(token: &str, core: &str) -> bool {
     token.starts_with('-')
         && core.len() <= 32
         && (core.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+            // A flag of Go's `flag` package and of Prometheus's kind, dotted
+            // (`-dedup.minScrapeInterval`, `--storage.tsdb.path`).
+            || (core.contains('.')
+                && core
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphabetic() || c == '-')))
             // A definition of cmake or a compiler (`-DCMAKE_BUILD_TYPE`), a JVM's
             // option (`-Xmx512m`).
             || (token.starts_with("-D")
@@ -529,6 +599,7 @@ fn recognised(word: &str, keep: &[&str]) -> bool {
         || cmake_config(word)
         || sysctl(&lower)
         || derived(&lower)
+        || daemon(&lower)
         || dotted(word, keep)
         || camel_case(word)
         || compound_noun(&lower)
@@ -561,6 +632,15 @@ fn sysctl(lower: &str) -> bool {
                 })
         })
     })
+}
+
+/// A tool's daemon, named as Unix names them: the tool and a `d` (`tailscaled`,
+/// `containerd`).
+fn daemon(lower: &str) -> bool {
+    lower.len() >= 5
+        && lower
+            .strip_suffix('d')
+            .is_some_and(|tool| !tool.ends_with('d') && vocabulary::names_a_tool(tool))
 }
 
 /// A word made from another by a prefix of English's (`unconfigured`, `prestart`,
@@ -979,6 +1059,10 @@ mod tests {
             "sysctl: permission denied on key \"kernel.shmmax\"; net.ipv4.ip_forward",
             "dependency problems - leaving unconfigured; lxc-pve-prestart-hook",
             "type=AVC msg=audit(1765102001.221:812): pid=1942 dest=3000 tclass=tcp_socket",
+            "flag provided but not defined: -dedup.minScrapeInterval",
+            "in rcube_charset.php:312 rcube_charset::clean() at typesense_server_utils.cpp:125",
+            "hudson/remoting/Launcher has been compiled by a more recent version of the Java",
+            "otelcol-contrib version 0.115.1; failed to connect to local tailscaled",
         ] {
             assert_eq!(net(text), text);
         }
@@ -995,6 +1079,10 @@ mod tests {
             ("/srv/okonkwo/files", "/srv/<word>/files"),
             ("kernel okonkwo.shmmax", "kernel <word>"),
             ("unokonkwo", "<word>"),
+            ("okonkwo::", "<word>::"),
+            ("okonkwo.py says", "<word> says"),
+            ("okonkwod", "<word>"),
+            ("okonkwo/nwosu has been", "<word>/<word> has been"),
         ] {
             assert_eq!(net(text), stored, "{text}");
         }

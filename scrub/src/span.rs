@@ -135,14 +135,26 @@ impl<'a> Found<'a> {
     }
 
     fn learn_one(&mut self, name: &str, placeholder: &'static str) {
-        // A log repeats what it gives away: the cheap test first.
-        if !self.learned.iter().any(|(n, _)| n == name)
-            && !self.taught.names.iter().any(|(n, _)| n == name)
-            && super::lists::is_learnable(name)
-            && !self.kept(name)
-        {
-            self.learned.push((name.to_owned(), placeholder));
+        if self.learn_spelling(name, placeholder) && placeholder != "<secret>" {
+            for spelling in other_spellings(name) {
+                self.learn_spelling(&spelling, placeholder);
+            }
         }
+    }
+
+    /// Learn `name` as it is spelled; whether it is now learned.
+    fn learn_spelling(&mut self, name: &str, placeholder: &'static str) -> bool {
+        // A log repeats what it gives away: the cheap test first.
+        if self.learned.iter().any(|(n, _)| n == name)
+            || self.taught.names.iter().any(|(n, _)| n == name)
+        {
+            return true;
+        }
+        if super::lists::is_learnable(name) && !self.kept(name) {
+            self.learned.push((name.to_owned(), placeholder));
+            return true;
+        }
+        false
     }
 
     /// Find every other mention of the learned names: case-insensitively, and as a
@@ -225,6 +237,30 @@ impl<'a> Found<'a> {
     }
 }
 
+/// A German name's other spelling: an e-mail's or a host's ASCII (`schroeder`) for a
+/// name with umlauts (`Schröder`), and the umlauts for one in ASCII. A text gives a name
+/// away in one spelling and writes it in the other (`--name "Schröder Homelab CA"`
+/// beside `anna.schroeder@…`). A spelling no text holds costs only a search.
+fn other_spellings(name: &str) -> Vec<String> {
+    let lower = name.to_lowercase();
+    if lower.contains(['ä', 'ö', 'ü', 'ß']) {
+        return vec![
+            lower
+                .replace('ä', "ae")
+                .replace('ö', "oe")
+                .replace('ü', "ue")
+                .replace('ß', "ss"),
+        ];
+    }
+    let vowels = |s: &str| s.replace("ae", "ä").replace("oe", "ö").replace("ue", "ü");
+    let sharp_s = |s: &str| s.replace("ss", "ß");
+    let mut spellings = vec![vowels(&lower), sharp_s(&lower), sharp_s(&vowels(&lower))];
+    spellings.sort();
+    spellings.dedup();
+    spellings.retain(|s| *s != lower);
+    spellings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +277,25 @@ mod tests {
             found.apply(text, None).as_deref(),
             Some("ssh <user>@<host> now")
         );
+    }
+
+    #[test]
+    fn a_german_name_learned_in_one_spelling_goes_in_the_other() {
+        for (text, stored) in [
+            (
+                "init --name \"Schröder CA\" --provisioner anna.schroeder@schroeder-family.de",
+                "init --name \"<host> CA\" --provisioner <email>",
+            ),
+            (
+                "mail joerg.weiss@example.org; signed Jörg Weiß",
+                "mail <email>; signed <user> <user>",
+            ),
+        ] {
+            assert_eq!(crate::scrub(text), stored, "{text}");
+        }
+        assert_eq!(other_spellings("Müller"), ["mueller"]);
+        assert_eq!(other_spellings("weiss"), ["weiß"]);
+        assert!(other_spellings("nas").is_empty());
     }
 
     #[test]

@@ -269,20 +269,21 @@ fn measure(corpus: &Corpus, show: bool) -> Measure {
 /// its planted strings that may survive as stored, and the fewest of its parts to keep
 /// that must be kept, as measured when it was last worked on. A change that lets one
 /// more through, or loses one more part, fails here.
-const FRESH_SETS: [(&str, usize, usize); 13] = [
-    ("fourth.toml", 1, 271),
-    ("fifth.toml", 4, 378),
-    ("sixth.toml", 0, 303),
-    ("seventh.toml", 1, 342),
+const FRESH_SETS: [(&str, usize, usize); 14] = [
+    ("fourth.toml", 1, 272),
+    ("fifth.toml", 4, 379),
+    ("sixth.toml", 0, 304),
+    ("seventh.toml", 1, 343),
     ("eighth.toml", 2, 360),
     ("ninth.toml", 0, 411),
     ("tenth.toml", 1, 186),
     ("eleventh.toml", 1, 217),
-    ("twelfth.toml", 1, 182),
+    ("twelfth.toml", 1, 183),
     ("thirteenth.toml", 2, 241),
     ("fifteenth.toml", 0, 298),
-    ("fourteenth.toml", 0, 334),
-    ("sixteenth.toml", 0, 424),
+    ("fourteenth.toml", 0, 335),
+    ("sixteenth.toml", 0, 425),
+    ("seventeenth.toml", 0, 384),
 ];
 
 #[test]
