@@ -112,10 +112,15 @@ async fn top_up(
         );
         let mut connecting = tokio::task::JoinSet::new();
         for _ in 0..(count - open.len()).min(500) {
-            connecting.spawn(http1::Connection::connect(addr));
+            // A connect past the kernel's queue waits for SYN retries: bounded, so that the
+            // deadline above is kept.
+            connecting.spawn(tokio::time::timeout(
+                Duration::from_secs(5),
+                http1::Connection::connect(addr),
+            ));
         }
         while let Some(c) = connecting.join_next().await {
-            if let Ok(Ok(c)) = c {
+            if let Ok(Ok(Ok(c))) = c {
                 open.push(c);
             }
         }

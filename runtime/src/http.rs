@@ -34,7 +34,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Connections the kernel completes and queues for a server that holds all it may (the
 /// `backlog` of `listen(2)`; Linux caps it at `net.core.somaxconn`, 4096 since 5.4). A
-/// queued connection costs the server nothing; its client waits until a slot frees.
+/// queued connection takes none of the server's memory (what its client sent waits in
+/// the kernel's socket buffers); its client waits until a slot frees.
 pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// What a server allows its connections.
@@ -43,11 +44,13 @@ pub struct ConnectionLimits {
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
     /// Connections held at once. Each held connection keeps hyper's read and write
-    /// buffers (about 19 KB of resident memory with one request answered, measured by
-    /// `bench connections`), so this bounds the memory that connections take. Past it,
-    /// new connections wait in the kernel's queue ([`LISTEN_BACKLOG`]); and while every
-    /// slot is taken, answers close their connection rather than keep it alive, so an
-    /// idle keep-alive connection never holds a slot that a waiting client needs.
+    /// buffers whatever it does (by `bench connections`, about 10 KB of resident memory
+    /// before its first request and 18 KB after it), so this bounds the memory that
+    /// connections take. Past it, new connections wait in the kernel's queue
+    /// ([`LISTEN_BACKLOG`]), where what they send is the kernel's memory, not the
+    /// server's; and while every slot is taken, answers close their connection rather
+    /// than keep it alive. A connection that went idle while slots were free keeps its
+    /// slot until the header read timeout closes it.
     pub max_connections: usize,
 }
 
@@ -107,27 +110,29 @@ pub async fn serve_with(
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                    }
                 }
             },
         };
         let _ = stream.set_nodelay(true);
-        held.fetch_add(1, Ordering::Relaxed);
+        let slot = Held::take(slot, &held);
         let app = app.clone();
-        let all_taken = held.clone();
+        let held_now = held.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
             let app = app.clone();
-            let all_taken = all_taken.clone();
+            let held_now = held_now.clone();
             async move {
                 let mut response = app
                     .oneshot(request.map(Body::new))
                     .await
                     .unwrap_or_else(|e| match e {});
-                if all_taken.load(Ordering::Relaxed) >= max_connections {
+                if held_now.load(Ordering::Relaxed) >= max_connections {
                     // hyper closes the connection after this answer.
                     response
                         .headers_mut()
@@ -138,11 +143,9 @@ pub async fn serve_with(
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        let held = held.clone();
         tokio::spawn(async move {
             // Errors here are clients going away or timing out; nothing to act on.
             let _ = connection.await;
-            held.fetch_sub(1, Ordering::Relaxed);
             drop(slot);
         });
     }
@@ -154,6 +157,30 @@ pub async fn serve_with(
         tracing::warn!("in-flight requests did not finish within the shutdown grace");
     }
     Ok(())
+}
+
+/// A connection's slot: its permit, and its place in the count of connections held,
+/// both given back when the connection's task ends, however it ends (a handler that
+/// panics included).
+struct Held {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    held: Arc<AtomicUsize>,
+}
+
+impl Held {
+    fn take(permit: tokio::sync::OwnedSemaphorePermit, held: &Arc<AtomicUsize>) -> Self {
+        held.fetch_add(1, Ordering::Relaxed);
+        Self {
+            _permit: permit,
+            held: held.clone(),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The content security policy of every public answer: the dashboard loads its own
@@ -299,6 +326,46 @@ mod tests {
                 .contains("connection: close")
         );
         drop(idle);
+
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    async fn crash() -> &'static str {
+        panic!("a handler's bug")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_gives_its_slot_back() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route("/panic", get(crash));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(60),
+            max_connections: 2,
+        };
+        let server = tokio::spawn(serve_with(
+            listener,
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+            limits,
+        ));
+        for _ in 0..3 {
+            let mut crashing = TcpStream::connect(addr).await.unwrap();
+            crashing
+                .write_all(b"GET /panic HTTP/1.1\r\nHost: test\r\n\r\n")
+                .await
+                .unwrap();
+            assert!(closed(&mut crashing).await);
+        }
+        // One connection of two held: kept alive, as if nothing had happened.
+        let mut after = TcpStream::connect(addr).await.unwrap();
+        assert!(!ask(&mut after).await.contains("connection: close"));
 
         let _ = stop.send(());
         server.await.unwrap().unwrap();
