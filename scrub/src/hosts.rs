@@ -61,7 +61,9 @@ fn find_names(text: &str, found: &mut Found) {
         let s = start + (run.len() - head.len());
         if word.contains('.')
             && !is_namespace(word)
-            && !stack_frame(&text[..s], &text[s + word.len()..])
+            && !(word.starts_with(|c: char| c.is_uppercase())
+                && !under_any(&word.to_lowercase(), &lists::PRIVATE)
+                && stack_frame(&text[..s], &text[s + word.len()..]))
             && let Some(len) = host_prefix(word)
         {
             found.put(s..s + len, Rank::Host, HOST);
@@ -85,8 +87,27 @@ pub(crate) fn stack_frame(before: &str, after: &str) -> bool {
     // Only the indent may come before `at` on its line; looked at from the end, so that
     // a long line costs no more than a short one.
     let indent = line.trim_end_matches([' ', '\t']);
-    (indent.is_empty() || indent.ends_with('\n'))
-        && (after.starts_with(" (") || after.starts_with('('))
+    (indent.is_empty() || indent.ends_with('\n')) && code_location(after)
+}
+
+/// What follows a frame's function: where the code is, in parentheses (`(znp.js:258:28)`,
+/// `(Foo.java:12)`, `(Native Method)`, `(<anonymous>)`) or nothing (`()`).
+fn code_location(after: &str) -> bool {
+    let Some(inside) = after.strip_prefix(" (").or_else(|| after.strip_prefix('(')) else {
+        return false;
+    };
+    let Some(end) = inside
+        .get(..inside.len().min(512))
+        .and_then(|i| i.find(')'))
+    else {
+        return false;
+    };
+    let location = &inside[..end];
+    location.is_empty()
+        || matches!(location, "Native Method" | "Unknown Source" | "<anonymous>")
+        || location
+            .rsplit_once(':')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_name_char(c: char) -> bool {
@@ -781,9 +802,14 @@ mod tests {
     fn a_function_in_a_stack_frame_is_no_host() {
         let frame = "    at Znp.open (/opt/zigbee2mqtt/dist/znp.js:258:28)";
         assert_eq!(scrub(frame), frame);
-        // Out of a frame the same name is one.
+        // Out of a frame the same name is one, and a private name is one in a frame too.
         assert_eq!(scrub("ping znp.open"), "ping <host>");
         assert_eq!(scrub("what nas.open (x)"), "what <host> (x)");
+        assert_eq!(scrub("    at Znp.open (x)"), "    at <host> (x)");
+        assert_eq!(
+            scrub("    at Nas.smith.lan (/opt/x.js:1:2)"),
+            "    at <host> (/opt/x.js:1:2)"
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //!   `eth0`, `nvme0n1`), a short product code (`i5-8500t`, `n100`), a name that is a
 //!   compound of recognised words (`home-assistant`, `docker-compose.yml`,
 //!   `ModuleNotFoundError`), one or two letters, a placeholder;
-//! - or a tool's typo: a word with one letter dropped inside it (`listner`).
+//! - or a tool's typo: a word with one letter dropped inside it (`listner`);
+//! - or a name that its context shows to be the software's own: a package where a
+//!   package manager names it, code where a trace or a runtime names it (`code`), a
+//!   kernel parameter, a field name of a `key=value` record, a word made with a prefix
+//!   (`unconfigured`), a tool's daemon (`tailscaled`).
 //!
 //! A path is its components and a URL its parts, each judged alone, so `/etc/nginx/` and
 //! `deb.debian.org` are kept and a host the rules missed is not. A word that English also
@@ -68,7 +72,6 @@ pub fn filter(text: &str, keep: &[&str]) -> String {
             || library_offset(&out, core)
             || package(&out, core, after)
             || code(&out, core, after)
-            || configuration_directory(&out, core, after)
             || field_key(&out, core, after)
         {
             out.push_str(token);
@@ -130,10 +133,17 @@ fn package(before: &str, word: &str, after: &str) -> bool {
 /// (`node_modules/zigbee-herdsman/src/adapter/z-stack/znp/znp.ts`): the package's own
 /// files, as it was published.
 fn package_file_path(before: &str, word: &str) -> bool {
+    // A path ends where a list of paths or a URL's query would go on (`PATH=…:…`).
     let path = tail(before, 512)
-        .rsplit(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '`'))
+        .rsplit(|c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '"' | '\'' | '(' | '`' | ':' | ';' | ',' | '=' | '?' | '#'
+                )
+        })
         .next()
-        .unwrap_or(before);
+        .unwrap_or_default();
     path.ends_with('/')
         && PACKAGE_DIRECTORIES.iter().any(|d| {
             path.split('/')
@@ -154,26 +164,63 @@ fn package_file_path(before: &str, word: &str) -> bool {
 /// or a crate cargo could not compile. These name the software's own packages, classes
 /// and functions, which it was published with; a person or a host has no place in them.
 fn code(before: &str, word: &str, after: &str) -> bool {
-    let identifiers = |w: &str| {
-        (2..=200).contains(&w.len())
-            && w.split('.').all(|s| {
-                s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            })
-    };
     if crate::hosts::stack_frame(before, after) {
-        return identifiers(word);
+        return frame_function(word);
     }
     if before.ends_with("-XX:") {
-        return word.len() <= 64 && word.bytes().all(|b| b.is_ascii_alphanumeric());
+        // HotSpot's options are capitalised words run together (`UseG1GC`).
+        return word.len() <= 64
+            && word.starts_with(|c: char| c.is_ascii_uppercase())
+            && word.bytes().all(|b| b.is_ascii_alphanumeric());
     }
     if before.ends_with("could not compile `") && after.starts_with('`') {
         return package_name(&word.to_lowercase());
     }
-    exception_class(word) && identifiers(word)
+    exception_class(word)
         || scope_path(before, word, after)
         || source_line(word, after)
         || java_class_file(word, after)
+}
+
+/// A name of a language's identifiers: a letter or `_`, then letters, digits and `_`.
+fn identifier(segment: &str) -> bool {
+    (1..=64).contains(&segment.len())
+        && segment.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A class's packages, which a project names after itself or after its domain written
+/// backwards (`org.apache.catalina`): each a word the net recognises, and together no
+/// host (`de.okonkwofamily`, `nas.smith.lan` are someone's).
+fn known_packages(packages: &str) -> bool {
+    packages
+        .split('.')
+        .all(|segment| identifier(segment) && segment_recognised(segment, &[]))
+        && crate::hosts::host_prefix(packages).is_none()
+}
+
+/// The function of a stack frame: `[packages.]Class.method` (Java, .NET), `Class.method`
+/// or `function` (JavaScript). The class and the method are the code's own names; the
+/// packages must be known ([`known_packages`]), and a function alone must be a word.
+fn frame_function(word: &str) -> bool {
+    let segments: Vec<&str> = word.split('.').collect();
+    if !segments.iter().all(|s| identifier(s)) {
+        return false;
+    }
+    match segments.as_slice() {
+        [function] => segment_recognised(function, &[]),
+        [class, _method] => {
+            class.starts_with(|c: char| c.is_ascii_uppercase()) || segment_recognised(class, &[])
+        }
+        [.., class, _method] => {
+            let packages = &word[..word.len() - class.len() - _method.len() - 2];
+            (class.starts_with(|c: char| c.is_ascii_uppercase()) || segment_recognised(class, &[]))
+                && known_packages(packages)
+        }
+        [] => false,
+    }
 }
 
 /// A part of a path of scopes, as C++, PHP, Ruby and Rust write them
@@ -230,42 +277,25 @@ fn java_class_file(word: &str, after: &str) -> bool {
         && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// A qualified class of an error, as Java, .NET and Python name them: packages, then a
-/// class that ends in `Exception` or `Error` (`org.apache.catalina.LifecycleException`,
-/// `requests.exceptions.ConnectionError`).
+/// A qualified class of an error, as Java, .NET and Python name them: known packages,
+/// then a class that ends in `Exception` or `Error`
+/// (`org.apache.catalina.LifecycleException`, `requests.exceptions.ConnectionError`).
 fn exception_class(word: &str) -> bool {
     let Some((packages, class)) = word.rsplit_once('.') else {
         return false;
     };
-    !packages.is_empty()
+    identifier(class)
         && class.starts_with(|c: char| c.is_ascii_uppercase())
         && ["Exception", "Error"]
             .iter()
             .any(|end| class.len() > end.len() && class.ends_with(end))
-}
-
-/// The directory a package keeps its configuration in (`/etc/cassandra/`): named by
-/// the package that installed it. The first level under `/etc` only; what lies deeper
-/// (`/etc/pve/nodes/<node>/`) is anyone's.
-fn configuration_directory(before: &str, word: &str, after: &str) -> bool {
-    after.starts_with('/')
-        && before.strip_suffix("/etc/").is_some_and(|b| {
-            b.is_empty()
-                || b.ends_with(|c: char| {
-                    c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ':' | '(')
-                })
-        })
-        && (2..=32).contains(&word.len())
-        && word.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-        })
-        && word.bytes().any(|b| b.is_ascii_lowercase())
-        && !word.contains("..")
+        && known_packages(packages)
 }
 
 /// A field's name in a record of `key=value` pairs (an audit record's `tclass=`,
 /// `scontext=`; logfmt's `caller=`): lower-case letters, at most sixteen, after a space
-/// or at a line's start, on a line of at least three such pairs, each after a space. A program writes these
+/// or at a line's start, on a line with at least two more pairs after a space whose names
+/// are words. A program writes these
 /// records, with names of its own; the values are words of their own. A list of
 /// `name=password` pairs joined by commas (`--users weber=pw1,anna=pw2`) is no record.
 fn field_key(before: &str, word: &str, after: &str) -> bool {
@@ -285,13 +315,15 @@ fn field_name(word: &str) -> bool {
     (2..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
 }
 
-/// How many fields of a `key=value` record `line` holds: keys after a space.
+/// How many fields of a `key=value` record `line` holds whose names are words the net
+/// knows (`pid=`, `comm=`, `level=`): keys after a space. A list of names and values
+/// (`okonkwo=1 adebayo=2`) has none.
 fn record_fields(line: &str) -> usize {
     line.split([' ', '\t'])
         .filter(|chunk| {
             chunk
                 .split_once('=')
-                .is_some_and(|(key, _)| field_name(key))
+                .is_some_and(|(key, _)| field_name(key) && recognised(key, &[]))
         })
         .count()
 }
@@ -1050,11 +1082,11 @@ mod tests {
     #[test]
     fn code_named_by_a_trace_or_a_runtime_is_kept() {
         for text in [
-            "\tat org.keycloak.quarkus.deployment.KeycloakProcessor.configureProviders(KeycloakProcessor.java:1042)",
+            "\tat org.keycloak.provider.Spi.getProviderFactoryClass(Spi.java:1042)",
             "    at Znp.open (/opt/zigbee2mqtt/node_modules/zigbee-herdsman/src/adapter/z-stack/znp/znp.ts:258:28)",
-            "Caused by: org.apache.catalina.LifecycleException: failed",
-            "ERROR: io.quarkus.builder.BuildException: Build failure",
-            "/etc/cassandra/jvm11-server.options: -XX:+UseConcMarkSweepGC is no longer supported",
+            "Caused by: org.apache.tomcat.LifecycleException: failed",
+            "ERROR: requests.exceptions.ConnectionError: failed",
+            "/etc/postfix/master.cf: -XX:+UseConcMarkSweepGC is no longer supported",
             "error: could not compile `hbbs` due to 2 previous errors",
             "sysctl: permission denied on key \"kernel.shmmax\"; net.ipv4.ip_forward",
             "dependency problems - leaving unconfigured; lxc-pve-prestart-hook",
@@ -1076,6 +1108,21 @@ mod tests {
                 "--users <word>=<word>,<word>=<word>,<word>=<word>",
             ),
             ("/etc/pve/nodes/okonkwo/", "/etc/pve/nodes/<word>/"),
+            (
+                "    at okonkwo (/opt/x.js:1:1)",
+                "    at <word> (/opt/x.js:1:1)",
+            ),
+            ("   at Okonkwo.Adebayo.Program.Main()", "   at <word>()"),
+            (
+                "Caused by: de.okonkwofamily.ConfigException",
+                "Caused by: <word>",
+            ),
+            ("okonkwo=1 adebayo=2 nwosu=3", "<word>=1 <word>=2 <word>=3"),
+            (
+                "PATH=/opt/app/node_modules/.bin:/srv/okonkwo/bin",
+                "PATH=/opt/app/node_modules/.bin:/srv/<word>/bin",
+            ),
+            ("-XX:okonkwo", "-XX:<word>"),
             ("/srv/okonkwo/files", "/srv/<word>/files"),
             ("kernel okonkwo.shmmax", "kernel <word>"),
             ("unokonkwo", "<word>"),

@@ -348,10 +348,12 @@ pub(super) fn find(text: &str, found: &mut Found, open: &Open<'_>) {
         }
     }
     for caps in open.captures(&WEBHOOK, text) {
-        if caps
-            .get(0)
-            .is_some_and(|m| in_a_file_path(&text[..m.start()]))
-        {
+        // A `hooks` directory of the file system holds scripts; a webhook's path, an ntfy
+        // topic and a service's path are never excused.
+        if caps.get(0).is_some_and(|m| {
+            m.as_str().to_ascii_lowercase().starts_with("/hooks/")
+                && in_a_file_path(&text[..m.start()])
+        }) {
             continue;
         }
         for group in 1..=3 {
@@ -682,9 +684,11 @@ fn in_a_file_path(before: &str) -> bool {
         from += 1;
     }
     let path = before[from..]
-        .rsplit(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '=' | ','))
+        .rsplit(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '=' | ',' | ':' | '?' | '#')
+        })
         .next()
-        .unwrap_or(before);
+        .unwrap_or_default();
     ROOTS.iter().any(|r| path.starts_with(r)) || path.ends_with(".git")
 }
 
@@ -875,6 +879,10 @@ mod tests {
         assert_eq!(
             scrub("POST /api/webhook/a8f3kd92kslw"),
             "POST /api/webhook/<secret>"
+        );
+        assert_eq!(
+            scrub("in /opt/app/main.py:https://discord.com/api/webhooks/1234567890/proxmox-alerts"),
+            "in /opt/app/main.py:https://discord.com/api/webhooks/<secret>/<secret>"
         );
         assert_eq!(
             scrub("echo 'Database Password: VfEmhZN7ePVP2I5uDGpXpn5h'"),
