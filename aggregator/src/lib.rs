@@ -137,7 +137,10 @@ pub async fn serve(
         internal_listener,
         internal_routes(state),
         shutdown,
-        runtime::http::ConnectionLimits::default(),
+        runtime::http::ConnectionLimits {
+            metrics: Some("aggregator"),
+            ..runtime::http::ConnectionLimits::default()
+        },
     )
     .await;
     refresher.abort();

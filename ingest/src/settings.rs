@@ -86,6 +86,7 @@ impl IngestSettings {
         runtime::http::ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
             max_connections: self.max_connections,
+            metrics: Some("ingest"),
         }
     }
 

@@ -365,6 +365,12 @@ async fn the_request_past_the_burst_in_a_minute_is_refused() {
         .get_text(&format!("{}/metrics", p.ingest_internal_url))
         .await;
     assert!(metrics.contains("ingest_rate_limited_total"));
+    // Operators see how many connections are held, and whether the limit closes them.
+    assert!(
+        metrics.contains("ingest_http_connections_held "),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ingest_http_connections_closed_at_limit_total "));
     p.stop().await;
 }
 

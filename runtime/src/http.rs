@@ -52,6 +52,11 @@ pub struct ConnectionLimits {
     /// than keep it alive. A connection that went idle while slots were free keeps its
     /// slot until the header read timeout closes it.
     pub max_connections: usize,
+    /// The service whose metrics count the connections: `{service}_http_connections_held`
+    /// (a gauge) and `{service}_http_connections_closed_at_limit_total` (answers that
+    /// closed their connection because every slot was held), so that an operator sees a
+    /// server at its limit. `None` for the operators' own listeners.
+    pub metrics: Option<&'static str>,
 }
 
 impl Default for ConnectionLimits {
@@ -59,6 +64,7 @@ impl Default for ConnectionLimits {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            metrics: None,
         }
     }
 }
@@ -92,6 +98,17 @@ pub async fn serve_with(
     // The connections held; not the semaphore's count, which also holds the slot that
     // the loop takes before it waits for the next connection.
     let held = Arc::new(AtomicUsize::new(0));
+    let (held_gauge, closed_at_limit) = match limits.metrics {
+        Some(service) => {
+            let closed =
+                metrics::counter!(format!("{service}_http_connections_closed_at_limit_total"));
+            closed.increment(0);
+            let gauge = metrics::gauge!(format!("{service}_http_connections_held"));
+            gauge.increment(0.0);
+            (Some(gauge), Some(closed))
+        }
+        None => (None, None),
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // A slot first: while none is free the server does not accept, and the kernel
@@ -118,15 +135,17 @@ pub async fn serve_with(
             },
         };
         let _ = stream.set_nodelay(true);
-        let slot = Held::take(slot, &held);
+        let slot = Held::take(slot, &held, held_gauge.clone());
         let app = app.clone();
         let held_now = held.clone();
+        let closed_at_limit = closed_at_limit.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
             let app = app.clone();
             let held_now = held_now.clone();
+            let closed_at_limit = closed_at_limit.clone();
             async move {
                 let mut response = app
                     .oneshot(request.map(Body::new))
@@ -137,6 +156,9 @@ pub async fn serve_with(
                     response
                         .headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    if let Some(closed) = &closed_at_limit {
+                        closed.increment(1);
+                    }
                 }
                 Ok::<_, Infallible>(response)
             }
@@ -165,14 +187,25 @@ pub async fn serve_with(
 struct Held {
     _permit: tokio::sync::OwnedSemaphorePermit,
     held: Arc<AtomicUsize>,
+    gauge: Option<metrics::Gauge>,
 }
 
 impl Held {
-    fn take(permit: tokio::sync::OwnedSemaphorePermit, held: &Arc<AtomicUsize>) -> Self {
+    fn take(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        held: &Arc<AtomicUsize>,
+        gauge: Option<metrics::Gauge>,
+    ) -> Self {
         held.fetch_add(1, Ordering::Relaxed);
+        // Up and down rather than set: servers of one process that share the name (the
+        // tests') add up instead of overwriting each other.
+        if let Some(gauge) = &gauge {
+            gauge.increment(1.0);
+        }
         Self {
             _permit: permit,
             held: held.clone(),
+            gauge,
         }
     }
 }
@@ -180,6 +213,9 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.held.fetch_sub(1, Ordering::Relaxed);
+        if let Some(gauge) = &self.gauge {
+            gauge.decrement(1.0);
+        }
     }
 }
 
@@ -280,6 +316,7 @@ mod tests {
         let limits = ConnectionLimits {
             header_read_timeout: Duration::from_secs(60),
             max_connections: 2,
+            metrics: None,
         };
         let server = tokio::spawn(serve_with(
             listener,
@@ -346,6 +383,7 @@ mod tests {
         let limits = ConnectionLimits {
             header_read_timeout: Duration::from_secs(60),
             max_connections: 2,
+            metrics: None,
         };
         let server = tokio::spawn(serve_with(
             listener,
