@@ -109,8 +109,9 @@ impl Default for IngestSettings {
             error_max_chars: schemas::parse::FREE_TEXT_MAX_CHARS,
             body_limit_bytes: 64 * 1024,
             // Below `max_connections`, so that a burst is shed with 503 rather than left
-            // waiting in the kernel's queue; and twice what group commit acknowledges at
-            // once (`group_max_events` × `group_in_flight`): more would only wait longer.
+            // waiting in the kernel's queue; and as many as group commit can have in
+            // messages awaiting their ack (`group_max_events` × `group_in_flight`): more
+            // would only wait for the next message.
             max_concurrency: 512,
             max_connections: runtime::http::MAX_CONNECTIONS,
             request_timeout: Duration::from_secs(10),
