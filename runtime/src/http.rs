@@ -100,6 +100,14 @@ pub async fn serve_with(
     let held = Arc::new(AtomicUsize::new(0));
     let (held_gauge, closed_at_limit) = match limits.metrics {
         Some(service) => {
+            metrics::describe_gauge!(
+                format!("{service}_http_connections_held"),
+                "Public connections held; at max_connections new ones wait in the kernel's queue"
+            );
+            metrics::describe_counter!(
+                format!("{service}_http_connections_closed_at_limit_total"),
+                "Answers that closed their connection because every connection slot was held"
+            );
             let closed =
                 metrics::counter!(format!("{service}_http_connections_closed_at_limit_total"));
             closed.increment(0);
